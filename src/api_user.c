@@ -1,0 +1,45 @@
+/* api_user.c: the current user, and the health check. */
+#include <json-c/json.h>
+
+#include "patgate.h"
+
+void
+api_user_show(struct ctx *c)
+{
+	struct user_rec	 u;
+	char		 when[21];
+
+	switch (store_user_get(c->app->store, c->who.user_id, &u)) {
+	case STORE_OK:
+		break;
+	case STORE_NOTFOUND:
+		/* The session outlived its user. */
+		response_unauthenticated(c->res, 1);
+		return;
+	default:
+		response_storage_error(c->res);
+		return;
+	}
+	valid_time_format(u.created_at, when);
+	c->res->status = 200;
+	c->res->body = json_object_new_object();
+	json_object_object_add(c->res->body, "id", json_object_new_string(u.id));
+	json_object_object_add(c->res->body, "name", json_object_new_string(u.name));
+	json_object_object_add(c->res->body, "email", json_object_new_string(u.email));
+	json_object_object_add(c->res->body, "created_at", json_object_new_string(when));
+}
+
+void
+api_health(struct ctx *c)
+{
+	if (c->app->store == NULL || store_ping(c->app->store) != STORE_OK) {
+		c->res->status = 503;
+		c->res->body = json_object_new_object();
+		json_object_object_add(c->res->body, "status", json_object_new_string("unavailable"));
+		response_header(c->res, "Retry-After", "5");
+		return;
+	}
+	c->res->status = 200;
+	c->res->body = json_object_new_object();
+	json_object_object_add(c->res->body, "status", json_object_new_string("ok"));
+}

@@ -1,0 +1,81 @@
+/* auth.c: bearer credentials into a principal, or a refusal. */
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include "patgate.h"
+
+const char *
+auth_bearer(const char *authorization)
+{
+	const char	*t;
+
+	if (authorization == NULL || strncasecmp(authorization, "Bearer ", 7) != 0)
+		return NULL;
+	for (t = authorization + 7; *t == ' '; t++)
+		continue;
+	return *t != '\0' ? t : NULL;
+}
+
+enum auth_rc
+auth_session(struct store *st, const char *token, time_t now, struct principal *who)
+{
+	struct session_token	 parsed;
+	struct session_rec	 s;
+	enum store_rc		 rc;
+
+	/* The form is checked first: a PAT or garbage costs no lookup. */
+	if (token_session_parse(token, &parsed) == -1)
+		return AUTH_INVALID;
+	rc = store_session_get(st, parsed.id, &s);
+	if (rc == STORE_NOTFOUND)
+		return AUTH_INVALID;
+	if (rc != STORE_OK)
+		return AUTH_ERROR;
+	if (s.revoked_at != 0 || s.expires_at <= now)
+		return AUTH_INVALID;
+	if (!hash_check(s.hash, parsed.core, TOKEN_CORE_LEN))
+		return AUTH_INVALID;
+	memset(who, 0, sizeof(*who));
+	snprintf(who->user_id, sizeof(who->user_id), "%s", s.user_id);
+	snprintf(who->session_id, sizeof(who->session_id), "%s", s.id);
+	return AUTH_OK;
+}
+
+enum auth_rc
+auth_pat(struct store *st, const char *token, time_t now, struct principal *who,
+    const char **why)
+{
+	struct pat	 parsed;
+	enum store_rc	 rc;
+
+	memset(who, 0, sizeof(*who));
+	if (token_pat_parse(token, &parsed) == -1) {
+		*why = "malformed";
+		return AUTH_INVALID;
+	}
+	rc = store_token_get(st, parsed.number, &who->token);
+	if (rc == STORE_NOTFOUND) {
+		*why = "unknown";
+		return AUTH_INVALID;
+	}
+	if (rc != STORE_OK) {
+		*why = "storage";
+		return AUTH_ERROR;
+	}
+	if (who->token.revoked_at != 0) {
+		*why = "revoked";
+		return AUTH_INVALID;
+	}
+	if (who->token.expires_at != 0 && who->token.expires_at <= now) {
+		*why = "expired";
+		return AUTH_INVALID;
+	}
+	if (!hash_check(who->token.hash, parsed.core, TOKEN_CORE_LEN)) {
+		*why = "wrong-secret";
+		return AUTH_INVALID;
+	}
+	snprintf(who->user_id, sizeof(who->user_id), "%s", who->token.user_id);
+	store_token_touch(st, &who->token, now);
+	return AUTH_OK;
+}

@@ -1,0 +1,439 @@
+/* cli.c: patgate, the administrator's command line. */
+#include <json-c/json.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "patgate.h"
+
+#define EXIT_USAGE	2
+
+static const char usage_text[] =
+    "usage: patgate [--db DIR] COMMAND [ARGS]\n"
+    "\n"
+    "  init                              create the database environment\n"
+    "  user add EMAIL [--name NAME]      add a user; prints the user's id\n"
+    "  user list                         one JSON object per user\n"
+    "  session new EMAIL [--ttl SECONDS] prints a new session token\n"
+    "  session revoke TOKEN              end a session\n"
+    "  token list EMAIL                  one JSON object per token (no secrets)\n"
+    "  token revoke TOKEN_ID             revoke a token by its id\n"
+    "  verify TOKEN                      check a PAT; prints its user and abilities\n"
+    "  prune [--days N]                  remove tokens revoked or expired N days ago (30)\n"
+    "\n"
+    "The database is PATGATE_DB (default /var/lib/patgate) unless --db is given.\n"
+    "Exit status: 0 done, 1 failed, 2 usage.\n";
+
+struct cli {
+	struct config	 cfg;
+	struct store	*store;
+	int		 argc;
+	char		**argv;		/* the command's own arguments */
+};
+
+static int
+usage(void)
+{
+	fputs(usage_text, stderr);
+	return EXIT_USAGE;
+}
+
+/* Take "--flag VALUE" out of c's arguments.  Returns the value or NULL. */
+static const char *
+cli_option(struct cli *c, const char *flag)
+{
+	const char	*v;
+	int		 i;
+
+	for (i = 0; i + 1 < c->argc; i++)
+		if (strcmp(c->argv[i], flag) == 0) {
+			v = c->argv[i + 1];
+			memmove(c->argv + i, c->argv + i + 2,
+			    (size_t)(c->argc - i - 2) * sizeof(char *));
+			c->argc -= 2;
+			return v;
+		}
+	return NULL;
+}
+
+static int
+cli_open(struct cli *c, int create)
+{
+	char	 err[512];
+
+	if (store_open(c->cfg.db_dir, create, &c->store, err, sizeof(err)) != STORE_OK) {
+		fprintf(stderr, "patgate: %s\n", err);
+		return -1;
+	}
+	return 0;
+}
+
+static void
+cli_print_json(struct json_object *o)
+{
+	puts(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
+	    JSON_C_TO_STRING_NOSLASHESCAPE));
+	json_object_put(o);
+}
+
+static int
+cmd_init(struct cli *c)
+{
+	if (c->argc != 0)
+		return usage();
+	if (cli_open(c, 1) == -1)
+		return 1;
+	fprintf(stderr, "patgate: database ready in %s\n", c->cfg.db_dir);
+	return 0;
+}
+
+/* A plausible address: one @, something either side, no spaces or controls. */
+static int
+cli_email_ok(const char *e)
+{
+	const char	*at = strchr(e, '@');
+	size_t		 i;
+
+	if (at == NULL || at == e || at[1] == '\0' || strchr(at + 1, '@') != NULL ||
+	    strlen(e) > 254)
+		return 0;
+	for (i = 0; e[i] != '\0'; i++)
+		if ((unsigned char)e[i] <= ' ' || e[i] == 0x7f)
+			return 0;
+	return 1;
+}
+
+static int
+cmd_user_add(struct cli *c)
+{
+	struct user_rec	 u;
+	const char	*name = cli_option(c, "--name");
+	enum store_rc	 rc;
+
+	if (c->argc != 1)
+		return usage();
+	if (!cli_email_ok(c->argv[0])) {
+		fprintf(stderr, "patgate: %s is not an email address\n", c->argv[0]);
+		return 1;
+	}
+	if (name == NULL)
+		name = c->argv[0];
+	if (strlen(name) >= sizeof(u.name) || !valid_utf8(name, strlen(name))) {
+		fprintf(stderr, "patgate: the name must be UTF-8 of at most 255 characters\n");
+		return 1;
+	}
+	memset(&u, 0, sizeof(u));
+	if (token_uuid_new(u.id) == -1) {
+		perror("patgate: getrandom");
+		return 1;
+	}
+	snprintf(u.email, sizeof(u.email), "%s", c->argv[0]);
+	snprintf(u.name, sizeof(u.name), "%s", name);
+	u.created_at = time(NULL);
+	if (cli_open(c, 0) == -1)
+		return 1;
+	rc = store_user_add(c->store, &u);
+	if (rc == STORE_EXISTS) {
+		fprintf(stderr, "patgate: a user with the email %s exists already\n", u.email);
+		return 1;
+	}
+	if (rc != STORE_OK) {
+		fprintf(stderr, "patgate: the user could not be stored\n");
+		return 1;
+	}
+	puts(u.id);
+	log_audit(NULL, "user.add", "user", u.id, "email", u.email, NULL);
+	return 0;
+}
+
+static void
+cli_user_row(const struct user_rec *u, void *arg)
+{
+	struct json_object *o = json_object_new_object();
+	char		 when[21];
+
+	(void)arg;
+	valid_time_format(u->created_at, when);
+	json_object_object_add(o, "id", json_object_new_string(u->id));
+	json_object_object_add(o, "email", json_object_new_string(u->email));
+	json_object_object_add(o, "name", json_object_new_string(u->name));
+	json_object_object_add(o, "created_at", json_object_new_string(when));
+	cli_print_json(o);
+}
+
+static int
+cmd_user_list(struct cli *c)
+{
+	if (c->argc != 0)
+		return usage();
+	if (cli_open(c, 0) == -1)
+		return 1;
+	return store_user_each(c->store, cli_user_row, NULL) == STORE_OK ? 0 : 1;
+}
+
+/* Look up a user by email, with a message when there is none. */
+static int
+cli_user(struct cli *c, const char *email, struct user_rec *u)
+{
+	switch (store_user_by_email(c->store, email, u)) {
+	case STORE_OK:
+		return 0;
+	case STORE_NOTFOUND:
+		fprintf(stderr, "patgate: no user with the email %s\n", email);
+		return -1;
+	default:
+		fprintf(stderr, "patgate: the database failed\n");
+		return -1;
+	}
+}
+
+static int
+cmd_session_new(struct cli *c)
+{
+	struct user_rec	 u;
+	struct session_rec s;
+	const char	*ttl_s = cli_option(c, "--ttl");
+	char		 token[SESSION_TOKEN_LEN + 1], core[TOKEN_CORE_LEN + 1];
+	char		*end;
+	long		 ttl = c->cfg.session_ttl;
+	int		 rc = 1;
+
+	if (c->argc != 1)
+		return usage();
+	if (ttl_s != NULL) {
+		ttl = strtol(ttl_s, &end, 10);
+		if (*ttl_s == '\0' || *end != '\0' || ttl <= 0 || ttl > 10L * 366 * 86400) {
+			fprintf(stderr, "patgate: --ttl takes a number of seconds\n");
+			return EXIT_USAGE;
+		}
+	}
+	if (cli_open(c, 0) == -1 || cli_user(c, c->argv[0], &u) == -1)
+		return 1;
+	memset(&s, 0, sizeof(s));
+	if (token_session_new(token, s.id, core) == -1 ||
+	    hash_make(core, TOKEN_CORE_LEN, c->cfg.argon2_m, c->cfg.argon2_t,
+	    c->cfg.argon2_p, s.hash) == -1) {
+		fprintf(stderr, "patgate: the session could not be made\n");
+		goto out;
+	}
+	snprintf(s.user_id, sizeof(s.user_id), "%s", u.id);
+	s.created_at = time(NULL);
+	s.expires_at = s.created_at + ttl;
+	if (store_session_put(c->store, &s) != STORE_OK) {
+		fprintf(stderr, "patgate: the session could not be stored\n");
+		goto out;
+	}
+	puts(token);
+	log_audit(NULL, "session.new", "session", s.id, "user", u.id, NULL);
+	rc = 0;
+out:
+	explicit_bzero(token, sizeof(token));
+	explicit_bzero(core, sizeof(core));
+	return rc;
+}
+
+static int
+cmd_session_revoke(struct cli *c)
+{
+	struct session_token parsed;
+
+	if (c->argc != 1)
+		return usage();
+	if (token_session_parse(c->argv[0], &parsed) == -1) {
+		fprintf(stderr, "patgate: that is not a session token\n");
+		return 1;
+	}
+	if (cli_open(c, 0) == -1)
+		return 1;
+	/* Ending a session needs only its id: whoever holds the token may end it. */
+	switch (store_session_revoke(c->store, parsed.id, time(NULL))) {
+	case STORE_OK:
+		log_audit(NULL, "session.revoke", "session", parsed.id, NULL);
+		return 0;
+	case STORE_NOTFOUND:
+		fprintf(stderr, "patgate: no such live session\n");
+		return 1;
+	default:
+		fprintf(stderr, "patgate: the database failed\n");
+		return 1;
+	}
+}
+
+static void
+cli_token_row(const struct token_rec *t, void *arg)
+{
+	struct json_object *o = api_token_json(t, NULL, 1);
+	char		 when[21];
+
+	(void)arg;
+	json_object_object_add(o, "number", json_object_new_uint64(t->number));
+	if (t->revoked_at != 0) {
+		valid_time_format(t->revoked_at, when);
+		json_object_object_add(o, "revoked_at", json_object_new_string(when));
+	} else
+		json_object_object_add(o, "revoked_at", NULL);
+	cli_print_json(o);
+}
+
+static int
+cmd_token_list(struct cli *c)
+{
+	struct user_rec	 u;
+
+	if (c->argc != 1)
+		return usage();
+	if (cli_open(c, 0) == -1 || cli_user(c, c->argv[0], &u) == -1)
+		return 1;
+	return store_token_each(c->store, u.id, cli_token_row, NULL) == STORE_OK ? 0 : 1;
+}
+
+static int
+cmd_token_revoke(struct cli *c)
+{
+	struct token_rec t;
+	char		 num[24];
+
+	if (c->argc != 1)
+		return usage();
+	if (cli_open(c, 0) == -1)
+		return 1;
+	switch (store_token_revoke(c->store, NULL, c->argv[0], time(NULL), &t)) {
+	case STORE_OK:
+		snprintf(num, sizeof(num), "%llu", (unsigned long long)t.number);
+		log_audit(NULL, "token.revoke", "token", num, "id", t.id, "user", t.user_id,
+		    "addr", "cli", NULL);
+		return 0;
+	case STORE_NOTFOUND:
+		fprintf(stderr, "patgate: no live token with the id %s\n", c->argv[0]);
+		return 1;
+	default:
+		fprintf(stderr, "patgate: the database failed\n");
+		return 1;
+	}
+}
+
+static int
+cmd_verify(struct cli *c)
+{
+	struct principal who;
+	struct json_object *o, *ab;
+	const char	*why = "";
+	char		 num[24];
+	size_t		 i;
+
+	if (c->argc != 1)
+		return usage();
+	if (cli_open(c, 0) == -1)
+		return 1;
+	switch (auth_pat(c->store, c->argv[0], time(NULL), &who, &why)) {
+	case AUTH_OK:
+		break;
+	case AUTH_ERROR:
+		fprintf(stderr, "patgate: the database failed\n");
+		return 1;
+	default:
+		snprintf(num, sizeof(num), "%llu", (unsigned long long)who.token.number);
+		log_audit(NULL, "token.check.failed", "token", who.token.number ? num : "-",
+		    "reason", why, "addr", "cli", NULL);
+		fprintf(stderr, "patgate: token refused (%s)\n", why);
+		return 1;
+	}
+	o = json_object_new_object();
+	json_object_object_add(o, "user_id", json_object_new_string(who.user_id));
+	json_object_object_add(o, "token_id", json_object_new_string(who.token.id));
+	ab = json_object_new_array();
+	for (i = 0; i < who.token.nabilities; i++)
+		json_object_array_add(ab, json_object_new_string(who.token.abilities[i]));
+	json_object_object_add(o, "abilities", ab);
+	cli_print_json(o);
+	return 0;
+}
+
+static int
+cmd_prune(struct cli *c)
+{
+	const char	*days_s = cli_option(c, "--days");
+	unsigned long	 removed;
+	char		*end;
+	long		 days = 30;
+
+	if (c->argc != 0)
+		return usage();
+	if (days_s != NULL) {
+		days = strtol(days_s, &end, 10);
+		if (*days_s == '\0' || *end != '\0' || days < 0 || days > 100000) {
+			fprintf(stderr, "patgate: --days takes a whole number of days\n");
+			return EXIT_USAGE;
+		}
+	}
+	if (cli_open(c, 0) == -1)
+		return 1;
+	if (store_prune(c->store, time(NULL) - days * 86400, &removed) != STORE_OK) {
+		fprintf(stderr, "patgate: the database failed\n");
+		return 1;
+	}
+	printf("%lu\n", removed);
+	return 0;
+}
+
+struct command {
+	const char	*word1, *word2;
+	int		(*fn)(struct cli *);
+};
+
+static const struct command commands[] = {
+	{ "init", NULL, cmd_init },
+	{ "user", "add", cmd_user_add },
+	{ "user", "list", cmd_user_list },
+	{ "session", "new", cmd_session_new },
+	{ "session", "revoke", cmd_session_revoke },
+	{ "token", "list", cmd_token_list },
+	{ "token", "revoke", cmd_token_revoke },
+	{ "verify", NULL, cmd_verify },
+	{ "prune", NULL, cmd_prune },
+};
+
+int
+main(int argc, char *argv[])
+{
+	struct cli	 c;
+	const char	*db;
+	char		 err[256];
+	size_t		 i;
+	int		 rc, skip;
+
+	memset(&c, 0, sizeof(c));
+	c.argc = argc - 1;
+	c.argv = argv + 1;
+	for (i = 0; i < (size_t)c.argc; i++)
+		if (strcmp(c.argv[i], "--help") == 0 || strcmp(c.argv[i], "-h") == 0) {
+			fputs(usage_text, stdout);
+			return 0;
+		}
+	db = cli_option(&c, "--db");
+	if (db != NULL)
+		setenv("PATGATE_DB", db, 1);
+	if (config_load(&c.cfg, err, sizeof(err)) == -1) {
+		fprintf(stderr, "patgate: %s\n", err);
+		return 1;
+	}
+	log_init(c.cfg.log_syslog);
+	umask(077);
+	if (c.argc == 0)
+		return usage();
+	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
+		if (strcmp(c.argv[0], commands[i].word1) != 0)
+			continue;
+		if (commands[i].word2 != NULL &&
+		    (c.argc < 2 || strcmp(c.argv[1], commands[i].word2) != 0))
+			continue;
+		skip = commands[i].word2 != NULL ? 2 : 1;
+		c.argc -= skip;
+		c.argv += skip;
+		rc = commands[i].fn(&c);
+		store_close(c.store);
+		return rc;
+	}
+	return usage();
+}

@@ -1,0 +1,408 @@
+/* patgate.h: the one internal header, a section per source file. */
+#ifndef PATGATE_H
+#define PATGATE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+struct json_object;
+
+/* ------------------------------------------------------------ config.c */
+
+/* Everything read from the environment, once, at start. */
+struct config {
+	const char	*db_dir;		/* PATGATE_DB */
+	char		 argon2[64];		/* PATGATE_ARGON2, as given */
+	uint32_t	 argon2_m, argon2_t, argon2_p;
+	char		 pw_argon2[64];		/* PATGATE_PASSWORD_ARGON2 */
+	uint32_t	 pw_argon2_m, pw_argon2_t, pw_argon2_p;
+	char		 token_prefix[33];	/* PATGATE_TOKEN_PREFIX */
+	long		 session_ttl;		/* PATGATE_SESSION_TTL, seconds */
+	long		 max_tokens_per_user;	/* PATGATE_MAX_TOKENS_PER_USER */
+	long		 max_token_days;	/* PATGATE_MAX_TOKEN_DAYS */
+	const char	*rules_path;		/* PATGATE_RULES, or NULL */
+	int		 log_syslog;		/* PATGATE_LOG=syslog */
+	long		 login_max_per_addr;	/* PATGATE_LOGIN_MAX_PER_ADDR */
+};
+
+/*
+ * Fill cfg from the environment.  Returns 0, or -1 with a sentence in
+ * err (size errlen) naming the bad variable.
+ */
+int	 config_load(struct config *cfg, char *err, size_t errlen);
+
+/* ------------------------------------------------------------ token.c */
+
+#define TOKEN_CORE_LEN		40	/* random [A-Za-z0-9] characters */
+#define TOKEN_CRC_LEN		8	/* lowercase hex CRC-32 of the core */
+#define TOKEN_PREFIX_MAX	32
+#define SESSION_PREFIX		"pgs_"
+#define SESSION_ID_LEN		16	/* lowercase hex */
+/* pgs_ + id + _ + core + crc */
+#define SESSION_TOKEN_LEN	(4 + SESSION_ID_LEN + 1 + TOKEN_CORE_LEN + TOKEN_CRC_LEN)
+#define UUID_LEN		36
+
+/* A PAT taken apart; core points into the parsed string. */
+struct pat {
+	uint64_t	 number;
+	const char	*core;		/* TOKEN_CORE_LEN characters */
+};
+
+/* A session token taken apart. */
+struct session_token {
+	char		 id[SESSION_ID_LEN + 1];
+	const char	*core;
+};
+
+uint32_t token_crc32(const void *buf, size_t len);
+/* Fill buf with n bytes from getrandom(2).  Returns 0 or -1 (errno set). */
+int	 token_random(void *buf, size_t n);
+/* Fill core with TOKEN_CORE_LEN base62 characters and a NUL.  0 or -1. */
+int	 token_core_new(char core[TOKEN_CORE_LEN + 1]);
+/* A version 4 UUID, lowercase and hyphenated.  0 or -1. */
+int	 token_uuid_new(char out[UUID_LEN + 1]);
+/* Does s hold a lowercase hyphenated UUID and nothing else? */
+int	 token_uuid_valid(const char *s);
+/*
+ * Write "<number>|<prefix><core><crc>" into out.  Returns the length, or
+ * -1 when outlen is too small.
+ */
+int	 token_pat_format(char *out, size_t outlen, uint64_t number,
+	    const char *prefix, const char *core);
+/* Parse a PAT in the form above.  0, or -1 when malformed or the CRC fails. */
+int	 token_pat_parse(const char *s, struct pat *out);
+/* A new session token; id and core are returned too.  0 or -1. */
+int	 token_session_new(char out[SESSION_TOKEN_LEN + 1],
+	    char id[SESSION_ID_LEN + 1], char core[TOKEN_CORE_LEN + 1]);
+/* Parse a session token.  0, or -1 when malformed or the CRC fails. */
+int	 token_session_parse(const char *s, struct session_token *out);
+
+/* ------------------------------------------------------------ hash.c */
+
+#define HASH_ENCODED_MAX	160
+
+/* Parse "m=..,t=..,p=.." into its three numbers.  0 or -1. */
+int	 hash_params_parse(const char *s, uint32_t *m, uint32_t *t, uint32_t *p);
+/* Argon2id-hash secret with a fresh salt into out.  0 or -1. */
+int	 hash_make(const char *secret, size_t len, uint32_t m, uint32_t t,
+	    uint32_t p, char out[HASH_ENCODED_MAX]);
+/* 1 if secret matches the encoded hash, 0 if not (or the hash is bad). */
+int	 hash_check(const char *encoded, const char *secret, size_t len);
+
+/* ------------------------------------------------------------ valid.c */
+
+#define NAME_MAX_POINTS		255
+#define ABILITY_MAX_LEN		64
+#define ABILITIES_MAX		50
+
+/* Is buf[0..len) well-formed UTF-8 (no overlongs, surrogates, > U+10FFFF)? */
+int	 valid_utf8(const char *buf, size_t len);
+
+/* Field errors for a 422: field name -> list of sentences, in order. */
+struct field_errors {
+	struct json_object *obj;	/* NULL until the first error */
+};
+void	 field_error_add(struct field_errors *, const char *field,
+	    const char *sentence);
+
+/* What a valid create body becomes. */
+struct token_input {
+	char		 name[NAME_MAX_POINTS * 4 + 1];
+	char		 abilities[ABILITIES_MAX][ABILITY_MAX_LEN + 1];
+	size_t		 nabilities;
+	time_t		 expires_at;		/* 0: never */
+};
+
+/*
+ * Judge a parsed create body (an object) against the field rules at time
+ * now, allowing at most max_days of lifetime.  Fills in and returns 0, or
+ * fills errs and returns -1.
+ */
+int	 valid_token_input(struct json_object *body, time_t now, long max_days,
+	    struct token_input *in, struct field_errors *errs);
+/* Parse an RFC 3339 time into seconds since the epoch.  0 or -1. */
+int	 valid_rfc3339(const char *s, time_t *out);
+/* Format t as 2024-01-15T19:00:00Z into out (21 bytes). */
+void	 valid_time_format(time_t t, char out[21]);
+
+/* ------------------------------------------------------------ log.c */
+
+/* Where audit lines go for one request: a writer, or stderr when NULL. */
+struct log_sink {
+	void	(*write)(void *ctx, const char *line, size_t len);
+	void	*ctx;
+};
+
+void	 log_init(int use_syslog);
+/*
+ * One audit line: "patgate: event=EVENT key=value ...".  The variadic
+ * arguments are pairs of key, value strings ending with NULL; values are
+ * quoted when they hold spaces.  Never pass a secret.
+ */
+void	 log_audit(const struct log_sink *, const char *event, ...);
+
+/* ------------------------------------------------------------ store.c */
+
+enum store_rc {
+	STORE_OK = 0,
+	STORE_NOTFOUND,		/* no such record */
+	STORE_EXISTS,		/* a unique key is taken */
+	STORE_LIMIT,		/* the per-user cap is reached */
+	STORE_ERROR,		/* the database failed; see the log */
+	STORE_RC__MAX
+};
+
+struct store;
+
+struct user_rec {
+	char		 id[UUID_LEN + 1];
+	char		 email[256];
+	char		 name[NAME_MAX_POINTS * 4 + 1];
+	time_t		 created_at;
+	char		 password[HASH_ENCODED_MAX];	/* "" when unset */
+};
+
+struct session_rec {
+	char		 id[SESSION_ID_LEN + 1];
+	char		 user_id[UUID_LEN + 1];
+	char		 hash[HASH_ENCODED_MAX];
+	time_t		 created_at;
+	time_t		 expires_at;
+	time_t		 revoked_at;			/* 0: live */
+};
+
+struct token_rec {
+	uint64_t	 number;
+	char		 id[UUID_LEN + 1];
+	char		 user_id[UUID_LEN + 1];
+	char		 name[NAME_MAX_POINTS * 4 + 1];
+	char		 abilities[ABILITIES_MAX][ABILITY_MAX_LEN + 1];
+	size_t		 nabilities;
+	char		 hash[HASH_ENCODED_MAX];
+	time_t		 created_at;
+	time_t		 expires_at;			/* 0: never */
+	time_t		 revoked_at;			/* 0: live */
+	time_t		 last_used_at;			/* 0: never used */
+};
+
+/*
+ * Open (with create, make) the environment in dir.  Returns STORE_OK and
+ * *out, or STORE_NOTFOUND when the environment does not exist and create
+ * is 0, or STORE_ERROR with a message in err.
+ */
+enum store_rc store_open(const char *dir, int create, struct store **out,
+	    char *err, size_t errlen);
+void	 store_close(struct store *);
+/* Does the database answer?  STORE_OK or STORE_ERROR. */
+enum store_rc store_ping(struct store *);
+/* Has the environment failed so that this process must exit? */
+int	 store_must_exit(const struct store *);
+
+enum store_rc store_user_add(struct store *, struct user_rec *);
+enum store_rc store_user_by_email(struct store *, const char *email,
+	    struct user_rec *);
+enum store_rc store_user_get(struct store *, const char *id,
+	    struct user_rec *);
+/* Call fn for each user, in id order. */
+enum store_rc store_user_each(struct store *,
+	    void (*fn)(const struct user_rec *, void *), void *arg);
+
+enum store_rc store_session_put(struct store *, const struct session_rec *);
+enum store_rc store_session_get(struct store *, const char *id,
+	    struct session_rec *);
+/* Mark a session revoked at now.  STORE_NOTFOUND if absent or revoked. */
+enum store_rc store_session_revoke(struct store *, const char *id, time_t now);
+
+/*
+ * Store a new token for rec->user_id: take the next number into
+ * rec->number, refuse with STORE_LIMIT when the user already holds
+ * max_live live tokens at time now, and commit synchronously.
+ */
+enum store_rc store_token_create(struct store *, struct token_rec *rec,
+	    long max_live, time_t now);
+enum store_rc store_token_get(struct store *, uint64_t number,
+	    struct token_rec *);
+/* The user's tokens, oldest first; fn is called for each, revoked too. */
+enum store_rc store_token_each(struct store *, const char *user_id,
+	    void (*fn)(const struct token_rec *, void *), void *arg);
+/*
+ * Revoke token id if it belongs to user_id (NULL: any user) and is live.
+ * STORE_NOTFOUND otherwise.  rec receives the token.
+ */
+enum store_rc store_token_revoke(struct store *, const char *user_id,
+	    const char *id, time_t now, struct token_rec *rec);
+/*
+ * Record a use at now, at most once a minute, without waiting for a lock
+ * and without an fsync: a busy record is simply skipped.
+ */
+void	 store_token_touch(struct store *, const struct token_rec *, time_t now);
+/*
+ * Remove token records revoked or expired before cutoff.  The count of
+ * removed records goes to *removed.
+ */
+enum store_rc store_prune(struct store *, time_t cutoff, unsigned long *removed);
+
+/* ------------------------------------------------------------ store_codec.c */
+
+/* Encode a record for storage (malloc'd, *len set), or NULL. */
+char	*store_codec_user(const struct user_rec *, size_t *len);
+char	*store_codec_session(const struct session_rec *, size_t *len);
+char	*store_codec_token(const struct token_rec *, size_t *len);
+/* Decode stored bytes; 0, or -1 when damaged or of an unknown version. */
+int	 store_uncodec_user(const void *, size_t, struct user_rec *);
+int	 store_uncodec_session(const void *, size_t, struct session_rec *);
+int	 store_uncodec_token(const void *, size_t, struct token_rec *);
+
+/* ------------------------------------------------------------ request.c */
+
+#define REQUEST_BODY_MAX	(64 * 1024)
+
+/* Where the body comes from: libfcgi's stream or stdin, read on demand. */
+struct body_source {
+	/* Read up to n bytes; returns the count, 0 at end, -1 on error. */
+	long	(*read)(void *ctx, char *buf, size_t n);
+	void	*ctx;
+};
+
+enum request_body_rc {
+	BODY_OK = 0,
+	BODY_TOO_LARGE,		/* 413 */
+	BODY_SHORT,		/* fewer bytes than announced: 400 */
+	BODY_BAD_LENGTH,	/* CONTENT_LENGTH is not a number: 400 */
+	BODY_READ_ERROR,	/* 400 */
+	BODY_RC__MAX
+};
+
+/* One request, built once from CGI parameters. */
+struct request {
+	const char	*method;
+	char		 path[1024];		/* REQUEST_URI up to '?' */
+	int		 path_too_long;
+	const char	*content_type;		/* or NULL */
+	const char	*content_length;	/* or NULL */
+	const char	*authorization;		/* or NULL */
+	const char	*remote_addr;		/* or "-" */
+	const char	*original_method;	/* X-Original-Method */
+	const char	*original_uri;		/* X-Original-URI */
+	struct body_source src;
+	char		*body;			/* after request_body() */
+	size_t		 bodylen;
+	int		 body_read;
+	struct log_sink	 log;
+};
+
+/*
+ * Fill req from a CGI environment (getparam looks a name up in env).
+ * Strings point into env and live as long as it does.
+ */
+void	 request_init(struct request *req,
+	    const char *(*getparam)(const char *name, void *env), void *env,
+	    struct body_source src, struct log_sink log);
+/* Read the body (once) within REQUEST_BODY_MAX. */
+enum request_body_rc request_body(struct request *req);
+void	 request_free(struct request *req);
+
+/* ------------------------------------------------------------ response.c */
+
+#define RESPONSE_HEADERS_MAX	8
+
+struct response {
+	int		 status;
+	struct {
+		char	 name[32];
+		char	 value[256];
+	}		 headers[RESPONSE_HEADERS_MAX];
+	size_t		 nheaders;
+	struct json_object *body;		/* owned; NULL for none */
+	int		 exit_after;		/* the worker should exit */
+};
+
+void	 response_init(struct response *);
+void	 response_free(struct response *);
+void	 response_header(struct response *, const char *name, const char *value);
+/* Set status and {"message": message}. */
+void	 response_error(struct response *, int status, const char *message);
+/* 401 Unauthenticated., with WWW-Authenticate (invalid_token if one was sent). */
+void	 response_unauthenticated(struct response *, int token_sent);
+/* 422 with the message and errors.  Takes errs->obj. */
+void	 response_invalid(struct response *, struct field_errors *errs);
+/* 500 storage failure. */
+void	 response_storage_error(struct response *);
+/*
+ * Serialise as CGI output ("Status:" line, headers, blank line, body)
+ * into a malloc'd buffer.  Returns it and its length, or NULL.
+ */
+char	*response_serialize(const struct response *, size_t *len);
+const char *response_reason(int status);
+
+/* ------------------------------------------------------------ auth.c */
+
+/* Who a credential belongs to. */
+struct principal {
+	char		 user_id[UUID_LEN + 1];
+	char		 session_id[SESSION_ID_LEN + 1];	/* sessions */
+	struct token_rec token;					/* PATs */
+};
+
+enum auth_rc {
+	AUTH_OK = 0,
+	AUTH_NONE,		/* no Authorization or another scheme */
+	AUTH_INVALID,		/* a token was sent but fails */
+	AUTH_ERROR,		/* storage failure */
+	AUTH_RC__MAX
+};
+
+/* Take "Bearer <token>" apart.  Returns the token or NULL. */
+const char *auth_bearer(const char *authorization);
+/* Check a session token at now. */
+enum auth_rc auth_session(struct store *, const char *token, time_t now,
+	    struct principal *);
+/*
+ * Check a PAT at now; on success its use is recorded.  why receives a
+ * short reason for the audit line on failure.
+ */
+enum auth_rc auth_pat(struct store *, const char *token, time_t now,
+	    struct principal *, const char **why);
+
+/* ------------------------------------------------------------ route.c */
+
+struct app {
+	const struct config *cfg;
+	struct store	*store;
+};
+
+enum cred_kind {
+	CRED_NONE,		/* no credentials */
+	CRED_SESSION,		/* a session token */
+	CRED_KIND__MAX
+};
+
+struct ctx {
+	struct app	*app;
+	struct request	*req;
+	struct response	*res;
+	struct principal who;
+	const char	*param;		/* the {id} part of the path, if any */
+	time_t		 now;
+};
+
+typedef void (*handler_fn)(struct ctx *);
+
+/* Route req to its handler and fill res.  Never fails: errors are answers. */
+void	 route_dispatch(struct app *, struct request *, struct response *);
+
+/* ------------------------------------------------------------ handlers */
+
+/* Read and parse the JSON body; on failure res is filled, NULL returned. */
+struct json_object *api_json_body(struct ctx *);
+struct json_object *api_token_json(const struct token_rec *, const char *token,
+	    int with_last_used);
+
+void	 api_tokens_create(struct ctx *);
+void	 api_tokens_list(struct ctx *);
+void	 api_tokens_revoke(struct ctx *);
+void	 api_user_show(struct ctx *);
+void	 api_health(struct ctx *);
+
+#endif /* !PATGATE_H */

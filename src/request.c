@@ -1,0 +1,99 @@
+/* request.c: CGI parameters and the body into one struct request. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "patgate.h"
+
+void
+request_init(struct request *req, const char *(*getparam)(const char *, void *),
+    void *env, struct body_source src, struct log_sink log)
+{
+	const char	*uri, *q;
+	size_t		 len;
+
+	memset(req, 0, sizeof(*req));
+	req->method = getparam("REQUEST_METHOD", env);
+	if (req->method == NULL)
+		req->method = "GET";
+	/* Routing is on REQUEST_URI's path; SCRIPT_NAME + PATH_INFO if absent. */
+	uri = getparam("REQUEST_URI", env);
+	if (uri == NULL)
+		uri = getparam("SCRIPT_NAME", env);
+	if (uri == NULL)
+		uri = "/";
+	q = strchr(uri, '?');
+	len = q != NULL ? (size_t)(q - uri) : strlen(uri);
+	if (len >= sizeof(req->path)) {
+		req->path_too_long = 1;
+		len = 0;
+	}
+	memcpy(req->path, uri, len);
+	req->path[len] = '\0';
+	req->content_type = getparam("CONTENT_TYPE", env);
+	req->content_length = getparam("CONTENT_LENGTH", env);
+	req->authorization = getparam("HTTP_AUTHORIZATION", env);
+	req->remote_addr = getparam("REMOTE_ADDR", env);
+	if (req->remote_addr == NULL)
+		req->remote_addr = "-";
+	req->original_method = getparam("HTTP_X_ORIGINAL_METHOD", env);
+	req->original_uri = getparam("HTTP_X_ORIGINAL_URI", env);
+	req->src = src;
+	req->log = log;
+}
+
+/* Parse CONTENT_LENGTH: 0 when absent or empty, -1 when not a number. */
+static long long
+request_length(const char *s)
+{
+	long long	 v = 0;
+
+	if (s == NULL || *s == '\0')
+		return 0;
+	for (; *s != '\0'; s++) {
+		if (*s < '0' || *s > '9')
+			return -1;
+		if (v > REQUEST_BODY_MAX)
+			continue;	/* large enough to refuse; no overflow */
+		v = v * 10 + (*s - '0');
+	}
+	return v;
+}
+
+enum request_body_rc
+request_body(struct request *req)
+{
+	long long	 want;
+	size_t		 have = 0;
+	long		 got;
+
+	if (req->body_read)
+		return BODY_OK;
+	want = request_length(req->content_length);
+	if (want < 0)
+		return BODY_BAD_LENGTH;
+	if (want > REQUEST_BODY_MAX)
+		return BODY_TOO_LARGE;
+	if ((req->body = malloc((size_t)want + 1)) == NULL)
+		return BODY_READ_ERROR;
+	/* Read exactly what was announced; an early end is a short body. */
+	while (have < (size_t)want) {
+		got = req->src.read(req->src.ctx, req->body + have, (size_t)want - have);
+		if (got < 0)
+			return BODY_READ_ERROR;
+		if (got == 0)
+			return BODY_SHORT;
+		have += (size_t)got;
+	}
+	req->body[have] = '\0';
+	req->bodylen = have;
+	req->body_read = 1;
+	return BODY_OK;
+}
+
+void
+request_free(struct request *req)
+{
+	free(req->body);
+	req->body = NULL;
+}

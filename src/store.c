@@ -1,0 +1,961 @@
+/* store.c: the Berkeley DB environment, its databases and transactions. */
+#include <sys/stat.h>
+
+#include <db.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "patgate.h"
+
+#define STORE_RETRIES	100		/* deadlock retries of one transaction */
+#define STORE_FILE_MODE	0600
+
+enum store_db {
+	DB_USERS,		/* user id -> user record */
+	DB_EMAILS,		/* lowercased email -> user id */
+	DB_SESSIONS,		/* session id -> session record */
+	DB_TOKENS,		/* number (8 bytes, big-endian) -> token record */
+	DB_TOKEN_IDS,		/* token id -> number */
+	DB_USER_TOKENS,		/* user id -> numbers (sorted duplicates) */
+	DB_TOKEN_USED,		/* number -> last use (8 bytes), written lazily */
+	DB_SEQ,			/* the token number sequence */
+	DB__MAX
+};
+
+static const char *const store_db_files[DB__MAX] = {
+	"users.db", "emails.db", "sessions.db", "tokens.db", "token_ids.db",
+	"user_tokens.db", "token_used.db", "sequences.db",
+};
+
+struct store {
+	DB_ENV		*env;
+	DB		*db[DB__MAX];
+	DB_SEQUENCE	*seq;
+	int		 failed;	/* panic or DB_RUNRECOVERY seen */
+};
+
+/* A transaction body: returns a Berkeley DB code; a verdict aborts it. */
+typedef int (*store_txn_fn)(struct store *, DB_TXN *, void *arg,
+    enum store_rc *verdict);
+
+static void
+store_errcall(const DB_ENV *env, const char *pfx, const char *msg)
+{
+	(void)env;
+	(void)pfx;
+	fprintf(stderr, "patgate: db: %s\n", msg);
+}
+
+static void
+store_event(DB_ENV *env, u_int32_t event, void *info)
+{
+	struct store *st = env->app_private;
+
+	(void)info;
+	if (event == DB_EVENT_PANIC && st != NULL)
+		st->failed = 1;
+}
+
+/* For failure checking: is the process that held a lock or mutex alive? */
+static int
+store_isalive(DB_ENV *env, pid_t pid, db_threadid_t tid, u_int32_t flags)
+{
+	(void)env;
+	(void)tid;
+	(void)flags;
+	return kill(pid, 0) == 0 || errno == EPERM;
+}
+
+static void
+store_be64(uint64_t v, unsigned char out[8])
+{
+	int	 i;
+
+	for (i = 7; i >= 0; i--) {
+		out[i] = (unsigned char)(v & 0xff);
+		v >>= 8;
+	}
+}
+
+static uint64_t
+store_from_be64(const void *p)
+{
+	const unsigned char *b = p;
+	uint64_t	 v = 0;
+	int		 i;
+
+	for (i = 0; i < 8; i++)
+		v = (v << 8) | b[i];
+	return v;
+}
+
+static void
+store_dbt(DBT *d, const void *data, size_t len)
+{
+	memset(d, 0, sizeof(*d));
+	d->data = (void *)data;
+	d->size = (u_int32_t)len;
+}
+
+/* A DBT whose memory Berkeley DB allocates and the caller frees. */
+static void
+store_dbt_out(DBT *d)
+{
+	memset(d, 0, sizeof(*d));
+	d->flags = DB_DBT_MALLOC;
+}
+
+/*
+ * Run fn in a transaction, retrying the whole of it on deadlock.  A
+ * verdict other than STORE_OK aborts and is returned; a database error
+ * aborts and gives STORE_ERROR.
+ */
+static enum store_rc
+store_txn(struct store *st, u_int32_t begin_flags, u_int32_t commit_flags,
+    store_txn_fn fn, void *arg)
+{
+	DB_TXN		*txn;
+	enum store_rc	 verdict;
+	int		 rc = 0, try;
+
+	for (try = 0; try < STORE_RETRIES; try++) {
+		if ((rc = st->env->txn_begin(st->env, NULL, &txn, begin_flags)) != 0)
+			break;
+		verdict = STORE_OK;
+		rc = fn(st, txn, arg, &verdict);
+		if (rc == 0 && verdict == STORE_OK) {
+			if ((rc = txn->commit(txn, commit_flags)) == 0)
+				return STORE_OK;
+			break;
+		}
+		(void)txn->abort(txn);
+		if (rc == 0)
+			return verdict;
+		if (rc != DB_LOCK_DEADLOCK && rc != DB_LOCK_NOTGRANTED)
+			break;
+		if (begin_flags & DB_TXN_NOWAIT)
+			return STORE_ERROR;	/* the caller chose not to wait */
+		/* Back off a little, more each time, so the winner can finish. */
+		usleep((useconds_t)(1000 * (try < 20 ? try : 20) + (rand() % 1000)));
+	}
+	if (rc == DB_RUNRECOVERY)
+		st->failed = 1;
+	fprintf(stderr, "patgate: db: transaction failed: %s\n", db_strerror(rc));
+	return STORE_ERROR;
+}
+
+/* Open database i, creating it when create is set. */
+static int
+store_open_db(struct store *st, enum store_db i, int create)
+{
+	DB		*db;
+	int		 rc;
+
+	if ((rc = db_create(&db, st->env, 0)) != 0)
+		return rc;
+	if (i == DB_USER_TOKENS && (rc = db->set_flags(db, DB_DUP | DB_DUPSORT)) != 0) {
+		db->close(db, 0);
+		return rc;
+	}
+	rc = db->open(db, NULL, store_db_files[i], NULL, DB_BTREE,
+	    DB_AUTO_COMMIT | (create ? DB_CREATE : 0), STORE_FILE_MODE);
+	if (rc != 0) {
+		db->close(db, 0);
+		return rc;
+	}
+	st->db[i] = db;
+	return 0;
+}
+
+static int
+store_open_seq(struct store *st, int create)
+{
+	static const char name[] = "token_number";
+	DBT		 key;
+	int		 rc;
+
+	if ((rc = db_sequence_create(&st->seq, st->db[DB_SEQ], 0)) != 0)
+		return rc;
+	if ((rc = st->seq->initial_value(st->seq, 1)) != 0)
+		return rc;
+	store_dbt(&key, name, sizeof(name) - 1);
+	return st->seq->open(st->seq, NULL, &key, create ? DB_CREATE : 0);
+}
+
+enum store_rc
+store_open(const char *dir, int create, struct store **out, char *err, size_t errlen)
+{
+	struct store	*st;
+	struct stat	 sb;
+	char		 path[4096];
+	int		 rc, i;
+	u_int32_t	 flags;
+
+	*out = NULL;
+	/* Every file the environment makes is for this user only. */
+	umask(077);
+	if (create) {
+		if (mkdir(dir, 0700) == -1 && errno != EEXIST) {
+			snprintf(err, errlen, "cannot create %s: %s", dir, strerror(errno));
+			return STORE_ERROR;
+		}
+		(void)chmod(dir, 0700);
+	} else {
+		snprintf(path, sizeof(path), "%s/%s", dir, store_db_files[DB_TOKENS]);
+		if (stat(path, &sb) == -1) {
+			snprintf(err, errlen, "no patgate database in %s (run patgate init)", dir);
+			return STORE_NOTFOUND;
+		}
+	}
+	if ((st = calloc(1, sizeof(*st))) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return STORE_ERROR;
+	}
+	if ((rc = db_env_create(&st->env, 0)) != 0)
+		goto fail;
+	st->env->app_private = st;
+	st->env->set_errcall(st->env, store_errcall);
+	(void)st->env->set_event_notify(st->env, store_event);
+	if ((rc = st->env->set_lk_detect(st->env, DB_LOCK_DEFAULT)) != 0 ||
+	    (rc = st->env->set_lg_filemode(st->env, STORE_FILE_MODE)) != 0 ||
+	    (rc = st->env->set_cachesize(st->env, 0, 8 * 1024 * 1024, 1)) != 0 ||
+	    (rc = st->env->set_thread_count(st->env, 256)) != 0 ||
+	    (rc = st->env->set_isalive(st->env, store_isalive)) != 0 ||
+	    (rc = st->env->set_flags(st->env, DB_AUTO_COMMIT, 1)) != 0)
+		goto fail;
+	/*
+	 * DB_REGISTER notices a process that died with the environment open
+	 * and runs recovery then; DB_FAILCHK first tries to clean up after
+	 * the dead process without disturbing the living ones.
+	 */
+	flags = DB_CREATE | DB_INIT_TXN | DB_INIT_LOCK | DB_INIT_LOG |
+	    DB_INIT_MPOOL | DB_REGISTER | DB_RECOVER | DB_FAILCHK;
+	if ((rc = st->env->open(st->env, dir, flags, STORE_FILE_MODE)) != 0)
+		goto fail;
+	for (i = 0; i < DB__MAX; i++)
+		if ((rc = store_open_db(st, (enum store_db)i, create)) != 0)
+			goto fail;
+	if ((rc = store_open_seq(st, create)) != 0)
+		goto fail;
+	*out = st;
+	return STORE_OK;
+fail:
+	snprintf(err, errlen, "cannot open the database in %s: %s", dir, db_strerror(rc));
+	store_close(st);
+	return rc == ENOENT ? STORE_NOTFOUND : STORE_ERROR;
+}
+
+void
+store_close(struct store *st)
+{
+	int	 i;
+
+	if (st == NULL)
+		return;
+	if (st->seq != NULL)
+		(void)st->seq->close(st->seq, 0);
+	for (i = 0; i < DB__MAX; i++)
+		if (st->db[i] != NULL)
+			(void)st->db[i]->close(st->db[i], 0);
+	if (st->env != NULL)
+		(void)st->env->close(st->env, 0);
+	free(st);
+}
+
+int
+store_must_exit(const struct store *st)
+{
+	return st->failed;
+}
+
+static int
+store_ping_txn(struct store *st, DB_TXN *txn, void *arg, enum store_rc *verdict)
+{
+	DBT	 key, val;
+	int	 rc;
+
+	(void)arg;
+	(void)verdict;
+	store_dbt(&key, "", 0);
+	store_dbt_out(&val);
+	rc = st->db[DB_USERS]->get(st->db[DB_USERS], txn, &key, &val, 0);
+	free(val.data);
+	return rc == DB_NOTFOUND ? 0 : rc;
+}
+
+enum store_rc
+store_ping(struct store *st)
+{
+	return store_txn(st, 0, 0, store_ping_txn, NULL);
+}
+
+/* ------------------------------------------------------------ users */
+
+static void
+store_lower(const char *s, char *out, size_t cap)
+{
+	size_t	 i;
+
+	for (i = 0; s[i] != '\0' && i + 1 < cap; i++)
+		out[i] = (s[i] >= 'A' && s[i] <= 'Z') ? (char)(s[i] + 32) : s[i];
+	out[i] = '\0';
+}
+
+static int
+store_user_add_txn(struct store *st, DB_TXN *txn, void *arg, enum store_rc *verdict)
+{
+	struct user_rec	*u = arg;
+	char		 email[256], *enc;
+	size_t		 len;
+	DBT		 key, val;
+	int		 rc;
+
+	store_lower(u->email, email, sizeof(email));
+	store_dbt(&key, email, strlen(email));
+	store_dbt(&val, u->id, UUID_LEN);
+	rc = st->db[DB_EMAILS]->put(st->db[DB_EMAILS], txn, &key, &val, DB_NOOVERWRITE);
+	if (rc == DB_KEYEXIST) {
+		*verdict = STORE_EXISTS;
+		return 0;
+	}
+	if (rc != 0)
+		return rc;
+	if ((enc = store_codec_user(u, &len)) == NULL)
+		return ENOMEM;
+	store_dbt(&key, u->id, UUID_LEN);
+	store_dbt(&val, enc, len);
+	rc = st->db[DB_USERS]->put(st->db[DB_USERS], txn, &key, &val, 0);
+	free(enc);
+	return rc;
+}
+
+enum store_rc
+store_user_add(struct store *st, struct user_rec *u)
+{
+	return store_txn(st, 0, 0, store_user_add_txn, u);
+}
+
+/* Read the user whose id is key into u. */
+static int
+store_user_read(struct store *st, DB_TXN *txn, const char *id, struct user_rec *u,
+    enum store_rc *verdict)
+{
+	DBT	 key, val;
+	int	 rc;
+
+	store_dbt(&key, id, strlen(id));
+	store_dbt_out(&val);
+	rc = st->db[DB_USERS]->get(st->db[DB_USERS], txn, &key, &val, 0);
+	if (rc == DB_NOTFOUND) {
+		*verdict = STORE_NOTFOUND;
+		return 0;
+	}
+	if (rc != 0)
+		return rc;
+	rc = store_uncodec_user(val.data, val.size, u);
+	free(val.data);
+	if (rc == -1) {
+		fprintf(stderr, "patgate: db: damaged user record %s\n", id);
+		return EINVAL;
+	}
+	return 0;
+}
+
+struct user_lookup {
+	const char	*key;
+	struct user_rec	*u;
+};
+
+static int
+store_user_by_email_txn(struct store *st, DB_TXN *txn, void *arg, enum store_rc *verdict)
+{
+	struct user_lookup *q = arg;
+	char		 email[256], id[UUID_LEN + 1];
+	DBT		 key, val;
+	int		 rc;
+
+	store_lower(q->key, email, sizeof(email));
+	store_dbt(&key, email, strlen(email));
+	memset(&val, 0, sizeof(val));
+	val.data = id;
+	val.ulen = UUID_LEN;
+	val.flags = DB_DBT_USERMEM;
+	rc = st->db[DB_EMAILS]->get(st->db[DB_EMAILS], txn, &key, &val, 0);
+	if (rc == DB_NOTFOUND || (rc == 0 && val.size != UUID_LEN)) {
+		*verdict = STORE_NOTFOUND;
+		return 0;
+	}
+	if (rc != 0)
+		return rc;
+	id[UUID_LEN] = '\0';
+	return store_user_read(st, txn, id, q->u, verdict);
+}
+
+enum store_rc
+store_user_by_email(struct store *st, const char *email, struct user_rec *u)
+{
+	struct user_lookup q = { email, u };
+
+	if (strlen(email) >= sizeof(u->email))
+		return STORE_NOTFOUND;
+	return store_txn(st, 0, 0, store_user_by_email_txn, &q);
+}
+
+static int
+store_user_get_txn(struct store *st, DB_TXN *txn, void *arg, enum store_rc *verdict)
+{
+	struct user_lookup *q = arg;
+
+	return store_user_read(st, txn, q->key, q->u, verdict);
+}
+
+enum store_rc
+store_user_get(struct store *st, const char *id, struct user_rec *u)
+{
+	struct user_lookup q = { id, u };
+
+	return store_txn(st, 0, 0, store_user_get_txn, &q);
+}
+
+struct user_walk {
+	void	(*fn)(const struct user_rec *, void *);
+	void	*arg;
+};
+
+static int
+store_user_each_txn(struct store *st, DB_TXN *txn, void *arg, enum store_rc *verdict)
+{
+	struct user_walk *w = arg;
+	struct user_rec	 u;
+	DBC		*c;
+	DBT		 key, val;
+	int		 rc, crc;
+
+	(void)verdict;
+	if ((rc = st->db[DB_USERS]->cursor(st->db[DB_USERS], txn, &c, 0)) != 0)
+		return rc;
+	memset(&key, 0, sizeof(key));
+	memset(&val, 0, sizeof(val));
+	while ((rc = c->get(c, &key, &val, DB_NEXT)) == 0)
+		if (store_uncodec_user(val.data, val.size, &u) == 0)
+			w->fn(&u, w->arg);
+	crc = c->close(c);
+	return rc == DB_NOTFOUND ? crc : rc;
+}
+
+enum store_rc
+store_user_each(struct store *st, void (*fn)(const struct user_rec *, void *), void *arg)
+{
+	struct user_walk w = { fn, arg };
+
+	return store_txn(st, 0, 0, store_user_each_txn, &w);
+}
+
+/* ------------------------------------------------------------ sessions */
+
+static int
+store_session_write(struct store *st, DB_TXN *txn, const struct session_rec *s)
+{
+	char	*enc;
+	size_t	 len;
+	DBT	 key, val;
+	int	 rc;
+
+	if ((enc = store_codec_session(s, &len)) == NULL)
+		return ENOMEM;
+	store_dbt(&key, s->id, SESSION_ID_LEN);
+	store_dbt(&val, enc, len);
+	rc = st->db[DB_SESSIONS]->put(st->db[DB_SESSIONS], txn, &key, &val, 0);
+	free(enc);
+	return rc;
+}
+
+static int
+store_session_put_txn(struct store *st, DB_TXN *txn, void *arg, enum store_rc *verdict)
+{
+	(void)verdict;
+	return store_session_write(st, txn, arg);
+}
+
+enum store_rc
+store_session_put(struct store *st, const struct session_rec *s)
+{
+	return store_txn(st, 0, 0, store_session_put_txn, (void *)s);
+}
+
+static int
+store_session_read(struct store *st, DB_TXN *txn, struct session_rec *s,
+    u_int32_t flags, enum store_rc *verdict)
+{
+	DBT	 key, val;
+	int	 rc;
+
+	store_dbt(&key, s->id, SESSION_ID_LEN);
+	store_dbt_out(&val);
+	rc = st->db[DB_SESSIONS]->get(st->db[DB_SESSIONS], txn, &key, &val, flags);
+	if (rc == DB_NOTFOUND) {
+		*verdict = STORE_NOTFOUND;
+		return 0;
+	}
+	if (rc != 0)
+		return rc;
+	rc = store_uncodec_session(val.data, val.size, s);
+	free(val.data);
+	return rc == -1 ? EINVAL : 0;
+}
+
+static int
+store_session_get_txn(struct store *st, DB_TXN *txn, void *arg, enum store_rc *verdict)
+{
+	return store_session_read(st, txn, arg, 0, verdict);
+}
+
+enum store_rc
+store_session_get(struct store *st, const char *id, struct session_rec *s)
+{
+	snprintf(s->id, sizeof(s->id), "%s", id);
+	return store_txn(st, 0, 0, store_session_get_txn, s);
+}
+
+struct session_revoke {
+	struct session_rec s;
+	time_t		 now;
+};
+
+static int
+store_session_revoke_txn(struct store *st, DB_TXN *txn, void *arg, enum store_rc *verdict)
+{
+	struct session_revoke *q = arg;
+	int		 rc;
+
+	if ((rc = store_session_read(st, txn, &q->s, DB_RMW, verdict)) != 0 ||
+	    *verdict != STORE_OK)
+		return rc;
+	if (q->s.revoked_at != 0) {
+		*verdict = STORE_NOTFOUND;
+		return 0;
+	}
+	q->s.revoked_at = q->now;
+	return store_session_write(st, txn, &q->s);
+}
+
+enum store_rc
+store_session_revoke(struct store *st, const char *id, time_t now)
+{
+	struct session_revoke q;
+
+	memset(&q, 0, sizeof(q));
+	snprintf(q.s.id, sizeof(q.s.id), "%s", id);
+	q.now = now;
+	return store_txn(st, 0, 0, store_session_revoke_txn, &q);
+}
+
+/* ------------------------------------------------------------ tokens */
+
+/* Read token number n into t (last_used_at included when used is set). */
+static int
+store_token_read(struct store *st, DB_TXN *txn, uint64_t n, struct token_rec *t,
+    u_int32_t flags, int used, enum store_rc *verdict)
+{
+	unsigned char	 k[8], when[8];
+	DBT		 key, val;
+	int		 rc;
+
+	store_be64(n, k);
+	store_dbt(&key, k, sizeof(k));
+	store_dbt_out(&val);
+	rc = st->db[DB_TOKENS]->get(st->db[DB_TOKENS], txn, &key, &val, flags);
+	if (rc == DB_NOTFOUND) {
+		*verdict = STORE_NOTFOUND;
+		return 0;
+	}
+	if (rc != 0)
+		return rc;
+	rc = store_uncodec_token(val.data, val.size, t);
+	free(val.data);
+	if (rc == -1) {
+		fprintf(stderr, "patgate: db: damaged token record %llu\n", (unsigned long long)n);
+		return EINVAL;
+	}
+	t->number = n;
+	t->last_used_at = 0;
+	if (!used)
+		return 0;
+	memset(&val, 0, sizeof(val));
+	val.data = when;
+	val.ulen = sizeof(when);
+	val.flags = DB_DBT_USERMEM;
+	rc = st->db[DB_TOKEN_USED]->get(st->db[DB_TOKEN_USED], txn, &key, &val, 0);
+	if (rc == 0 && val.size == sizeof(when))
+		t->last_used_at = (time_t)store_from_be64(when);
+	else if (rc != 0 && rc != DB_NOTFOUND)
+		return rc;
+	return 0;
+}
+
+static int
+store_token_write(struct store *st, DB_TXN *txn, const struct token_rec *t)
+{
+	unsigned char	 k[8];
+	char		*enc;
+	size_t		 len;
+	DBT		 key, val;
+	int		 rc;
+
+	if ((enc = store_codec_token(t, &len)) == NULL)
+		return ENOMEM;
+	store_be64(t->number, k);
+	store_dbt(&key, k, sizeof(k));
+	store_dbt(&val, enc, len);
+	rc = st->db[DB_TOKENS]->put(st->db[DB_TOKENS], txn, &key, &val, 0);
+	free(enc);
+	return rc;
+}
+
+/* Is t live (neither revoked nor expired) at now? */
+static int
+store_token_live(const struct token_rec *t, time_t now)
+{
+	return t->revoked_at == 0 && (t->expires_at == 0 || t->expires_at > now);
+}
+
+/*
+ * Call fn(t, arg) for each token of user_id in number order; stop early
+ * when fn returns non-zero.
+ */
+static int
+store_token_walk(struct store *st, DB_TXN *txn, const char *user_id, int used,
+    int (*fn)(struct token_rec *, void *), void *arg)
+{
+	struct token_rec t;
+	enum store_rc	 verdict;
+	DBC		*c;
+	DBT		 key, val;
+	unsigned char	 num[8];
+	int		 rc, crc;
+	u_int32_t	 op = DB_SET;
+
+	if ((rc = st->db[DB_USER_TOKENS]->cursor(st->db[DB_USER_TOKENS], txn, &c, 0)) != 0)
+		return rc;
+	store_dbt(&key, user_id, strlen(user_id));
+	memset(&val, 0, sizeof(val));
+	val.data = num;
+	val.ulen = sizeof(num);
+	val.flags = DB_DBT_USERMEM;
+	while ((rc = c->get(c, &key, &val, op)) == 0) {
+		op = DB_NEXT_DUP;
+		if (val.size != sizeof(num))
+			continue;
+		verdict = STORE_OK;
+		rc = store_token_read(st, txn, store_from_be64(num), &t, 0, used, &verdict);
+		if (rc != 0)
+			break;
+		if (verdict == STORE_OK && fn(&t, arg) != 0)
+			break;
+	}
+	crc = c->close(c);
+	if (rc == DB_NOTFOUND)
+		rc = 0;
+	return rc != 0 ? rc : crc;
+}
+
+struct token_create {
+	struct token_rec *t;
+	long		 max_live, live;
+	time_t		 now;
+};
+
+static int
+store_token_count_live(struct token_rec *t, void *arg)
+{
+	struct token_create *q = arg;
+
+	if (store_token_live(t, q->now))
+		q->live++;
+	return q->live >= q->max_live;
+}
+
+static int
+store_token_create_txn(struct store *st, DB_TXN *txn, void *arg, enum store_rc *verdict)
+{
+	struct token_create *q = arg;
+	db_seq_t	 n;
+	unsigned char	 k[8];
+	DBT		 key, val;
+	int		 rc;
+
+	q->live = 0;
+	if ((rc = store_token_walk(st, txn, q->t->user_id, 0,
+	    store_token_count_live, q)) != 0)
+		return rc;
+	if (q->live >= q->max_live) {
+		*verdict = STORE_LIMIT;
+		return 0;
+	}
+	/* The number comes from a transactional sequence: an abort gives it back. */
+	if ((rc = st->seq->get(st->seq, txn, 1, &n, 0)) != 0)
+		return rc;
+	q->t->number = (uint64_t)n;
+	if ((rc = store_token_write(st, txn, q->t)) != 0)
+		return rc;
+	store_be64(q->t->number, k);
+	store_dbt(&key, q->t->id, UUID_LEN);
+	store_dbt(&val, k, sizeof(k));
+	if ((rc = st->db[DB_TOKEN_IDS]->put(st->db[DB_TOKEN_IDS], txn, &key, &val,
+	    DB_NOOVERWRITE)) != 0)
+		return rc;
+	store_dbt(&key, q->t->user_id, UUID_LEN);
+	return st->db[DB_USER_TOKENS]->put(st->db[DB_USER_TOKENS], txn, &key, &val, 0);
+}
+
+enum store_rc
+store_token_create(struct store *st, struct token_rec *t, long max_live, time_t now)
+{
+	struct token_create q = { t, max_live, 0, now };
+
+	/* The default commit is synchronous: the 201 follows the fsync. */
+	return store_txn(st, 0, DB_TXN_SYNC, store_token_create_txn, &q);
+}
+
+struct token_get {
+	uint64_t	 n;
+	struct token_rec *t;
+};
+
+static int
+store_token_get_txn(struct store *st, DB_TXN *txn, void *arg, enum store_rc *verdict)
+{
+	struct token_get *q = arg;
+
+	return store_token_read(st, txn, q->n, q->t, 0, 1, verdict);
+}
+
+enum store_rc
+store_token_get(struct store *st, uint64_t number, struct token_rec *t)
+{
+	struct token_get q = { number, t };
+
+	return store_txn(st, 0, 0, store_token_get_txn, &q);
+}
+
+struct token_each {
+	const char	*user_id;
+	struct token_rec *recs;		/* gathered in the transaction */
+	size_t		 n, cap;
+	int		 oom;
+};
+
+static int
+store_token_each_cb(struct token_rec *t, void *arg)
+{
+	struct token_each *q = arg;
+	struct token_rec *grown;
+
+	if (q->n == q->cap) {
+		q->cap = q->cap ? q->cap * 2 : 16;
+		if ((grown = realloc(q->recs, q->cap * sizeof(*grown))) == NULL) {
+			q->oom = 1;
+			return 1;
+		}
+		q->recs = grown;
+	}
+	q->recs[q->n++] = *t;
+	return 0;
+}
+
+static int
+store_token_each_txn(struct store *st, DB_TXN *txn, void *arg, enum store_rc *verdict)
+{
+	struct token_each *q = arg;
+	int		 rc;
+
+	q->n = 0;		/* a retried attempt starts over */
+	rc = store_token_walk(st, txn, q->user_id, 1, store_token_each_cb, q);
+	if (rc == 0 && q->oom)
+		rc = ENOMEM;
+	(void)verdict;
+	return rc;
+}
+
+enum store_rc
+store_token_each(struct store *st, const char *user_id,
+    void (*fn)(const struct token_rec *, void *), void *arg)
+{
+	struct token_each q = { user_id, NULL, 0, 0, 0 };
+	enum store_rc	 rc;
+	size_t		 i;
+
+	/* fn runs after the commit, so a retried walk never shows a row twice. */
+	rc = store_txn(st, 0, 0, store_token_each_txn, &q);
+	if (rc == STORE_OK)
+		for (i = 0; i < q.n; i++)
+			fn(&q.recs[i], arg);
+	free(q.recs);
+	return rc;
+}
+
+struct token_revoke {
+	const char	*user_id, *id;
+	time_t		 now;
+	struct token_rec *t;
+};
+
+static int
+store_token_revoke_txn(struct store *st, DB_TXN *txn, void *arg, enum store_rc *verdict)
+{
+	struct token_revoke *q = arg;
+	unsigned char	 num[8];
+	DBT		 key, val;
+	int		 rc;
+
+	store_dbt(&key, q->id, strlen(q->id));
+	memset(&val, 0, sizeof(val));
+	val.data = num;
+	val.ulen = sizeof(num);
+	val.flags = DB_DBT_USERMEM;
+	rc = st->db[DB_TOKEN_IDS]->get(st->db[DB_TOKEN_IDS], txn, &key, &val, DB_RMW);
+	if (rc == DB_NOTFOUND || (rc == 0 && val.size != sizeof(num))) {
+		*verdict = STORE_NOTFOUND;
+		return 0;
+	}
+	if (rc != 0)
+		return rc;
+	if ((rc = store_token_read(st, txn, store_from_be64(num), q->t, DB_RMW, 0,
+	    verdict)) != 0 || *verdict != STORE_OK)
+		return rc;
+	/* Another user's token looks exactly like an unknown one. */
+	if (q->t->revoked_at != 0 ||
+	    (q->user_id != NULL && strcmp(q->t->user_id, q->user_id) != 0)) {
+		*verdict = STORE_NOTFOUND;
+		return 0;
+	}
+	q->t->revoked_at = q->now;
+	return store_token_write(st, txn, q->t);
+}
+
+enum store_rc
+store_token_revoke(struct store *st, const char *user_id, const char *id,
+    time_t now, struct token_rec *t)
+{
+	struct token_revoke q = { user_id, id, now, t };
+
+	if (!token_uuid_valid(id))
+		return STORE_NOTFOUND;
+	return store_txn(st, 0, DB_TXN_SYNC, store_token_revoke_txn, &q);
+}
+
+struct token_touch {
+	uint64_t	 n;
+	time_t		 now;
+};
+
+static int
+store_token_touch_txn(struct store *st, DB_TXN *txn, void *arg, enum store_rc *verdict)
+{
+	struct token_touch *q = arg;
+	unsigned char	 k[8], when[8];
+	DBT		 key, val;
+
+	(void)verdict;
+	store_be64(q->n, k);
+	store_be64((uint64_t)q->now, when);
+	store_dbt(&key, k, sizeof(k));
+	store_dbt(&val, when, sizeof(when));
+	return st->db[DB_TOKEN_USED]->put(st->db[DB_TOKEN_USED], txn, &key, &val, 0);
+}
+
+void
+store_token_touch(struct store *st, const struct token_rec *t, time_t now)
+{
+	struct token_touch q = { t->number, now };
+
+	if (t->last_used_at != 0 && now - t->last_used_at < 60)
+		return;
+	/* No wait for a lock, no fsync: a lost touch costs a minute's precision. */
+	(void)store_txn(st, DB_TXN_NOWAIT, DB_TXN_NOSYNC, store_token_touch_txn, &q);
+}
+
+struct prune {
+	time_t		 cutoff;
+	unsigned long	 removed;
+};
+
+/* Delete the index entries of token t (its id and its place in the user's list). */
+static int
+store_token_unindex(struct store *st, DB_TXN *txn, const struct token_rec *t,
+    const unsigned char num[8])
+{
+	DBC	*c;
+	DBT	 key, val;
+	int	 rc, crc;
+
+	store_dbt(&key, t->id, UUID_LEN);
+	rc = st->db[DB_TOKEN_IDS]->del(st->db[DB_TOKEN_IDS], txn, &key, 0);
+	if (rc != 0 && rc != DB_NOTFOUND)
+		return rc;
+	store_dbt(&key, num, 8);
+	rc = st->db[DB_TOKEN_USED]->del(st->db[DB_TOKEN_USED], txn, &key, 0);
+	if (rc != 0 && rc != DB_NOTFOUND)
+		return rc;
+	if ((rc = st->db[DB_USER_TOKENS]->cursor(st->db[DB_USER_TOKENS], txn, &c, 0)) != 0)
+		return rc;
+	store_dbt(&key, t->user_id, UUID_LEN);
+	store_dbt(&val, num, 8);
+	rc = c->get(c, &key, &val, DB_GET_BOTH);
+	if (rc == 0)
+		rc = c->del(c, 0);
+	crc = c->close(c);
+	if (rc == DB_NOTFOUND)
+		rc = 0;
+	return rc != 0 ? rc : crc;
+}
+
+static int
+store_prune_txn(struct store *st, DB_TXN *txn, void *arg, enum store_rc *verdict)
+{
+	struct prune	*q = arg;
+	struct token_rec t;
+	DBC		*c;
+	DBT		 key, val;
+	unsigned char	 num[8];
+	int		 rc, crc;
+
+	(void)verdict;
+	q->removed = 0;
+	if ((rc = st->db[DB_TOKENS]->cursor(st->db[DB_TOKENS], txn, &c, 0)) != 0)
+		return rc;
+	memset(&key, 0, sizeof(key));
+	memset(&val, 0, sizeof(val));
+	while ((rc = c->get(c, &key, &val, DB_NEXT | DB_RMW)) == 0) {
+		if (key.size != 8 || store_uncodec_token(val.data, val.size, &t) == -1)
+			continue;
+		if (!((t.revoked_at != 0 && t.revoked_at < q->cutoff) ||
+		    (t.expires_at != 0 && t.expires_at < q->cutoff)))
+			continue;
+		memcpy(num, key.data, 8);
+		if ((rc = store_token_unindex(st, txn, &t, num)) != 0 ||
+		    (rc = c->del(c, 0)) != 0)
+			break;
+		q->removed++;
+	}
+	crc = c->close(c);
+	if (rc == DB_NOTFOUND)
+		rc = 0;
+	return rc != 0 ? rc : crc;
+}
+
+enum store_rc
+store_prune(struct store *st, time_t cutoff, unsigned long *removed)
+{
+	struct prune	 q = { cutoff, 0 };
+	enum store_rc	 rc;
+
+	rc = store_txn(st, 0, DB_TXN_SYNC, store_prune_txn, &q);
+	*removed = rc == STORE_OK ? q.removed : 0;
+	return rc;
+}

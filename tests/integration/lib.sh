@@ -1,0 +1,200 @@
+# lib.sh: shared set-up for the integration tests: a fresh database, real
+# spawn-fcgi workers, a real lighttpd on a free loopback port, curl, and TAP.
+# Sourced by each tests/integration/*.sh; needs top_builddir (make check sets it).
+
+set -u
+: "${top_builddir:=$(cd "$(dirname "$0")/../.." && pwd)}"
+FCGI="$top_builddir/patgate.fcgi"
+CLI="$top_builddir/patgate"
+WORK=$(mktemp -d /tmp/patgate-test.XXXXXX)
+export PATGATE_DB="$WORK/db"
+export PATGATE_ARGON2="${PATGATE_ARGON2:-m=1024,t=1,p=1}"
+SOCK="$WORK/fcgi.sock"
+PORT=
+LIGHTTPD_PID=
+WORKER_PIDS=
+TAP_N=0
+TAP_FAILED=0
+CASE_FAILED=0
+
+for tool in lighttpd spawn-fcgi curl jq db_dump; do
+	command -v "$tool" >/dev/null 2>&1 || command -v "db5.3_${tool#db_}" >/dev/null 2>&1 || {
+		echo "Bail out! $tool is not installed"; exit 99; }
+done
+DB_DUMP=$(command -v db_dump || command -v db5.3_dump)
+
+cleanup() {
+	stop_workers
+	[ -n "$LIGHTTPD_PID" ] && kill "$LIGHTTPD_PID" 2>/dev/null
+	[ -n "$LIGHTTPD_PID" ] && wait "$LIGHTTPD_PID" 2>/dev/null
+	if [ "${KEEP_WORK:-0}" = 1 ]; then echo "# kept $WORK"; else rm -rf "$WORK"; fi
+}
+trap cleanup EXIT
+
+# ---------------------------------------------------------------- TAP
+
+# t_case NAME FUNCTION: run one test case and print its TAP line.
+t_case() {
+	local name=$1
+	shift
+	CASE_FAILED=0
+	"$@"
+	TAP_N=$((TAP_N + 1))
+	if [ "$CASE_FAILED" = 0 ]; then
+		echo "ok $TAP_N - $name"
+	else
+		echo "not ok $TAP_N - $name"
+		TAP_FAILED=$((TAP_FAILED + 1))
+	fi
+}
+
+t_done() {
+	echo "1..$TAP_N"
+	[ "$TAP_FAILED" = 0 ]
+}
+
+# fail MESSAGE: mark the current case failed.
+fail() {
+	echo "# FAIL: $*"
+	CASE_FAILED=1
+}
+
+# expect_eq WHAT GOT WANT
+expect_eq() {
+	[ "$2" = "$3" ] || fail "$1: got '$(printf %.200s "$2")', want '$3'"
+}
+
+# expect_match WHAT GOT REGEX
+expect_match() {
+	[[ $2 =~ $3 ]] || fail "$1: '$(printf %.200s "$2")' does not match /$3/"
+}
+
+# expect_jq WHAT FILTER: the filter, run on BODY, must print true.
+expect_jq() {
+	local got
+	got=$(printf '%s' "$BODY" | jq -e "$2" 2>/dev/null)
+	[ "$got" = true ] || fail "$1: jq '$2' on $(printf %.200s "$BODY")"
+}
+
+# ---------------------------------------------------------------- the stack
+
+cli() { "$CLI" "$@" 2>>"$WORK/cli.err"; }
+
+# Make a database with two users, alice and bob, each with a session.
+setup_db() {
+	cli init 2>/dev/null || { echo "Bail out! patgate init failed"; exit 99; }
+	ALICE_ID=$(cli user add alice@example.com --name Alice)
+	BOB_ID=$(cli user add bob@example.com --name Bob)
+	ALICE=$(cli session new alice@example.com)
+	BOB=$(cli session new bob@example.com)
+	[ -n "$ALICE" ] && [ -n "$BOB" ] || { echo "Bail out! no sessions"; exit 99; }
+}
+
+# start_workers [N]: spawn-fcgi with N (default 2) workers on the unix socket.
+start_workers() {
+	local n=${1:-2} out
+	rm -f "$SOCK"
+	out=$(spawn-fcgi -s "$SOCK" -M 0660 -F "$n" -- "$FCGI" 2>&1) ||
+		{ echo "Bail out! spawn-fcgi: $out"; exit 99; }
+	WORKER_PIDS=$(printf '%s\n' "$out" | sed -n 's/.*PID: \([0-9]*\).*/\1/p' | tr '\n' ' ')
+}
+
+# stop_workers [SIGNAL]
+stop_workers() {
+	local sig=${1:-TERM} p
+	for p in $WORKER_PIDS; do kill "-$sig" "$p" 2>/dev/null; done
+	for p in $WORKER_PIDS; do
+		while kill -0 "$p" 2>/dev/null; do sleep 0.05; done
+	done
+	WORKER_PIDS=
+}
+
+# lighttpd with the API behind FastCGI; extra config lines from $LIGHTTPD_EXTRA.
+start_lighttpd() {
+	local try
+	mkdir -p "$WORK/www"
+	for try in 1 2 3 4 5 6 7 8 9 10; do
+		PORT=$((20000 + RANDOM % 40000))
+		(exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null && continue
+		cat >"$WORK/lighttpd.conf" <<EOF
+server.document-root = "$WORK/www"
+server.port = $PORT
+server.bind = "127.0.0.1"
+server.errorlog = "$WORK/lighttpd.err"
+server.pid-file = "$WORK/lighttpd.pid"
+server.modules += ("mod_fastcgi")
+server.max-request-size = 1024
+fastcgi.server = (
+  "/api/" => (( "socket" => "$SOCK", "check-local" => "disable" ))
+)
+${LIGHTTPD_EXTRA:-}
+EOF
+		lighttpd -D -f "$WORK/lighttpd.conf" >"$WORK/lighttpd.out" 2>&1 &
+		LIGHTTPD_PID=$!
+		for _ in $(seq 50); do
+			if curl -s -o /dev/null "http://127.0.0.1:$PORT/"; then return 0; fi
+			kill -0 "$LIGHTTPD_PID" 2>/dev/null || break
+			sleep 0.1
+		done
+		kill "$LIGHTTPD_PID" 2>/dev/null
+		wait "$LIGHTTPD_PID" 2>/dev/null
+		LIGHTTPD_PID=
+	done
+	echo "Bail out! lighttpd did not start: $(cat "$WORK/lighttpd.out")"
+	exit 99
+}
+
+start_stack() {
+	setup_db
+	start_workers "${1:-2}"
+	start_lighttpd
+}
+
+# ---------------------------------------------------------------- requests
+
+# call METHOD PATH [curl args...]: sets STATUS and BODY; headers in $WORK/headers.
+call() {
+	local m=$1 p=$2
+	shift 2
+	STATUS=$(curl -sS --max-time 30 -o "$WORK/body" -D "$WORK/headers" -w '%{http_code}' \
+		-X "$m" "$@" "http://127.0.0.1:$PORT$p")
+	BODY=$(cat "$WORK/body")
+}
+
+# header NAME: a header of the last response.
+header() {
+	grep -i "^$1:" "$WORK/headers" | head -n 1 | cut -d: -f2- | sed 's/^ *//; s/\r$//'
+}
+
+# create SESSION JSON [curl args...]: POST a create; sets STATUS, BODY, TOKEN.
+create() {
+	local sess=$1 json=$2
+	shift 2
+	call POST /api/v1/user/api-tokens -H "Authorization: Bearer $sess" \
+		-H 'Content-Type: application/json' --data-binary "$json" "$@"
+	TOKEN=$(printf '%s' "$BODY" | jq -r '.data.token // empty' 2>/dev/null)
+}
+
+# expect_error STATUS: the last response is that status with a JSON message.
+expect_error() {
+	expect_eq "status" "$STATUS" "$1"
+	expect_jq "JSON message" '(.message | type) == "string" and (.message | length) > 0'
+	expect_match "content-type" "$(header Content-Type)" '^application/json'
+}
+
+# count_tokens EMAIL: how many token records the user has (revoked ones too).
+count_tokens() {
+	cli token list "$1" | grep -c .
+}
+
+# pat_ok TOKEN: is it a well-formed PAT with the right CRC-32?
+pat_ok() {
+	local tok=$1 secret core crc
+	[[ $tok =~ ^[1-9][0-9]*\|(.*)$ ]] || return 1
+	secret=${BASH_REMATCH[1]}
+	[ ${#secret} -ge 48 ] || return 1
+	core=${secret: -48:40}
+	crc=${secret: -8}
+	[[ $core =~ ^[A-Za-z0-9]{40}$ ]] || return 1
+	[ "$(printf '%s' "$core" | gzip -c | tail -c 8 | head -c 4 | od -An -tx4 | tr -d ' \n')" = "$crc" ]
+}

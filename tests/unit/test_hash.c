@@ -1,0 +1,46 @@
+/* test_hash.c: Argon2id cost parsing, hashing and checking. */
+#include "../../src/patgate.h"
+#include "tap.h"
+
+static void
+params_parse(void)
+{
+	uint32_t m, t, p;
+
+	CHECK(hash_params_parse("m=19456,t=2,p=1", &m, &t, &p) == 0);
+	CHECK(m == 19456 && t == 2 && p == 1);
+	CHECK(hash_params_parse("t=1,p=2,m=64", &m, &t, &p) == 0 && m == 64 && p == 2);
+	CHECK(hash_params_parse("m=1024,t=1", &m, &t, &p) == -1);
+	CHECK(hash_params_parse("m=1024,t=0,p=1", &m, &t, &p) == -1);
+	CHECK(hash_params_parse("m=4,t=1,p=1", &m, &t, &p) == -1);	/* below 8 KiB */
+	CHECK(hash_params_parse("m=16,t=1,p=4", &m, &t, &p) == -1);	/* below 8 per lane */
+	CHECK(hash_params_parse("m=1024,t=1,p=1,", &m, &t, &p) == -1);
+	CHECK(hash_params_parse("m=1024;t=1;p=1", &m, &t, &p) == -1);
+	CHECK(hash_params_parse("m=99999999999,t=1,p=1", &m, &t, &p) == -1);
+	CHECK(hash_params_parse("", &m, &t, &p) == -1);
+}
+
+static void
+hash_and_check(void)
+{
+	char	 enc[HASH_ENCODED_MAX], enc2[HASH_ENCODED_MAX];
+
+	CHECK(hash_make("secret", 6, 1024, 1, 1, enc) == 0);
+	CHECK(strncmp(enc, "$argon2id$v=19$m=1024,t=1,p=1$", 30) == 0);
+	CHECK(hash_check(enc, "secret", 6) == 1);
+	CHECK(hash_check(enc, "secreT", 6) == 0);
+	CHECK(hash_check(enc, "secret", 5) == 0);
+	/* a fresh salt every time */
+	CHECK(hash_make("secret", 6, 1024, 1, 1, enc2) == 0);
+	CHECK(strcmp(enc, enc2) != 0);
+	CHECK(hash_check("$argon2i$v=19$m=1024,t=1,p=1$c2FsdHNhbHQ$aGFzaA", "secret", 6) == 0);
+	CHECK(hash_check("garbage", "secret", 6) == 0);
+}
+
+int
+main(void)
+{
+	RUN(params_parse);
+	RUN(hash_and_check);
+	return tap_done();
+}

@@ -1,0 +1,245 @@
+/* test_store.c: round trips through a real Berkeley DB environment. */
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "../../src/patgate.h"
+#include "tap.h"
+
+static char dir[64];
+
+static struct store *
+open_store(int create)
+{
+	struct store	*st = NULL;
+	char		 err[256];
+
+	if (store_open(dir, create, &st, err, sizeof(err)) != STORE_OK)
+		printf("# store_open: %s\n", err);
+	return st;
+}
+
+static void
+make_token(struct token_rec *t, const char *user, const char *name, time_t expires)
+{
+	memset(t, 0, sizeof(*t));
+	token_uuid_new(t->id);
+	snprintf(t->user_id, sizeof(t->user_id), "%s", user);
+	snprintf(t->name, sizeof(t->name), "%s", name);
+	strcpy(t->abilities[0], "read");
+	strcpy(t->abilities[1], "write");
+	t->nabilities = 2;
+	strcpy(t->hash, "$argon2id$v=19$m=1024,t=1,p=1$c2FsdHNhbHQ$aGFzaA");
+	t->created_at = 1700000000;
+	t->expires_at = expires;
+}
+
+static void
+missing_environment_is_notfound(void)
+{
+	struct store	*st = NULL;
+	char		 err[256];
+
+	CHECK(store_open(dir, 0, &st, err, sizeof(err)) == STORE_NOTFOUND);
+	CHECK(st == NULL);
+}
+
+static void
+init_makes_private_files(void)
+{
+	struct store	*st = open_store(1);
+	struct stat	 sb;
+
+	CHECK(st != NULL);
+	CHECK(stat(dir, &sb) == 0 && (sb.st_mode & 0777) == 0700);
+	CHECK(store_ping(st) == STORE_OK);
+	store_close(st);
+}
+
+static void
+users_round_trip(void)
+{
+	struct store	*st = open_store(0);
+	struct user_rec	 u, got;
+
+	memset(&u, 0, sizeof(u));
+	token_uuid_new(u.id);
+	strcpy(u.email, "Alice@Example.com");
+	strcpy(u.name, "Alice");
+	u.created_at = 1700000000;
+	CHECK(store_user_add(st, &u) == STORE_OK);
+	CHECK(store_user_by_email(st, "alice@example.com", &got) == STORE_OK);
+	CHECK(strcmp(got.id, u.id) == 0 && strcmp(got.name, "Alice") == 0);
+	CHECK(got.created_at == 1700000000);
+	CHECK(store_user_get(st, u.id, &got) == STORE_OK);
+	CHECK(strcmp(got.email, "Alice@Example.com") == 0);
+	token_uuid_new(u.id);
+	CHECK(store_user_add(st, &u) == STORE_EXISTS);
+	CHECK(store_user_by_email(st, "nobody@example.com", &got) == STORE_NOTFOUND);
+	store_close(st);
+}
+
+static void
+sessions_round_trip(void)
+{
+	struct store	*st = open_store(0);
+	struct session_rec s, got;
+
+	memset(&s, 0, sizeof(s));
+	strcpy(s.id, "0123456789abcdef");
+	strcpy(s.user_id, "00000000-0000-4000-8000-000000000001");
+	strcpy(s.hash, "$argon2id$x");
+	s.expires_at = 1700003600;
+	CHECK(store_session_put(st, &s) == STORE_OK);
+	CHECK(store_session_get(st, "0123456789abcdef", &got) == STORE_OK);
+	CHECK(strcmp(got.user_id, s.user_id) == 0 && got.expires_at == 1700003600);
+	CHECK(got.revoked_at == 0);
+	CHECK(store_session_revoke(st, "0123456789abcdef", 1700000100) == STORE_OK);
+	CHECK(store_session_get(st, "0123456789abcdef", &got) == STORE_OK && got.revoked_at == 1700000100);
+	CHECK(store_session_revoke(st, "0123456789abcdef", 1700000200) == STORE_NOTFOUND);
+	CHECK(store_session_get(st, "fedcba9876543210", &got) == STORE_NOTFOUND);
+	store_close(st);
+}
+
+struct seen {
+	uint64_t	 numbers[16];
+	size_t		 n;
+};
+
+static void
+collect(const struct token_rec *t, void *arg)
+{
+	struct seen *s = arg;
+
+	if (s->n < 16)
+		s->numbers[s->n++] = t->number;
+}
+
+static void
+tokens_round_trip_and_order(void)
+{
+	struct store	*st = open_store(0);
+	struct token_rec t[3], got;
+	struct seen	 seen = { { 0 }, 0 };
+	const char	*u = "00000000-0000-4000-8000-0000000000aa";
+	int		 i;
+
+	for (i = 0; i < 3; i++) {
+		make_token(&t[i], u, "CI", 0);
+		CHECK(store_token_create(st, &t[i], 100, 1700000000) == STORE_OK);
+	}
+	CHECK(t[0].number >= 1 && t[1].number == t[0].number + 1 && t[2].number == t[1].number + 1);
+	CHECK(store_token_get(st, t[1].number, &got) == STORE_OK);
+	CHECK(strcmp(got.id, t[1].id) == 0 && strcmp(got.name, "CI") == 0);
+	CHECK(got.nabilities == 2 && strcmp(got.abilities[1], "write") == 0);
+	CHECK(strcmp(got.hash, t[1].hash) == 0 && got.last_used_at == 0);
+	CHECK(store_token_each(st, u, collect, &seen) == STORE_OK);
+	CHECK(seen.n == 3 && seen.numbers[0] == t[0].number && seen.numbers[2] == t[2].number);
+	CHECK(store_token_get(st, 999999, &got) == STORE_NOTFOUND);
+	store_close(st);
+}
+
+static void
+revoke_only_own_and_once(void)
+{
+	struct store	*st = open_store(0);
+	struct token_rec t, got;
+	const char	*u = "00000000-0000-4000-8000-0000000000bb";
+
+	make_token(&t, u, "revoke me", 0);
+	CHECK(store_token_create(st, &t, 100, 1700000000) == STORE_OK);
+	CHECK(store_token_revoke(st, "00000000-0000-4000-8000-0000000000cc", t.id, 1700000001, &got) == STORE_NOTFOUND);
+	CHECK(store_token_get(st, t.number, &got) == STORE_OK && got.revoked_at == 0);
+	CHECK(store_token_revoke(st, u, t.id, 1700000002, &got) == STORE_OK);
+	CHECK(store_token_get(st, t.number, &got) == STORE_OK && got.revoked_at == 1700000002);
+	CHECK(store_token_revoke(st, u, t.id, 1700000003, &got) == STORE_NOTFOUND);
+	CHECK(store_token_revoke(st, u, "not-a-uuid", 1700000003, &got) == STORE_NOTFOUND);
+	store_close(st);
+}
+
+static void
+cap_counts_live_tokens_only(void)
+{
+	struct store	*st = open_store(0);
+	struct token_rec t, got;
+	struct seen	 seen = { { 0 }, 0 };
+	const char	*u = "00000000-0000-4000-8000-0000000000dd";
+
+	make_token(&t, u, "expired", 1700000050);
+	CHECK(store_token_create(st, &t, 2, 1700000000) == STORE_OK);
+	make_token(&t, u, "live", 0);
+	CHECK(store_token_create(st, &t, 2, 1700000000) == STORE_OK);
+	make_token(&t, u, "one too many", 0);
+	CHECK(store_token_create(st, &t, 2, 1700000000) == STORE_LIMIT);
+	/* once the first has expired there is room again */
+	CHECK(store_token_create(st, &t, 2, 1700000100) == STORE_OK);
+	CHECK(store_token_each(st, u, collect, &seen) == STORE_OK && seen.n == 3);
+	(void)got;
+	store_close(st);
+}
+
+static void
+touch_sets_last_used_once_a_minute(void)
+{
+	struct store	*st = open_store(0);
+	struct token_rec t, got;
+
+	make_token(&t, "00000000-0000-4000-8000-0000000000ee", "touch", 0);
+	CHECK(store_token_create(st, &t, 100, 1700000000) == STORE_OK);
+	store_token_touch(st, &t, 1700000010);
+	CHECK(store_token_get(st, t.number, &got) == STORE_OK && got.last_used_at == 1700000010);
+	store_token_touch(st, &got, 1700000030);	/* within the minute: kept */
+	CHECK(store_token_get(st, t.number, &got) == STORE_OK && got.last_used_at == 1700000010);
+	store_token_touch(st, &got, 1700000080);
+	CHECK(store_token_get(st, t.number, &got) == STORE_OK && got.last_used_at == 1700000080);
+	store_close(st);
+}
+
+static void
+survives_reopen_and_prunes(void)
+{
+	struct store	*st = open_store(0);
+	struct token_rec t, got;
+	unsigned long	 removed = 0;
+	const char	*u = "00000000-0000-4000-8000-0000000000ff";
+
+	make_token(&t, u, "old", 0);
+	CHECK(store_token_create(st, &t, 100, 1700000000) == STORE_OK);
+	CHECK(store_token_revoke(st, u, t.id, 1700000000, &got) == STORE_OK);
+	store_close(st);
+	st = open_store(0);
+	CHECK(st != NULL);
+	CHECK(store_token_get(st, t.number, &got) == STORE_OK && strcmp(got.name, "old") == 0);
+	CHECK(store_prune(st, 1700000001, &removed) == STORE_OK);
+	CHECK(removed >= 1);
+	CHECK(store_token_get(st, t.number, &got) == STORE_NOTFOUND);
+	CHECK(store_token_revoke(st, u, t.id, 1700000002, &got) == STORE_NOTFOUND);
+	store_close(st);
+}
+
+int
+main(void)
+{
+	char	 cmd[128];
+	int	 rc;
+
+	snprintf(dir, sizeof(dir), "/tmp/patgate-unit-XXXXXX");
+	if (mkdtemp(dir) == NULL)
+		return 99;
+	strcat(dir, "/db");
+	RUN(missing_environment_is_notfound);
+	RUN(init_makes_private_files);
+	RUN(users_round_trip);
+	RUN(sessions_round_trip);
+	RUN(tokens_round_trip_and_order);
+	RUN(revoke_only_own_and_once);
+	RUN(cap_counts_live_tokens_only);
+	RUN(touch_sets_last_used_once_a_minute);
+	RUN(survives_reopen_and_prunes);
+	rc = tap_done();
+	dir[strlen(dir) - 3] = '\0';
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	if (system(cmd) != 0)
+		rc = 1;
+	return rc;
+}
