@@ -1,0 +1,79 @@
+#!/bin/bash
+# cgi.sh: patgate.fcgi as plain CGI (environment and stdin), and FastCGI
+# spoken straight at the socket with cgi-fcgi.
+. "$(dirname "$0")/lib.sh"
+setup_db
+start_workers 1
+
+# cgi METHOD URI BODY [VAR=value...]: one plain-CGI run; sets OUT, STATUS, BODY.
+cgi() {
+	local m=$1 uri=$2 body=$3
+	shift 3
+	OUT=$(printf '%s' "$body" | env GATEWAY_INTERFACE=CGI/1.1 REQUEST_METHOD="$m" \
+		REQUEST_URI="$uri" SERVER_PROTOCOL=HTTP/1.1 CONTENT_TYPE=application/json \
+		CONTENT_LENGTH=${#body} HTTP_AUTHORIZATION="Bearer $ALICE" REMOTE_ADDR=192.0.2.7 \
+		"$@" timeout 20 "$FCGI" 2>"$WORK/cgi.err" | tr -d '\r')
+	STATUS=$(printf '%s\n' "$OUT" | sed -n 's/^Status: \([0-9]*\).*/\1/p')
+	BODY=$(printf '%s\n' "$OUT" | sed '1,/^$/d')
+}
+
+cgi_create() {
+	local tok
+	cgi POST /api/v1/user/api-tokens '{"name":"from cgi"}'
+	expect_eq "status" "$STATUS" 201
+	printf '%s\n' "$OUT" | grep -q '^Content-Type: application/json' || fail "no Content-Type"
+	printf '%s\n' "$OUT" | grep -q '^Cache-Control: no-store' || fail "no Cache-Control"
+	expect_jq "name" '.data.name == "from cgi"'
+	tok=$(printf '%s' "$BODY" | jq -r .data.token)
+	pat_ok "$tok" || fail "token form"
+	cli verify "$tok" >/dev/null || fail "CGI-minted token does not verify"
+	grep -q 'event=token.create .*addr=192.0.2.7' "$WORK/cgi.err" || fail "no audit line on stderr"
+}
+
+cgi_lying_length() {
+	local before t0
+	before=$(count_tokens alice@example.com)
+	t0=$(date +%s)
+	cgi POST /api/v1/user/api-tokens '{"name":"x"}' CONTENT_LENGTH=500
+	expect_eq "short body" "$STATUS" 400
+	[ $(($(date +%s) - t0)) -lt 10 ] || fail "took too long"
+	cgi POST /api/v1/user/api-tokens '{"name":"x"}' CONTENT_LENGTH=abc
+	expect_eq "non-numeric length" "$STATUS" 400
+	cgi POST /api/v1/user/api-tokens '{"name":"x"}' CONTENT_LENGTH=99999999999999999999
+	expect_eq "huge announced length" "$STATUS" 413
+	expect_eq "nothing stored" "$(count_tokens alice@example.com)" "$before"
+}
+
+cgi_errors() {
+	cgi POST /api/v1/user/api-tokens '{"name":"x"}' HTTP_AUTHORIZATION=
+	expect_eq "no credentials" "$STATUS" 401
+	cgi GET /nowhere ''
+	expect_eq "unknown path" "$STATUS" 404
+	cgi POST /api/v1/user/api-tokens '{"name":"x"}' PATGATE_ARGON2=bogus
+	expect_eq "bad configuration" "$STATUS" 500
+	cgi POST /api/v1/user/api-tokens '{"name":"x"}' PATGATE_DB="$WORK/nowhere"
+	expect_eq "no database" "$STATUS" 500
+	cgi GET /api/v1/health '' PATGATE_DB="$WORK/nowhere"
+	expect_eq "health without a database" "$STATUS" 503
+	cgi GET /api/v1/health ''
+	expect_eq "health" "$STATUS" 200
+	expect_jq "health body" '. == {"status":"ok"}'
+}
+
+cgi_fcgi_socket() {
+	local out tok
+	command -v cgi-fcgi >/dev/null || { fail "cgi-fcgi is not installed (libfcgi-bin)"; return; }
+	out=$(printf '{"name":"raw fastcgi"}' | env -i REQUEST_METHOD=POST \
+		REQUEST_URI=/api/v1/user/api-tokens CONTENT_TYPE=application/json \
+		CONTENT_LENGTH=22 HTTP_AUTHORIZATION="Bearer $ALICE" \
+		timeout 20 cgi-fcgi -bind -connect "$SOCK" 2>"$WORK/cgi-fcgi.err" | tr -d '\r')
+	printf '%s\n' "$out" | grep -q '^Status: 201' || fail "cgi-fcgi got: $(printf %.200s "$out")"
+	tok=$(printf '%s\n' "$out" | sed '1,/^$/d' | jq -r .data.token)
+	cli verify "$tok" >/dev/null || fail "socket-minted token does not verify"
+}
+
+t_case "plain CGI: environment and stdin in, one response out" cgi_create
+t_case "plain CGI: a lying Content-Length neither hangs nor stores" cgi_lying_length
+t_case "plain CGI: errors and configuration problems answered in JSON" cgi_errors
+t_case "cgi-fcgi straight at the FastCGI socket" cgi_fcgi_socket
+t_done
