@@ -37,6 +37,9 @@ struct store {
 	DB		*db[DB__MAX];
 	DB_SEQUENCE	*seq;
 	int		 failed;	/* panic or DB_RUNRECOVERY seen */
+	char		 dir[4096];
+	dev_t		 dir_dev;	/* the directory opened, to notice it gone */
+	ino_t		 dir_ino;
 };
 
 /* A transaction body: returns a Berkeley DB code; a verdict aborts it. */
@@ -242,6 +245,11 @@ store_open(const char *dir, int create, struct store **out, char *err, size_t er
 			goto fail;
 	if ((rc = store_open_seq(st, create)) != 0)
 		goto fail;
+	snprintf(st->dir, sizeof(st->dir), "%s", dir);
+	if (stat(dir, &sb) == 0) {
+		st->dir_dev = sb.st_dev;
+		st->dir_ino = sb.st_ino;
+	}
 	*out = st;
 	return STORE_OK;
 fail:
@@ -291,6 +299,16 @@ store_ping_txn(struct store *st, DB_TXN *txn, void *arg, enum store_rc *verdict)
 enum store_rc
 store_ping(struct store *st)
 {
+	struct stat	 sb;
+	char		 path[4200];
+
+	/* Cached pages would answer even with the directory gone: look at it. */
+	if (stat(st->dir, &sb) == -1 || sb.st_dev != st->dir_dev ||
+	    sb.st_ino != st->dir_ino || !S_ISDIR(sb.st_mode))
+		return STORE_ERROR;
+	snprintf(path, sizeof(path), "%s/%s", st->dir, store_db_files[DB_TOKENS]);
+	if (access(path, R_OK | W_OK) == -1)
+		return STORE_ERROR;
 	return store_txn(st, 0, 0, store_ping_txn, NULL);
 }
 
@@ -934,8 +952,8 @@ store_prune_txn(struct store *st, DB_TXN *txn, void *arg, enum store_rc *verdict
 	while ((rc = c->get(c, &key, &val, DB_NEXT | DB_RMW)) == 0) {
 		if (key.size != 8 || store_uncodec_token(val.data, val.size, &t) == -1)
 			continue;
-		if (!((t.revoked_at != 0 && t.revoked_at < q->cutoff) ||
-		    (t.expires_at != 0 && t.expires_at < q->cutoff)))
+		if (!((t.revoked_at != 0 && t.revoked_at <= q->cutoff) ||
+		    (t.expires_at != 0 && t.expires_at <= q->cutoff)))
 			continue;
 		memcpy(num, key.data, 8);
 		if ((rc = store_token_unindex(st, txn, &t, num)) != 0 ||
