@@ -1,5 +1,6 @@
 /* auth.c: bearer credentials into a principal, or a refusal. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -23,6 +24,7 @@ auth_session(struct store *st, const char *token, time_t now, struct principal *
 	struct session_token	 parsed;
 	struct session_rec	 s;
 	enum store_rc		 rc;
+	uint64_t		 sid;
 
 	/* The form is checked first: a PAT or garbage costs no lookup. */
 	if (token_session_parse(token, &parsed) == -1)
@@ -34,8 +36,13 @@ auth_session(struct store *st, const char *token, time_t now, struct principal *
 		return AUTH_ERROR;
 	if (s.revoked_at != 0 || s.expires_at <= now)
 		return AUTH_INVALID;
-	if (!hash_check(s.hash, parsed.core, TOKEN_CORE_LEN))
-		return AUTH_INVALID;
+	sid = strtoull(parsed.id, NULL, 16);
+	if (!cache_hit(CACHE_SESSION, sid, parsed.core, TOKEN_CORE_LEN, s.hash, now)) {
+		/* A wrong secret leaves the holder's cached entry alone. */
+		if (!hash_check(s.hash, parsed.core, TOKEN_CORE_LEN))
+			return AUTH_INVALID;
+		cache_remember(CACHE_SESSION, sid, parsed.core, TOKEN_CORE_LEN, s.hash, now);
+	}
 	memset(who, 0, sizeof(*who));
 	snprintf(who->user_id, sizeof(who->user_id), "%s", s.user_id);
 	snprintf(who->session_id, sizeof(who->session_id), "%s", s.id);
@@ -71,9 +78,15 @@ auth_pat(struct store *st, const char *token, time_t now, struct principal *who,
 		*why = "expired";
 		return AUTH_INVALID;
 	}
-	if (!hash_check(who->token.hash, parsed.core, TOKEN_CORE_LEN)) {
-		*why = "wrong-secret";
-		return AUTH_INVALID;
+	/* The record is read every time; only the Argon2 run is cached. */
+	if (!cache_hit(CACHE_PAT, parsed.number, parsed.core, TOKEN_CORE_LEN,
+	    who->token.hash, now)) {
+		if (!hash_check(who->token.hash, parsed.core, TOKEN_CORE_LEN)) {
+			*why = "wrong-secret";
+			return AUTH_INVALID;
+		}
+		cache_remember(CACHE_PAT, parsed.number, parsed.core, TOKEN_CORE_LEN,
+		    who->token.hash, now);
 	}
 	snprintf(who->user_id, sizeof(who->user_id), "%s", who->token.user_id);
 	store_token_touch(st, &who->token, now);

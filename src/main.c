@@ -74,7 +74,10 @@ serve_one(struct app *app, struct request *req, int (*put)(const char *, size_t,
 
 	response_init(&res);
 	app_store_ready(app);
-	route_dispatch(app, req, &res);
+	if (req->role != NULL && strcmp(req->role, "AUTHORIZER") == 0)
+		authorizer_dispatch(app, req, &res);
+	else
+		route_dispatch(app, req, &res);
 	if ((wire = response_serialize(&res, &len)) != NULL) {
 		(void)put(wire, len, out);
 		explicit_bzero(wire, len);	/* it may hold a new token */
@@ -196,6 +199,9 @@ main(int argc, char *argv[])
 	if (config_load(&cfg, err, sizeof(err)) == -1)
 		return fail_config(err);
 	log_init(cfg.log_syslog);
+	/* A malformed rules file stops the program here, naming the line. */
+	if (rules_load(cfg.rules_path, err, sizeof(err)) == -1)
+		return fail_config(err);
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = SIG_IGN;
 	sigaction(SIGPIPE, &sa, NULL);

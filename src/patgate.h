@@ -90,6 +90,32 @@ int	 hash_make(const char *secret, size_t len, uint32_t m, uint32_t t,
 /* 1 if secret matches the encoded hash, 0 if not (or the hash is bad). */
 int	 hash_check(const char *encoded, const char *secret, size_t len);
 
+/* How many Argon2 checks this process has run (for tests and measures). */
+unsigned long hash_check_count(void);
+
+/* ------------------------------------------------------------ cache.c */
+
+enum cache_kind {
+	CACHE_PAT = 1,
+	CACHE_SESSION = 2,
+	CACHE_KIND__MAX
+};
+
+/* SipHash-2-4, 128-bit output. */
+void	 cache_siphash128(const unsigned char k[16], const void *in, size_t len,
+	    unsigned char out[16]);
+/*
+ * Has this secret for credential (kind, id), whose record holds
+ * stored_hash, passed Argon2 within the last minute?  1 or 0.
+ */
+int	 cache_hit(int kind, uint64_t id, const char *secret, size_t len,
+	    const char *stored_hash, time_t now);
+/* Remember a secret that just passed Argon2. */
+void	 cache_remember(int kind, uint64_t id, const char *secret, size_t len,
+	    const char *stored_hash, time_t now);
+void	 cache_forget(int kind, uint64_t id);
+void	 cache_clear(void);
+
 /* ------------------------------------------------------------ valid.c */
 
 #define NAME_MAX_POINTS		255
@@ -277,6 +303,8 @@ enum request_body_rc {
 /* One request, built once from CGI parameters. */
 struct request {
 	const char	*method;
+	const char	*role;			/* FCGI_ROLE, or NULL */
+	const char	*raw_uri;		/* REQUEST_URI as sent */
 	char		 path[1024];		/* REQUEST_URI up to '?' */
 	int		 path_too_long;
 	const char	*content_type;		/* or NULL */
@@ -311,7 +339,7 @@ struct response {
 	int		 status;
 	struct {
 		char	 name[32];
-		char	 value[256];
+		char	 value[3328];	/* room for 50 abilities, comma-joined */
 	}		 headers[RESPONSE_HEADERS_MAX];
 	size_t		 nheaders;
 	struct json_object *body;		/* owned; NULL for none */
@@ -365,6 +393,23 @@ enum auth_rc auth_session(struct store *, const char *token, time_t now,
 enum auth_rc auth_pat(struct store *, const char *token, time_t now,
 	    struct principal *, const char **why);
 
+/* ------------------------------------------------------------ rules.c */
+
+/* Read the rules file (NULL: none).  0, or -1 with "file:line: why" in err. */
+int	 rules_load(const char *path, char *err, size_t errlen);
+/*
+ * Read the file again if it changed since it was read.  0, or -1 when it
+ * cannot be used, in which case no rule matches until it is mended.
+ */
+int	 rules_refresh(const char *path, char *err, size_t errlen);
+/*
+ * Decode a request path as the web server does (percent escapes, dot and
+ * empty segments; the query is dropped).  0, or -1 for a path to refuse.
+ */
+int	 rules_normalize(const char *in, char *out, size_t outlen);
+/* The ability the first matching rule names, or NULL when none matches. */
+const char *rules_ability_for(const char *method, const char *path);
+
 /* ------------------------------------------------------------ route.c */
 
 struct app {
@@ -404,5 +449,8 @@ void	 api_tokens_list(struct ctx *);
 void	 api_tokens_revoke(struct ctx *);
 void	 api_user_show(struct ctx *);
 void	 api_health(struct ctx *);
+void	 api_auth_check(struct ctx *);
+/* Answer a FastCGI Authorizer request (FCGI_ROLE=AUTHORIZER). */
+void	 authorizer_dispatch(struct app *, struct request *, struct response *);
 
 #endif /* !PATGATE_H */

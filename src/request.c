@@ -22,6 +22,8 @@ request_init(struct request *req, const char *(*getparam)(const char *, void *),
 		uri = getparam("SCRIPT_NAME", env);
 	if (uri == NULL)
 		uri = "/";
+	req->raw_uri = uri;
+	req->role = getparam("FCGI_ROLE", env);
 	q = strchr(uri, '?');
 	len = q != NULL ? (size_t)(q - uri) : strlen(uri);
 	if (len >= sizeof(req->path)) {

@@ -17,6 +17,8 @@ static const struct route routes[] = {
 	{ "DELETE", "/api/v1/user/api-tokens/{id}", CRED_SESSION, api_tokens_revoke },
 	{ "GET",    "/api/user",                    CRED_SESSION, api_user_show },
 	{ "GET",    "/api/v1/health",               CRED_NONE,    api_health },
+	/* nginx's auth_request keeps the original method: serve them all. */
+	{ "*",      "/api/v1/auth/check",           CRED_NONE,    api_auth_check },
 };
 
 #define NROUTES	(sizeof(routes) / sizeof(routes[0]))
@@ -82,7 +84,8 @@ route_dispatch(struct app *app, struct request *req, struct response *res)
 	for (i = 0; i < NROUTES; i++) {
 		if (req->path_too_long || !route_match(routes[i].pattern, req->path, &p))
 			continue;
-		if (strcmp(routes[i].method, req->method) == 0) {
+		if (strcmp(routes[i].method, req->method) == 0 ||
+		    strcmp(routes[i].method, "*") == 0) {
 			hit = &routes[i];
 			param = p;
 			break;

@@ -4,6 +4,7 @@
 
 set -u
 : "${top_builddir:=$(cd "$(dirname "$0")/../.." && pwd)}"
+: "${top_srcdir:=$(cd "$(dirname "$0")/../.." && pwd)}"
 FCGI="$top_builddir/patgate.fcgi"
 CLI="$top_builddir/patgate"
 WORK=$(mktemp -d /tmp/patgate-test.XXXXXX)
@@ -110,9 +111,20 @@ stop_workers() {
 }
 
 # lighttpd with the API behind FastCGI; extra config lines from $LIGHTTPD_EXTRA.
+# With GUARD=1, /protected/ is guarded by patgate as a FastCGI authorizer in
+# front of the echo backend (a CGI program) at protected/{,read/,write/}echo.cgi.
 start_lighttpd() {
-	local try
+	local try d guard=
 	mkdir -p "$WORK/www"
+	if [ "${GUARD:-0}" = 1 ]; then
+		for d in protected protected/read protected/write; do
+			mkdir -p "$WORK/www/$d"
+			cp "$top_srcdir/tests/integration/echo-backend.cgi" "$WORK/www/$d/echo.cgi"
+		done
+		guard=",
+  \"/protected/\" => (( \"socket\" => \"$SOCK\", \"check-local\" => \"disable\",
+                      \"mode\" => \"authorizer\", \"docroot\" => \"$WORK/www\" ))"
+	fi
 	for try in 1 2 3 4 5 6 7 8 9 10; do
 		PORT=$((20000 + RANDOM % 40000))
 		(exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null && continue
@@ -122,10 +134,11 @@ server.port = $PORT
 server.bind = "127.0.0.1"
 server.errorlog = "$WORK/lighttpd.err"
 server.pid-file = "$WORK/lighttpd.pid"
-server.modules += ("mod_fastcgi")
+server.modules += ("mod_fastcgi", "mod_cgi")
 server.max-request-size = 1024
+cgi.assign = (".cgi" => "")
 fastcgi.server = (
-  "/api/" => (( "socket" => "$SOCK", "check-local" => "disable" ))
+  "/api/" => (( "socket" => "$SOCK", "check-local" => "disable" ))$guard
 )
 ${LIGHTTPD_EXTRA:-}
 EOF

@@ -1,0 +1,137 @@
+/*
+ * authorizer.c: a PAT checked for another service, as a FastCGI
+ * Authorizer (lighttpd, Apache mod_authnz_fcgi) or as the responder
+ * endpoint GET /api/v1/auth/check (nginx auth_request).
+ */
+#include <json-c/json.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "patgate.h"
+
+enum authz_style {
+	AUTHZ_FASTCGI,		/* Variable-PATGATE_* headers */
+	AUTHZ_NGINX,		/* X-Patgate-* headers */
+	AUTHZ_STYLE__MAX
+};
+
+static const char *const authz_headers[AUTHZ_STYLE__MAX][3] = {
+	{ "Variable-PATGATE_USER_ID", "Variable-PATGATE_TOKEN_ID", "Variable-PATGATE_ABILITIES" },
+	{ "X-Patgate-User-Id", "X-Patgate-Token-Id", "X-Patgate-Abilities" },
+};
+
+static int
+authz_holds(const struct token_rec *t, const char *ability)
+{
+	size_t	 i;
+
+	for (i = 0; i < t->nabilities; i++)
+		if (strcmp(t->abilities[i], "*") == 0 || strcmp(t->abilities[i], ability) == 0)
+			return 1;
+	return 0;
+}
+
+static void
+authz_forbid(struct ctx *c, const char *message)
+{
+	response_error(c->res, 403, message);
+	response_header(c->res, "WWW-Authenticate", "Bearer error=\"insufficient_scope\"");
+}
+
+/*
+ * Decide whether the bearer PAT of c->req may make the request (method,
+ * uri), and fill the response: 200 with the principal's headers, 401,
+ * 403, or 500.
+ */
+static void
+authz_decide(struct ctx *c, const char *method, const char *uri, enum authz_style style)
+{
+	const struct config *cfg = c->app->cfg;
+	struct json_object *ab;
+	const char	*token, *why = "", *need;
+	char		 path[1024], joined[ABILITIES_MAX * (ABILITY_MAX_LEN + 1) + 1];
+	char		 num[24], err[512];
+	size_t		 i, at = 0;
+
+	if ((token = auth_bearer(c->req->authorization)) == NULL) {
+		response_unauthenticated(c->res, 0);
+		return;
+	}
+	if (c->app->store == NULL) {
+		response_storage_error(c->res);
+		return;
+	}
+	switch (auth_pat(c->app->store, token, c->now, &c->who, &why)) {
+	case AUTH_OK:
+		break;
+	case AUTH_ERROR:
+		response_storage_error(c->res);
+		return;
+	default:
+		snprintf(num, sizeof(num), "%llu", (unsigned long long)c->who.token.number);
+		log_audit(&c->req->log, "token.check.failed",
+		    "token", c->who.token.number != 0 ? num : "-", "reason", why,
+		    "addr", c->req->remote_addr, NULL);
+		response_unauthenticated(c->res, 1);
+		return;
+	}
+	snprintf(num, sizeof(num), "%llu", (unsigned long long)c->who.token.number);
+	if (rules_refresh(cfg->rules_path, err, sizeof(err)) == -1)
+		log_audit(&c->req->log, "rules.unusable", "error", err, NULL);
+	if (uri == NULL || rules_normalize(uri, path, sizeof(path)) == -1) {
+		authz_forbid(c, "The request path cannot be judged.");
+		return;
+	}
+	need = rules_ability_for(method, path);
+	if (need == NULL || !authz_holds(&c->who.token, need)) {
+		log_audit(&c->req->log, "token.check.denied", "token", num,
+		    "id", c->who.token.id, "user", c->who.user_id,
+		    "need", need != NULL ? need : "(no rule)", "method", method,
+		    "path", path, "addr", c->req->remote_addr, NULL);
+		authz_forbid(c, need == NULL ? "No rule allows this request." :
+		    "The token lacks the ability this request needs.");
+		return;
+	}
+	joined[0] = '\0';
+	for (i = 0; i < c->who.token.nabilities; i++)
+		at += (size_t)snprintf(joined + at, sizeof(joined) - at, "%s%s",
+		    i ? "," : "", c->who.token.abilities[i]);
+	response_header(c->res, authz_headers[style][0], c->who.user_id);
+	response_header(c->res, authz_headers[style][1], c->who.token.id);
+	response_header(c->res, authz_headers[style][2], joined);
+	c->res->status = 200;
+	c->res->body = json_object_new_object();
+	json_object_object_add(c->res->body, "user_id", json_object_new_string(c->who.user_id));
+	json_object_object_add(c->res->body, "token_id", json_object_new_string(c->who.token.id));
+	ab = json_object_new_array();
+	for (i = 0; i < c->who.token.nabilities; i++)
+		json_object_array_add(ab, json_object_new_string(c->who.token.abilities[i]));
+	json_object_object_add(c->res->body, "abilities", ab);
+}
+
+void
+authorizer_dispatch(struct app *app, struct request *req, struct response *res)
+{
+	struct ctx	 c;
+
+	memset(&c, 0, sizeof(c));
+	c.app = app;
+	c.req = req;
+	c.res = res;
+	c.now = time(NULL);
+	/* The web server hands over the original request's method and URI. */
+	authz_decide(&c, req->method, req->path_too_long ? NULL : req->raw_uri, AUTHZ_FASTCGI);
+}
+
+void
+api_auth_check(struct ctx *c)
+{
+	const char	*method = c->req->original_method;
+
+	if (c->req->original_uri == NULL) {
+		response_error(c->res, 400, "X-Original-URI is required.");
+		return;
+	}
+	authz_decide(c, method != NULL && *method != '\0' ? method : "GET",
+	    c->req->original_uri, AUTHZ_NGINX);
+}

@@ -1,0 +1,165 @@
+/*
+ * cache.c: the verified-token cache.  A credential whose secret passed
+ * Argon2 is accepted again for CACHE_TTL seconds by comparing a keyed
+ * digest (SipHash-2-4, 128-bit, key from getrandom at start) in constant
+ * time.  No plaintext secret is kept; the table has a fixed size.
+ */
+#include <string.h>
+
+#include "patgate.h"
+
+#define CACHE_SLOTS	4096		/* a power of two; about 200 KiB */
+#define CACHE_TTL	60
+
+struct cache_slot {
+	uint64_t	 id;		/* token number, or session id as a number */
+	unsigned char	 kind;		/* 0: empty */
+	unsigned char	 digest[16];
+	time_t		 until;
+};
+
+static struct cache_slot slots[CACHE_SLOTS];
+static unsigned char	 cache_key[16];
+static int		 cache_keyed;
+
+#define ROTL(x, b)	(uint64_t)(((x) << (b)) | ((x) >> (64 - (b))))
+#define SIPROUND do {							\
+	v0 += v1; v1 = ROTL(v1, 13); v1 ^= v0; v0 = ROTL(v0, 32);	\
+	v2 += v3; v3 = ROTL(v3, 16); v3 ^= v2;				\
+	v0 += v3; v3 = ROTL(v3, 21); v3 ^= v0;				\
+	v2 += v1; v1 = ROTL(v1, 17); v1 ^= v2; v2 = ROTL(v2, 32);	\
+} while (0)
+
+static uint64_t
+cache_le64(const unsigned char *p)
+{
+	uint64_t v = 0;
+	int	 i;
+
+	for (i = 7; i >= 0; i--)
+		v = (v << 8) | p[i];
+	return v;
+}
+
+static void
+cache_put_le64(unsigned char *p, uint64_t v)
+{
+	int	 i;
+
+	for (i = 0; i < 8; i++, v >>= 8)
+		p[i] = (unsigned char)v;
+}
+
+/* SipHash-2-4 with 128-bit output of in[0..len) under k. */
+void
+cache_siphash128(const unsigned char k[16], const void *in, size_t len,
+    unsigned char out[16])
+{
+	const unsigned char *m = in, *end = m + len - (len % 8);
+	uint64_t	 k0 = cache_le64(k), k1 = cache_le64(k + 8);
+	uint64_t	 v0 = 0x736f6d6570736575ULL ^ k0, v1 = 0x646f72616e646f6dULL ^ k1;
+	uint64_t	 v2 = 0x6c7967656e657261ULL ^ k0, v3 = 0x7465646279746573ULL ^ k1;
+	uint64_t	 b = (uint64_t)len << 56, mi;
+	size_t		 left = len & 7;
+
+	v1 ^= 0xee;
+	for (; m != end; m += 8) {
+		mi = cache_le64(m);
+		v3 ^= mi;
+		SIPROUND; SIPROUND;
+		v0 ^= mi;
+	}
+	while (left-- > 0)
+		b |= (uint64_t)m[left] << (8 * left);
+	v3 ^= b;
+	SIPROUND; SIPROUND;
+	v0 ^= b;
+	v2 ^= 0xee;
+	SIPROUND; SIPROUND; SIPROUND; SIPROUND;
+	cache_put_le64(out, v0 ^ v1 ^ v2 ^ v3);
+	v1 ^= 0xdd;
+	SIPROUND; SIPROUND; SIPROUND; SIPROUND;
+	cache_put_le64(out + 8, v0 ^ v1 ^ v2 ^ v3);
+}
+
+/* The digest binds the secret to the stored hash: a changed record misses. */
+static int
+cache_digest(int kind, uint64_t id, const char *secret, size_t len,
+    const char *stored_hash, unsigned char out[16])
+{
+	unsigned char	 buf[16 + TOKEN_CORE_LEN + HASH_ENCODED_MAX];
+	size_t		 hlen = strlen(stored_hash), at = 0;
+
+	if (!cache_keyed) {
+		if (token_random(cache_key, sizeof(cache_key)) == -1)
+			return -1;
+		cache_keyed = 1;
+	}
+	if (len > TOKEN_CORE_LEN || hlen >= HASH_ENCODED_MAX)
+		return -1;
+	buf[at++] = (unsigned char)kind;
+	cache_put_le64(buf + at, id);
+	at += 8;
+	memcpy(buf + at, secret, len);
+	at += len;
+	memcpy(buf + at, stored_hash, hlen);
+	at += hlen;
+	cache_siphash128(cache_key, buf, at, out);
+	explicit_bzero(buf, sizeof(buf));
+	return 0;
+}
+
+static struct cache_slot *
+cache_slot_for(int kind, uint64_t id)
+{
+	uint64_t h = (id ^ ((uint64_t)kind << 61)) * 0x9e3779b97f4a7c15ULL;
+
+	return &slots[h >> (64 - 12)];
+}
+
+int
+cache_hit(int kind, uint64_t id, const char *secret, size_t len,
+    const char *stored_hash, time_t now)
+{
+	struct cache_slot *s = cache_slot_for(kind, id);
+	unsigned char	 d[16], diff = 0;
+	size_t		 i;
+
+	if (s->kind != kind || s->id != id || s->until <= now)
+		return 0;
+	if (cache_digest(kind, id, secret, len, stored_hash, d) == -1)
+		return 0;
+	for (i = 0; i < sizeof(d); i++)		/* constant time */
+		diff |= (unsigned char)(d[i] ^ s->digest[i]);
+	return diff == 0;
+}
+
+void
+cache_remember(int kind, uint64_t id, const char *secret, size_t len,
+    const char *stored_hash, time_t now)
+{
+	struct cache_slot *s = cache_slot_for(kind, id);
+
+	if (cache_digest(kind, id, secret, len, stored_hash, s->digest) == -1) {
+		s->kind = 0;
+		return;
+	}
+	s->kind = (unsigned char)kind;
+	s->id = id;
+	s->until = now + CACHE_TTL;
+}
+
+void
+cache_forget(int kind, uint64_t id)
+{
+	struct cache_slot *s = cache_slot_for(kind, id);
+
+	if (s->kind == kind && s->id == id)
+		s->kind = 0;
+}
+
+void
+cache_clear(void)
+{
+	memset(slots, 0, sizeof(slots));
+}

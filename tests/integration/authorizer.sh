@@ -1,0 +1,179 @@
+#!/bin/bash
+# authorizer.sh: PATs guarding a backend through lighttpd's FastCGI
+# authorizer mode, the nginx-style check endpoint, and the rules file.
+. "$(dirname "$0")/lib.sh"
+export PATGATE_RULES="$WORK/rules"
+cat >"$PATGATE_RULES" <<'RULES'
+# method path ability
+GET /protected/read/* read
+*   /protected/write/* write
+*   /protected/* admin
+RULES
+GUARD=1
+start_stack 2
+
+get() { call GET "$1" ${2:+-H "Authorization: Bearer $2"}; }
+seen() { printf '%s\n' "$BODY" | sed -n "s/^$1=//p"; }
+
+valid_pat_reaches_backend() {
+	local id
+	create "$ALICE" '{"name":"gate","abilities":["read","calls:create"]}'
+	id=$(printf '%s' "$BODY" | jq -r .data.id)
+	get /protected/read/echo.cgi "$TOKEN"
+	expect_eq "status" "$STATUS" 200
+	expect_eq "backend saw the user" "$(seen user)" "$ALICE_ID"
+	expect_eq "backend saw the token id" "$(seen token)" "$id"
+	expect_eq "backend saw the abilities" "$(seen abilities)" "read,calls:create"
+}
+
+refusals_401() {
+	local tok n secret core fake forged soon exp rev rid
+	create "$ALICE" '{"name":"gate2"}'
+	tok=$TOKEN; n=${tok%%|*}; secret=${tok#*|}; core=${secret:0:40}
+	fake="$( [ "${core:0:1}" = A ] && echo B || echo A)${core:1}"
+	forged="$n|$fake$(printf '%s' "$fake" | gzip -c | tail -c 8 | head -c 4 | od -An -tx4 | tr -d ' \n')"
+	pat_ok "$forged" || fail "forged token is not well-formed"
+	create "$ALICE" '{"name":"revoked"}'; rev=$TOKEN; rid=$(printf '%s' "$BODY" | jq -r .data.id)
+	call DELETE "/api/v1/user/api-tokens/$rid" -H "Authorization: Bearer $ALICE"
+	soon=$(date -u -d '+2 seconds' +%Y-%m-%dT%H:%M:%SZ)
+	create "$ALICE" "{\"name\":\"expiring\",\"expires_at\":\"$soon\"}"; exp=$TOKEN
+	sleep 3
+	get /protected/read/echo.cgi
+	expect_eq "missing" "$STATUS" 401
+	expect_eq "missing: WWW-Authenticate" "$(header WWW-Authenticate)" "Bearer"
+	for t in garbage "${tok%?}$([ "${tok: -1}" = 0 ] && echo 1 || echo 0)" "999999|$secret" "$forged" "$rev" "$exp" "$ALICE"; do
+		get /protected/read/echo.cgi "$t"
+		expect_eq "status for ${t:0:14}" "$STATUS" 401
+		expect_eq "WWW-Authenticate for ${t:0:14}" "$(header WWW-Authenticate)" 'Bearer error="invalid_token"'
+		expect_jq "body for ${t:0:14}" '.message == "Unauthenticated."'
+		[[ $BODY == *user=* ]] && fail "the backend answered for ${t:0:14}"
+	done
+	call GET /protected/read/echo.cgi -H "Authorization: Basic YWxpY2U6cHc="
+	expect_eq "another scheme" "$STATUS" 401
+	sleep 0.3
+	grep -q "event=token.check.failed token=$n reason=wrong-secret" "$WORK/lighttpd.err" || fail "no audit line for the wrong secret"
+	grep -q "reason=expired" "$WORK/lighttpd.err" || fail "no audit line for the expiry"
+}
+
+abilities_403() {
+	local ro full p
+	create "$ALICE" '{"name":"ro","abilities":["read"]}'; ro=$TOKEN
+	create "$ALICE" '{"name":"full"}'; full=$TOKEN
+	get /protected/write/echo.cgi "$ro"
+	expect_eq "read token writing" "$STATUS" 403
+	expect_eq "insufficient_scope" "$(header WWW-Authenticate)" 'Bearer error="insufficient_scope"'
+	get /protected/echo.cgi "$ro"
+	expect_eq "read token at admin" "$STATUS" 403
+	call POST /protected/read/echo.cgi -H "Authorization: Bearer $ro" --data-binary x
+	expect_eq "POST is not GET in the read rule" "$STATUS" 403
+	for p in /protected/read/echo.cgi /protected/write/echo.cgi /protected/echo.cgi; do
+		get "$p" "$full"
+		expect_eq "* token at $p" "$STATUS" 200
+	done
+	create "$ALICE" '{"name":"nothing","abilities":[]}'
+	get /protected/read/echo.cgi "$TOKEN"
+	expect_eq "a token with no abilities" "$STATUS" 403
+	call GET /protected/read/../echo.cgi -H "Authorization: Bearer $ro" --path-as-is
+	expect_eq "dot segments cannot borrow the read rule" "$STATUS" 403
+	call GET "/protected/read/%2e%2e/echo.cgi" -H "Authorization: Bearer $ro" --path-as-is
+	expect_eq "encoded dot segments either" "$STATUS" 403
+}
+
+rule_order_and_reload() {
+	local rw
+	create "$ALICE" '{"name":"writer","abilities":["write"]}'; rw=$TOKEN
+	get /protected/write/echo.cgi "$rw"
+	expect_eq "write rule" "$STATUS" 200
+	# A rule earlier in the file wins over the later one.
+	printf 'GET /protected/write/* read\n* /protected/write/* write\n* /protected/* admin\n' >"$PATGATE_RULES.new"
+	mv "$PATGATE_RULES.new" "$PATGATE_RULES"
+	get /protected/write/echo.cgi "$rw"
+	expect_eq "first match wins after a change, no restart" "$STATUS" 403
+	call POST /protected/write/echo.cgi -H "Authorization: Bearer $rw" --data-binary x
+	expect_eq "POST still falls to the write rule" "$STATUS" 200
+	# No matching rule is 403 whatever the token holds.
+	printf 'GET /protected/read/* read\n' >"$PATGATE_RULES.new"
+	mv "$PATGATE_RULES.new" "$PATGATE_RULES"
+	create "$ALICE" '{"name":"all"}'
+	get /protected/echo.cgi "$TOKEN"
+	expect_eq "no rule matches" "$STATUS" 403
+	# A broken edit fails closed until it is mended.
+	printf 'GET /protected/read/*\n' >"$PATGATE_RULES.new"
+	mv "$PATGATE_RULES.new" "$PATGATE_RULES"
+	get /protected/read/echo.cgi "$TOKEN"
+	expect_eq "broken rules: closed" "$STATUS" 403
+	sleep 0.2
+	grep -q "event=rules.unusable .*:1: expected METHOD PATH-PATTERN ABILITY" "$WORK/lighttpd.err" || fail "no log line naming the bad line"
+	printf 'GET /protected/read/* read\n* /protected/write/* write\n* /protected/* admin\n' >"$PATGATE_RULES"
+	get /protected/read/echo.cgi "$TOKEN"
+	expect_eq "mended" "$STATUS" 200
+}
+
+revoke_bites_everywhere() {
+	local tok id i
+	create "$ALICE" '{"name":"short life"}'
+	tok=$TOKEN; id=$(printf '%s' "$BODY" | jq -r .data.id)
+	for i in 1 2 3 4 5 6; do
+		get /protected/echo.cgi "$tok"
+		expect_eq "warm-up $i" "$STATUS" 200
+	done
+	call DELETE "/api/v1/user/api-tokens/$id" -H "Authorization: Bearer $ALICE"
+	expect_eq "revoke" "$STATUS" 200
+	for i in 1 2 3 4 5 6; do
+		get /protected/echo.cgi "$tok"
+		expect_eq "after revoke $i" "$STATUS" 401
+	done
+}
+
+last_use_by_authorizer() {
+	local id tok
+	create "$BOB" '{"name":"bob gate"}'
+	tok=$TOKEN; id=$(printf '%s' "$BODY" | jq -r .data.id)
+	get /protected/read/echo.cgi "$tok"
+	call GET /api/v1/user/api-tokens -H "Authorization: Bearer $BOB"
+	expect_jq "last_used_at set" "[.data[] | select(.id == \"$id\") | .last_used_at | type] == [\"string\"]"
+}
+
+nginx_check_endpoint() {
+	local ro id
+	create "$ALICE" '{"name":"ng","abilities":["read"]}'; ro=$TOKEN; id=$(printf '%s' "$BODY" | jq -r .data.id)
+	call GET /api/v1/auth/check -H "Authorization: Bearer $ro" \
+		-H "X-Original-Method: GET" -H "X-Original-URI: /protected/read/x?y=1"
+	expect_eq "allow" "$STATUS" 200
+	expect_eq "X-Patgate-User-Id" "$(header X-Patgate-User-Id)" "$ALICE_ID"
+	expect_eq "X-Patgate-Token-Id" "$(header X-Patgate-Token-Id)" "$id"
+	expect_eq "X-Patgate-Abilities" "$(header X-Patgate-Abilities)" "read"
+	expect_match "no-store" "$(header Cache-Control)" no-store
+	call POST /api/v1/auth/check -H "Authorization: Bearer $ro" \
+		-H "X-Original-Method: POST" -H "X-Original-URI: /protected/write/x" --data-binary ""
+	expect_eq "missing ability (method kept by auth_request)" "$STATUS" 403
+	expect_eq "insufficient_scope" "$(header WWW-Authenticate)" 'Bearer error="insufficient_scope"'
+	[ -z "$(header X-Patgate-User-Id)" ] || fail "identity headers on a 403"
+	call GET /api/v1/auth/check -H "Authorization: Bearer nonsense" \
+		-H "X-Original-Method: GET" -H "X-Original-URI: /protected/read/x"
+	expect_eq "garbage" "$STATUS" 401
+	call GET /api/v1/auth/check -H "X-Original-Method: GET" -H "X-Original-URI: /protected/read/x"
+	expect_eq "no token" "$STATUS" 401
+	call GET /api/v1/auth/check -H "Authorization: Bearer $ALICE" \
+		-H "X-Original-Method: GET" -H "X-Original-URI: /protected/read/x"
+	expect_eq "a session is not a PAT" "$STATUS" 401
+}
+
+malformed_rules_stop_the_program() {
+	local out rc
+	printf 'GET /a read\n\nGET /b\n' >"$WORK/bad-rules"
+	out=$(PATGATE_RULES="$WORK/bad-rules" REQUEST_METHOD=GET REQUEST_URI=/api/v1/health "$FCGI" 2>&1 </dev/null)
+	rc=$?
+	expect_eq "exit status" "$rc" 1
+	[[ $out == *"bad-rules:3:"* ]] || fail "the message does not name line 3: $out"
+}
+
+t_case "a valid PAT reaches the backend with its identity" valid_pat_reaches_backend
+t_case "401 for missing, malformed, bad-checksum, unknown, wrong-secret, revoked, expired, session" refusals_401
+t_case "403 for a missing ability, * passes every rule" abilities_403
+t_case "rule order, no match, and a changed rules file without a restart" rule_order_and_reload
+t_case "revoke bites on the very next request in every worker" revoke_bites_everywhere
+t_case "a check through the authorizer sets last_used_at" last_use_by_authorizer
+t_case "GET /api/v1/auth/check with the headers nginx sends" nginx_check_endpoint
+t_case "a malformed rules file stops the program, naming the line" malformed_rules_stop_the_program
+t_done
