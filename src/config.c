@@ -98,7 +98,11 @@ config_load(struct config *cfg, char *err, size_t errlen)
 	    config_long("PATGATE_MAX_TOKEN_DAYS", 366, 100L * 366,
 	    &cfg->max_token_days, err, errlen) == -1 ||
 	    config_long("PATGATE_LOGIN_MAX_PER_ADDR", 100, 100000000L,
-	    &cfg->login_max_per_addr, err, errlen) == -1)
+	    &cfg->login_max_per_addr, err, errlen) == -1 ||
+	    config_long("PATGATE_REQUEST_TIMEOUT", 8, 3600,
+	    &cfg->request_timeout, err, errlen) == -1 ||
+	    config_long("PATGATE_TEST_STALL_MS", 0, 600000,
+	    &cfg->test_stall_ms, err, errlen) == -1)
 		return -1;
 
 	s = getenv("PATGATE_RULES");

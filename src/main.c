@@ -12,6 +12,21 @@
 
 static volatile sig_atomic_t stopping;
 
+/*
+ * A request that has not finished in time is stuck, most likely on a
+ * mutex a killed worker held: leave, so the supervisor starts a fresh
+ * worker that recovers the environment.
+ */
+static void
+on_alarm(int sig)
+{
+	static const char msg[] = "patgate.fcgi: request timed out; exiting\n";
+
+	(void)sig;
+	(void)write(STDERR_FILENO, msg, sizeof(msg) - 1);
+	_exit(70);
+}
+
 static void
 on_term(int sig)
 {
@@ -31,7 +46,10 @@ app_store_ready(struct app *app)
 	if (store_open(app->cfg->db_dir, 0, &app->store, err, sizeof(err)) != STORE_OK) {
 		fprintf(stderr, "patgate.fcgi: %s\n", err);
 		app->store = NULL;
+		return;
 	}
+	if (app->cfg->test_stall_ms > 0)
+		store_set_stall(app->store, (unsigned)app->cfg->test_stall_ms);
 }
 
 /* After a panic the handles are useless: close them and open afresh next time. */
@@ -73,6 +91,7 @@ serve_one(struct app *app, struct request *req, int (*put)(const char *, size_t,
 	size_t		 len;
 
 	response_init(&res);
+	alarm((unsigned)app->cfg->request_timeout);
 	app_store_ready(app);
 	if (req->role != NULL && strcmp(req->role, "AUTHORIZER") == 0)
 		authorizer_dispatch(app, req, &res);
@@ -86,6 +105,7 @@ serve_one(struct app *app, struct request *req, int (*put)(const char *, size_t,
 	response_free(&res);
 	request_free(req);
 	app_store_check(app);
+	alarm(0);
 }
 
 static int
@@ -208,6 +228,8 @@ main(int argc, char *argv[])
 	sa.sa_handler = on_term;	/* no SA_RESTART: accept() must return */
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
+	sa.sa_handler = on_alarm;
+	sigaction(SIGALRM, &sa, NULL);
 
 	memset(&app, 0, sizeof(app));
 	app.cfg = &cfg;

@@ -24,6 +24,8 @@ struct config {
 	const char	*rules_path;		/* PATGATE_RULES, or NULL */
 	int		 log_syslog;		/* PATGATE_LOG=syslog */
 	long		 login_max_per_addr;	/* PATGATE_LOGIN_MAX_PER_ADDR */
+	long		 request_timeout;	/* PATGATE_REQUEST_TIMEOUT, seconds */
+	long		 test_stall_ms;		/* PATGATE_TEST_STALL_MS: tests only */
 };
 
 /*
@@ -224,6 +226,8 @@ void	 store_close(struct store *);
 enum store_rc store_ping(struct store *);
 /* Has the environment failed so that this process must exit? */
 int	 store_must_exit(const struct store *);
+/* Test hook: pause ms milliseconds inside every create, locks held. */
+void	 store_set_stall(struct store *, unsigned ms);
 
 enum store_rc store_user_add(struct store *, struct user_rec *);
 enum store_rc store_user_by_email(struct store *, const char *email,

@@ -13,6 +13,10 @@
 #include "patgate.h"
 
 #define STORE_RETRIES	100		/* deadlock retries of one transaction */
+#define STORE_LOCK_TIMEOUT_US	1000000	/* then look for a dead lock holder */
+#define STORE_LOG_FILE_MAX	(1024 * 1024)
+#define STORE_CHECKPOINT_COMMITS 1000
+#define STORE_CHECKPOINT_SECONDS 30
 #define STORE_FILE_MODE	0600
 
 enum store_db {
@@ -40,11 +44,17 @@ struct store {
 	char		 dir[4096];
 	dev_t		 dir_dev;	/* the directory opened, to notice it gone */
 	ino_t		 dir_ino;
+	unsigned	 commits;	/* since the last checkpoint */
+	time_t		 checkpointed;
+	unsigned	 stall_ms;	/* test hook: pause inside a create */
 };
 
 /* A transaction body: returns a Berkeley DB code; a verdict aborts it. */
 typedef int (*store_txn_fn)(struct store *, DB_TXN *, void *arg,
     enum store_rc *verdict);
+
+static int	store_reopen(struct store *);
+static void	store_maintain(struct store *);
 
 static void
 store_errcall(const DB_ENV *env, const char *pfx, const char *msg)
@@ -124,25 +134,50 @@ store_txn(struct store *st, u_int32_t begin_flags, u_int32_t commit_flags,
 {
 	DB_TXN		*txn;
 	enum store_rc	 verdict;
-	int		 rc = 0, try;
+	int		 rc = 0, try, reopened = 0, committing;
 
 	for (try = 0; try < STORE_RETRIES; try++) {
-		if ((rc = st->env->txn_begin(st->env, NULL, &txn, begin_flags)) != 0)
-			break;
-		verdict = STORE_OK;
-		rc = fn(st, txn, arg, &verdict);
-		if (rc == 0 && verdict == STORE_OK) {
-			if ((rc = txn->commit(txn, commit_flags)) == 0)
-				return STORE_OK;
-			break;
+		committing = 0;
+		if (st->env == NULL)
+			rc = DB_RUNRECOVERY;
+		else if ((rc = st->env->txn_begin(st->env, NULL, &txn, begin_flags)) == 0) {
+			verdict = STORE_OK;
+			rc = fn(st, txn, arg, &verdict);
+			if (rc == 0 && verdict == STORE_OK) {
+				committing = 1;
+				if ((rc = txn->commit(txn, commit_flags)) == 0) {
+					store_maintain(st);
+					return STORE_OK;
+				}
+			} else
+				(void)txn->abort(txn);
+			if (rc == 0)
+				return verdict;
 		}
-		(void)txn->abort(txn);
-		if (rc == 0)
-			return verdict;
+		if (rc == DB_RUNRECOVERY) {
+			/*
+			 * Another process ran recovery (a worker died): our
+			 * handles are stale.  Open afresh once and try again.
+			 */
+			if (reopened++ || store_reopen(st) != 0)
+				break;
+			continue;
+		}
+		if (committing)
+			break;		/* a failed commit is not retried blindly */
 		if (rc != DB_LOCK_DEADLOCK && rc != DB_LOCK_NOTGRANTED)
 			break;
 		if (begin_flags & DB_TXN_NOWAIT)
 			return STORE_ERROR;	/* the caller chose not to wait */
+		/*
+		 * A lock wait timed out: perhaps its holder died.  failchk
+		 * aborts a dead process's transaction and frees its locks.
+		 */
+		if (rc == DB_LOCK_NOTGRANTED && st->env->failchk(st->env, 0) == DB_RUNRECOVERY) {
+			if (reopened++ || store_reopen(st) != 0)
+				break;
+			continue;
+		}
 		/* Back off a little, more each time, so the winner can finish. */
 		usleep((useconds_t)(1000 * (try < 20 ? try : 20) + (rand() % 1000)));
 	}
@@ -190,18 +225,120 @@ store_open_seq(struct store *st, int create)
 	return st->seq->open(st->seq, NULL, &key, create ? DB_CREATE : 0);
 }
 
+/*
+ * Open the environment and every database of st->dir into st.  Returns 0
+ * or a Berkeley DB error; on error the handles opened so far stay in st
+ * for store_detach.
+ */
+static int
+store_attach(struct store *st, int create)
+{
+	u_int32_t	 flags;
+	int		 rc, i;
+
+	if ((rc = db_env_create(&st->env, 0)) != 0) {
+		st->env = NULL;
+		return rc;
+	}
+	st->env->app_private = st;
+	st->env->set_errcall(st->env, store_errcall);
+	(void)st->env->set_event_notify(st->env, store_event);
+	if ((rc = st->env->set_lk_detect(st->env, DB_LOCK_DEFAULT)) != 0 ||
+	    /* A lock held by a dead process times out; failchk then frees it. */
+	    (rc = st->env->set_timeout(st->env, STORE_LOCK_TIMEOUT_US,
+	    DB_SET_LOCK_TIMEOUT)) != 0 ||
+	    (rc = st->env->set_lg_filemode(st->env, STORE_FILE_MODE)) != 0 ||
+	    (rc = st->env->set_lg_max(st->env, STORE_LOG_FILE_MAX)) != 0 ||
+	    (rc = st->env->set_cachesize(st->env, 0, 8 * 1024 * 1024, 1)) != 0 ||
+	    (rc = st->env->set_thread_count(st->env, 256)) != 0 ||
+	    (rc = st->env->set_isalive(st->env, store_isalive)) != 0 ||
+	    (rc = st->env->set_flags(st->env, DB_AUTO_COMMIT, 1)) != 0 ||
+	    (rc = st->env->log_set_config(st->env, DB_LOG_AUTO_REMOVE, 1)) != 0)
+		return rc;
+	/*
+	 * DB_REGISTER notices a process that died with the environment open;
+	 * DB_FAILCHK then cleans up after it without disturbing the living,
+	 * and only when that cannot be done does DB_RECOVER run recovery.
+	 */
+	flags = DB_CREATE | DB_INIT_TXN | DB_INIT_LOCK | DB_INIT_LOG |
+	    DB_INIT_MPOOL | DB_REGISTER | DB_RECOVER | DB_FAILCHK;
+	if ((rc = st->env->open(st->env, st->dir, flags, STORE_FILE_MODE)) != 0)
+		return rc;
+	for (i = 0; i < DB__MAX; i++)
+		if ((rc = store_open_db(st, (enum store_db)i, create)) != 0)
+			return rc;
+	if ((rc = store_open_seq(st, create)) != 0)
+		return rc;
+	st->checkpointed = time(NULL);
+	return 0;
+}
+
+/* Close every handle in st, ignoring errors: they may be stale. */
+static void
+store_detach(struct store *st)
+{
+	int	 i;
+
+	if (st->seq != NULL)
+		(void)st->seq->close(st->seq, 0);
+	st->seq = NULL;
+	for (i = 0; i < DB__MAX; i++) {
+		if (st->db[i] != NULL)
+			(void)st->db[i]->close(st->db[i], 0);
+		st->db[i] = NULL;
+	}
+	if (st->env != NULL)
+		(void)st->env->close(st->env, 0);
+	st->env = NULL;
+}
+
+static int
+store_reopen(struct store *st)
+{
+	int	 rc;
+
+	store_detach(st);
+	st->failed = 0;
+	if ((rc = store_attach(st, 0)) != 0) {
+		fprintf(stderr, "patgate: db: reopen failed: %s\n", db_strerror(rc));
+		store_detach(st);
+		st->failed = 1;
+	}
+	return rc;
+}
+
+/*
+ * Checkpoint now and then so that log files no longer needed are removed
+ * (DB_LOG_AUTO_REMOVE) and the log directory stays bounded.
+ */
+static void
+store_maintain(struct store *st)
+{
+	time_t	 now;
+
+	if (++st->commits < STORE_CHECKPOINT_COMMITS &&
+	    (now = time(NULL)) - st->checkpointed < STORE_CHECKPOINT_SECONDS)
+		return;
+	st->commits = 0;
+	st->checkpointed = time(NULL);
+	(void)st->env->txn_checkpoint(st->env, 0, 0, 0);
+}
+
 enum store_rc
 store_open(const char *dir, int create, struct store **out, char *err, size_t errlen)
 {
 	struct store	*st;
 	struct stat	 sb;
-	char		 path[4096];
-	int		 rc, i;
-	u_int32_t	 flags;
+	char		 path[4200];
+	int		 rc;
 
 	*out = NULL;
 	/* Every file the environment makes is for this user only. */
 	umask(077);
+	if (strlen(dir) >= sizeof(st->dir)) {
+		snprintf(err, errlen, "the database path is too long");
+		return STORE_ERROR;
+	}
 	if (create) {
 		if (mkdir(dir, 0700) == -1 && errno != EEXIST) {
 			snprintf(err, errlen, "cannot create %s: %s", dir, strerror(errno));
@@ -219,60 +356,33 @@ store_open(const char *dir, int create, struct store **out, char *err, size_t er
 		snprintf(err, errlen, "out of memory");
 		return STORE_ERROR;
 	}
-	if ((rc = db_env_create(&st->env, 0)) != 0)
-		goto fail;
-	st->env->app_private = st;
-	st->env->set_errcall(st->env, store_errcall);
-	(void)st->env->set_event_notify(st->env, store_event);
-	if ((rc = st->env->set_lk_detect(st->env, DB_LOCK_DEFAULT)) != 0 ||
-	    (rc = st->env->set_lg_filemode(st->env, STORE_FILE_MODE)) != 0 ||
-	    (rc = st->env->set_cachesize(st->env, 0, 8 * 1024 * 1024, 1)) != 0 ||
-	    (rc = st->env->set_thread_count(st->env, 256)) != 0 ||
-	    (rc = st->env->set_isalive(st->env, store_isalive)) != 0 ||
-	    (rc = st->env->set_flags(st->env, DB_AUTO_COMMIT, 1)) != 0)
-		goto fail;
-	/*
-	 * DB_REGISTER notices a process that died with the environment open
-	 * and runs recovery then; DB_FAILCHK first tries to clean up after
-	 * the dead process without disturbing the living ones.
-	 */
-	flags = DB_CREATE | DB_INIT_TXN | DB_INIT_LOCK | DB_INIT_LOG |
-	    DB_INIT_MPOOL | DB_REGISTER | DB_RECOVER | DB_FAILCHK;
-	if ((rc = st->env->open(st->env, dir, flags, STORE_FILE_MODE)) != 0)
-		goto fail;
-	for (i = 0; i < DB__MAX; i++)
-		if ((rc = store_open_db(st, (enum store_db)i, create)) != 0)
-			goto fail;
-	if ((rc = store_open_seq(st, create)) != 0)
-		goto fail;
 	snprintf(st->dir, sizeof(st->dir), "%s", dir);
+	if ((rc = store_attach(st, create)) != 0) {
+		snprintf(err, errlen, "cannot open the database in %s: %s", dir, db_strerror(rc));
+		store_close(st);
+		return rc == ENOENT ? STORE_NOTFOUND : STORE_ERROR;
+	}
 	if (stat(dir, &sb) == 0) {
 		st->dir_dev = sb.st_dev;
 		st->dir_ino = sb.st_ino;
 	}
 	*out = st;
 	return STORE_OK;
-fail:
-	snprintf(err, errlen, "cannot open the database in %s: %s", dir, db_strerror(rc));
-	store_close(st);
-	return rc == ENOENT ? STORE_NOTFOUND : STORE_ERROR;
 }
 
 void
 store_close(struct store *st)
 {
-	int	 i;
-
 	if (st == NULL)
 		return;
-	if (st->seq != NULL)
-		(void)st->seq->close(st->seq, 0);
-	for (i = 0; i < DB__MAX; i++)
-		if (st->db[i] != NULL)
-			(void)st->db[i]->close(st->db[i], 0);
-	if (st->env != NULL)
-		(void)st->env->close(st->env, 0);
+	store_detach(st);
 	free(st);
+}
+
+void
+store_set_stall(struct store *st, unsigned ms)
+{
+	st->stall_ms = ms;
 }
 
 int
@@ -728,7 +838,11 @@ store_token_create_txn(struct store *st, DB_TXN *txn, void *arg, enum store_rc *
 	    DB_NOOVERWRITE)) != 0)
 		return rc;
 	store_dbt(&key, q->t->user_id, UUID_LEN);
-	return st->db[DB_USER_TOKENS]->put(st->db[DB_USER_TOKENS], txn, &key, &val, 0);
+	if ((rc = st->db[DB_USER_TOKENS]->put(st->db[DB_USER_TOKENS], txn, &key, &val, 0)) != 0)
+		return rc;
+	if (st->stall_ms > 0)		/* tests kill a worker here, locks held */
+		usleep(st->stall_ms * 1000);
+	return 0;
 }
 
 enum store_rc
