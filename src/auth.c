@@ -18,17 +18,54 @@ auth_bearer(const char *authorization)
 	return *t != '\0' ? t : NULL;
 }
 
+/*
+ * Judge a secret against the stored hash: a secret that passed within the
+ * minute is taken from the cache; otherwise Argon2 runs if the throttle
+ * allows.  AUTH_OK, AUTH_INVALID, or AUTH_BUSY (throttled).
+ */
+static enum auth_rc
+auth_secret(int kind, uint64_t id, const char *core, const char *stored_hash,
+    time_t now)
+{
+	long long	 t0;
+	int		 ok;
+
+	if (cache_hit(kind, id, core, TOKEN_CORE_LEN, stored_hash, now))
+		return AUTH_OK;
+	if (!throttle_allow(kind, id))
+		return AUTH_BUSY;
+	t0 = throttle_now_ms();
+	ok = hash_check(stored_hash, core, TOKEN_CORE_LEN);
+	throttle_record(kind, id, (long)(throttle_now_ms() - t0), ok);
+	if (!ok)
+		return AUTH_INVALID;	/* the holder's cached entry stays */
+	cache_remember(kind, id, core, TOKEN_CORE_LEN, stored_hash, now);
+	return AUTH_OK;
+}
+
+/* Would this check be refused by the throttle anyway?  Then skip the read. */
+static int
+auth_throttled(int kind, uint64_t id, const char *core, time_t now)
+{
+	return !cache_secret_known(kind, id, core, TOKEN_CORE_LEN, now) &&
+	    !throttle_allow(kind, id);
+}
+
 enum auth_rc
 auth_session(struct store *st, const char *token, time_t now, struct principal *who)
 {
 	struct session_token	 parsed;
 	struct session_rec	 s;
 	enum store_rc		 rc;
+	enum auth_rc		 arc;
 	uint64_t		 sid;
 
 	/* The form is checked first: a PAT or garbage costs no lookup. */
 	if (token_session_parse(token, &parsed) == -1)
 		return AUTH_INVALID;
+	sid = strtoull(parsed.id, NULL, 16);
+	if (auth_throttled(CACHE_SESSION, sid, parsed.core, now))
+		return AUTH_BUSY;
 	rc = store_session_get(st, parsed.id, &s);
 	if (rc == STORE_NOTFOUND)
 		return AUTH_INVALID;
@@ -36,13 +73,8 @@ auth_session(struct store *st, const char *token, time_t now, struct principal *
 		return AUTH_ERROR;
 	if (s.revoked_at != 0 || s.expires_at <= now)
 		return AUTH_INVALID;
-	sid = strtoull(parsed.id, NULL, 16);
-	if (!cache_hit(CACHE_SESSION, sid, parsed.core, TOKEN_CORE_LEN, s.hash, now)) {
-		/* A wrong secret leaves the holder's cached entry alone. */
-		if (!hash_check(s.hash, parsed.core, TOKEN_CORE_LEN))
-			return AUTH_INVALID;
-		cache_remember(CACHE_SESSION, sid, parsed.core, TOKEN_CORE_LEN, s.hash, now);
-	}
+	if ((arc = auth_secret(CACHE_SESSION, sid, parsed.core, s.hash, now)) != AUTH_OK)
+		return arc;
 	memset(who, 0, sizeof(*who));
 	snprintf(who->user_id, sizeof(who->user_id), "%s", s.user_id);
 	snprintf(who->session_id, sizeof(who->session_id), "%s", s.id);
@@ -55,12 +87,19 @@ auth_pat(struct store *st, const char *token, time_t now, struct principal *who,
 {
 	struct pat	 parsed;
 	enum store_rc	 rc;
+	enum auth_rc	 arc;
 
 	memset(who, 0, sizeof(*who));
 	if (token_pat_parse(token, &parsed) == -1) {
 		*why = "malformed";
 		return AUTH_INVALID;
 	}
+	who->token.number = parsed.number;
+	if (auth_throttled(CACHE_PAT, parsed.number, parsed.core, now)) {
+		*why = "throttled";
+		return AUTH_BUSY;
+	}
+	/* The record is read every time: a revoke or an expiry bites at once. */
 	rc = store_token_get(st, parsed.number, &who->token);
 	if (rc == STORE_NOTFOUND) {
 		*why = "unknown";
@@ -78,15 +117,10 @@ auth_pat(struct store *st, const char *token, time_t now, struct principal *who,
 		*why = "expired";
 		return AUTH_INVALID;
 	}
-	/* The record is read every time; only the Argon2 run is cached. */
-	if (!cache_hit(CACHE_PAT, parsed.number, parsed.core, TOKEN_CORE_LEN,
-	    who->token.hash, now)) {
-		if (!hash_check(who->token.hash, parsed.core, TOKEN_CORE_LEN)) {
-			*why = "wrong-secret";
-			return AUTH_INVALID;
-		}
-		cache_remember(CACHE_PAT, parsed.number, parsed.core, TOKEN_CORE_LEN,
-		    who->token.hash, now);
+	arc = auth_secret(CACHE_PAT, parsed.number, parsed.core, who->token.hash, now);
+	if (arc != AUTH_OK) {
+		*why = arc == AUTH_BUSY ? "throttled" : "wrong-secret";
+		return arc;
 	}
 	snprintf(who->user_id, sizeof(who->user_id), "%s", who->token.user_id);
 	store_token_touch(st, &who->token, now);

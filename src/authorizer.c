@@ -67,6 +67,9 @@ authz_decide(struct ctx *c, const char *method, const char *uri, enum authz_styl
 	case AUTH_ERROR:
 		response_storage_error(c->res);
 		return;
+	case AUTH_BUSY:
+		response_busy(c->res);
+		return;
 	default:
 		snprintf(num, sizeof(num), "%llu", (unsigned long long)c->who.token.number);
 		log_audit(&c->req->log, "token.check.failed",

@@ -14,7 +14,8 @@
 struct cache_slot {
 	uint64_t	 id;		/* token number, or session id as a number */
 	unsigned char	 kind;		/* 0: empty */
-	unsigned char	 digest[16];
+	unsigned char	 digest[16];	/* of kind, id and secret */
+	unsigned char	 hashfp[16];	/* of the stored hash the secret passed */
 	time_t		 until;
 };
 
@@ -82,30 +83,25 @@ cache_siphash128(const unsigned char k[16], const void *in, size_t len,
 	cache_put_le64(out + 8, v0 ^ v1 ^ v2 ^ v3);
 }
 
-/* The digest binds the secret to the stored hash: a changed record misses. */
+/* A keyed digest of prefix (tag) and buf; 0 or -1 without randomness. */
 static int
-cache_digest(int kind, uint64_t id, const char *secret, size_t len,
-    const char *stored_hash, unsigned char out[16])
+cache_mac(unsigned char tag, uint64_t id, const char *buf, size_t len,
+    unsigned char out[16])
 {
-	unsigned char	 buf[16 + TOKEN_CORE_LEN + HASH_ENCODED_MAX];
-	size_t		 hlen = strlen(stored_hash), at = 0;
+	unsigned char	 msg[9 + HASH_ENCODED_MAX];
 
 	if (!cache_keyed) {
 		if (token_random(cache_key, sizeof(cache_key)) == -1)
 			return -1;
 		cache_keyed = 1;
 	}
-	if (len > TOKEN_CORE_LEN || hlen >= HASH_ENCODED_MAX)
+	if (len > HASH_ENCODED_MAX)
 		return -1;
-	buf[at++] = (unsigned char)kind;
-	cache_put_le64(buf + at, id);
-	at += 8;
-	memcpy(buf + at, secret, len);
-	at += len;
-	memcpy(buf + at, stored_hash, hlen);
-	at += hlen;
-	cache_siphash128(cache_key, buf, at, out);
-	explicit_bzero(buf, sizeof(buf));
+	msg[0] = tag;
+	cache_put_le64(msg + 1, id);
+	memcpy(msg + 9, buf, len);
+	cache_siphash128(cache_key, msg, 9 + len, out);
+	explicit_bzero(msg, sizeof(msg));
 	return 0;
 }
 
@@ -117,21 +113,43 @@ cache_slot_for(int kind, uint64_t id)
 	return &slots[h >> (64 - 12)];
 }
 
+/* Compare two digests in constant time. */
+static int
+cache_same(const unsigned char a[16], const unsigned char b[16])
+{
+	unsigned char	 diff = 0;
+	size_t		 i;
+
+	for (i = 0; i < 16; i++)
+		diff |= (unsigned char)(a[i] ^ b[i]);
+	return diff == 0;
+}
+
+int
+cache_secret_known(int kind, uint64_t id, const char *secret, size_t len, time_t now)
+{
+	struct cache_slot *s = cache_slot_for(kind, id);
+	unsigned char	 d[16];
+
+	if (s->kind != kind || s->id != id || s->until <= now)
+		return 0;
+	if (cache_mac((unsigned char)kind, id, secret, len, d) == -1)
+		return 0;
+	return cache_same(d, s->digest);
+}
+
 int
 cache_hit(int kind, uint64_t id, const char *secret, size_t len,
     const char *stored_hash, time_t now)
 {
 	struct cache_slot *s = cache_slot_for(kind, id);
-	unsigned char	 d[16], diff = 0;
-	size_t		 i;
+	unsigned char	 fp[16];
 
-	if (s->kind != kind || s->id != id || s->until <= now)
+	/* The stored hash is bound in too: a changed record misses. */
+	if (!cache_secret_known(kind, id, secret, len, now) ||
+	    cache_mac(0xff, id, stored_hash, strlen(stored_hash), fp) == -1)
 		return 0;
-	if (cache_digest(kind, id, secret, len, stored_hash, d) == -1)
-		return 0;
-	for (i = 0; i < sizeof(d); i++)		/* constant time */
-		diff |= (unsigned char)(d[i] ^ s->digest[i]);
-	return diff == 0;
+	return cache_same(fp, s->hashfp);
 }
 
 void
@@ -140,7 +158,8 @@ cache_remember(int kind, uint64_t id, const char *secret, size_t len,
 {
 	struct cache_slot *s = cache_slot_for(kind, id);
 
-	if (cache_digest(kind, id, secret, len, stored_hash, s->digest) == -1) {
+	if (cache_mac((unsigned char)kind, id, secret, len, s->digest) == -1 ||
+	    cache_mac(0xff, id, stored_hash, strlen(stored_hash), s->hashfp) == -1) {
 		s->kind = 0;
 		return;
 	}

@@ -112,11 +112,28 @@ void	 cache_siphash128(const unsigned char k[16], const void *in, size_t len,
  */
 int	 cache_hit(int kind, uint64_t id, const char *secret, size_t len,
 	    const char *stored_hash, time_t now);
+/* Did this secret pass for (kind, id) within the minute, whatever its record? */
+int	 cache_secret_known(int kind, uint64_t id, const char *secret, size_t len,
+	    time_t now);
 /* Remember a secret that just passed Argon2. */
 void	 cache_remember(int kind, uint64_t id, const char *secret, size_t len,
 	    const char *stored_hash, time_t now);
 void	 cache_forget(int kind, uint64_t id);
 void	 cache_clear(void);
+
+/* ------------------------------------------------------------ throttle.c */
+
+/*
+ * May a check of (kind, id) that the cache cannot answer run Argon2 now?
+ * Refused when this worker has spent its share of the last second on
+ * Argon2, or when the credential keeps failing (then one try a second).
+ */
+int	 throttle_allow(int kind, uint64_t id);
+/* Account for one Argon2 check of (kind, id) taking ms, passed or failed. */
+void	 throttle_record(int kind, uint64_t id, long ms, int passed);
+/* Milliseconds on a monotonic clock. */
+long long throttle_now_ms(void);
+void	 throttle_clear(void);
 
 /* ------------------------------------------------------------ valid.c */
 
@@ -359,6 +376,8 @@ void	 response_error(struct response *, int status, const char *message);
 void	 response_unauthenticated(struct response *, int token_sent);
 /* 422 with the message and errors.  Takes errs->obj. */
 void	 response_invalid(struct response *, struct field_errors *errs);
+/* 503 with Retry-After: Argon2 work is throttled. */
+void	 response_busy(struct response *);
 /* 500 storage failure. */
 void	 response_storage_error(struct response *);
 /*
@@ -382,6 +401,7 @@ enum auth_rc {
 	AUTH_NONE,		/* no Authorization or another scheme */
 	AUTH_INVALID,		/* a token was sent but fails */
 	AUTH_ERROR,		/* storage failure */
+	AUTH_BUSY,		/* Argon2 work is throttled: 503 */
 	AUTH_RC__MAX
 };
 

@@ -73,6 +73,13 @@ response_invalid(struct response *res, struct field_errors *errs)
 }
 
 void
+response_busy(struct response *res)
+{
+	response_error(res, 503, "Too many token checks need Argon2 work right now; try again shortly.");
+	response_header(res, "Retry-After", "1");
+}
+
+void
 response_storage_error(struct response *res)
 {
 	response_error(res, 500, "The token store failed; nothing was changed.");

@@ -61,6 +61,9 @@ route_authenticate(struct ctx *c)
 	case AUTH_ERROR:
 		response_storage_error(c->res);
 		return -1;
+	case AUTH_BUSY:
+		response_busy(c->res);
+		return -1;
 	default:
 		response_unauthenticated(c->res, 1);
 		return -1;

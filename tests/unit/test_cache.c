@@ -99,6 +99,40 @@ wrong_secret_always_runs_argon2_and_fails(void)
 }
 
 static void
+flood_on_one_number_is_answered_cheaply(void)
+{
+	struct principal who;
+	char		 core[TOKEN_CORE_LEN + 1], pat[128], forged[128], fake[TOKEN_CORE_LEN + 1];
+	const char	*why;
+	unsigned long	 before;
+	uint64_t	 n;
+	time_t		 now = time(NULL);
+	int		 i, busy = 0;
+
+	cache_clear();
+	throttle_clear();
+	mint(core, pat, sizeof(pat), &n);
+	CHECK(auth_pat(st, pat, now, &who, &why) == AUTH_OK);	/* the holder, warm */
+	memcpy(fake, core, sizeof(fake));
+	before = hash_check_count();
+	for (i = 0; i < 50; i++) {
+		fake[0] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"[i];
+		if (fake[0] == core[0])
+			continue;
+		token_pat_format(forged, sizeof(forged), n, "", fake);
+		if (auth_pat(st, forged, now, &who, &why) == AUTH_BUSY)
+			busy++;
+	}
+	/* five Argon2 runs, then one a second: the rest cost no Argon2 */
+	CHECK(hash_check_count() - before <= 6);
+	CHECK(busy >= 40);
+	/* the holder's warm token is not locked out */
+	CHECK(auth_pat(st, pat, now, &who, &why) == AUTH_OK);
+	CHECK(hash_check_count() - before <= 6);
+	throttle_clear();
+}
+
+static void
 revoke_bites_while_warm(void)
 {
 	struct principal who;
@@ -176,6 +210,7 @@ main(void)
 	RUN(siphash_reference_vectors);
 	RUN(warm_token_runs_no_argon2);
 	RUN(wrong_secret_always_runs_argon2_and_fails);
+	RUN(flood_on_one_number_is_answered_cheaply);
 	RUN(revoke_bites_while_warm);
 	RUN(changed_record_misses);
 	RUN(sessions_are_cached_too);
