@@ -21,6 +21,8 @@ static const char usage_text[] =
     "  token revoke TOKEN_ID             revoke a token by its id\n"
     "  verify TOKEN                      check a PAT; prints its user and abilities\n"
     "  prune [--days N]                  remove tokens revoked or expired N days ago (30)\n"
+    "  backup DIR                        a consistent copy of the database, while it serves\n"
+    "  check                             verify the database files and their indexes\n"
     "\n"
     "The database is PATGATE_DB (default /var/lib/patgate) unless --db is given.\n"
     "Exit status: 0 done, 1 failed, 2 usage.\n";
@@ -377,6 +379,51 @@ cmd_prune(struct cli *c)
 	return 0;
 }
 
+static int
+cmd_backup(struct cli *c)
+{
+	char	 err[512];
+
+	if (c->argc != 1)
+		return usage();
+	if (cli_open(c, 0) == -1)
+		return 1;
+	if (store_backup(c->store, c->argv[0], err, sizeof(err)) != STORE_OK) {
+		fprintf(stderr, "patgate: %s\n", err);
+		return 1;
+	}
+	fprintf(stderr, "patgate: backup written to %s\n", c->argv[0]);
+	return 0;
+}
+
+static void
+cli_problem(const char *line, void *arg)
+{
+	(void)arg;
+	printf("%s\n", line);
+}
+
+static int
+cmd_check(struct cli *c)
+{
+	unsigned long	 tokens;
+
+	if (c->argc != 0)
+		return usage();
+	if (cli_open(c, 0) == -1)
+		return 1;
+	switch (store_check(c->store, cli_problem, NULL, &tokens)) {
+	case STORE_OK:
+		printf("ok: %lu tokens, every database verified\n", tokens);
+		return 0;
+	case STORE_EXISTS:
+		return 1;
+	default:
+		fprintf(stderr, "patgate: the check could not run\n");
+		return 1;
+	}
+}
+
 struct command {
 	const char	*word1, *word2;
 	int		(*fn)(struct cli *);
@@ -392,6 +439,8 @@ static const struct command commands[] = {
 	{ "token", "revoke", cmd_token_revoke },
 	{ "verify", NULL, cmd_verify },
 	{ "prune", NULL, cmd_prune },
+	{ "backup", NULL, cmd_backup },
+	{ "check", NULL, cmd_check },
 };
 
 int

@@ -290,6 +290,17 @@ void	 store_token_touch(struct store *, const struct token_rec *, time_t now);
  */
 enum store_rc store_prune(struct store *, time_t cutoff, unsigned long *removed);
 
+/* A consistent hot copy of the environment in target, ready to open. */
+enum store_rc store_backup(struct store *, const char *target, char *err,
+	    size_t errlen);
+/*
+ * Verify each database file and that the indexes agree with the tokens;
+ * problem is called for each fault.  STORE_OK when clean, STORE_EXISTS
+ * when faults were found, STORE_ERROR when the check could not run.
+ */
+enum store_rc store_check(struct store *, void (*problem)(const char *, void *),
+	    void *arg, unsigned long *tokens);
+
 /* ------------------------------------------------------------ store_codec.c */
 
 /* Encode a record for storage (malloc'd, *len set), or NULL. */
