@@ -4,7 +4,8 @@
 set -eu
 PACKAGES="build-essential autoconf automake pkg-config
 	libfcgi-dev libfcgi-bin libjson-c-dev libargon2-dev libdb5.3-dev db5.3-util
-	lighttpd spawn-fcgi multiwatch curl jq ca-certificates procps"
+	lighttpd spawn-fcgi multiwatch curl jq ca-certificates procps
+	clang libclang-rt-14-dev wrk strace socat valgrind"
 missing=
 for p in $PACKAGES; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' ||

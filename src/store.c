@@ -1,8 +1,10 @@
 /* store.c: the Berkeley DB environment, its databases and transactions. */
+#include <sys/file.h>
 #include <sys/stat.h>
 
 #include <db.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +19,9 @@
 #define STORE_LOG_FILE_MAX	(1024 * 1024)
 #define STORE_CHECKPOINT_COMMITS 1000
 #define STORE_CHECKPOINT_SECONDS 30
+#define STORE_THREADS		1024	/* slots before dead ones are reused */
+#define STORE_LOCK_FILE		"patgate.lock"
+#define STORE_LOCK_WAIT_MS	10000
 #define STORE_FILE_MODE	0600
 
 enum store_db {
@@ -47,6 +52,7 @@ struct store {
 	unsigned	 commits;	/* since the last checkpoint */
 	time_t		 checkpointed;
 	unsigned	 stall_ms;	/* test hook: pause inside a create */
+	int		 lockfd;	/* STORE_LOCK_FILE, for store_exclusive */
 };
 
 /* A transaction body: returns a Berkeley DB code; a verdict aborts it. */
@@ -54,6 +60,8 @@ typedef int (*store_txn_fn)(struct store *, DB_TXN *, void *arg,
     enum store_rc *verdict);
 
 static int	store_reopen(struct store *);
+static void	store_exclusive(struct store *, int);
+static int	store_failchk(struct store *);
 static void	store_maintain(struct store *);
 
 static void
@@ -173,7 +181,7 @@ store_txn(struct store *st, u_int32_t begin_flags, u_int32_t commit_flags,
 		 * A lock wait timed out: perhaps its holder died.  failchk
 		 * aborts a dead process's transaction and frees its locks.
 		 */
-		if (rc == DB_LOCK_NOTGRANTED && st->env->failchk(st->env, 0) == DB_RUNRECOVERY) {
+		if (rc == DB_LOCK_NOTGRANTED && store_failchk(st) == DB_RUNRECOVERY) {
 			if (reopened++ || store_reopen(st) != 0)
 				break;
 			continue;
@@ -226,6 +234,50 @@ store_open_seq(struct store *st, int create)
 }
 
 /*
+ * Take (on) or drop (off) the environment's own file lock.  Opening the
+ * environment and failchk hold it: failchk reads the thread table while a
+ * process that is opening may be reusing a dead process's slot in it,
+ * and would take that slot for a thread that died in the library.  A lock
+ * not had within STORE_LOCK_WAIT_MS is done without: better than hanging.
+ */
+static void
+store_exclusive(struct store *st, int on)
+{
+	char	 path[4200];
+	int	 waited;
+
+	if (!on) {
+		if (st->lockfd >= 0)
+			(void)flock(st->lockfd, LOCK_UN);
+		return;
+	}
+	if (st->lockfd < 0) {
+		snprintf(path, sizeof(path), "%s/%s", st->dir, STORE_LOCK_FILE);
+		st->lockfd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, STORE_FILE_MODE);
+		if (st->lockfd < 0)
+			return;
+	}
+	for (waited = 0; waited < STORE_LOCK_WAIT_MS; waited += 5) {
+		if (flock(st->lockfd, LOCK_EX | LOCK_NB) == 0)
+			return;
+		if (errno != EWOULDBLOCK && errno != EINTR)
+			return;
+		usleep(5000);
+	}
+}
+
+static int
+store_failchk(struct store *st)
+{
+	int	 rc;
+
+	store_exclusive(st, 1);
+	rc = st->env->failchk(st->env, 0);
+	store_exclusive(st, 0);
+	return rc;
+}
+
+/*
  * Open the environment and every database of st->dir into st.  Returns 0
  * or a Berkeley DB error; on error the handles opened so far stay in st
  * for store_detach.
@@ -250,7 +302,7 @@ store_attach(struct store *st, int create)
 	    (rc = st->env->set_lg_filemode(st->env, STORE_FILE_MODE)) != 0 ||
 	    (rc = st->env->set_lg_max(st->env, STORE_LOG_FILE_MAX)) != 0 ||
 	    (rc = st->env->set_cachesize(st->env, 0, 8 * 1024 * 1024, 1)) != 0 ||
-	    (rc = st->env->set_thread_count(st->env, 256)) != 0 ||
+	    (rc = st->env->set_thread_count(st->env, STORE_THREADS)) != 0 ||
 	    (rc = st->env->set_isalive(st->env, store_isalive)) != 0 ||
 	    (rc = st->env->set_flags(st->env, DB_AUTO_COMMIT, 1)) != 0 ||
 	    (rc = st->env->log_set_config(st->env, DB_LOG_AUTO_REMOVE, 1)) != 0)
@@ -262,7 +314,10 @@ store_attach(struct store *st, int create)
 	 */
 	flags = DB_CREATE | DB_INIT_TXN | DB_INIT_LOCK | DB_INIT_LOG |
 	    DB_INIT_MPOOL | DB_REGISTER | DB_RECOVER | DB_FAILCHK;
-	if ((rc = st->env->open(st->env, st->dir, flags, STORE_FILE_MODE)) != 0)
+	store_exclusive(st, 1);
+	rc = st->env->open(st->env, st->dir, flags, STORE_FILE_MODE);
+	store_exclusive(st, 0);
+	if (rc != 0)
 		return rc;
 	for (i = 0; i < DB__MAX; i++)
 		if ((rc = store_open_db(st, (enum store_db)i, create)) != 0)
@@ -357,6 +412,7 @@ store_open(const char *dir, int create, struct store **out, char *err, size_t er
 		return STORE_ERROR;
 	}
 	snprintf(st->dir, sizeof(st->dir), "%s", dir);
+	st->lockfd = -1;
 	if ((rc = store_attach(st, create)) != 0) {
 		snprintf(err, errlen, "cannot open the database in %s: %s", dir, db_strerror(rc));
 		store_close(st);
@@ -376,6 +432,8 @@ store_close(struct store *st)
 	if (st == NULL)
 		return;
 	store_detach(st);
+	if (st->lockfd >= 0)
+		(void)close(st->lockfd);
 	free(st);
 }
 

@@ -25,6 +25,14 @@ done
 DB_DUMP=$(command -v db_dump || command -v db5.3_dump)
 
 cleanup() {
+	if [ -n "$SUPERVISOR_PID" ]; then
+		local kids
+		kids=$(worker_pids)
+		kill "$SUPERVISOR_PID" 2>/dev/null
+		wait "$SUPERVISOR_PID" 2>/dev/null
+		# shellcheck disable=SC2086
+		[ -n "$kids" ] && kill -9 $kids 2>/dev/null
+	fi
 	stop_workers
 	[ -n "$LIGHTTPD_PID" ] && kill "$LIGHTTPD_PID" 2>/dev/null
 	[ -n "$LIGHTTPD_PID" ] && wait "$LIGHTTPD_PID" 2>/dev/null
@@ -98,6 +106,28 @@ start_workers() {
 	out=$(spawn-fcgi -s "$SOCK" -M 0660 -F "$n" -- "$FCGI" 2>&1) ||
 		{ echo "Bail out! spawn-fcgi: $out"; exit 99; }
 	WORKER_PIDS=$(printf '%s\n' "$out" | sed -n 's/.*PID: \([0-9]*\).*/\1/p' | tr '\n' ' ')
+}
+
+# start_supervised N: spawn-fcgi hands the socket to multiwatch, which keeps
+# N workers alive (restarting any that dies, without giving up).
+SUPERVISOR_PID=
+start_supervised() {
+	local n=${1:-4}
+	rm -f "$SOCK"
+	spawn-fcgi -n -s "$SOCK" -M 0660 -- "$(command -v multiwatch)" -f "$n" -r 1000000 -t 1000 \
+		-- "$FCGI" >/dev/null 2>>"$WORK/workers.err" &
+	SUPERVISOR_PID=$!
+	for _ in $(seq 100); do
+		[ "$(worker_pids | wc -w)" -ge "$n" ] && return 0
+		sleep 0.05
+	done
+	echo "Bail out! multiwatch did not start $n workers"
+	exit 99
+}
+
+# worker_pids: the supervised workers now alive.
+worker_pids() {
+	cat "/proc/$SUPERVISOR_PID/task/$SUPERVISOR_PID/children" 2>/dev/null
 }
 
 # stop_workers [SIGNAL]
