@@ -194,10 +194,9 @@ cmd_session_new(struct cli *c)
 	struct user_rec	 u;
 	struct session_rec s;
 	const char	*ttl_s = cli_option(c, "--ttl");
-	char		 token[SESSION_TOKEN_LEN + 1], core[TOKEN_CORE_LEN + 1];
+	char		 token[SESSION_TOKEN_LEN + 1];
 	char		*end;
 	long		 ttl = c->cfg.session_ttl;
-	int		 rc = 1;
 
 	if (c->argc != 1)
 		return usage();
@@ -210,27 +209,14 @@ cmd_session_new(struct cli *c)
 	}
 	if (cli_open(c, 0) == -1 || cli_user(c, c->argv[0], &u) == -1)
 		return 1;
-	memset(&s, 0, sizeof(s));
-	if (token_session_new(token, s.id, core) == -1 ||
-	    hash_make(core, TOKEN_CORE_LEN, c->cfg.argon2_m, c->cfg.argon2_t,
-	    c->cfg.argon2_p, s.hash) == -1) {
-		fprintf(stderr, "patgate: the session could not be made\n");
-		goto out;
-	}
-	snprintf(s.user_id, sizeof(s.user_id), "%s", u.id);
-	s.created_at = time(NULL);
-	s.expires_at = s.created_at + ttl;
-	if (store_session_put(c->store, &s) != STORE_OK) {
-		fprintf(stderr, "patgate: the session could not be stored\n");
-		goto out;
+	if (auth_session_new(c->store, &c->cfg, u.id, ttl, time(NULL), token, &s) != AUTH_OK) {
+		fprintf(stderr, "patgate: the session could not be made or stored\n");
+		return 1;
 	}
 	puts(token);
-	log_audit(NULL, "session.new", "session", s.id, "user", u.id, NULL);
-	rc = 0;
-out:
 	explicit_bzero(token, sizeof(token));
-	explicit_bzero(core, sizeof(core));
-	return rc;
+	log_audit(NULL, "session.new", "session", s.id, "user", u.id, NULL);
+	return 0;
 }
 
 static int

@@ -387,6 +387,15 @@ const char *auth_bearer(const char *authorization);
 enum auth_rc auth_session(struct store *, const char *token, time_t now,
 	    struct principal *);
 /*
+ * Make and store a session for user_id from now until now + ttl, its
+ * secret hashed at the token cost in cfg.  The token goes to token and
+ * the record to s.  AUTH_OK, or AUTH_ERROR when randomness, Argon2 or
+ * the store failed (token is then wiped).
+ */
+enum auth_rc auth_session_new(struct store *, const struct config *,
+	    const char *user_id, long ttl, time_t now,
+	    char token[SESSION_TOKEN_LEN + 1], struct session_rec *s);
+/*
  * Check a PAT at now; on success its use is recorded.  why receives a
  * short reason for the audit line on failure.
  */
