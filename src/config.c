@@ -98,7 +98,9 @@ config_load(struct config *cfg, char *err, size_t errlen)
 	    config_long("PATGATE_MAX_TOKEN_DAYS", 366, 100L * 366,
 	    &cfg->max_token_days, err, errlen) == -1 ||
 	    config_long("PATGATE_LOGIN_MAX_PER_ADDR", 100, 100000000L,
-	    &cfg->login_max_per_addr, err, errlen) == -1)
+	    &cfg->login_max_per_addr, err, errlen) == -1 ||
+	    config_long("PATGATE_LOGIN_WINDOW", 900, 366L * 86400,
+	    &cfg->login_window, err, errlen) == -1)
 		return -1;
 
 	s = getenv("PATGATE_RULES");

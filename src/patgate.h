@@ -24,6 +24,7 @@ struct config {
 	const char	*rules_path;		/* PATGATE_RULES, or NULL */
 	int		 log_syslog;		/* PATGATE_LOG=syslog */
 	long		 login_max_per_addr;	/* PATGATE_LOGIN_MAX_PER_ADDR */
+	long		 login_window;		/* PATGATE_LOGIN_WINDOW, seconds */
 };
 
 /*
@@ -174,7 +175,7 @@ enum store_rc {
 	STORE_OK = 0,
 	STORE_NOTFOUND,		/* no such record */
 	STORE_EXISTS,		/* a unique key is taken */
-	STORE_LIMIT,		/* the per-user cap is reached */
+	STORE_LIMIT,		/* the per-user cap or a login limit is reached */
 	STORE_ERROR,		/* the database failed; see the log */
 	STORE_RC__MAX
 };
@@ -212,6 +213,21 @@ struct token_rec {
 	time_t		 last_used_at;			/* 0: never used */
 };
 
+#define LOGIN_MAX_PER_EMAIL	5	/* failed logins per email per window */
+
+/* Login attempts counted under one key ("email:..." or "addr:...") in a window. */
+struct login_rec {
+	time_t		 since;		/* when the window began */
+	long		 count;
+};
+
+/* What login attempts are held to. */
+struct login_limits {
+	long		 max_email;	/* failures per email per window */
+	long		 max_addr;	/* failures per remote address per window */
+	long		 window;	/* seconds */
+};
+
 /*
  * Open (with create, make) the environment in dir.  Returns STORE_OK and
  * *out, or STORE_NOTFOUND when the environment does not exist and create
@@ -230,6 +246,9 @@ enum store_rc store_user_by_email(struct store *, const char *email,
 	    struct user_rec *);
 enum store_rc store_user_get(struct store *, const char *id,
 	    struct user_rec *);
+/* Set the user's password hash ("" removes it).  STORE_NOTFOUND if no such user. */
+enum store_rc store_user_set_password(struct store *, const char *id,
+	    const char *hash);
 /* Call fn for each user, in id order. */
 enum store_rc store_user_each(struct store *,
 	    void (*fn)(const struct user_rec *, void *), void *arg);
@@ -269,16 +288,40 @@ void	 store_token_touch(struct store *, const struct token_rec *, time_t now);
  */
 enum store_rc store_prune(struct store *, time_t cutoff, unsigned long *removed);
 
+/*
+ * Count a login attempt for email and addr at now, before its password is
+ * checked, so that parallel guesses cannot slip past a limit.  STORE_OK,
+ * or STORE_LIMIT when either key is at its limit: then nothing is counted,
+ * *retry_after receives the seconds until that window ends and *by_addr
+ * says whether the address, not the email, is the one held.
+ */
+enum store_rc store_login_reserve(struct store *, const char *email,
+	    const char *addr, const struct login_limits *, time_t now,
+	    long *retry_after, int *by_addr);
+/*
+ * The attempt's password was right: forget the email's failures and give
+ * back the count the attempt took from the address.
+ */
+enum store_rc store_login_succeeded(struct store *, const char *email,
+	    const char *addr, long window, time_t now);
+/* Forget the failed logins counted for email (a new password lifts a lockout). */
+enum store_rc store_login_clear(struct store *, const char *email);
+/* Remove the counters whose window (of window seconds) has ended by now. */
+enum store_rc store_login_prune(struct store *, long window, time_t now,
+	    unsigned long *removed);
+
 /* ------------------------------------------------------------ store_codec.c */
 
 /* Encode a record for storage (malloc'd, *len set), or NULL. */
 char	*store_codec_user(const struct user_rec *, size_t *len);
 char	*store_codec_session(const struct session_rec *, size_t *len);
 char	*store_codec_token(const struct token_rec *, size_t *len);
+char	*store_codec_login(const struct login_rec *, size_t *len);
 /* Decode stored bytes; 0, or -1 when damaged or of an unknown version. */
 int	 store_uncodec_user(const void *, size_t, struct user_rec *);
 int	 store_uncodec_session(const void *, size_t, struct session_rec *);
 int	 store_uncodec_token(const void *, size_t, struct token_rec *);
+int	 store_uncodec_login(const void *, size_t, struct login_rec *);
 
 /* ------------------------------------------------------------ request.c */
 
