@@ -88,6 +88,12 @@ int	 hash_params_parse(const char *s, uint32_t *m, uint32_t *t, uint32_t *p);
 /* Argon2id-hash secret with a fresh salt into out.  0 or -1. */
 int	 hash_make(const char *secret, size_t len, uint32_t m, uint32_t t,
 	    uint32_t p, char out[HASH_ENCODED_MAX]);
+/*
+ * An encoded hash at cost m, t, p that matches no secret: checking a
+ * password against it costs what a real check at that cost does, for an
+ * email that has no password behind it.
+ */
+void	 hash_dummy(uint32_t m, uint32_t t, uint32_t p, char out[HASH_ENCODED_MAX]);
 /* 1 if secret matches the encoded hash, 0 if not (or the hash is bad). */
 int	 hash_check(const char *encoded, const char *secret, size_t len);
 
@@ -148,6 +154,19 @@ struct token_input {
  */
 int	 valid_token_input(struct json_object *body, time_t now, long max_days,
 	    struct token_input *in, struct field_errors *errs);
+/* What a valid login body holds; the strings point into the body. */
+struct login_input {
+	const char	*email;
+	const char	*password;
+	size_t		 password_len;
+};
+
+/*
+ * Judge a parsed login body (an object): email and password must be
+ * non-empty strings.  Fills in and returns 0, or fills errs and returns -1.
+ */
+int	 valid_login_input(struct json_object *body, struct login_input *in,
+	    struct field_errors *errs);
 /* Parse an RFC 3339 time into seconds since the epoch.  0 or -1. */
 int	 valid_rfc3339(const char *s, time_t *out);
 /* Format t as 2024-01-15T19:00:00Z into out (21 bytes). */
@@ -502,6 +521,8 @@ void	 api_tokens_revoke(struct ctx *);
 void	 api_user_show(struct ctx *);
 void	 api_health(struct ctx *);
 void	 api_auth_check(struct ctx *);
+void	 api_auth_login(struct ctx *);
+void	 api_auth_logout(struct ctx *);
 /* Answer a FastCGI Authorizer request (FCGI_ROLE=AUTHORIZER). */
 void	 authorizer_dispatch(struct app *, struct request *, struct response *);
 
