@@ -1,7 +1,8 @@
 #!/bin/bash
 # demo.sh: on a fresh Debian 12 machine (as root), install, build, make a demo
-# database with a demo user and session, serve the API on 127.0.0.1:8080
-# (lighttpd + spawn-fcgi + multiwatch), and print a curl that creates a token.
+# database with a demo user and a random password, serve the API on
+# 127.0.0.1:8080 (lighttpd + spawn-fcgi + multiwatch), and print the curls
+# that log in and create a token.
 #   deploy/demo.sh          set up and start (again, from scratch)
 #   deploy/demo.sh stop     stop the demo
 set -eu
@@ -31,8 +32,12 @@ rm -rf "$DEMO"
 mkdir -p "$DEMO/www"
 export PATGATE_DB="$DEMO/db"
 "$top/patgate" init 2>/dev/null
-"$top/patgate" user add demo@example.com --name "Demo User" >/dev/null 2>&1
-SESSION=$("$top/patgate" session new demo@example.com 2>/dev/null)
+# A fresh random password each time, readable by root alone; it reaches
+# patgate on stdin, never on a command line.
+(umask 077; head -c 18 /dev/urandom | base64 | tr '+/' 'xy' >"$DEMO/password")
+PASSWORD=$(cat "$DEMO/password")
+"$top/patgate" user add demo@example.com --name "Demo User" --password-stdin \
+	<"$DEMO/password" >/dev/null 2>&1
 
 # A sample backend for patgate to guard, and the rules it is guarded by.
 mkdir -p "$DEMO/www/protected"
@@ -74,9 +79,21 @@ for _ in $(seq 50); do
 	sleep 0.1
 done
 
+# login.sh prints a session token for the demo user.  It holds the password,
+# so it is root's alone; the body goes to curl as a here-document, so the
+# password is in no process's arguments.
+(umask 077; cat >"$DEMO/login.sh" <<LOGIN
+curl -sS http://127.0.0.1:$PORT/api/v1/auth/login -H 'Content-Type: application/json' \\
+  --data-binary @- <<'EOF' | jq -r .data.token
+{"email": "demo@example.com", "password": "$PASSWORD"}
+EOF
+LOGIN
+)
 cat >"$DEMO/try.sh" <<TRY
+# Log in as the demo user, then create a token with that session.
+SESSION=\$(bash $DEMO/login.sh)
 curl -sS -X POST http://127.0.0.1:$PORT/api/v1/user/api-tokens \\
-  -H 'Authorization: Bearer $SESSION' \\
+  -H "Authorization: Bearer \$SESSION" \\
   -H 'Content-Type: application/json' \\
   -d '{"name": "CI Pipeline", "abilities": ["read"]}'
 TRY
@@ -85,17 +102,31 @@ cat >"$DEMO/guard.sh" <<GUARD
 resp=\$(bash $DEMO/try.sh); echo "\$resp"
 PAT=\$(echo "\$resp" | jq -r .data.token); ID=\$(echo "\$resp" | jq -r .data.id)
 curl -sS -i -H "Authorization: Bearer \$PAT" http://127.0.0.1:$PORT/protected/hello.cgi
-curl -sS -X DELETE -H 'Authorization: Bearer $SESSION' http://127.0.0.1:$PORT/api/v1/user/api-tokens/\$ID; echo
+SESSION=\$(bash $DEMO/login.sh)
+curl -sS -X DELETE -H "Authorization: Bearer \$SESSION" http://127.0.0.1:$PORT/api/v1/user/api-tokens/\$ID; echo
 curl -sS -i -H "Authorization: Bearer \$PAT" http://127.0.0.1:$PORT/protected/hello.cgi
 GUARD
 cat <<MSG
 patgate is serving on http://127.0.0.1:$PORT (database $DEMO/db, log $DEMO/error.log).
-Demo user demo@example.com; its session token is in the command below.
-Create a personal access token:
+Demo user demo@example.com, password $PASSWORD (also in $DEMO/password).
 
-$(cat "$DEMO/try.sh")
+From here on no shell on the server is needed. Log in; the answer holds a
+session token:
 
+curl -sS http://127.0.0.1:$PORT/api/v1/auth/login -H 'Content-Type: application/json' \\
+  --data-binary @- <<'EOF'
+{"email": "demo@example.com", "password": "$PASSWORD"}
+EOF
+
+Create a personal access token with it (the session token in place of SESSION):
+
+curl -sS -X POST http://127.0.0.1:$PORT/api/v1/user/api-tokens \\
+  -H 'Authorization: Bearer SESSION' -H 'Content-Type: application/json' \\
+  -d '{"name": "CI Pipeline", "abilities": ["read"]}'
+
+Both in one go:             bash $DEMO/try.sh
 Check the token it prints:  PATGATE_DB=$DEMO/db $top/patgate verify 'TOKEN'
 Guarded sample backend:     bash $DEMO/guard.sh   (200 with the PAT, then 401 once revoked)
+Log out:                    curl -sS -X POST -d '' -H 'Authorization: Bearer SESSION' http://127.0.0.1:$PORT/api/v1/auth/logout
 Stop the demo:              $top/deploy/demo.sh stop
 MSG

@@ -82,6 +82,31 @@ auth_session(struct store *st, const char *token, time_t now, struct principal *
 }
 
 enum auth_rc
+auth_session_new(struct store *st, const struct config *cfg, const char *user_id,
+    long ttl, time_t now, char token[SESSION_TOKEN_LEN + 1], struct session_rec *s)
+{
+	char		 core[TOKEN_CORE_LEN + 1];
+	enum auth_rc	 rc = AUTH_ERROR;
+
+	memset(s, 0, sizeof(*s));
+	if (token_session_new(token, s->id, core) == -1 ||
+	    hash_make(core, TOKEN_CORE_LEN, cfg->argon2_m, cfg->argon2_t,
+	    cfg->argon2_p, s->hash) == -1)
+		goto out;
+	snprintf(s->user_id, sizeof(s->user_id), "%s", user_id);
+	s->created_at = now;
+	s->expires_at = now + ttl;
+	if (store_session_put(st, s) != STORE_OK)
+		goto out;
+	rc = AUTH_OK;
+out:
+	explicit_bzero(core, sizeof(core));
+	if (rc != AUTH_OK)
+		explicit_bzero(token, SESSION_TOKEN_LEN + 1);
+	return rc;
+}
+
+enum auth_rc
 auth_pat(struct store *st, const char *token, time_t now, struct principal *who,
     const char **why)
 {

@@ -1,19 +1,26 @@
 /* cli.c: patgate, the administrator's command line. */
+#include <errno.h>
 #include <json-c/json.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <termios.h>
+#include <unistd.h>
 
 #include "patgate.h"
 
 #define EXIT_USAGE	2
+#define PASSWORD_MAX	1024	/* bytes; a longer line is refused, not cut */
 
 static const char usage_text[] =
     "usage: patgate [--db DIR] COMMAND [ARGS]\n"
     "\n"
     "  init                              create the database environment\n"
-    "  user add EMAIL [--name NAME]      add a user; prints the user's id\n"
+    "  user add EMAIL [--name NAME] [--password-stdin]\n"
+    "                                    add a user; prints the user's id\n"
+    "  user passwd EMAIL                 set the user's password, read from stdin\n"
     "  user list                         one JSON object per user\n"
     "  session new EMAIL [--ttl SECONDS] prints a new session token\n"
     "  session revoke TOKEN              end a session\n"
@@ -21,6 +28,7 @@ static const char usage_text[] =
     "  token revoke TOKEN_ID             revoke a token by its id\n"
     "  verify TOKEN                      check a PAT; prints its user and abilities\n"
     "  prune [--days N]                  remove tokens revoked or expired N days ago (30)\n"
+    "                                    and login counters whose window has ended\n"
     "  backup DIR                        a consistent copy of the database, while it serves\n"
     "  check                             verify the database files and their indexes\n"
     "\n"
@@ -33,6 +41,9 @@ struct cli {
 	int		 argc;
 	char		**argv;		/* the command's own arguments */
 };
+
+/* The signal that came while a password was being typed, if any. */
+static volatile sig_atomic_t cli_signo;
 
 static int
 usage(void)
@@ -57,6 +68,22 @@ cli_option(struct cli *c, const char *flag)
 			return v;
 		}
 	return NULL;
+}
+
+/* Take a bare "--flag" out of c's arguments.  Returns 1 if it was there. */
+static int
+cli_flag(struct cli *c, const char *flag)
+{
+	int	 i;
+
+	for (i = 0; i < c->argc; i++)
+		if (strcmp(c->argv[i], flag) == 0) {
+			memmove(c->argv + i, c->argv + i + 1,
+			    (size_t)(c->argc - i - 1) * sizeof(char *));
+			c->argc--;
+			return 1;
+		}
+	return 0;
 }
 
 static int
@@ -106,11 +133,131 @@ cli_email_ok(const char *e)
 	return 1;
 }
 
+static void
+cli_on_signal(int sig)
+{
+	cli_signo = sig;
+}
+
+/*
+ * Read one line from stdin into buf (cap bytes), without its newline,
+ * byte by byte so that nothing past the line is consumed or buffered.
+ * On a terminal, prompt on stderr and turn echo off; a signal restores
+ * the terminal before it takes effect.  Returns the length, or -1 (a
+ * message is printed) on a read error, a signal, or a line that is too
+ * long.
+ */
+static long
+cli_read_line(const char *prompt, char *buf, size_t cap)
+{
+	struct termios	 saved, quiet;
+	struct sigaction sa, old[3];
+	static const int sigs[3] = { SIGINT, SIGTERM, SIGHUP };
+	size_t		 n = 0;
+	ssize_t		 got;
+	long		 rc = -1;
+	int		 tty, i, toolong = 0;
+	char		 ch;
+
+	tty = isatty(STDIN_FILENO) && tcgetattr(STDIN_FILENO, &saved) == 0;
+	if (tty) {
+		/* No SA_RESTART: the read must return so the terminal is mended. */
+		memset(&sa, 0, sizeof(sa));
+		sa.sa_handler = cli_on_signal;
+		for (i = 0; i < 3; i++)
+			sigaction(sigs[i], &sa, &old[i]);
+		quiet = saved;
+		quiet.c_lflag &= ~(tcflag_t)(ECHO | ECHONL);
+		(void)tcsetattr(STDIN_FILENO, TCSANOW, &quiet);
+		fputs(prompt, stderr);
+		fflush(stderr);
+	}
+	for (;;) {
+		got = read(STDIN_FILENO, &ch, 1);
+		if (got < 0 && errno == EINTR && cli_signo == 0)
+			continue;
+		if (got < 0) {
+			if (cli_signo == 0)
+				perror("patgate: stdin");
+			goto out;
+		}
+		if (got == 0 || ch == '\n')
+			break;
+		if (n + 1 < cap)
+			buf[n++] = ch;
+		else
+			toolong = 1;
+	}
+	buf[n] = '\0';
+	if (toolong)
+		fprintf(stderr, "patgate: the password is longer than %zu bytes\n", cap - 1);
+	else
+		rc = (long)n;
+out:
+	explicit_bzero(&ch, sizeof(ch));
+	if (tty) {
+		(void)tcsetattr(STDIN_FILENO, TCSANOW, &saved);
+		fputc('\n', stderr);
+		for (i = 0; i < 3; i++)
+			sigaction(sigs[i], &old[i], NULL);
+		if (cli_signo != 0) {
+			explicit_bzero(buf, cap);
+			raise(cli_signo);
+		}
+	}
+	return rc;
+}
+
+/*
+ * Read a new password from stdin and hash it at the password cost into
+ * hash.  Piped in, it is the first line, taken as it is; on a terminal it
+ * is asked for twice.  It never comes from the command line, where any
+ * user could read it in ps.  0, or -1 with a message.
+ */
+static int
+cli_new_password(const struct config *cfg, char hash[HASH_ENCODED_MAX])
+{
+	char		 pw[PASSWORD_MAX + 1], again[PASSWORD_MAX + 1];
+	long		 len, len2;
+	int		 rc = -1;
+
+	if ((len = cli_read_line("New password: ", pw, sizeof(pw))) == -1)
+		goto out;
+	if (isatty(STDIN_FILENO)) {
+		if ((len2 = cli_read_line("Again: ", again, sizeof(again))) == -1)
+			goto out;
+		if (len2 != len || memcmp(pw, again, (size_t)len) != 0) {
+			fprintf(stderr, "patgate: the passwords differ; nothing was changed\n");
+			goto out;
+		}
+	}
+	if (len == 0) {
+		fprintf(stderr, "patgate: no password given\n");
+		goto out;
+	}
+	/* A login body is UTF-8 JSON: any other password could never be sent. */
+	if (!valid_utf8(pw, (size_t)len)) {
+		fprintf(stderr, "patgate: the password must be UTF-8 text\n");
+		goto out;
+	}
+	if (hash_make(pw, (size_t)len, cfg->pw_argon2_m, cfg->pw_argon2_t,
+	    cfg->pw_argon2_p, hash) == -1) {
+		fprintf(stderr, "patgate: the password could not be hashed\n");
+		goto out;
+	}
+	rc = 0;
+out:
+	explicit_bzero(pw, sizeof(pw));
+	explicit_bzero(again, sizeof(again));
+	return rc;
+}
+
 static int
 cmd_user_add(struct cli *c)
 {
 	struct user_rec	 u;
 	const char	*name = cli_option(c, "--name");
+	int		 with_password = cli_flag(c, "--password-stdin");
 	enum store_rc	 rc;
 
 	if (c->argc != 1)
@@ -133,6 +280,8 @@ cmd_user_add(struct cli *c)
 	snprintf(u.email, sizeof(u.email), "%s", c->argv[0]);
 	snprintf(u.name, sizeof(u.name), "%s", name);
 	u.created_at = time(NULL);
+	if (with_password && cli_new_password(&c->cfg, u.password) == -1)
+		return 1;
 	if (cli_open(c, 0) == -1)
 		return 1;
 	rc = store_user_add(c->store, &u);
@@ -145,7 +294,11 @@ cmd_user_add(struct cli *c)
 		return 1;
 	}
 	puts(u.id);
-	log_audit(NULL, "user.add", "user", u.id, "email", u.email, NULL);
+	/* Guesses made at the address before it was a user's do not carry over. */
+	if (store_login_clear(c->store, u.email) != STORE_OK)
+		fprintf(stderr, "patgate: the failed-login count could not be cleared\n");
+	log_audit(NULL, "user.add", "user", u.id, "email", u.email,
+	    "password", with_password ? "set" : "none", NULL);
 	return 0;
 }
 
@@ -191,15 +344,38 @@ cli_user(struct cli *c, const char *email, struct user_rec *u)
 }
 
 static int
+cmd_user_passwd(struct cli *c)
+{
+	struct user_rec	 u;
+	char		 hash[HASH_ENCODED_MAX];
+
+	if (c->argc != 1)
+		return usage();
+	/* Look the user up first: nobody types a password for a typo. */
+	if (cli_open(c, 0) == -1 || cli_user(c, c->argv[0], &u) == -1)
+		return 1;
+	if (cli_new_password(&c->cfg, hash) == -1)
+		return 1;
+	if (store_user_set_password(c->store, u.id, hash) != STORE_OK) {
+		fprintf(stderr, "patgate: the password could not be stored\n");
+		return 1;
+	}
+	/* An administrator who sets a password also lifts the email's lockout. */
+	if (store_login_clear(c->store, u.email) != STORE_OK)
+		fprintf(stderr, "patgate: the failed-login count could not be cleared\n");
+	log_audit(NULL, "user.passwd", "user", u.id, "email", u.email, NULL);
+	return 0;
+}
+
+static int
 cmd_session_new(struct cli *c)
 {
 	struct user_rec	 u;
 	struct session_rec s;
 	const char	*ttl_s = cli_option(c, "--ttl");
-	char		 token[SESSION_TOKEN_LEN + 1], core[TOKEN_CORE_LEN + 1];
+	char		 token[SESSION_TOKEN_LEN + 1];
 	char		*end;
 	long		 ttl = c->cfg.session_ttl;
-	int		 rc = 1;
 
 	if (c->argc != 1)
 		return usage();
@@ -212,27 +388,14 @@ cmd_session_new(struct cli *c)
 	}
 	if (cli_open(c, 0) == -1 || cli_user(c, c->argv[0], &u) == -1)
 		return 1;
-	memset(&s, 0, sizeof(s));
-	if (token_session_new(token, s.id, core) == -1 ||
-	    hash_make(core, TOKEN_CORE_LEN, c->cfg.argon2_m, c->cfg.argon2_t,
-	    c->cfg.argon2_p, s.hash) == -1) {
-		fprintf(stderr, "patgate: the session could not be made\n");
-		goto out;
-	}
-	snprintf(s.user_id, sizeof(s.user_id), "%s", u.id);
-	s.created_at = time(NULL);
-	s.expires_at = s.created_at + ttl;
-	if (store_session_put(c->store, &s) != STORE_OK) {
-		fprintf(stderr, "patgate: the session could not be stored\n");
-		goto out;
+	if (auth_session_new(c->store, &c->cfg, u.id, ttl, time(NULL), token, &s) != AUTH_OK) {
+		fprintf(stderr, "patgate: the session could not be made or stored\n");
+		return 1;
 	}
 	puts(token);
-	log_audit(NULL, "session.new", "session", s.id, "user", u.id, NULL);
-	rc = 0;
-out:
 	explicit_bzero(token, sizeof(token));
-	explicit_bzero(core, sizeof(core));
-	return rc;
+	log_audit(NULL, "session.new", "session", s.id, "user", u.id, NULL);
+	return 0;
 }
 
 static int
@@ -376,6 +539,11 @@ cmd_prune(struct cli *c)
 		return 1;
 	}
 	printf("%lu\n", removed);
+	/* Guesses at made-up addresses leave counters behind; they expire here. */
+	if (store_login_prune(c->store, c->cfg.login_window, time(NULL), &removed) != STORE_OK) {
+		fprintf(stderr, "patgate: the database failed\n");
+		return 1;
+	}
 	return 0;
 }
 
@@ -432,6 +600,7 @@ struct command {
 static const struct command commands[] = {
 	{ "init", NULL, cmd_init },
 	{ "user", "add", cmd_user_add },
+	{ "user", "passwd", cmd_user_passwd },
 	{ "user", "list", cmd_user_list },
 	{ "session", "new", cmd_session_new },
 	{ "session", "revoke", cmd_session_revoke },

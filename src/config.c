@@ -102,7 +102,9 @@ config_load(struct config *cfg, char *err, size_t errlen)
 	    config_long("PATGATE_REQUEST_TIMEOUT", 8, 3600,
 	    &cfg->request_timeout, err, errlen) == -1 ||
 	    config_long("PATGATE_TEST_STALL_MS", 0, 600000,
-	    &cfg->test_stall_ms, err, errlen) == -1)
+	    &cfg->test_stall_ms, err, errlen) == -1 ||
+	    config_long("PATGATE_LOGIN_WINDOW", 900, 366L * 86400,
+	    &cfg->login_window, err, errlen) == -1)
 		return -1;
 
 	s = getenv("PATGATE_RULES");

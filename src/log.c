@@ -63,8 +63,13 @@ log_audit(const struct log_sink *sink, const char *event, ...)
 			at = log_value(line, at, cap, v != NULL ? v : "-");
 	}
 	va_end(ap);
-	if (at > cap)
-		at = cap;
+	/*
+	 * A cut line ends where snprintf put its NUL, at cap - 1: the newline
+	 * goes there, or a long value (an email sent to login, say) would run
+	 * this line into the next.
+	 */
+	if (at >= cap)
+		at = cap - 1;
 	if (log_to_syslog) {
 		line[at] = '\0';
 		syslog(LOG_NOTICE, "%s", line + strlen("patgate: "));

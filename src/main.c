@@ -216,6 +216,11 @@ main(int argc, char *argv[])
 		return 0;
 	}
 	umask(077);
+	/*
+	 * Descriptors inherited beyond the FastCGI socket and stdio (a web
+	 * server's pipes, a test harness's logs) are not ours to hold open.
+	 */
+	(void)close_range(3, ~0U, 0);
 	if (config_load(&cfg, err, sizeof(err)) == -1)
 		return fail_config(err);
 	log_init(cfg.log_syslog);

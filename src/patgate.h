@@ -26,6 +26,7 @@ struct config {
 	long		 login_max_per_addr;	/* PATGATE_LOGIN_MAX_PER_ADDR */
 	long		 request_timeout;	/* PATGATE_REQUEST_TIMEOUT, seconds */
 	long		 test_stall_ms;		/* PATGATE_TEST_STALL_MS: tests only */
+	long		 login_window;		/* PATGATE_LOGIN_WINDOW, seconds */
 };
 
 /*
@@ -89,6 +90,12 @@ int	 hash_params_parse(const char *s, uint32_t *m, uint32_t *t, uint32_t *p);
 /* Argon2id-hash secret with a fresh salt into out.  0 or -1. */
 int	 hash_make(const char *secret, size_t len, uint32_t m, uint32_t t,
 	    uint32_t p, char out[HASH_ENCODED_MAX]);
+/*
+ * An encoded hash at cost m, t, p that matches no secret: checking a
+ * password against it costs what a real check at that cost does, for an
+ * email that has no password behind it.
+ */
+void	 hash_dummy(uint32_t m, uint32_t t, uint32_t p, char out[HASH_ENCODED_MAX]);
 /* 1 if secret matches the encoded hash, 0 if not (or the hash is bad). */
 int	 hash_check(const char *encoded, const char *secret, size_t len);
 
@@ -166,6 +173,19 @@ struct token_input {
  */
 int	 valid_token_input(struct json_object *body, time_t now, long max_days,
 	    struct token_input *in, struct field_errors *errs);
+/* What a valid login body holds; the strings point into the body. */
+struct login_input {
+	const char	*email;
+	const char	*password;
+	size_t		 password_len;
+};
+
+/*
+ * Judge a parsed login body (an object): email and password must be
+ * non-empty strings.  Fills in and returns 0, or fills errs and returns -1.
+ */
+int	 valid_login_input(struct json_object *body, struct login_input *in,
+	    struct field_errors *errs);
 /* Parse an RFC 3339 time into seconds since the epoch.  0 or -1. */
 int	 valid_rfc3339(const char *s, time_t *out);
 /* Format t as 2024-01-15T19:00:00Z into out (21 bytes). */
@@ -193,7 +213,7 @@ enum store_rc {
 	STORE_OK = 0,
 	STORE_NOTFOUND,		/* no such record */
 	STORE_EXISTS,		/* a unique key is taken */
-	STORE_LIMIT,		/* the per-user cap is reached */
+	STORE_LIMIT,		/* the per-user cap or a login limit is reached */
 	STORE_ERROR,		/* the database failed; see the log */
 	STORE_RC__MAX
 };
@@ -231,6 +251,21 @@ struct token_rec {
 	time_t		 last_used_at;			/* 0: never used */
 };
 
+#define LOGIN_MAX_PER_EMAIL	5	/* failed logins per email per window */
+
+/* Login attempts counted under one key ("email:..." or "addr:...") in a window. */
+struct login_rec {
+	time_t		 since;		/* when the window began */
+	long		 count;
+};
+
+/* What login attempts are held to. */
+struct login_limits {
+	long		 max_email;	/* failures per email per window */
+	long		 max_addr;	/* failures per remote address per window */
+	long		 window;	/* seconds */
+};
+
 /*
  * Open (with create, make) the environment in dir.  Returns STORE_OK and
  * *out, or STORE_NOTFOUND when the environment does not exist and create
@@ -251,6 +286,9 @@ enum store_rc store_user_by_email(struct store *, const char *email,
 	    struct user_rec *);
 enum store_rc store_user_get(struct store *, const char *id,
 	    struct user_rec *);
+/* Set the user's password hash ("" removes it).  STORE_NOTFOUND if no such user. */
+enum store_rc store_user_set_password(struct store *, const char *id,
+	    const char *hash);
 /* Call fn for each user, in id order. */
 enum store_rc store_user_each(struct store *,
 	    void (*fn)(const struct user_rec *, void *), void *arg);
@@ -300,6 +338,27 @@ enum store_rc store_backup(struct store *, const char *target, char *err,
  */
 enum store_rc store_check(struct store *, void (*problem)(const char *, void *),
 	    void *arg, unsigned long *tokens);
+/*
+ * Count a login attempt for email and addr at now, before its password is
+ * checked, so that parallel guesses cannot slip past a limit.  STORE_OK,
+ * or STORE_LIMIT when either key is at its limit: then nothing is counted,
+ * *retry_after receives the seconds until that window ends and *by_addr
+ * says whether the address, not the email, is the one held.
+ */
+enum store_rc store_login_reserve(struct store *, const char *email,
+	    const char *addr, const struct login_limits *, time_t now,
+	    long *retry_after, int *by_addr);
+/*
+ * The attempt's password was right: forget the email's failures and give
+ * back the count the attempt took from the address.
+ */
+enum store_rc store_login_succeeded(struct store *, const char *email,
+	    const char *addr, long window, time_t now);
+/* Forget the failed logins counted for email (a new password lifts a lockout). */
+enum store_rc store_login_clear(struct store *, const char *email);
+/* Remove the counters whose window (of window seconds) has ended by now. */
+enum store_rc store_login_prune(struct store *, long window, time_t now,
+	    unsigned long *removed);
 
 /* ------------------------------------------------------------ store_codec.c */
 
@@ -307,10 +366,12 @@ enum store_rc store_check(struct store *, void (*problem)(const char *, void *),
 char	*store_codec_user(const struct user_rec *, size_t *len);
 char	*store_codec_session(const struct session_rec *, size_t *len);
 char	*store_codec_token(const struct token_rec *, size_t *len);
+char	*store_codec_login(const struct login_rec *, size_t *len);
 /* Decode stored bytes; 0, or -1 when damaged or of an unknown version. */
 int	 store_uncodec_user(const void *, size_t, struct user_rec *);
 int	 store_uncodec_session(const void *, size_t, struct session_rec *);
 int	 store_uncodec_token(const void *, size_t, struct token_rec *);
+int	 store_uncodec_login(const void *, size_t, struct login_rec *);
 
 /* ------------------------------------------------------------ request.c */
 
@@ -422,6 +483,15 @@ const char *auth_bearer(const char *authorization);
 enum auth_rc auth_session(struct store *, const char *token, time_t now,
 	    struct principal *);
 /*
+ * Make and store a session for user_id from now until now + ttl, its
+ * secret hashed at the token cost in cfg.  The token goes to token and
+ * the record to s.  AUTH_OK, or AUTH_ERROR when randomness, Argon2 or
+ * the store failed (token is then wiped).
+ */
+enum auth_rc auth_session_new(struct store *, const struct config *,
+	    const char *user_id, long ttl, time_t now,
+	    char token[SESSION_TOKEN_LEN + 1], struct session_rec *s);
+/*
  * Check a PAT at now; on success its use is recorded.  why receives a
  * short reason for the audit line on failure.
  */
@@ -485,6 +555,8 @@ void	 api_tokens_revoke(struct ctx *);
 void	 api_user_show(struct ctx *);
 void	 api_health(struct ctx *);
 void	 api_auth_check(struct ctx *);
+void	 api_auth_login(struct ctx *);
+void	 api_auth_logout(struct ctx *);
 /* Answer a FastCGI Authorizer request (FCGI_ROLE=AUTHORIZER). */
 void	 authorizer_dispatch(struct app *, struct request *, struct response *);
 

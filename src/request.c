@@ -96,6 +96,9 @@ request_body(struct request *req)
 void
 request_free(struct request *req)
 {
+	/* A login body holds a password: leave none of it in freed memory. */
+	if (req->body != NULL)
+		explicit_bzero(req->body, req->bodylen);
 	free(req->body);
 	req->body = NULL;
 }

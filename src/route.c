@@ -17,6 +17,8 @@ static const struct route routes[] = {
 	{ "DELETE", "/api/v1/user/api-tokens/{id}", CRED_SESSION, api_tokens_revoke },
 	{ "GET",    "/api/user",                    CRED_SESSION, api_user_show },
 	{ "GET",    "/api/v1/health",               CRED_NONE,    api_health },
+	{ "POST",   "/api/v1/auth/login",           CRED_NONE,    api_auth_login },
+	{ "POST",   "/api/v1/auth/logout",          CRED_SESSION, api_auth_logout },
 	/* nginx's auth_request keeps the original method: serve them all. */
 	{ "*",      "/api/v1/auth/check",           CRED_NONE,    api_auth_check },
 };

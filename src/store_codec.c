@@ -201,3 +201,32 @@ out:
 	json_object_put(o);
 	return rc;
 }
+
+char *
+store_codec_login(const struct login_rec *r, size_t *len)
+{
+	struct json_object *o = json_object_new_object();
+
+	json_object_object_add(o, "v", json_object_new_int(CODEC_VERSION));
+	json_object_object_add(o, "since", json_object_new_int64(r->since));
+	json_object_object_add(o, "count", json_object_new_int64(r->count));
+	return codec_finish(o, len);
+}
+
+int
+store_uncodec_login(const void *buf, size_t len, struct login_rec *r)
+{
+	struct json_object *o, *v;
+	int		 rc = -1;
+
+	if ((o = codec_open(buf, len)) == NULL)
+		return -1;
+	if (json_object_object_get_ex(o, "count", &v) &&
+	    json_object_is_type(v, json_type_int) && json_object_get_int64(v) >= 0) {
+		r->count = (long)json_object_get_int64(v);
+		r->since = codec_time(o, "since");
+		rc = 0;
+	}
+	json_object_put(o);
+	return rc;
+}

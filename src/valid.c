@@ -244,6 +244,43 @@ valid_token_input(struct json_object *body, time_t now, long max_days,
 	return errs->obj == NULL ? 0 : -1;
 }
 
+/* A required string field: non-empty, its bytes returned (NULL when it fails). */
+static const char *
+valid_required_string(struct json_object *body, const char *field, size_t *len,
+    struct field_errors *errs)
+{
+	struct json_object *v;
+	char		 msg[64];
+
+	if (!json_object_object_get_ex(body, field, &v) ||
+	    json_object_get_type(v) == json_type_null ||
+	    (json_object_is_type(v, json_type_string) && json_object_get_string_len(v) == 0)) {
+		snprintf(msg, sizeof(msg), "The %s field is required.", field);
+		field_error_add(errs, field, msg);
+		return NULL;
+	}
+	if (!json_object_is_type(v, json_type_string)) {
+		snprintf(msg, sizeof(msg), "The %s must be a string.", field);
+		field_error_add(errs, field, msg);
+		return NULL;
+	}
+	*len = (size_t)json_object_get_string_len(v);
+	return json_object_get_string(v);
+}
+
+int
+valid_login_input(struct json_object *body, struct login_input *in,
+    struct field_errors *errs)
+{
+	size_t	 len;
+
+	memset(in, 0, sizeof(*in));
+	/* Presence and type only: anything else simply fails to match a user. */
+	in->email = valid_required_string(body, "email", &len, errs);
+	in->password = valid_required_string(body, "password", &in->password_len, errs);
+	return errs->obj == NULL ? 0 : -1;
+}
+
 /* Read exactly n digits at s into *out. */
 static int
 valid_digits(const char *s, int n, int *out)

@@ -25,14 +25,7 @@ done
 DB_DUMP=$(command -v db_dump || command -v db5.3_dump)
 
 cleanup() {
-	if [ -n "$SUPERVISOR_PID" ]; then
-		local kids
-		kids=$(worker_pids)
-		kill "$SUPERVISOR_PID" 2>/dev/null
-		wait "$SUPERVISOR_PID" 2>/dev/null
-		# shellcheck disable=SC2086
-		[ -n "$kids" ] && kill -9 $kids 2>/dev/null
-	fi
+	stop_supervised
 	stop_workers
 	[ -n "$LIGHTTPD_PID" ] && kill "$LIGHTTPD_PID" 2>/dev/null
 	[ -n "$LIGHTTPD_PID" ] && wait "$LIGHTTPD_PID" 2>/dev/null
@@ -123,6 +116,24 @@ start_supervised() {
 	done
 	echo "Bail out! multiwatch did not start $n workers"
 	exit 99
+}
+
+# stop_supervised: stop multiwatch and its workers; after 3 s, by force
+# (a worker respawned while multiwatch was stopping would keep it waiting).
+stop_supervised() {
+	local kids i
+	[ -n "$SUPERVISOR_PID" ] || return 0
+	kids=$(worker_pids)
+	kill "$SUPERVISOR_PID" 2>/dev/null
+	for i in $(seq 30); do
+		kill -0 "$SUPERVISOR_PID" 2>/dev/null || break
+		sleep 0.1
+	done
+	kids="$kids $(worker_pids)"
+	# shellcheck disable=SC2086
+	kill -9 "$SUPERVISOR_PID" $kids 2>/dev/null
+	wait "$SUPERVISOR_PID" 2>/dev/null
+	SUPERVISOR_PID=
 }
 
 # worker_pids: the supervised workers now alive.

@@ -146,8 +146,7 @@ backup_under_load() {
 no_hang_when_a_lock_holder_dies() {
 	local p victim= t0 took first
 	# Restart the workers so that each create stalls 3 s with its locks held.
-	kill "$SUPERVISOR_PID"; wait "$SUPERVISOR_PID" 2>/dev/null
-	sleep 0.3
+	stop_supervised
 	PATGATE_TEST_STALL_MS=3000 start_supervised 4
 	( create "$ALICE" '{"name":"dies holding locks"}' ) &
 	first=$!
@@ -176,8 +175,7 @@ no_hang_when_a_lock_holder_dies() {
 
 db_verify_clean() {
 	local f dbv
-	kill "$SUPERVISOR_PID"; wait "$SUPERVISOR_PID" 2>/dev/null
-	sleep 0.5
+	stop_supervised
 	dbv=$(command -v db_verify || command -v db5.3_verify)
 	for f in "$PATGATE_DB"/*.db; do
 		"$dbv" -q -h "$PATGATE_DB" "$(basename "$f")" || fail "db_verify $(basename "$f")"

@@ -1,4 +1,6 @@
 /* test_hash.c: Argon2id cost parsing, hashing and checking. */
+#include <argon2.h>
+
 #include "../../src/patgate.h"
 #include "tap.h"
 
@@ -37,10 +39,29 @@ hash_and_check(void)
 	CHECK(hash_check("garbage", "secret", 6) == 0);
 }
 
+static void
+dummy_costs_a_full_check(void)
+{
+	char	 enc[HASH_ENCODED_MAX];
+	unsigned long before = hash_check_count();
+
+	hash_dummy(1024, 2, 1, enc);
+	CHECK(strcmp(enc, "$argon2id$v=19$m=1024,t=2,p=1$cGF0Z2F0ZS1uby11c2VyIQ$"
+	    "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA") == 0);
+	/* A mismatch, not a decoding failure: the whole Argon2 run was made. */
+	CHECK(argon2id_verify(enc, "password", 8) == ARGON2_VERIFY_MISMATCH);
+	CHECK(argon2id_verify(enc, "", 0) == ARGON2_VERIFY_MISMATCH);
+	CHECK(hash_check(enc, "password", 8) == 0);
+	CHECK(hash_check_count() == before + 1);
+	hash_dummy(19456, 2, 1, enc);
+	CHECK(argon2id_verify(enc, "x", 1) == ARGON2_VERIFY_MISMATCH);
+}
+
 int
 main(void)
 {
 	RUN(params_parse);
 	RUN(hash_and_check);
+	RUN(dummy_costs_a_full_check);
 	return tap_done();
 }

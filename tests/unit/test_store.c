@@ -217,6 +217,98 @@ survives_reopen_and_prunes(void)
 	store_close(st);
 }
 
+static void
+password_set_and_cleared(void)
+{
+	struct store	*st = open_store(0);
+	struct user_rec	 u, got;
+	const char	*h = "$argon2id$v=19$m=1024,t=1,p=1$c2FsdHNhbHQ$aGFzaA";
+
+	memset(&u, 0, sizeof(u));
+	token_uuid_new(u.id);
+	strcpy(u.email, "pw@example.com");
+	strcpy(u.name, "Pw");
+	CHECK(store_user_add(st, &u) == STORE_OK);
+	CHECK(store_user_get(st, u.id, &got) == STORE_OK && got.password[0] == '\0');
+	CHECK(store_user_set_password(st, u.id, h) == STORE_OK);
+	CHECK(store_user_by_email(st, "PW@example.com", &got) == STORE_OK);
+	CHECK(strcmp(got.password, h) == 0 && strcmp(got.name, "Pw") == 0);
+	CHECK(store_user_set_password(st, u.id, "") == STORE_OK);
+	CHECK(store_user_get(st, u.id, &got) == STORE_OK && got.password[0] == '\0');
+	CHECK(store_user_set_password(st, "00000000-0000-4000-8000-00000000ffff", h) == STORE_NOTFOUND);
+	store_close(st);
+}
+
+static void
+login_email_limit_and_window(void)
+{
+	struct store	*st = open_store(0);
+	struct login_limits lim = { 3, 100, 60 };
+	long		 retry = 0;
+	int		 by_addr = -1, i;
+	time_t		 t = 1700000000;
+
+	for (i = 0; i < 3; i++)
+		CHECK(store_login_reserve(st, "Lock@Example.com", "10.0.0.1", &lim, t + i,
+		    &retry, &by_addr) == STORE_OK);
+	/* The third attempt reached the limit at t + 2: a full window from there. */
+	CHECK(store_login_reserve(st, "lock@example.com", "10.0.0.2", &lim, t + 10,
+	    &retry, &by_addr) == STORE_LIMIT);
+	CHECK(retry == 52 && by_addr == 0);
+	/* Refusals are not counted, so the window does not move. */
+	CHECK(store_login_reserve(st, "lock@example.com", "10.0.0.2", &lim, t + 61,
+	    &retry, &by_addr) == STORE_LIMIT && retry == 1);
+	CHECK(store_login_reserve(st, "other@example.com", "10.0.0.1", &lim, t + 10,
+	    &retry, &by_addr) == STORE_OK);
+	CHECK(store_login_reserve(st, "lock@example.com", "10.0.0.2", &lim, t + 62,
+	    &retry, &by_addr) == STORE_OK);
+	store_close(st);
+}
+
+static void
+login_success_clears_the_email_only(void)
+{
+	struct store	*st = open_store(0);
+	struct login_limits lim = { 2, 3, 60 };
+	long		 retry = 0;
+	int		 by_addr = -1;
+	time_t		 t = 1700001000;
+
+	CHECK(store_login_reserve(st, "s@example.com", "10.0.1.1", &lim, t, &retry, &by_addr) == STORE_OK);
+	CHECK(store_login_reserve(st, "s@example.com", "10.0.1.1", &lim, t, &retry, &by_addr) == STORE_OK);
+	/* The second attempt was right after all: the email starts afresh... */
+	CHECK(store_login_succeeded(st, "s@example.com", "10.0.1.1", 60, t) == STORE_OK);
+	CHECK(store_login_reserve(st, "s@example.com", "10.0.1.1", &lim, t + 1, &retry, &by_addr) == STORE_OK);
+	/* ...but the address keeps the first failure: 1 + 1 + this one is 3. */
+	CHECK(store_login_reserve(st, "t@example.com", "10.0.1.1", &lim, t + 1, &retry, &by_addr) == STORE_OK);
+	CHECK(store_login_reserve(st, "u@example.com", "10.0.1.1", &lim, t + 2, &retry, &by_addr) == STORE_LIMIT);
+	CHECK(by_addr == 1 && retry == 59);
+	CHECK(store_login_reserve(st, "u@example.com", "10.0.1.2", &lim, t + 2, &retry, &by_addr) == STORE_OK);
+	store_close(st);
+}
+
+static void
+login_clear_and_prune(void)
+{
+	struct store	*st = open_store(0);
+	struct login_limits lim = { 1, 100, 60 };
+	unsigned long	 removed = 0;
+	long		 retry = 0;
+	int		 by_addr = -1;
+	time_t		 t = 1700002000;
+
+	CHECK(store_login_reserve(st, "c@example.com", "10.0.2.1", &lim, t, &retry, &by_addr) == STORE_OK);
+	CHECK(store_login_reserve(st, "c@example.com", "10.0.2.1", &lim, t, &retry, &by_addr) == STORE_LIMIT);
+	CHECK(store_login_clear(st, "C@example.com") == STORE_OK);
+	CHECK(store_login_reserve(st, "c@example.com", "10.0.2.1", &lim, t, &retry, &by_addr) == STORE_OK);
+	/* The windows of the cases before have ended by now; this one has not. */
+	CHECK(store_login_prune(st, 60, t + 59, &removed) == STORE_OK && removed >= 5);
+	CHECK(store_login_reserve(st, "c@example.com", "10.0.2.1", &lim, t + 59, &retry, &by_addr) == STORE_LIMIT);
+	CHECK(store_login_prune(st, 60, t + 60, &removed) == STORE_OK && removed == 2);
+	CHECK(store_login_prune(st, 60, t + 60, &removed) == STORE_OK && removed == 0);
+	store_close(st);
+}
+
 int
 main(void)
 {
@@ -236,6 +328,10 @@ main(void)
 	RUN(cap_counts_live_tokens_only);
 	RUN(touch_sets_last_used_once_a_minute);
 	RUN(survives_reopen_and_prunes);
+	RUN(password_set_and_cleared);
+	RUN(login_email_limit_and_window);
+	RUN(login_success_clears_the_email_only);
+	RUN(login_clear_and_prune);
 	rc = tap_done();
 	dir[strlen(dir) - 3] = '\0';
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);

@@ -1,4 +1,4 @@
-/* test_valid.c: the field rules of a create body, and UTF-8 and time parsing. */
+/* test_valid.c: the field rules of create and login bodies, UTF-8 and time parsing. */
 #include <json-c/json.h>
 #include <stdlib.h>
 
@@ -221,6 +221,49 @@ utf8_rules(void)
 	CHECK(!valid_utf8("\x80", 1));
 }
 
+/* Judge a login body; 0 or -1; errs keeps the errors, in the object it returns. */
+static int
+judge_login(const char *body, struct login_input *in, struct field_errors *errs,
+    struct json_object **o)
+{
+	errs->obj = NULL;
+	*o = json_tokener_parse(body);
+	return valid_login_input(*o, in, errs);
+}
+
+static void
+login_fields_required_strings(void)
+{
+	struct login_input in;
+	struct field_errors e;
+	struct json_object *o, *v;
+
+	CHECK(judge_login("{\"email\":\"a@b.c\",\"password\":\"p w\\u0000x\",\"x\":1}",
+	    &in, &e, &o) == 0);
+	CHECK(strcmp(in.email, "a@b.c") == 0 && in.password_len == 5 &&
+	    memcmp(in.password, "p w\0x", 5) == 0);
+	json_object_put(o);
+	CHECK(judge_login("{}", &in, &e, &o) == -1);
+	CHECK(json_object_object_get_ex(e.obj, "email", &v) &&
+	    strcmp(json_object_get_string(json_object_array_get_idx(v, 0)),
+	    "The email field is required.") == 0);
+	CHECK(has_error(&e, "password"));
+	json_object_put(o);
+	CHECK(judge_login("{\"email\":1,\"password\":[\"p\"]}", &in, &e, &o) == -1);
+	CHECK(json_object_object_get_ex(e.obj, "password", &v) &&
+	    strcmp(json_object_get_string(json_object_array_get_idx(v, 0)),
+	    "The password must be a string.") == 0);
+	CHECK(has_error(&e, "email"));
+	json_object_put(o);
+	CHECK(judge_login("{\"email\":\"a@b.c\",\"password\":\"\"}", &in, &e, &o) == -1);
+	CHECK(!json_object_object_get_ex(e.obj, "email", &v));
+	CHECK(has_error(&e, "password"));
+	json_object_put(o);
+	CHECK(judge_login("{\"email\":null,\"password\":\"p\"}", &in, &e, &o) == -1);
+	CHECK(has_error(&e, "email"));
+	json_object_put(o);
+}
+
 int
 main(void)
 {
@@ -234,5 +277,6 @@ main(void)
 	RUN(expires_at_rules);
 	RUN(rfc3339_parsing);
 	RUN(utf8_rules);
+	RUN(login_fields_required_strings);
 	return tap_done();
 }
