@@ -219,8 +219,11 @@ smoke_guard_refuses() {
 	expect_eq "a session is not a PAT" "$STATUS" 401
 	guarded GET "1|nonsense"
 	expect_eq "garbage" "$STATUS" 401
+	expect_eq "garbage: WWW-Authenticate" "$(header WWW-Authenticate)" 'Bearer error="invalid_token"'
 	guarded POST "$PAT" "x"
 	expect_eq "a read token writing" "$STATUS" 403
+	expect_eq "a read token writing: WWW-Authenticate" "$(header WWW-Authenticate)" \
+		'Bearer error="insufficient_scope"'
 	[[ $BODY == *user=* ]] && fail "the backend answered a refused request"
 	return 0
 }
