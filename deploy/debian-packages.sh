@@ -1,11 +1,18 @@
 #!/bin/sh
 # debian-packages.sh: install what patgate needs to build, serve and test on
 # Debian 12 (as root).  Safe to run again.
+#
+# The web servers are here because the tests run each deploy/ recipe behind
+# the real thing (lighttpd, Apache, nginx), as foreground processes with
+# their own configuration; installing them must not start the system
+# services, which would take port 80 and, for the second of Apache and nginx,
+# fail the installation.
 set -eu
 PACKAGES="build-essential autoconf automake pkg-config
 	libfcgi-dev libfcgi-bin libjson-c-dev libargon2-dev libdb5.3-dev db5.3-util
 	lighttpd spawn-fcgi multiwatch curl jq ca-certificates procps
-	clang libclang-rt-14-dev wrk strace socat valgrind"
+	clang libclang-rt-14-dev wrk strace socat valgrind
+	apache2 libapache2-mod-fcgid nginx mandoc"
 missing=
 for p in $PACKAGES; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' ||
@@ -17,6 +24,15 @@ if [ "$(id -u)" != 0 ]; then
 	exit 1
 fi
 export DEBIAN_FRONTEND=noninteractive
+# Keep the maintainer scripts from starting services, unless the machine
+# already has a policy of its own (a container's policy-rc.d, say).
+policy=/usr/sbin/policy-rc.d
+if [ ! -e "$policy" ]; then
+	printf '#!/bin/sh\n# patgate debian-packages.sh: no service starts while it installs\nexit 101\n' >"$policy"
+	chmod 755 "$policy"
+	trap 'rm -f "$policy"' EXIT
+	trap 'rm -f "$policy"; exit 1' INT TERM HUP
+fi
 apt-get update -qq
 # shellcheck disable=SC2086
 apt-get install -y -qq --no-install-recommends $missing >/dev/null

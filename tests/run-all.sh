@@ -9,7 +9,7 @@ cd "$top"
 "$top/deploy/build.sh" "$@" || exit 1
 make -s -j2 check >"$top/check.out" 2>&1
 grep -E '^(FAIL|ERROR|XPASS):' "$top/check.out"
-for f in $(grep -lE '^(not ok|Bail out)' tests/unit/*.log tests/integration/*.log 2>/dev/null); do
+for f in $(grep -lE '^(not ok|Bail out)' tests/unit/*.log tests/integration/*.log tests/deploy/*.log 2>/dev/null); do
 	echo "--- $f"
 	grep -E '^(# |not ok|Bail out)' "$f" | head -n 40
 done

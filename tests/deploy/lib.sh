@@ -1,0 +1,293 @@
+# lib.sh: shared set-up for the deploy tests.  Each test runs one shipped
+# recipe from deploy/ or cgi-bin/, templated only for ports and paths, behind
+# the real web server started in the foreground with its own configuration,
+# pid and logs in the test's directory; then the same smoke: create, list,
+# use the PAT at the guarded backend, revoke, and see the backend refuse it.
+# Builds on tests/integration/lib.sh (TAP, the database, curl helpers).
+
+. "$(dirname "$0")/../integration/lib.sh"
+DEPLOY="$top_srcdir/deploy"
+# The web server's account and the workers' account walk through $WORK.
+chmod 0711 "$WORK"
+# Logs the web servers may open after they have dropped to www-data.
+LOGS="$WORK/log"
+mkdir -p "$LOGS"
+chown www-data:www-data "$LOGS"
+SERVER_PID=
+POOL_PID=
+
+eval "integration_$(declare -f cleanup)"
+cleanup() {
+	stop_server
+	stop_pool
+	integration_cleanup
+}
+
+bail() {
+	echo "Bail out! $*"
+	exit 99
+}
+
+# need COMMAND...: bail out unless each is installed.
+need() {
+	local c
+	for c in "$@"; do
+		command -v "$c" >/dev/null 2>&1 || [ -x "/usr/sbin/$c" ] || bail "$c is not installed"
+	done
+}
+
+# free_port: print a loopback TCP port nothing listens on, below the
+# kernel's range for outgoing connections (32768 and up).
+free_port() {
+	local p
+	for _ in $(seq 20); do
+		p=$((20000 + RANDOM % 12000))
+		(exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || { echo "$p"; return 0; }
+	done
+	bail "no free port"
+}
+
+# template SRC DST FROM TO [FROM TO...]: copy a shipped file, replacing each
+# literal FROM (which must occur, so a changed recipe fails loudly here
+# instead of being tested with its production paths) by TO.
+template() {
+	local src=$1 dst=$2 text
+	shift 2
+	text=$(cat "$src") || bail "cannot read $src"
+	while [ "$#" -ge 2 ]; do
+		[[ $text == *"$1"* ]] || bail "$src no longer holds '$1'"
+		text=${text//"$1"/"$2"}
+		shift 2
+	done
+	printf '%s\n' "$text" >"$dst"
+}
+
+# set_key FILE KEY VALUE: in a KEY=value settings file, set KEY (a line for
+# it, maybe commented out, must be there) to VALUE.
+set_key() {
+	grep -qE "^#?$2=" "$1" || bail "$1 has no $2 line"
+	awk -v k="$2" -v v="$3" '
+		!done && ($0 ~ "^" k "=" || $0 ~ "^#" k "=") { print k "=\"" v "\""; done = 1; next }
+		{ print }' "$1" >"$1.new" && mv "$1.new" "$1"
+}
+
+# The account the FastCGI workers run as, as patgate.service would have it:
+# not the web server's, which reaches them only through the socket's group.
+POOL_USER=nobody
+POOL_GROUP=nogroup
+
+# pool_settings [FROM TO...]: the shipped settings file for patgate.service,
+# templated (socket or port), with the test's database, rules and account.
+pool_settings() {
+	[ -f "$top_builddir/deploy/systemd/patgate.default" ] ||
+		bail "no deploy/systemd/patgate.default in the build tree"
+	template "$top_builddir/deploy/systemd/patgate.default" "$WORK/patgate.default" "$@"
+	set_key "$WORK/patgate.default" PATGATE_DB "$WORK/db"
+	set_key "$WORK/patgate.default" PATGATE_RULES "$WORK/rules"
+	set_key "$WORK/patgate.default" SPAWN_FCGI_USER "$POOL_USER"
+	set_key "$WORK/patgate.default" SPAWN_FCGI_GROUP "$POOL_GROUP"
+	set_key "$WORK/patgate.default" WORKERS 2
+}
+
+# start_pool: run patgate.service's ExecStart line as systemd would, with
+# the settings file from pool_settings, and wait until it listens; fails
+# (for retry) when it does not.
+start_pool() {
+	local unit="$top_builddir/deploy/systemd/patgate.service" cmd
+	cmd=$(sed -n 's/^ExecStart=//p' "$unit")
+	[ -n "$cmd" ] || bail "no ExecStart in $unit"
+	# A copy the workers' account can reach (the build tree may be under
+	# a home directory it may not enter).
+	mkdir -p "$WORK/sbin"
+	install -m 755 "$FCGI" "$WORK/sbin/patgate.fcgi"
+	cmd=$(printf '%s' "$cmd" | sed "s|[^ ]*/patgate\\.fcgi\$|$WORK/sbin/patgate.fcgi|")
+	[[ $cmd == *" $WORK/sbin/patgate.fcgi" ]] || bail "ExecStart does not end in patgate.fcgi: $cmd"
+	cp "$DEPLOY/rules.sample" "$WORK/rules"
+	chown -R "$POOL_USER:$POOL_GROUP" "$WORK/db"
+	(
+		set -a
+		. "$WORK/patgate.default"
+		set +a
+		eval "exec $cmd"
+	) >"$WORK/pool.out" 2>&1 &
+	POOL_PID=$!
+	for _ in $(seq 50); do
+		pgrep -P "$POOL_PID" -f patgate.fcgi >/dev/null && return 0
+		kill -0 "$POOL_PID" 2>/dev/null || break
+		sleep 0.1
+	done
+	echo "# the workers did not start: $(cat "$WORK/pool.out")"
+	stop_pool
+	return 1
+}
+
+stop_pool() {
+	[ -n "$POOL_PID" ] || return 0
+	kill "$POOL_PID" 2>/dev/null
+	wait "$POOL_PID" 2>/dev/null
+	POOL_PID=
+}
+
+# start_server LOG COMMAND...: run a web server in the foreground, in the
+# background of this shell, and wait until it answers on $PORT; fails (for
+# retry) when it does not, or dies soon after (another program may have
+# taken the port).  It gets a session of its own: Apache stops its children
+# by signalling its whole process group, which would otherwise be this
+# test's.
+start_server() {
+	local log=$1
+	shift
+	setsid "$@" >"$log" 2>&1 &
+	SERVER_PID=$!
+	for _ in $(seq 100); do
+		if curl -s -o /dev/null --max-time 2 "http://127.0.0.1:$PORT/"; then
+			sleep 0.3
+			kill -0 "$SERVER_PID" 2>/dev/null && return 0
+			break
+		fi
+		kill -0 "$SERVER_PID" 2>/dev/null || break
+		sleep 0.1
+	done
+	echo "# $1 did not start: $(tail -n 5 "$log" "$LOGS"/*.err 2>/dev/null)"
+	stop_server
+	return 1
+}
+
+# retry FUNCTION [ARGS...]: FUNCTION picks its ports and starts something;
+# try it a few times, since a port found free may be taken before the bind.
+retry() {
+	local i
+	for i in 1 2 3 4 5; do
+		"$@" && return 0
+	done
+	bail "$1 failed $i times"
+}
+
+stop_server() {
+	[ -n "$SERVER_PID" ] || return 0
+	kill "$SERVER_PID" 2>/dev/null
+	wait "$SERVER_PID" 2>/dev/null
+	SERVER_PID=
+}
+
+# ---------------------------------------------------------------- the smoke
+
+# guarded METHOD TOKEN: call the guarded sample backend; sets STATUS, BODY.
+# A test whose backend lives elsewhere defines its own.
+GUARDED=/protected/whoami.cgi
+guarded() {
+	call "$1" "$GUARDED" ${2:+-H "Authorization: Bearer $2"} ${3:+--data-binary "$3"}
+}
+
+# seen KEY: what the backend said it was told (KEY=value lines).
+seen() { printf '%s\n' "$BODY" | sed -n "s/^$1=//p"; }
+
+smoke_health() {
+	call GET /api/v1/health
+	expect_eq "status" "$STATUS" 200
+	expect_jq "body" '. == {"status":"ok"}'
+}
+
+smoke_create() {
+	create "$ALICE" '{"name":"deploy smoke","abilities":["read"]}'
+	expect_eq "status" "$STATUS" 201
+	pat_ok "$TOKEN" || fail "not a PAT: $TOKEN"
+	PAT=$TOKEN
+	PAT_ID=$(printf '%s' "$BODY" | jq -r '.data.id // empty')
+	expect_match "no-store" "$(header Cache-Control)" no-store
+}
+
+smoke_list() {
+	call GET /api/v1/user/api-tokens -H "Authorization: Bearer $ALICE"
+	expect_eq "status" "$STATUS" 200
+	expect_jq "the new token is listed" "[.data[].id] == [\"$PAT_ID\"]"
+	expect_jq "no secret in the list" '[.data[] | has("token")] == [false]'
+}
+
+smoke_guard_allows() {
+	guarded GET "$PAT"
+	expect_eq "status" "$STATUS" 200
+	expect_eq "the backend was told the user" "$(seen user)" "$ALICE_ID"
+	expect_eq "the backend was told the token" "$(seen token)" "$PAT_ID"
+	expect_eq "the backend was told the abilities" "$(seen abilities)" read
+}
+
+smoke_guard_refuses() {
+	guarded GET ""
+	expect_eq "no token" "$STATUS" 401
+	guarded GET "$ALICE"
+	expect_eq "a session is not a PAT" "$STATUS" 401
+	guarded GET "1|nonsense"
+	expect_eq "garbage" "$STATUS" 401
+	expect_eq "garbage: WWW-Authenticate" "$(header WWW-Authenticate)" 'Bearer error="invalid_token"'
+	guarded POST "$PAT" "x"
+	expect_eq "a read token writing" "$STATUS" 403
+	expect_eq "a read token writing: WWW-Authenticate" "$(header WWW-Authenticate)" \
+		'Bearer error="insufficient_scope"'
+	[[ $BODY == *user=* ]] && fail "the backend answered a refused request"
+	return 0
+}
+
+smoke_revoke() {
+	call DELETE "/api/v1/user/api-tokens/$PAT_ID" -H "Authorization: Bearer $ALICE"
+	expect_eq "status" "$STATUS" 200
+	expect_jq "message" '.message == "Token revoked"'
+	guarded GET "$PAT"
+	expect_eq "the guard after the revoke" "$STATUS" 401
+	[[ $BODY == *user=* ]] && fail "the backend answered a revoked token"
+	call GET /api/v1/user/api-tokens -H "Authorization: Bearer $ALICE"
+	expect_jq "no longer listed" '.data == []'
+}
+
+# run_smoke LABEL: the same cases against whichever stack is running.
+run_smoke() {
+	t_case "$1: health through the web server" smoke_health
+	t_case "$1: create a PAT with a session (Authorization reaches patgate)" smoke_create
+	t_case "$1: list shows it, without the secret" smoke_list
+	t_case "$1: the guarded backend accepts the PAT and is told who called" smoke_guard_allows
+	t_case "$1: the guard refuses no token, a session, garbage (401) and a missing ability (403)" smoke_guard_refuses
+	t_case "$1: after a revoke the guarded backend refuses the PAT" smoke_revoke
+}
+
+# ---------------------------------------------------------------- Apache
+
+# start_apache RECIPE [MODULE...]: a real Apache (prefork, mod_cgi) on $PORT
+# with docroot $WORK/www, the templated RECIPE included as Debian's
+# a2enconf would, and the extra modules loaded as a2enmod would.  Lines in
+# $APACHE_EXTRA go in at server level.
+start_apache() {
+	local recipe=$1 m apache2
+	shift
+	need apache2
+	apache2=$(command -v apache2 || echo /usr/sbin/apache2)
+	mkdir -p "$WORK/apache-run" "$WORK/www"
+	{
+		echo "ServerRoot \"$WORK\""
+		echo "ServerName 127.0.0.1"
+		echo "Listen 127.0.0.1:$PORT"
+		echo "PidFile \"$WORK/apache.pid\""
+		echo "DefaultRuntimeDir \"$WORK/apache-run\""
+		echo "ErrorLog \"$LOGS/apache.err\""
+		echo "LogLevel warn"
+		echo "User www-data"
+		echo "Group www-data"
+		for m in mpm_prefork authz_core authz_user authn_core mime cgi "$@"; do
+			echo "LoadModule ${m}_module /usr/lib/apache2/modules/mod_$m.so"
+		done
+		echo "TypesConfig /etc/mime.types"
+		echo "DocumentRoot \"$WORK/www\""
+		echo "<Directory />"
+		echo "    AllowOverride None"
+		echo "    Require all denied"
+		echo "</Directory>"
+		echo "<Directory \"$WORK/www\">"
+		echo "    AllowOverride ${APACHE_OVERRIDE:-None}"
+		echo "    Require all granted"
+		echo "</Directory>"
+		echo "${APACHE_EXTRA:-}"
+		echo "Include \"$recipe\""
+	} >"$WORK/apache.conf"
+	"$apache2" -t -f "$WORK/apache.conf" >"$WORK/apache-t.out" 2>&1 ||
+		bail "apache2 -t: $(cat "$WORK/apache-t.out")"
+	start_server "$WORK/apache.out" "$apache2" -f "$WORK/apache.conf" -DFOREGROUND
+}
