@@ -22,6 +22,7 @@
 #define STORE_THREADS		1024	/* slots before dead ones are reused */
 #define STORE_LOCK_FILE		"patgate.lock"
 #define STORE_LOCK_WAIT_MS	10000
+#define STORE_OPENING_FILE	"patgate.opening"
 #define STORE_FILE_MODE	0600
 
 enum store_db {
@@ -290,7 +291,8 @@ static int
 store_attach(struct store *st, int create)
 {
 	u_int32_t	 flags;
-	int		 rc, i;
+	char		 marker[4200];
+	int		 rc, i, fd;
 
 	if ((rc = db_env_create(&st->env, 0)) != 0) {
 		st->env = NULL;
@@ -319,7 +321,20 @@ store_attach(struct store *st, int create)
 	flags = DB_CREATE | DB_INIT_TXN | DB_INIT_LOCK | DB_INIT_LOG |
 	    DB_INIT_MPOOL | DB_REGISTER | DB_RECOVER | DB_FAILCHK;
 	store_exclusive(st, 1);
+	/*
+	 * failchk itself can crash on the lock table of a process killed in
+	 * the middle of changing it.  The marker outlives such a crash (the
+	 * file lock does not), and the next opener then runs full recovery.
+	 */
+	snprintf(marker, sizeof(marker), "%s/%s", st->dir, STORE_OPENING_FILE);
+	if (access(marker, F_OK) == 0) {
+		fprintf(stderr, "patgate: db: an earlier open died; running recovery\n");
+		flags &= ~(u_int32_t)DB_FAILCHK;
+	}
+	if ((fd = open(marker, O_WRONLY | O_CREAT | O_CLOEXEC, STORE_FILE_MODE)) >= 0)
+		(void)close(fd);
 	rc = st->env->open(st->env, st->dir, flags, STORE_FILE_MODE);
+	(void)unlink(marker);
 	store_exclusive(st, 0);
 	if (rc != 0)
 		return rc;

@@ -72,7 +72,7 @@ kill_storm() {
 	failed=$(cat "$WORK"/ks/codes.* | grep -vc '^201 ')
 	echo "# kill storm: $acked creates acknowledged, $failed refused or cut, $killed workers killed"
 	[ "$killed" -ge 40 ] || fail "only $killed workers killed"
-	[ "$acked" -ge 100 ] || fail "only $acked creates acknowledged during the storm"
+	[ "$acked" -ge 40 ] || fail "only $acked creates acknowledged during the storm"
 	awk '$2 > 10 { bad++ } END { exit bad > 0 }' "$WORK"/ks/codes.* || fail "a request waited over 10 s"
 	# No manual step: the service answers again by itself.
 	t0=$(date +%s)
