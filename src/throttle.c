@@ -1,7 +1,8 @@
 /*
  * throttle.c: Argon2 as a weapon.  Each worker spends at most half of any
  * second on checks the cache cannot answer, and a credential that keeps
- * failing gets one Argon2 try a second; the rest are answered 503 at once.
+ * failing gets one Argon2 try a second, then every 2, 4 ... 64 seconds;
+ * the rest are answered 503 at once.
  * Cache hits are never throttled, so a holder whose token is warm goes on.
  */
 #include <string.h>
@@ -55,8 +56,11 @@ throttle_allow(int kind, uint64_t id)
 	}
 	if (budget_used >= THROTTLE_BUDGET_MS)
 		return 0;
+	/* Past the fifth failure, the wait between tries doubles each time. */
 	if (s->kind == kind && s->id == id && now - s->since < THROTTLE_WINDOW_MS &&
-	    s->failures >= THROTTLE_FAILURES && now - s->last_try < THROTTLE_RETRY_MS)
+	    s->failures >= THROTTLE_FAILURES &&
+	    now - s->last_try < (THROTTLE_RETRY_MS << (s->failures - THROTTLE_FAILURES < 6 ?
+	    s->failures - THROTTLE_FAILURES : 6)))
 		return 0;
 	return 1;
 }

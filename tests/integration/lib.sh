@@ -51,8 +51,27 @@ t_case() {
 }
 
 t_done() {
+	t_case "no secret of this script's tokens and sessions in any log or database file" no_secret_leaked
 	echo "1..$TAP_N"
 	[ "$TAP_FAILED" = 0 ]
+}
+
+# Every secret minted through create() or setup_db, searched for in the
+# web server's and the workers' logs, the CLI's stderr and the database.
+no_secret_leaked() {
+	local f
+	[ -s "$WORK/minted" ] || return 0
+	for f in "$WORK"/*.err "$WORK"/*.log "$PATGATE_DB"/*; do
+		[ -f "$f" ] || continue
+		if grep -qaF -f "$WORK/minted" "$f"; then
+			fail "a secret is in $(basename "$f")"
+		fi
+	done
+}
+
+# remember_secret TOKEN: note the 40 random characters of a PAT or session.
+remember_secret() {
+	[ -n "$1" ] && printf '%s\n' "${1: -48:40}" >>"$WORK/minted"
 }
 
 # fail MESSAGE: mark the current case failed.
@@ -90,6 +109,8 @@ setup_db() {
 	ALICE=$(cli session new alice@example.com)
 	BOB=$(cli session new bob@example.com)
 	[ -n "$ALICE" ] && [ -n "$BOB" ] || { echo "Bail out! no sessions"; exit 99; }
+	remember_secret "$ALICE"
+	remember_secret "$BOB"
 }
 
 # start_workers [N]: spawn-fcgi with N (default 2) workers on the unix socket.
@@ -227,6 +248,7 @@ create() {
 	call POST /api/v1/user/api-tokens -H "Authorization: Bearer $sess" \
 		-H 'Content-Type: application/json' --data-binary "$json" "$@"
 	TOKEN=$(printf '%s' "$BODY" | jq -r '.data.token // empty' 2>/dev/null)
+	remember_secret "$TOKEN"
 }
 
 # expect_error STATUS: the last response is that status with a JSON message.

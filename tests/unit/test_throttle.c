@@ -18,9 +18,12 @@ failing_credential_gets_one_try_a_second(void)
 	CHECK(throttle_allow(CACHE_PAT, 43));		/* others unaffected */
 	CHECK(throttle_allow(CACHE_SESSION, 42));
 	usleep(1100 * 1000);
-	CHECK(throttle_allow(CACHE_PAT, 42));		/* one try a second */
+	CHECK(throttle_allow(CACHE_PAT, 42));		/* one try after a second */
 	throttle_record(CACHE_PAT, 42, 1, 0);
-	CHECK(!throttle_allow(CACHE_PAT, 42));
+	usleep(1100 * 1000);
+	CHECK(!throttle_allow(CACHE_PAT, 42));		/* then after two */
+	usleep(1000 * 1000);
+	CHECK(throttle_allow(CACHE_PAT, 42));
 }
 
 static void

@@ -1,0 +1,105 @@
+#!/bin/bash
+# flood.sh: Argon2 as a weapon.  Forged secrets for a real token must not
+# starve cached checks or lock out the holder, and are answered cheaply;
+# a flood over many tokens gets 503 with Retry-After instead of a queue.
+. "$(dirname "$0")/lib.sh"
+export PATGATE_MAX_TOKENS_PER_USER=100000
+export PATGATE_RULES="$WORK/rules"
+printf 'GET /protected/read/* read\n' >"$PATGATE_RULES"
+setup_db
+start_supervised 4
+start_lighttpd
+command -v wrk >/dev/null || { echo "Bail out! wrk is not installed"; exit 99; }
+URL="http://127.0.0.1:$PORT/api/v1/auth/check"
+H=(-H "X-Original-Method: GET" -H "X-Original-URI: /protected/read/x")
+
+# mint_costly NAME: a token hashed at the default cost, through plain CGI.
+mint_costly() {
+	printf '{"name":"%s"}' "$1" | env -u PATGATE_ARGON2 GATEWAY_INTERFACE=CGI/1.1 \
+		REQUEST_METHOD=POST REQUEST_URI=/api/v1/user/api-tokens CONTENT_TYPE=application/json \
+		CONTENT_LENGTH=$((11 + ${#1})) HTTP_AUTHORIZATION="Bearer $ALICE" "$FCGI" 2>/dev/null |
+		sed -n 's/.*"token":"\([^"]*\)".*/\1/p'
+}
+
+# forge TOKEN: the same number, another secret with a correct checksum.
+forge() {
+	local n=${1%%|*} secret=${1#*|} core fake
+	core=${secret: -48:40}
+	fake="$([ "${core:0:1}" = A ] && echo B || echo A)${core:1}"
+	printf '%s|%s%s' "$n" "$fake" "$(printf '%s' "$fake" | gzip -c | tail -c 8 | head -c 4 | od -An -tx4 | tr -d ' \n')"
+}
+
+# rps SECONDS CONNS TOKEN: successful requests a second on the check endpoint.
+rps() {
+	wrk -t2 -c"$2" -d"$1"s "${H[@]}" -H "Authorization: Bearer $3" "$URL" >"$WORK/wrk.out" 2>&1
+	awk '/Requests\/sec/ { r = $2 } /requests in/ { n = $1 } /Non-2xx/ { bad = $NF }
+		END { if (n > 0) printf "%d\n", r * (1 - bad / n); else print 0 }' "$WORK/wrk.out"
+}
+
+forged_secrets_for_one_token() {
+	local tok forged base under fair flood_rps i
+	tok=$(mint_costly "flood target")
+	remember_secret "$tok"
+	pat_ok "$tok" || { fail "no token minted"; return; }
+	forged=$(forge "$tok")
+	pat_ok "$forged" || fail "the forged token is not well-formed"
+	for i in $(seq 12); do	# warm every worker's cache
+		call GET /api/v1/auth/check -H "Authorization: Bearer $tok" "${H[@]}"
+	done
+	expect_eq "a valid check" "$STATUS" 200
+	base=$(rps 4 8 "$tok")
+	# The same flood with malformed tokens, which cost no lookup and no
+	# Argon2: the share of the web server that any 8 clients take.
+	wrk -t1 -c8 -d8s "${H[@]}" -H "Authorization: Bearer 1|malformed" "$URL" >"$WORK/junk.out" 2>&1 &
+	local flood=$!
+	sleep 1.5
+	fair=$(rps 4 8 "$tok")
+	wait "$flood"
+	wrk -t1 -c8 -d8s "${H[@]}" -H "Authorization: Bearer $forged" "$URL" >"$WORK/flood.out" 2>&1 &
+	flood=$!
+	sleep 1.5
+	under=$(rps 4 8 "$tok")
+	wait "$flood"
+	flood_rps=$(awk '/Requests\/sec/ { printf "%d\n", $2 }' "$WORK/flood.out")
+	echo "# cached checks: $base/s alone, $fair/s beside 8 clients sending malformed tokens, $under/s beside 8 sending forged secrets ($flood_rps/s answered)"
+	[ "$base" -gt 0 ] || fail "no valid checks at all"
+	# lighttpd shares one core fairly among the 16 connections, so any
+	# flood of equal size takes about half; forged secrets may take no more
+	# than malformed tokens do, and never leave less than 40 %.
+	[ $((under * 100)) -ge $((fair * 85)) ] || fail "forged secrets cost more than malformed tokens: $under/s against $fair/s"
+	[ $((under * 10)) -ge $((base * 4)) ] || fail "cached checks fell to $under/s from $base/s"
+	# Argon2 at the default cost allows ~100 a second on two cores: a far
+	# higher answer rate means the forged secrets were refused without it.
+	[ "${flood_rps:-0}" -ge 500 ] || fail "the flood was answered at only ${flood_rps:-0}/s"
+	call GET /api/v1/auth/check -H "Authorization: Bearer $tok" "${H[@]}"
+	expect_eq "the holder after the flood" "$STATUS" 200
+	call GET /api/v1/auth/check -H "Authorization: Bearer $forged" "${H[@]}"
+	[ "$STATUS" = 401 ] || [ "$STATUS" = 503 ] || fail "a forged secret got $STATUS"
+}
+
+saturation_gets_503() {
+	local i f busy slow
+	: >"$WORK/forged"
+	for i in $(seq 24); do
+		f=$(mint_costly "target $i")
+		remember_secret "$f"
+		forge "$f" >>"$WORK/forged"
+		echo >>"$WORK/forged"
+	done
+	export URL
+	# 8 clients, each token's forged secret 4 times: ~100 Argon2 runs asked for at once.
+	for i in 1 2 3 4; do cat "$WORK/forged"; done | grep . | xargs -P 8 -I{} sh -c '
+		curl -sS -o /dev/null -D - -w "time=%{time_total}\n" -H "Authorization: Bearer {}" \
+			-H "X-Original-Method: GET" -H "X-Original-URI: /protected/read/x" "$URL"' >"$WORK/sat.out" 2>&1
+	busy=$(grep -c '^HTTP/1.1 503' "$WORK/sat.out")
+	echo "# $busy of 96 forged checks over 24 tokens answered 503 at once"
+	[ "$busy" -ge 1 ] || fail "no 503 under saturation"
+	[ "$(grep -ci '^Retry-After:' "$WORK/sat.out")" -ge "$busy" ] || fail "a 503 without Retry-After"
+	slow=$(awk -F= '/^time=/ && $2 > 3 { n++ } END { print n + 0 }' "$WORK/sat.out")
+	expect_eq "checks that waited over 3 s" "$slow" 0
+	grep -c '^HTTP/1.1 \(401\|503\)' "$WORK/sat.out" | grep -qx 96 || fail "an answer other than 401 or 503"
+}
+
+t_case "forged secrets for a real token: cached checks keep half, the holder passes" forged_secrets_for_one_token
+t_case "Argon2 saturated: 503 with Retry-After, no queue" saturation_gets_503
+t_done
