@@ -283,6 +283,29 @@ store_failchk(struct store *st)
 }
 
 /*
+ * The region files are shared memory mapped from the environment's
+ * directory.  On a full file system, touching a page of a sparse one kills
+ * the process with SIGBUS, likely holding a mutex; so every page of them
+ * is allocated at open, while there is room.
+ */
+static void
+store_regions_allocate(struct store *st)
+{
+	char		 path[4200];
+	struct stat	 sb;
+	int		 i, fd;
+
+	for (i = 1; i < 100; i++) {
+		snprintf(path, sizeof(path), "%s/__db.%03d", st->dir, i);
+		if ((fd = open(path, O_RDWR | O_CLOEXEC)) == -1)
+			break;
+		if (fstat(fd, &sb) == 0 && sb.st_size > 0)
+			(void)posix_fallocate(fd, 0, sb.st_size);
+		(void)close(fd);
+	}
+}
+
+/*
  * Open the environment and every database of st->dir into st.  Returns 0
  * or a Berkeley DB error; on error the handles opened so far stay in st
  * for store_detach.
@@ -335,6 +358,8 @@ store_attach(struct store *st, int create)
 		(void)close(fd);
 	rc = st->env->open(st->env, st->dir, flags, STORE_FILE_MODE);
 	(void)unlink(marker);
+	if (rc == 0)
+		store_regions_allocate(st);
 	store_exclusive(st, 0);
 	if (rc != 0)
 		return rc;
