@@ -122,7 +122,8 @@ serve_fcgi(struct app *app)
 	struct body_source src;
 	struct log_sink	 sink;
 
-	if (FCGX_Init() != 0 || FCGX_InitRequest(&r, 0, 0) != 0) {
+	/* A signal ends accept(): without the flag libfcgi would wait on. */
+	if (FCGX_Init() != 0 || FCGX_InitRequest(&r, 0, FCGI_FAIL_ACCEPT_ON_INTR) != 0) {
 		fprintf(stderr, "patgate.fcgi: cannot set up FastCGI\n");
 		return 1;
 	}
