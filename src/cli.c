@@ -26,6 +26,9 @@ static const char usage_text[] =
     "  session revoke TOKEN              end a session\n"
     "  token list EMAIL                  one JSON object per token (no secrets)\n"
     "  token revoke TOKEN_ID             revoke a token by its id\n"
+    "  token bulk EMAIL COUNT [--name NAME]\n"
+    "                                    store COUNT tokens at once (for load tests);\n"
+    "                                    prints the last one, the only one usable\n"
     "  verify TOKEN                      check a PAT; prints its user and abilities\n"
     "  prune [--days N]                  remove tokens revoked or expired N days ago (30)\n"
     "                                    and login counters whose window has ended\n"
@@ -478,6 +481,95 @@ cmd_token_revoke(struct cli *c)
 	}
 }
 
+#define BULK_BATCH	1000	/* tokens a transaction */
+
+/*
+ * Fill a store quickly, to see how patgate behaves with many tokens.
+ * Argon2 at the configured cost for each would take hours, so every
+ * token but the last holds the dummy hash no secret matches: it takes
+ * the room of a real one but can never be used.  The last gets a real
+ * secret and is printed.  The per-user cap is not applied.
+ */
+static int
+cmd_token_bulk(struct cli *c)
+{
+	struct user_rec	 u;
+	struct token_rec *recs = NULL, *t;
+	const char	*name = cli_option(c, "--name");
+	char		 core[TOKEN_CORE_LEN + 1], token[128], dummy[HASH_ENCODED_MAX];
+	char		 num[24], *end;
+	unsigned long	 count, done = 0;
+	size_t		 i, n = 0;
+	time_t		 now = time(NULL);
+	int		 rc = 1;
+
+	if (c->argc != 2)
+		return usage();
+	count = strtoul(c->argv[1], &end, 10);
+	if (c->argv[1][0] < '1' || c->argv[1][0] > '9' || *end != '\0' ||
+	    count > 100000000UL) {
+		fprintf(stderr, "patgate: COUNT takes a number from 1 to 100000000\n");
+		return EXIT_USAGE;
+	}
+	if (name == NULL)
+		name = "bulk token";
+	if (strlen(name) >= sizeof(recs->name) || !valid_utf8(name, strlen(name))) {
+		fprintf(stderr, "patgate: the name must be UTF-8 of at most 255 characters\n");
+		return 1;
+	}
+	if (cli_open(c, 0) == -1 || cli_user(c, c->argv[0], &u) == -1)
+		return 1;
+	if ((recs = calloc(BULK_BATCH, sizeof(*recs))) == NULL) {
+		perror("patgate");
+		return 1;
+	}
+	hash_dummy(c->cfg.argon2_m, c->cfg.argon2_t, c->cfg.argon2_p, dummy);
+	core[0] = '\0';
+	while (done < count) {
+		n = count - done < BULK_BATCH ? (size_t)(count - done) : BULK_BATCH;
+		for (i = 0; i < n; i++) {
+			t = &recs[i];
+			memset(t, 0, sizeof(*t));
+			if (token_uuid_new(t->id) == -1) {
+				perror("patgate: getrandom");
+				goto out;
+			}
+			memcpy(t->user_id, u.id, sizeof(t->user_id));
+			snprintf(t->name, sizeof(t->name), "%s", name);
+			snprintf(t->abilities[0], sizeof(t->abilities[0]), "*");
+			t->nabilities = 1;
+			t->created_at = now;
+			memcpy(t->hash, dummy, sizeof(t->hash));
+		}
+		if (done + n == count && (token_core_new(core) == -1 ||
+		    hash_make(core, TOKEN_CORE_LEN, c->cfg.argon2_m, c->cfg.argon2_t,
+		    c->cfg.argon2_p, recs[n - 1].hash) == -1)) {
+			fprintf(stderr, "patgate: the last token could not be made\n");
+			goto out;
+		}
+		if (store_token_bulk(c->store, recs, n) != STORE_OK) {
+			fprintf(stderr, "patgate: the database failed after %lu tokens\n", done);
+			goto out;
+		}
+		done += n;
+	}
+	if (store_flush(c->store) != STORE_OK) {
+		fprintf(stderr, "patgate: the tokens could not be flushed to disk\n");
+		goto out;
+	}
+	(void)token_pat_format(token, sizeof(token), recs[n - 1].number,
+	    c->cfg.token_prefix, core);
+	puts(token);
+	explicit_bzero(token, sizeof(token));
+	snprintf(num, sizeof(num), "%lu", count);
+	log_audit(NULL, "token.bulk", "user", u.id, "count", num, NULL);
+	rc = 0;
+out:
+	explicit_bzero(core, sizeof(core));
+	free(recs);
+	return rc;
+}
+
 static int
 cmd_verify(struct cli *c)
 {
@@ -606,6 +698,7 @@ static const struct command commands[] = {
 	{ "session", "revoke", cmd_session_revoke },
 	{ "token", "list", cmd_token_list },
 	{ "token", "revoke", cmd_token_revoke },
+	{ "token", "bulk", cmd_token_bulk },
 	{ "verify", NULL, cmd_verify },
 	{ "prune", NULL, cmd_prune },
 	{ "backup", NULL, cmd_backup },

@@ -306,6 +306,14 @@ enum store_rc store_session_revoke(struct store *, const char *id, time_t now);
  */
 enum store_rc store_token_create(struct store *, struct token_rec *rec,
 	    long max_live, time_t now);
+/*
+ * Store n new tokens in one transaction committed without an fsync, for
+ * loading many at once: each gets the next number into recs[i].number;
+ * the per-user cap is not applied.  STORE_OK or STORE_ERROR.
+ */
+enum store_rc store_token_bulk(struct store *, struct token_rec *recs, size_t n);
+/* Make everything committed so far durable (a checkpoint).  STORE_OK or STORE_ERROR. */
+enum store_rc store_flush(struct store *);
 enum store_rc store_token_get(struct store *, uint64_t number,
 	    struct token_rec *);
 /* The user's tokens, oldest first; fn is called for each, revoked too. */

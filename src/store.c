@@ -994,6 +994,68 @@ store_token_create(struct store *st, struct token_rec *t, long max_live, time_t 
 	return store_txn(st, 0, DB_TXN_SYNC, store_token_create_txn, &q);
 }
 
+struct token_bulk {
+	struct token_rec *recs;
+	size_t		 n;
+};
+
+static int
+store_token_bulk_txn(struct store *st, DB_TXN *txn, void *arg, enum store_rc *verdict)
+{
+	struct token_bulk *q = arg;
+	db_seq_t	 first;
+	unsigned char	 k[8];
+	DBT		 key, val;
+	size_t		 i;
+	int		 rc;
+
+	(void)verdict;
+	if ((rc = st->seq->get(st->seq, txn, (u_int32_t)q->n, &first, 0)) != 0)
+		return rc;
+	for (i = 0; i < q->n; i++) {
+		q->recs[i].number = (uint64_t)first + i;
+		if ((rc = store_token_write(st, txn, &q->recs[i])) != 0)
+			return rc;
+		store_be64(q->recs[i].number, k);
+		store_dbt(&key, q->recs[i].id, UUID_LEN);
+		store_dbt(&val, k, sizeof(k));
+		if ((rc = st->db[DB_TOKEN_IDS]->put(st->db[DB_TOKEN_IDS], txn, &key,
+		    &val, DB_NOOVERWRITE)) != 0)
+			return rc;
+		store_dbt(&key, q->recs[i].user_id, UUID_LEN);
+		if ((rc = st->db[DB_USER_TOKENS]->put(st->db[DB_USER_TOKENS], txn,
+		    &key, &val, 0)) != 0)
+			return rc;
+	}
+	return 0;
+}
+
+enum store_rc
+store_token_bulk(struct store *st, struct token_rec *recs, size_t n)
+{
+	struct token_bulk q = { recs, n };
+
+	if (n == 0)
+		return STORE_OK;
+	/* Many at once, without an fsync each: store_flush makes them durable. */
+	return store_txn(st, 0, DB_TXN_NOSYNC, store_token_bulk_txn, &q);
+}
+
+enum store_rc
+store_flush(struct store *st)
+{
+	int	 rc;
+
+	if (st->env == NULL)
+		return STORE_ERROR;
+	/* A checkpoint writes the log and the dirty pages, and drops old logs. */
+	if ((rc = st->env->txn_checkpoint(st->env, 0, 0, DB_FORCE)) != 0) {
+		fprintf(stderr, "patgate: db: checkpoint failed: %s\n", db_strerror(rc));
+		return STORE_ERROR;
+	}
+	return STORE_OK;
+}
+
 struct token_get {
 	uint64_t	 n;
 	struct token_rec *t;
