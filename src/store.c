@@ -21,7 +21,7 @@
 #define STORE_CHECKPOINT_SECONDS 30
 #define STORE_THREADS		1024	/* slots before dead ones are reused */
 #define STORE_LOCK_FILE		"patgate.lock"
-#define STORE_LOCK_WAIT_MS	10000
+#define STORE_LOCK_WAIT_MS	3000
 #define STORE_OPENING_FILE	"patgate.opening"
 #define STORE_FILE_MODE	0600
 

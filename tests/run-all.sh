@@ -13,15 +13,13 @@ cd "$top"
 pass=0
 fail=0
 
-# suite DIR LABEL: make check in DIR; add its counts and show what failed.
-suite() {
+# SERIAL: tests that measure throughput, run alone after the others.
+SERIAL="tests/integration/flood.sh"
+
+# count DIR LABEL: add the counts of DIR/check.out; show what failed.
+count() {
 	local dir=$1 label=$2 f p n
-	make -s -C "$dir" -j2 check >"$dir/check.out" 2>&1
 	grep -E '^(FAIL|ERROR|XPASS):' "$dir/check.out" | sed "s/^/[$label] /"
-	for f in $(grep -lE '^(not ok|Bail out)' "$dir"/tests/*/*.log 2>/dev/null); do
-		echo "--- [$label] $f"
-		grep -E '^(# |not ok|Bail out)' "$f" | head -n 40
-	done
 	p=$(sed -n 's/^# PASS: *\([0-9]*\)$/\1/p' "$dir/check.out" | tail -n 1)
 	n=0
 	for f in FAIL ERROR XPASS; do
@@ -31,6 +29,21 @@ suite() {
 	echo "[$label] $p passed, $n failed"
 	pass=$((pass + p))
 	fail=$((fail + n))
+}
+
+# suite DIR LABEL: make check in DIR, two at a time, then SERIAL alone.
+suite() {
+	local dir=$1 label=$2 f parallel
+	parallel=$(printf 'print-tests:\n\t@echo $(TESTS)\n' |
+		make -s -C "$dir" -f Makefile -f - print-tests | tr ' ' '\n' | grep -vxF "$SERIAL" | tr '\n' ' ')
+	make -s -C "$dir" -j2 check TESTS="$parallel" >"$dir/check.out" 2>&1
+	count "$dir" "$label"
+	make -s -C "$dir" check TESTS="$SERIAL" >"$dir/check.out" 2>&1
+	count "$dir" "$label, alone"
+	for f in $(grep -lE '^(not ok|Bail out)' "$dir"/tests/*/*.log 2>/dev/null); do
+		echo "--- [$label] $f"
+		grep -E '^(# |not ok|Bail out)' "$f" | head -n 40
+	done
 }
 
 suite "$top" plain
