@@ -119,13 +119,16 @@ passwd_on_a_terminal() {
 	command -v script >/dev/null || { echo "# skip: no script(1)"; return; }
 	remember_pw "$pw"
 	cli user add dave@example.com --name Dave >/dev/null
-	printf '%s\n%s\n' "$pw" "$pw" | script -qec "$CLI user passwd dave@example.com" /dev/null >"$WORK/tty.out" 2>&1 ||
+	# One line at a time, as typed: lines sent ahead race with the prompts.
+	{ sleep 1; printf '%s\n' "$pw"; sleep 1; printf '%s\n' "$pw"; sleep 1; } |
+		script -qec "$CLI user passwd dave@example.com" /dev/null >"$WORK/tty.out" 2>&1 ||
 		fail "user passwd on a terminal: $(tr -d '\r' <"$WORK/tty.out")"
 	grep -q 'New password:' "$WORK/tty.out" || fail "no prompt on a terminal"
 	grep -q 'Again:' "$WORK/tty.out" || fail "no confirmation on a terminal"
 	login dave@example.com "$pw"
 	expect_eq "login with the typed password" "$STATUS" 200
-	printf '%s\n%s\n' "$pw-1" "$pw-2" | script -qec "$CLI user passwd dave@example.com" /dev/null >"$WORK/tty.out" 2>&1 &&
+	{ sleep 1; printf '%s\n' "$pw-1"; sleep 1; printf '%s\n' "$pw-2"; sleep 1; } |
+		script -qec "$CLI user passwd dave@example.com" /dev/null >"$WORK/tty.out" 2>&1 &&
 		fail "two different entries accepted"
 	rm -f "$WORK/tty.out"	# the terminal echoed what was typed ahead
 	login dave@example.com "$pw"
