@@ -40,9 +40,12 @@ t_case() {
 	local name=$1
 	shift
 	CASE_FAILED=0
+	CASE_SKIP=
 	"$@"
 	TAP_N=$((TAP_N + 1))
-	if [ "$CASE_FAILED" = 0 ]; then
+	if [ -n "$CASE_SKIP" ] && [ "$CASE_FAILED" = 0 ]; then
+		echo "ok $TAP_N - $name # SKIP $CASE_SKIP"
+	elif [ "$CASE_FAILED" = 0 ]; then
 		echo "ok $TAP_N - $name"
 	else
 		echo "not ok $TAP_N - $name"
