@@ -65,8 +65,10 @@ forged_secrets_for_one_token() {
 	[ "$base" -gt 0 ] || fail "no valid checks at all"
 	# lighttpd shares one core fairly among the 16 connections, so any
 	# flood of equal size takes about half; forged secrets may take no more
-	# than malformed tokens do, and never leave less than 40 %.
-	[ $((under * 100)) -ge $((fair * 85)) ] || fail "forged secrets cost more than malformed tokens: $under/s against $fair/s"
+	# than malformed tokens do (within the noise of two runs of a few
+	# seconds: 30 %; Argon2 on every forged secret would leave a tenth), and
+	# never leave less than 40 %.
+	[ $((under * 100)) -ge $((fair * 70)) ] || fail "forged secrets cost more than malformed tokens: $under/s against $fair/s"
 	[ $((under * 10)) -ge $((base * 4)) ] || fail "cached checks fell to $under/s from $base/s"
 	# Argon2 at the default cost allows ~100 a second on two cores: a far
 	# higher answer rate means the forged secrets were refused without it.
