@@ -13,8 +13,9 @@ cd "$top"
 pass=0
 fail=0
 
-# SERIAL: tests that measure throughput, run alone after the others.
-SERIAL="tests/integration/flood.sh"
+# SERIAL: tests that measure throughput or kill workers under load, run
+# alone after the others.
+SERIAL="tests/integration/flood.sh tests/integration/reliability.sh"
 
 # count DIR LABEL: add the counts of DIR/check.out; show what failed.
 count() {
@@ -35,7 +36,8 @@ count() {
 suite() {
 	local dir=$1 label=$2 f parallel
 	parallel=$(printf 'print-tests:\n\t@echo $(TESTS)\n' |
-		make -s -C "$dir" -f Makefile -f - print-tests | tr ' ' '\n' | grep -vxF "$SERIAL" | tr '\n' ' ')
+		make -s -C "$dir" -f Makefile -f - print-tests | tr ' ' '\n' |
+		grep -vxF -f <(printf '%s\n' $SERIAL) | tr '\n' ' ')
 	make -s -C "$dir" -j2 check TESTS="$parallel" >"$dir/check.out" 2>&1
 	count "$dir" "$label"
 	make -s -C "$dir" check TESTS="$SERIAL" >"$dir/check.out" 2>&1
