@@ -4,6 +4,7 @@
 # a fresh database, loaded with wrk.  Not part of make check.
 #   tests/bench/run.sh                   the whole run (about 5 minutes)
 #   BENCH_SCALE=200000 tests/bench/run.sh    a quicker scale step
+#   BENCH_QUICK=1 tests/bench/run.sh    throughput only: no memory or scale step
 # Settings: BENCH_DURATION seconds a measure (10), BENCH_CONNECTIONS (16),
 # BENCH_THREADS wrk threads (2), BENCH_SCALE tokens for the scale step
 # (1000000), BENCH_WORKERS (2), PATGATE_ARGON2 (m=19456,t=2,p=1).
@@ -170,12 +171,15 @@ mix() {
 	ab_run mem-list $((per / 4)) -H "Authorization: Bearer $LISTER" "$url/api/v1/user/api-tokens"
 }
 printf '%s' "$BODY_CREATE" >"$WORK/create.json"
-say "memory: fresh workers"
-use_workers "$PATGATE_FCGI"
-mix 9900 100
-RSS10=(); for p in $WORKER_PIDS; do RSS10+=("$(rss_kib "$p")"); done
-mix 89900 100
-RSS100=(); for p in $WORKER_PIDS; do RSS100+=("$(rss_kib "$p")"); done
+RSS10=(); RSS100=()
+if [ -z "${BENCH_QUICK:-}" ]; then
+	say "memory: fresh workers"
+	use_workers "$PATGATE_FCGI"
+	mix 9900 100
+	for p in $WORKER_PIDS; do RSS10+=("$(rss_kib "$p")"); done
+	mix 89900 100
+	for p in $WORKER_PIDS; do RSS100+=("$(rss_kib "$p")"); done
+fi
 ARGON2_KIB=$(printf '%s\n' "$PATGATE_ARGON2" | sed -n 's/.*m=\([0-9]*\).*/\1/p')
 say "RSS KiB after 10k: ${RSS10[*]}; after 100k: ${RSS100[*]}"
 
@@ -215,21 +219,23 @@ FLOOR=$(printf '%s\n' "${FLOORS[@]}" | awk '{ s += $1 } END { printf "%.1f", s /
 say "floor: ${FLOORS[*]} req/s, mean $FLOOR"
 
 # ---------------------------------------------------------------- scale
-db_bytes() { stat -c %s "$PATGATE_DB"/{tokens,token_ids,user_tokens,token_used}.db | awk '{ s += $1 } END { print s }'; }
-stop_bench_workers
-cli prune --days 100000 >/dev/null	# a checkpoint: the files hold every page
-BYTES0=$(db_bytes)
-say "loading $SCALE tokens"
-T0=$(date +%s.%N)
-BULK_PAT=$(cli token bulk filler@example.com "$SCALE" --name "benchmark token 0001")
-T1=$(date +%s.%N)
-BYTES1=$(db_bytes)
-PER_TOKEN=$(( (BYTES1 - BYTES0) / SCALE ))
-LOAD_S=$(awk -v a="$T0" -v b="$T1" 'BEGIN { printf "%.1f", b - a }')
-say "loaded in $LOAD_S s; $PER_TOKEN bytes a token on disk"
-"$CLI" verify "$BULK_PAT" >/dev/null 2>&1 || { echo "run.sh: the bulk loader's token fails" >&2; exit 99; }
-use_workers "$PATGATE_FCGI"
-measure_api "_SCALE"
+if [ -z "${BENCH_QUICK:-}" ]; then
+	db_bytes() { stat -c %s "$PATGATE_DB"/{tokens,token_ids,user_tokens,token_used}.db | awk '{ s += $1 } END { print s }'; }
+	stop_bench_workers
+	cli prune --days 100000 >/dev/null	# a checkpoint: the files hold every page
+	BYTES0=$(db_bytes)
+	say "loading $SCALE tokens"
+	T0=$(date +%s.%N)
+	BULK_PAT=$(cli token bulk filler@example.com "$SCALE" --name "benchmark token 0001")
+	T1=$(date +%s.%N)
+	BYTES1=$(db_bytes)
+	PER_TOKEN=$(( (BYTES1 - BYTES0) / SCALE ))
+	LOAD_S=$(awk -v a="$T0" -v b="$T1" 'BEGIN { printf "%.1f", b - a }')
+	say "loaded in $LOAD_S s; $PER_TOKEN bytes a token on disk"
+	"$CLI" verify "$BULK_PAT" >/dev/null 2>&1 || { echo "run.sh: the bulk loader's token fails" >&2; exit 99; }
+	use_workers "$PATGATE_FCGI"
+	measure_api "_SCALE"
+fi
 
 # ---------------------------------------------------------------- table
 
@@ -247,10 +253,12 @@ for k in "${!RSS100[@]}"; do
 	row "worker $k RSS growth 10k->100k (KiB)" "$((RSS100[k] - RSS10[k]))" "1 MiB 1024" \
 		"$(ratio "$((RSS100[k] - RSS10[k]))" 1024)" 1 le
 done
-row "check at $SCALE tokens (req/s)" "$CHECK_RPS_SCALE" "at $BASE_TOKENS: $CHECK_RPS" "$(ratio "$CHECK_RPS_SCALE" "$CHECK_RPS")" 0.9
-row "create at $SCALE tokens (req/s)" "$CREATE_RPS_SCALE" "at $BASE_TOKENS: $CREATE_RPS" "$(ratio "$CREATE_RPS_SCALE" "$CREATE_RPS")" 0.9
-row "disk bytes a token, 20-char name" "$PER_TOKEN" "1 KiB 1024" "$(ratio "$PER_TOKEN" 1024)" 1 le
-say "for scale at $SCALE: malformed $MALFORMED_RPS_SCALE, bad checksum $BADCRC_RPS_SCALE, list $LIST_RPS_SCALE req/s; load took $LOAD_S s"
+if [ -z "${BENCH_QUICK:-}" ]; then
+	row "check at $SCALE tokens (req/s)" "$CHECK_RPS_SCALE" "at $BASE_TOKENS: $CHECK_RPS" "$(ratio "$CHECK_RPS_SCALE" "$CHECK_RPS")" 0.9
+	row "create at $SCALE tokens (req/s)" "$CREATE_RPS_SCALE" "at $BASE_TOKENS: $CREATE_RPS" "$(ratio "$CREATE_RPS_SCALE" "$CREATE_RPS")" 0.9
+	row "disk bytes a token, 20-char name" "$PER_TOKEN" "1 KiB 1024" "$(ratio "$PER_TOKEN" 1024)" 1 le
+	say "for scale at $SCALE: malformed $MALFORMED_RPS_SCALE, bad checksum $BADCRC_RPS_SCALE, list $LIST_RPS_SCALE req/s; load took $LOAD_S s"
+fi
 
 {
 	echo "measure|value|baseline|ratio|target|result"
