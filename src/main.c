@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "patgate.h"
@@ -13,18 +14,62 @@
 static volatile sig_atomic_t stopping;
 
 /*
- * A request that has not finished in time is stuck, most likely on a
- * mutex a killed worker held: leave, so the supervisor starts a fresh
- * worker that recovers the environment.
+ * The watchdog.  A request that has not finished in time is stuck, most
+ * likely on a mutex a killed worker held: leave, so the supervisor starts
+ * a fresh worker that recovers the environment.  Two alarm() calls a
+ * request would cost more than the check they guard, so one alarm stays
+ * armed across requests and its handler judges the request in progress.
  */
+static volatile sig_atomic_t watch_busy;	/* a request is being served */
+static volatile sig_atomic_t watch_armed;	/* an alarm is pending */
+static volatile sig_atomic_t watch_started;	/* when it began, monotonic seconds */
+static unsigned watch_limit;			/* PATGATE_REQUEST_TIMEOUT */
+
+static long
+watch_clock(void)
+{
+	struct timespec	 ts;
+
+	(void)clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long)ts.tv_sec;
+}
+
 static void
 on_alarm(int sig)
 {
 	static const char msg[] = "patgate.fcgi: request timed out; exiting\n";
+	long		 spent;
 
 	(void)sig;
+	if (!watch_busy) {
+		watch_armed = 0;	/* idle: the next request arms it again */
+		return;
+	}
+	spent = watch_clock() - watch_started;
+	if (spent < (long)watch_limit) {
+		/* Armed by an earlier request: give this one its full time. */
+		alarm(watch_limit - (unsigned)spent);
+		return;
+	}
 	(void)write(STDERR_FILENO, msg, sizeof(msg) - 1);
 	_exit(70);
+}
+
+static void
+watch_begin(void)
+{
+	watch_started = watch_clock();
+	watch_busy = 1;
+	if (!watch_armed) {
+		watch_armed = 1;
+		alarm(watch_limit);
+	}
+}
+
+static void
+watch_end(void)
+{
+	watch_busy = 0;
 }
 
 static void
@@ -91,7 +136,7 @@ serve_one(struct app *app, struct request *req, int (*put)(const char *, size_t,
 	size_t		 len;
 
 	response_init(&res);
-	alarm((unsigned)app->cfg->request_timeout);
+	watch_begin();
 	app_store_ready(app);
 	if (req->role != NULL && strcmp(req->role, "AUTHORIZER") == 0)
 		authorizer_dispatch(app, req, &res);
@@ -105,7 +150,7 @@ serve_one(struct app *app, struct request *req, int (*put)(const char *, size_t,
 	response_free(&res);
 	request_free(req);
 	app_store_check(app);
-	alarm(0);
+	watch_end();
 }
 
 static int
@@ -234,7 +279,10 @@ main(int argc, char *argv[])
 	sa.sa_handler = on_term;	/* no SA_RESTART: accept() must return */
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
+	/* SA_RESTART: an idle worker's alarm must not end its accept(). */
+	watch_limit = (unsigned)cfg.request_timeout;
 	sa.sa_handler = on_alarm;
+	sa.sa_flags = SA_RESTART;
 	sigaction(SIGALRM, &sa, NULL);
 
 	memset(&app, 0, sizeof(app));

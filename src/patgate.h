@@ -511,8 +511,8 @@ enum auth_rc auth_pat(struct store *, const char *token, time_t now,
 /* Read the rules file (NULL: none).  0, or -1 with "file:line: why" in err. */
 int	 rules_load(const char *path, char *err, size_t errlen);
 /*
- * Read the file again if it changed since it was read.  0, or -1 when it
- * cannot be used, in which case no rule matches until it is mended.
+ * Read the file again if it changed since it was read (looked at no more
+ * than once a second).  0, or -1 when it cannot be used, in which case no rule matches until it is mended.
  */
 int	 rules_refresh(const char *path, char *err, size_t errlen);
 /*

@@ -1,4 +1,10 @@
-/* store_codec.c: records to and from their stored bytes (JSON with "v"). */
+/*
+ * store_codec.c: records to and from their stored bytes.  Users and login
+ * counters are JSON objects with "v":1.  Tokens and sessions, read on
+ * every check, are packed (a leading version byte 2, then fixed-width
+ * times and length-prefixed strings), which decodes without an
+ * allocation; their JSON form of version 1 is still read.
+ */
 #include <json-c/json.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -7,6 +13,109 @@
 #include "patgate.h"
 
 #define CODEC_VERSION	1
+#define CODEC_PACKED	2	/* first byte of a packed record; JSON starts with '{' */
+
+/* ------------------------------------------------------------ packed form */
+
+struct pack {
+	unsigned char	*p;
+	size_t		 len, cap;
+};
+
+static void
+pack_u64(struct pack *w, uint64_t v)
+{
+	int	 i;
+
+	for (i = 0; i < 8; i++)
+		w->p[w->len++] = (unsigned char)(v >> (8 * i));
+}
+
+/* A string of up to 65535 bytes, its length first (two bytes, little end first). */
+static void
+pack_str(struct pack *w, const char *s)
+{
+	size_t	 n = strlen(s);
+
+	w->p[w->len++] = (unsigned char)(n & 0xff);
+	w->p[w->len++] = (unsigned char)(n >> 8);
+	memcpy(w->p + w->len, s, n);
+	w->len += n;
+}
+
+/* Room for the version byte, times, and strings of the given total length. */
+static int
+pack_begin(struct pack *w, size_t ntimes, size_t nstrings, size_t strbytes)
+{
+	w->cap = 1 + 8 * ntimes + 2 * nstrings + strbytes;
+	w->len = 0;
+	if ((w->p = malloc(w->cap)) == NULL)
+		return -1;
+	w->p[w->len++] = CODEC_PACKED;
+	return 0;
+}
+
+struct unpack {
+	const unsigned char *p;
+	size_t		 len, at;
+	int		 bad;
+};
+
+static time_t
+unpack_time(struct unpack *r)
+{
+	uint64_t v = 0;
+	int	 i;
+
+	if (r->len - r->at < 8) {
+		r->bad = 1;
+		return 0;
+	}
+	for (i = 0; i < 8; i++)
+		v |= (uint64_t)r->p[r->at++] << (8 * i);
+	return (time_t)(int64_t)v;
+}
+
+/* Copy a string into dst of size cap; a string too long or cut short marks r bad. */
+static void
+unpack_str(struct unpack *r, char *dst, size_t cap)
+{
+	size_t	 n;
+
+	dst[0] = '\0';
+	if (r->bad || r->len - r->at < 2) {
+		r->bad = 1;
+		return;
+	}
+	n = (size_t)r->p[r->at] | (size_t)r->p[r->at + 1] << 8;
+	r->at += 2;
+	if (n >= cap || r->len - r->at < n || memchr(r->p + r->at, '\0', n) != NULL) {
+		r->bad = 1;
+		return;
+	}
+	memcpy(dst, r->p + r->at, n);
+	dst[n] = '\0';
+	r->at += n;
+}
+
+static int
+unpack_begin(struct unpack *r, const void *buf, size_t len)
+{
+	r->p = buf;
+	r->len = len;
+	r->at = 1;
+	r->bad = 0;
+	return len > 0 && r->p[0] == CODEC_PACKED ? 0 : -1;
+}
+
+/* The record was well formed and nothing trails it. */
+static int
+unpack_end(const struct unpack *r)
+{
+	return !r->bad && r->at == r->len ? 0 : -1;
+}
+
+/* ------------------------------------------------------------ JSON form */
 
 /* Copy string field key of o into dst (size cap); 0, or -1 if absent or too long. */
 static int
@@ -111,25 +220,36 @@ store_uncodec_user(const void *buf, size_t len, struct user_rec *u)
 char *
 store_codec_session(const struct session_rec *s, size_t *len)
 {
-	struct json_object *o = json_object_new_object();
+	struct pack	 w;
 
-	json_object_object_add(o, "v", json_object_new_int(CODEC_VERSION));
-	json_object_object_add(o, "user_id", json_object_new_string(s->user_id));
-	json_object_object_add(o, "hash", json_object_new_string(s->hash));
-	json_object_object_add(o, "created_at", json_object_new_int64(s->created_at));
-	json_object_object_add(o, "expires_at", json_object_new_int64(s->expires_at));
-	json_object_object_add(o, "revoked_at", json_object_new_int64(s->revoked_at));
-	return codec_finish(o, len);
+	if (pack_begin(&w, 3, 2, strlen(s->user_id) + strlen(s->hash)) == -1)
+		return NULL;
+	pack_u64(&w, (uint64_t)s->created_at);
+	pack_u64(&w, (uint64_t)s->expires_at);
+	pack_u64(&w, (uint64_t)s->revoked_at);
+	pack_str(&w, s->user_id);
+	pack_str(&w, s->hash);
+	*len = w.len;
+	return (char *)w.p;
 }
 
 int
 store_uncodec_session(const void *buf, size_t len, struct session_rec *s)
 {
 	struct json_object *o;
+	struct unpack	 r;
 	int		 rc = -1;
 
 	/* The id is the key; the caller fills it in. */
 	memset(s->user_id, 0, sizeof(s->user_id));
+	if (unpack_begin(&r, buf, len) == 0) {
+		s->created_at = unpack_time(&r);
+		s->expires_at = unpack_time(&r);
+		s->revoked_at = unpack_time(&r);
+		unpack_str(&r, s->user_id, sizeof(s->user_id));
+		unpack_str(&r, s->hash, sizeof(s->hash));
+		return unpack_end(&r);
+	}
 	if ((o = codec_open(buf, len)) == NULL)
 		return -1;
 	if (codec_str(o, "user_id", s->user_id, sizeof(s->user_id)) == 0 &&
@@ -146,33 +266,67 @@ store_uncodec_session(const void *buf, size_t len, struct session_rec *s)
 char *
 store_codec_token(const struct token_rec *t, size_t *len)
 {
-	struct json_object *o = json_object_new_object(), *ab;
-	size_t		 i;
+	struct pack	 w;
+	size_t		 i, strbytes;
 
-	json_object_object_add(o, "v", json_object_new_int(CODEC_VERSION));
-	json_object_object_add(o, "id", json_object_new_string(t->id));
-	json_object_object_add(o, "user_id", json_object_new_string(t->user_id));
-	json_object_object_add(o, "name", json_object_new_string(t->name));
-	ab = json_object_new_array();
+	strbytes = strlen(t->id) + strlen(t->user_id) + strlen(t->name) + strlen(t->hash);
 	for (i = 0; i < t->nabilities; i++)
-		json_object_array_add(ab, json_object_new_string(t->abilities[i]));
-	json_object_object_add(o, "abilities", ab);
-	json_object_object_add(o, "hash", json_object_new_string(t->hash));
-	json_object_object_add(o, "created_at", json_object_new_int64(t->created_at));
-	json_object_object_add(o, "expires_at", json_object_new_int64(t->expires_at));
-	json_object_object_add(o, "revoked_at", json_object_new_int64(t->revoked_at));
-	return codec_finish(o, len);
+		strbytes += 2 + strlen(t->abilities[i]);
+	/* The count of abilities rides in one more "string" slot's two bytes. */
+	if (pack_begin(&w, 3, 5, strbytes) == -1)
+		return NULL;
+	pack_u64(&w, (uint64_t)t->created_at);
+	pack_u64(&w, (uint64_t)t->expires_at);
+	pack_u64(&w, (uint64_t)t->revoked_at);
+	pack_str(&w, t->id);
+	pack_str(&w, t->user_id);
+	pack_str(&w, t->name);
+	pack_str(&w, t->hash);
+	w.p[w.len++] = (unsigned char)(t->nabilities & 0xff);
+	w.p[w.len++] = (unsigned char)(t->nabilities >> 8);
+	for (i = 0; i < t->nabilities; i++)
+		pack_str(&w, t->abilities[i]);
+	*len = w.len;
+	return (char *)w.p;
+}
+
+/* The packed form of a token; 0, or -1 when damaged. */
+static int
+unpack_token(struct unpack *r, struct token_rec *t)
+{
+	size_t	 i, n;
+
+	t->created_at = unpack_time(r);
+	t->expires_at = unpack_time(r);
+	t->revoked_at = unpack_time(r);
+	unpack_str(r, t->id, sizeof(t->id));
+	unpack_str(r, t->user_id, sizeof(t->user_id));
+	unpack_str(r, t->name, sizeof(t->name));
+	unpack_str(r, t->hash, sizeof(t->hash));
+	if (r->bad || r->len - r->at < 2)
+		return -1;
+	n = (size_t)r->p[r->at] | (size_t)r->p[r->at + 1] << 8;
+	r->at += 2;
+	if (n > ABILITIES_MAX)
+		return -1;
+	for (i = 0; i < n; i++)
+		unpack_str(r, t->abilities[i], sizeof(t->abilities[i]));
+	t->nabilities = n;
+	return unpack_end(r);
 }
 
 int
 store_uncodec_token(const void *buf, size_t len, struct token_rec *t)
 {
 	struct json_object *o, *ab, *item;
+	struct unpack	 r;
 	size_t		 i, n;
 	int		 rc = -1;
 
 	/* number and last_used_at live elsewhere; the caller fills them in. */
 	t->nabilities = 0;
+	if (unpack_begin(&r, buf, len) == 0)
+		return unpack_token(&r, t);
 	if ((o = codec_open(buf, len)) == NULL)
 		return -1;
 	if (codec_str(o, "id", t->id, sizeof(t->id)) == -1 ||

@@ -79,32 +79,36 @@ abilities_403() {
 	expect_eq "encoded dot segments either" "$STATUS" 403
 }
 
+# new_rules TEXT: replace the rules file at once; workers look at it once a second.
+new_rules() {
+	printf "$1" >"$PATGATE_RULES.new"
+	mv "$PATGATE_RULES.new" "$PATGATE_RULES"
+	sleep 1.1
+}
+
 rule_order_and_reload() {
 	local rw
 	create "$ALICE" '{"name":"writer","abilities":["write"]}'; rw=$TOKEN
 	get /protected/write/echo.cgi "$rw"
 	expect_eq "write rule" "$STATUS" 200
 	# A rule earlier in the file wins over the later one.
-	printf 'GET /protected/write/* read\n* /protected/write/* write\n* /protected/* admin\n' >"$PATGATE_RULES.new"
-	mv "$PATGATE_RULES.new" "$PATGATE_RULES"
+	new_rules 'GET /protected/write/* read\n* /protected/write/* write\n* /protected/* admin\n'
 	get /protected/write/echo.cgi "$rw"
 	expect_eq "first match wins after a change, no restart" "$STATUS" 403
 	call POST /protected/write/echo.cgi -H "Authorization: Bearer $rw" --data-binary x
 	expect_eq "POST still falls to the write rule" "$STATUS" 200
 	# No matching rule is 403 whatever the token holds.
-	printf 'GET /protected/read/* read\n' >"$PATGATE_RULES.new"
-	mv "$PATGATE_RULES.new" "$PATGATE_RULES"
+	new_rules 'GET /protected/read/* read\n'
 	create "$ALICE" '{"name":"all"}'
 	get /protected/echo.cgi "$TOKEN"
 	expect_eq "no rule matches" "$STATUS" 403
 	# A broken edit fails closed until it is mended.
-	printf 'GET /protected/read/*\n' >"$PATGATE_RULES.new"
-	mv "$PATGATE_RULES.new" "$PATGATE_RULES"
+	new_rules 'GET /protected/read/*\n'
 	get /protected/read/echo.cgi "$TOKEN"
 	expect_eq "broken rules: closed" "$STATUS" 403
 	sleep 0.2
 	grep -q "event=rules.unusable .*:1: expected METHOD PATH-PATTERN ABILITY" "$WORK/lighttpd.err" || fail "no log line naming the bad line"
-	printf 'GET /protected/read/* read\n* /protected/write/* write\n* /protected/* admin\n' >"$PATGATE_RULES"
+	new_rules 'GET /protected/read/* read\n* /protected/write/* write\n* /protected/* admin\n'
 	get /protected/read/echo.cgi "$TOKEN"
 	expect_eq "mended" "$STATUS" 200
 }

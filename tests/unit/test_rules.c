@@ -69,6 +69,15 @@ malformed_lines_name_the_line(void)
 	CHECK(rules_load("/nonexistent/rules", err, sizeof(err)) == -1);
 }
 
+/* The file is looked at no more than once a second: let one pass. */
+static void
+next_look(void)
+{
+	struct timespec	 ts = { 1, 50 * 1000 * 1000 };
+
+	nanosleep(&ts, NULL);
+}
+
 static void
 changes_are_picked_up_and_breakage_fails_closed(void)
 {
@@ -79,13 +88,16 @@ changes_are_picked_up_and_breakage_fails_closed(void)
 	CHECK(rules_refresh(file, err, sizeof(err)) == 0);
 	CHECK(strcmp(rules_ability_for("GET", "/a"), "one") == 0);
 	write_rules("GET /a two-longer\n");
+	next_look();
 	CHECK(rules_refresh(file, err, sizeof(err)) == 0);
 	CHECK(strcmp(rules_ability_for("GET", "/a"), "two-longer") == 0);
 	write_rules("GET /a\n");
+	next_look();
 	CHECK(rules_refresh(file, err, sizeof(err)) == -1);
 	CHECK(rules_ability_for("GET", "/a") == NULL);
 	CHECK(rules_refresh(file, err, sizeof(err)) == -1);
 	write_rules("GET /a three\n");
+	next_look();
 	CHECK(rules_refresh(file, err, sizeof(err)) == 0);
 	CHECK(strcmp(rules_ability_for("GET", "/a"), "three") == 0);
 }

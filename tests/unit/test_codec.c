@@ -1,0 +1,126 @@
+/* test_codec.c: stored records: packed round trips, the JSON form still read, damage refused. */
+#include <stdlib.h>
+
+#include "../../src/patgate.h"
+#include "tap.h"
+
+static void
+sample_token(struct token_rec *t)
+{
+	memset(t, 0, sizeof(*t));
+	snprintf(t->id, sizeof(t->id), "0b4e7f3c-6f1d-4c55-9a39-2f1a3c5d7e90");
+	snprintf(t->user_id, sizeof(t->user_id), "7d2f8a61-0c3e-4b8f-8e2a-5f6b7c8d9e01");
+	snprintf(t->name, sizeof(t->name), "CI \"deploy\" \xc3\xa9t\xc3\xa9");
+	snprintf(t->hash, sizeof(t->hash), "$argon2id$v=19$m=1024,t=1,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNo");
+	snprintf(t->abilities[0], sizeof(t->abilities[0]), "read");
+	snprintf(t->abilities[1], sizeof(t->abilities[1]), "deploy:prod");
+	t->nabilities = 2;
+	t->created_at = 1764316800;
+	t->expires_at = 4102444800;
+	t->revoked_at = 0;
+}
+
+static void
+token_round_trip(void)
+{
+	struct token_rec t, back;
+	char		*enc;
+	size_t		 len;
+
+	sample_token(&t);
+	CHECK((enc = store_codec_token(&t, &len)) != NULL);
+	memset(&back, 0x5a, sizeof(back));
+	CHECK(store_uncodec_token(enc, len, &back) == 0);
+	CHECK(strcmp(back.id, t.id) == 0);
+	CHECK(strcmp(back.user_id, t.user_id) == 0);
+	CHECK(strcmp(back.name, t.name) == 0);
+	CHECK(strcmp(back.hash, t.hash) == 0);
+	CHECK(back.nabilities == 2);
+	CHECK(strcmp(back.abilities[1], "deploy:prod") == 0);
+	CHECK(back.created_at == t.created_at && back.expires_at == t.expires_at);
+	CHECK(back.revoked_at == 0);
+	/* A 20-character name: the record is far below a kilobyte. */
+	CHECK(len < 300);
+	free(enc);
+}
+
+static void
+session_round_trip(void)
+{
+	struct session_rec s, back;
+	char		*enc;
+	size_t		 len;
+
+	memset(&s, 0, sizeof(s));
+	snprintf(s.user_id, sizeof(s.user_id), "7d2f8a61-0c3e-4b8f-8e2a-5f6b7c8d9e01");
+	snprintf(s.hash, sizeof(s.hash), "$argon2id$v=19$m=1024,t=1,p=1$c2FsdA$aGFzaA");
+	s.created_at = 10;
+	s.expires_at = 20;
+	s.revoked_at = -1;	/* times are signed */
+	CHECK((enc = store_codec_session(&s, &len)) != NULL);
+	CHECK(store_uncodec_session(enc, len, &back) == 0);
+	CHECK(strcmp(back.user_id, s.user_id) == 0 && strcmp(back.hash, s.hash) == 0);
+	CHECK(back.created_at == 10 && back.expires_at == 20 && back.revoked_at == -1);
+	free(enc);
+}
+
+/* Records written in the JSON form before the packed one are read alike. */
+static void
+json_records_still_read(void)
+{
+	static const char tok[] = "{\"v\":1,\"id\":\"0b4e7f3c-6f1d-4c55-9a39-2f1a3c5d7e90\","
+	    "\"user_id\":\"7d2f8a61-0c3e-4b8f-8e2a-5f6b7c8d9e01\",\"name\":\"old\","
+	    "\"abilities\":[\"*\"],\"hash\":\"$argon2id$v=19$m=1024,t=1,p=1$c2FsdA$aGFzaA\","
+	    "\"created_at\":5,\"expires_at\":0,\"revoked_at\":7}";
+	static const char sess[] = "{\"v\":1,\"user_id\":\"u\",\"hash\":\"h\","
+	    "\"created_at\":1,\"expires_at\":2,\"revoked_at\":0}";
+	struct token_rec t;
+	struct session_rec s;
+
+	CHECK(store_uncodec_token(tok, sizeof(tok) - 1, &t) == 0);
+	CHECK(strcmp(t.name, "old") == 0 && t.nabilities == 1 && t.revoked_at == 7);
+	CHECK(store_uncodec_session(sess, sizeof(sess) - 1, &s) == 0);
+	CHECK(strcmp(s.user_id, "u") == 0 && s.expires_at == 2);
+}
+
+/* Every truncation, trailing bytes, and a length pointing past the end are refused. */
+static void
+damage_is_refused(void)
+{
+	struct token_rec t, back;
+	char		*enc, *longer;
+	size_t		 len, cut;
+	int		 refused = 1;
+
+	sample_token(&t);
+	enc = store_codec_token(&t, &len);
+	for (cut = 0; cut < len; cut++)
+		if (store_uncodec_token(enc, cut, &back) != -1)
+			refused = 0;
+	CHECK(refused);
+	longer = malloc(len + 1);
+	memcpy(longer, enc, len);
+	longer[len] = 'x';
+	CHECK(store_uncodec_token(longer, len + 1, &back) == -1);
+	/* The id's length (after the version byte and three times) made huge. */
+	longer[1 + 24] = (char)0xff;
+	longer[1 + 24 + 1] = (char)0xff;
+	CHECK(store_uncodec_token(longer, len, &back) == -1);
+	/* A NUL inside a string would cut it short when read back. */
+	memcpy(longer, enc, len);
+	longer[1 + 24 + 2 + 3] = '\0';
+	CHECK(store_uncodec_token(longer, len, &back) == -1);
+	CHECK(store_uncodec_token("\x03", 1, &back) == -1);
+	free(longer);
+	free(enc);
+}
+
+int
+main(void)
+{
+	RUN(token_round_trip);
+	RUN(session_round_trip);
+	RUN(json_records_still_read);
+	RUN(damage_is_refused);
+	return tap_done();
+}
