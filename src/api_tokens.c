@@ -5,44 +5,35 @@
 
 #include "patgate.h"
 
-static struct json_object *
-api_time(time_t t)
+void
+api_token_fields(struct json_out *w, const struct token_rec *t, const char *token,
+    int with_last_used)
 {
-	char	 buf[21];
-
-	if (t == 0)
-		return NULL;	/* json-c's null */
-	valid_time_format(t, buf);
-	return json_object_new_string(buf);
-}
-
-struct json_object *
-api_token_json(const struct token_rec *t, const char *token, int with_last_used)
-{
-	struct json_object *o = json_object_new_object(), *ab;
 	size_t		 i;
 
-	json_object_object_add(o, "id", json_object_new_string(t->id));
-	json_object_object_add(o, "name", json_object_new_string(t->name));
-	ab = json_object_new_array();
-	for (i = 0; i < t->nabilities; i++)
-		json_object_array_add(ab, json_object_new_string(t->abilities[i]));
-	json_object_object_add(o, "abilities", ab);
-	if (token != NULL)
-		json_object_object_add(o, "token", json_object_new_string(token));
-	if (with_last_used)
-		json_object_object_add(o, "last_used_at", api_time(t->last_used_at));
-	json_object_object_add(o, "created_at", api_time(t->created_at));
-	json_object_object_add(o, "expires_at", api_time(t->expires_at));
-	return o;
-}
-
-static void
-api_wrap_data(struct response *res, int status, struct json_object *data)
-{
-	res->status = status;
-	res->body = json_object_new_object();
-	json_object_object_add(res->body, "data", data);
+	JSON_OUT_LIT(w, "\"id\":");
+	json_out_str(w, t->id);
+	JSON_OUT_LIT(w, ",\"name\":");
+	json_out_str(w, t->name);
+	JSON_OUT_LIT(w, ",\"abilities\":[");
+	for (i = 0; i < t->nabilities; i++) {
+		if (i > 0)
+			JSON_OUT_LIT(w, ",");
+		json_out_str(w, t->abilities[i]);
+	}
+	JSON_OUT_LIT(w, "]");
+	if (token != NULL) {
+		JSON_OUT_LIT(w, ",\"token\":");
+		json_out_str(w, token);
+	}
+	if (with_last_used) {
+		JSON_OUT_LIT(w, ",\"last_used_at\":");
+		json_out_time(w, t->last_used_at);
+	}
+	JSON_OUT_LIT(w, ",\"created_at\":");
+	json_out_time(w, t->created_at);
+	JSON_OUT_LIT(w, ",\"expires_at\":");
+	json_out_time(w, t->expires_at);
 }
 
 /* Fill t from valid input: a fresh id and secret, its hash.  0 or -1. */
@@ -104,32 +95,48 @@ api_tokens_create(struct ctx *c)
 	}
 	(void)token_pat_format(token, sizeof(token), t.number, cfg->token_prefix, core);
 	explicit_bzero(core, sizeof(core));
-	api_wrap_data(c->res, 201, api_token_json(&t, token, 0));
+	c->res->status = 201;
+	JSON_OUT_LIT(&c->res->text, "{\"data\":{");
+	api_token_fields(&c->res->text, &t, token, 0);
+	JSON_OUT_LIT(&c->res->text, "}}");
 	explicit_bzero(token, sizeof(token));
 	snprintf(num, sizeof(num), "%llu", (unsigned long long)t.number);
 	log_audit(&c->req->log, "token.create", "token", num, "id", t.id,
 	    "user", t.user_id, "addr", c->req->remote_addr, NULL);
 }
 
+struct list_rows {
+	struct json_out	*w;
+	size_t		 n;
+};
+
 static void
 api_tokens_list_one(const struct token_rec *t, void *arg)
 {
-	if (t->revoked_at == 0)
-		json_object_array_add(arg, api_token_json(t, NULL, 1));
+	struct list_rows *rows = arg;
+
+	if (t->revoked_at != 0)
+		return;
+	if (rows->n++ > 0)
+		JSON_OUT_LIT(rows->w, ",");
+	JSON_OUT_LIT(rows->w, "{");
+	api_token_fields(rows->w, t, NULL, 1);
+	JSON_OUT_LIT(rows->w, "}");
 }
 
 void
 api_tokens_list(struct ctx *c)
 {
-	struct json_object *rows = json_object_new_array();
+	struct list_rows rows = { &c->res->text, 0 };
 
+	JSON_OUT_LIT(rows.w, "{\"data\":[");
 	if (store_token_each(c->app->store, c->who.user_id, api_tokens_list_one,
-	    rows) != STORE_OK) {
-		json_object_put(rows);
-		response_storage_error(c->res);
+	    &rows) != STORE_OK) {
+		response_storage_error(c->res);	/* drops the rows written */
 		return;
 	}
-	api_wrap_data(c->res, 200, rows);
+	JSON_OUT_LIT(rows.w, "]}");
+	c->res->status = 200;
 }
 
 void

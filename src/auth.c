@@ -20,17 +20,18 @@ auth_bearer(const char *authorization)
 
 /*
  * Judge a secret against the stored hash: a secret that passed within the
- * minute is taken from the cache; otherwise Argon2 runs if the throttle
- * allows.  AUTH_OK, AUTH_INVALID, or AUTH_BUSY (throttled).
+ * minute (known, from cache_secret_known) is accepted if the record is the
+ * one it passed against; otherwise Argon2 runs if the throttle allows.
+ * AUTH_OK, AUTH_INVALID, or AUTH_BUSY (throttled).
  */
 static enum auth_rc
-auth_secret(int kind, uint64_t id, const char *core, const char *stored_hash,
-    time_t now)
+auth_secret(int kind, uint64_t id, const char *core, int known,
+    const char *stored_hash, time_t now)
 {
 	long long	 t0;
 	int		 ok;
 
-	if (cache_hit(kind, id, core, TOKEN_CORE_LEN, stored_hash, now))
+	if (known && cache_hash_bound(kind, id, stored_hash))
 		return AUTH_OK;
 	if (!throttle_allow(kind, id))
 		return AUTH_BUSY;
@@ -43,14 +44,6 @@ auth_secret(int kind, uint64_t id, const char *core, const char *stored_hash,
 	return AUTH_OK;
 }
 
-/* Would this check be refused by the throttle anyway?  Then skip the read. */
-static int
-auth_throttled(int kind, uint64_t id, const char *core, time_t now)
-{
-	return !cache_secret_known(kind, id, core, TOKEN_CORE_LEN, now) &&
-	    !throttle_allow(kind, id);
-}
-
 enum auth_rc
 auth_session(struct store *st, const char *token, time_t now, struct principal *who)
 {
@@ -59,12 +52,15 @@ auth_session(struct store *st, const char *token, time_t now, struct principal *
 	enum store_rc		 rc;
 	enum auth_rc		 arc;
 	uint64_t		 sid;
+	int			 known;
 
 	/* The form is checked first: a PAT or garbage costs no lookup. */
 	if (token_session_parse(token, &parsed) == -1)
 		return AUTH_INVALID;
 	sid = strtoull(parsed.id, NULL, 16);
-	if (auth_throttled(CACHE_SESSION, sid, parsed.core, now))
+	/* A check the throttle would refuse anyway costs no read. */
+	known = cache_secret_known(CACHE_SESSION, sid, parsed.core, TOKEN_CORE_LEN, now);
+	if (!known && !throttle_allow(CACHE_SESSION, sid))
 		return AUTH_BUSY;
 	rc = store_session_get(st, parsed.id, &s);
 	if (rc == STORE_NOTFOUND)
@@ -73,7 +69,7 @@ auth_session(struct store *st, const char *token, time_t now, struct principal *
 		return AUTH_ERROR;
 	if (s.revoked_at != 0 || s.expires_at <= now)
 		return AUTH_INVALID;
-	if ((arc = auth_secret(CACHE_SESSION, sid, parsed.core, s.hash, now)) != AUTH_OK)
+	if ((arc = auth_secret(CACHE_SESSION, sid, parsed.core, known, s.hash, now)) != AUTH_OK)
 		return arc;
 	memset(who, 0, sizeof(*who));
 	snprintf(who->user_id, sizeof(who->user_id), "%s", s.user_id);
@@ -113,6 +109,7 @@ auth_pat(struct store *st, const char *token, time_t now, struct principal *who,
 	struct pat	 parsed;
 	enum store_rc	 rc;
 	enum auth_rc	 arc;
+	int		 known;
 
 	memset(who, 0, sizeof(*who));
 	if (token_pat_parse(token, &parsed) == -1) {
@@ -120,12 +117,13 @@ auth_pat(struct store *st, const char *token, time_t now, struct principal *who,
 		return AUTH_INVALID;
 	}
 	who->token.number = parsed.number;
-	if (auth_throttled(CACHE_PAT, parsed.number, parsed.core, now)) {
+	known = cache_secret_known(CACHE_PAT, parsed.number, parsed.core, TOKEN_CORE_LEN, now);
+	if (!known && !throttle_allow(CACHE_PAT, parsed.number)) {
 		*why = "throttled";
 		return AUTH_BUSY;
 	}
 	/* The record is read every time: a revoke or an expiry bites at once. */
-	rc = store_token_get(st, parsed.number, &who->token);
+	rc = store_token_lookup(st, parsed.number, &who->token);
 	if (rc == STORE_NOTFOUND) {
 		*why = "unknown";
 		return AUTH_INVALID;
@@ -142,12 +140,12 @@ auth_pat(struct store *st, const char *token, time_t now, struct principal *who,
 		*why = "expired";
 		return AUTH_INVALID;
 	}
-	arc = auth_secret(CACHE_PAT, parsed.number, parsed.core, who->token.hash, now);
+	arc = auth_secret(CACHE_PAT, parsed.number, parsed.core, known, who->token.hash, now);
 	if (arc != AUTH_OK) {
 		*why = arc == AUTH_BUSY ? "throttled" : "wrong-secret";
 		return arc;
 	}
-	snprintf(who->user_id, sizeof(who->user_id), "%s", who->token.user_id);
+	memcpy(who->user_id, who->token.user_id, sizeof(who->user_id));	/* same size */
 	store_token_touch(st, &who->token, now);
 	return AUTH_OK;
 }

@@ -47,11 +47,11 @@ static void
 authz_decide(struct ctx *c, const char *method, const char *uri, enum authz_style style)
 {
 	const struct config *cfg = c->app->cfg;
-	struct json_object *ab;
+	struct json_out	*w;
 	const char	*token, *why = "", *need;
 	char		 path[1024], joined[ABILITIES_MAX * (ABILITY_MAX_LEN + 1) + 1];
 	char		 num[24], err[512];
-	size_t		 i, at = 0;
+	size_t		 i, n, at = 0;
 
 	if ((token = auth_bearer(c->req->authorization)) == NULL) {
 		response_unauthenticated(c->res, 0);
@@ -78,7 +78,6 @@ authz_decide(struct ctx *c, const char *method, const char *uri, enum authz_styl
 		response_unauthenticated(c->res, 1);
 		return;
 	}
-	snprintf(num, sizeof(num), "%llu", (unsigned long long)c->who.token.number);
 	if (rules_refresh(cfg->rules_path, err, sizeof(err)) == -1)
 		log_audit(&c->req->log, "rules.unusable", "error", err, NULL);
 	if (uri == NULL || rules_normalize(uri, path, sizeof(path)) == -1) {
@@ -87,6 +86,7 @@ authz_decide(struct ctx *c, const char *method, const char *uri, enum authz_styl
 	}
 	need = rules_ability_for(method, path);
 	if (need == NULL || !authz_holds(&c->who.token, need)) {
+		snprintf(num, sizeof(num), "%llu", (unsigned long long)c->who.token.number);
 		log_audit(&c->req->log, "token.check.denied", "token", num,
 		    "id", c->who.token.id, "user", c->who.user_id,
 		    "need", need != NULL ? need : "(no rule)", "method", method,
@@ -95,21 +95,31 @@ authz_decide(struct ctx *c, const char *method, const char *uri, enum authz_styl
 		    "The token lacks the ability this request needs.");
 		return;
 	}
-	joined[0] = '\0';
-	for (i = 0; i < c->who.token.nabilities; i++)
-		at += (size_t)snprintf(joined + at, sizeof(joined) - at, "%s%s",
-		    i ? "," : "", c->who.token.abilities[i]);
+	/* Each ability fits ABILITY_MAX_LEN, and joined has room for all of them. */
+	for (i = 0; i < c->who.token.nabilities; i++) {
+		if (i > 0)
+			joined[at++] = ',';
+		n = strlen(c->who.token.abilities[i]);
+		memcpy(joined + at, c->who.token.abilities[i], n);
+		at += n;
+	}
+	joined[at] = '\0';
 	response_header(c->res, authz_headers[style][0], c->who.user_id);
 	response_header(c->res, authz_headers[style][1], c->who.token.id);
 	response_header(c->res, authz_headers[style][2], joined);
 	c->res->status = 200;
-	c->res->body = json_object_new_object();
-	json_object_object_add(c->res->body, "user_id", json_object_new_string(c->who.user_id));
-	json_object_object_add(c->res->body, "token_id", json_object_new_string(c->who.token.id));
-	ab = json_object_new_array();
-	for (i = 0; i < c->who.token.nabilities; i++)
-		json_object_array_add(ab, json_object_new_string(c->who.token.abilities[i]));
-	json_object_object_add(c->res->body, "abilities", ab);
+	w = &c->res->text;
+	JSON_OUT_LIT(w, "{\"user_id\":");
+	json_out_str(w, c->who.user_id);
+	JSON_OUT_LIT(w, ",\"token_id\":");
+	json_out_str(w, c->who.token.id);
+	JSON_OUT_LIT(w, ",\"abilities\":[");
+	for (i = 0; i < c->who.token.nabilities; i++) {
+		if (i > 0)
+			JSON_OUT_LIT(w, ",");
+		json_out_str(w, c->who.token.abilities[i]);
+	}
+	JSON_OUT_LIT(w, "]}");
 }
 
 void

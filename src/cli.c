@@ -431,17 +431,21 @@ cmd_session_revoke(struct cli *c)
 static void
 cli_token_row(const struct token_rec *t, void *arg)
 {
-	struct json_object *o = api_token_json(t, NULL, 1);
-	char		 when[21];
+	struct json_out	 w = { NULL, 0, 0, 0 };
+	char		 num[24];
 
 	(void)arg;
-	json_object_object_add(o, "number", json_object_new_uint64(t->number));
-	if (t->revoked_at != 0) {
-		valid_time_format(t->revoked_at, when);
-		json_object_object_add(o, "revoked_at", json_object_new_string(when));
-	} else
-		json_object_object_add(o, "revoked_at", NULL);
-	cli_print_json(o);
+	JSON_OUT_LIT(&w, "{");
+	api_token_fields(&w, t, NULL, 1);
+	JSON_OUT_LIT(&w, ",\"number\":");
+	json_out_raw(&w, num, (size_t)snprintf(num, sizeof(num), "%llu",
+	    (unsigned long long)t->number));
+	JSON_OUT_LIT(&w, ",\"revoked_at\":");
+	json_out_time(&w, t->revoked_at);
+	JSON_OUT_LIT(&w, "}");
+	if (!w.failed)
+		printf("%.*s\n", (int)w.len, w.buf);
+	json_out_free(&w);
 }
 
 static int

@@ -109,10 +109,53 @@ app_store_check(struct app *app)
 
 /* ---------------------------------------------------------- FastCGI */
 
+/*
+ * The parameters request_init asks for, found in one pass over the
+ * request's environment: FCGX_GetParam would scan all of it for each.
+ */
+static const char *const fcgi_wanted[] = {
+	"REQUEST_METHOD", "REQUEST_URI", "SCRIPT_NAME", "FCGI_ROLE",
+	"CONTENT_TYPE", "CONTENT_LENGTH", "HTTP_AUTHORIZATION", "REMOTE_ADDR",
+	"HTTP_X_ORIGINAL_METHOD", "HTTP_X_ORIGINAL_URI",
+};
+#define FCGI_WANTED	(sizeof(fcgi_wanted) / sizeof(fcgi_wanted[0]))
+
+struct fcgi_params {
+	char		**envp;
+	const char	*value[FCGI_WANTED];
+};
+
+static void
+fcgi_index(struct fcgi_params *p, char **envp)
+{
+	size_t	 i, n;
+	char	**e;
+
+	p->envp = envp;
+	memset(p->value, 0, sizeof(p->value));
+	for (e = envp; *e != NULL; e++)
+		for (i = 0; i < FCGI_WANTED; i++) {
+			if ((*e)[0] != fcgi_wanted[i][0])
+				continue;
+			n = strlen(fcgi_wanted[i]);
+			if (strncmp(*e, fcgi_wanted[i], n) == 0 && (*e)[n] == '=') {
+				if (p->value[i] == NULL)	/* the first wins, as in libfcgi */
+					p->value[i] = *e + n + 1;
+				break;
+			}
+		}
+}
+
 static const char *
 fcgi_param(const char *name, void *env)
 {
-	return FCGX_GetParam(name, env);
+	struct fcgi_params *p = env;
+	size_t		 i;
+
+	for (i = 0; i < FCGI_WANTED; i++)
+		if (name[0] == fcgi_wanted[i][0] && strcmp(name, fcgi_wanted[i]) == 0)
+			return p->value[i];
+	return FCGX_GetParam(name, p->envp);
 }
 
 static long
@@ -166,6 +209,7 @@ serve_fcgi(struct app *app)
 	struct request	 req;
 	struct body_source src;
 	struct log_sink	 sink;
+	struct fcgi_params params;
 
 	/* A signal ends accept(): without the flag libfcgi would wait on. */
 	if (FCGX_Init() != 0 || FCGX_InitRequest(&r, 0, FCGI_FAIL_ACCEPT_ON_INTR) != 0) {
@@ -177,7 +221,8 @@ serve_fcgi(struct app *app)
 		src.ctx = r.in;
 		sink.write = fcgi_log;
 		sink.ctx = r.err;
-		request_init(&req, fcgi_param, r.envp, src, sink);
+		fcgi_index(&params, r.envp);
+		request_init(&req, fcgi_param, &params, src, sink);
 		serve_one(app, &req, fcgi_put, r.out);
 		FCGX_Finish_r(&r);
 	}

@@ -122,6 +122,8 @@ int	 cache_hit(int kind, uint64_t id, const char *secret, size_t len,
 /* Did this secret pass for (kind, id) within the minute, whatever its record? */
 int	 cache_secret_known(int kind, uint64_t id, const char *secret, size_t len,
 	    time_t now);
+/* Is the hash the remembered secret passed against this stored_hash?  1 or 0. */
+int	 cache_hash_bound(int kind, uint64_t id, const char *stored_hash);
 /* Remember a secret that just passed Argon2. */
 void	 cache_remember(int kind, uint64_t id, const char *secret, size_t len,
 	    const char *stored_hash, time_t now);
@@ -316,6 +318,9 @@ enum store_rc store_token_bulk(struct store *, struct token_rec *recs, size_t n)
 enum store_rc store_flush(struct store *);
 enum store_rc store_token_get(struct store *, uint64_t number,
 	    struct token_rec *);
+/* The record alone (last_used_at left 0), for a check: one read, no transaction. */
+enum store_rc store_token_lookup(struct store *, uint64_t number,
+	    struct token_rec *);
 /* The user's tokens, oldest first; fn is called for each, revoked too. */
 enum store_rc store_token_each(struct store *, const char *user_id,
 	    void (*fn)(const struct token_rec *, void *), void *arg);
@@ -378,6 +383,7 @@ char	*store_codec_login(const struct login_rec *, size_t *len);
 /* Decode stored bytes; 0, or -1 when damaged or of an unknown version. */
 int	 store_uncodec_user(const void *, size_t, struct user_rec *);
 int	 store_uncodec_session(const void *, size_t, struct session_rec *);
+/* 0; 1 for a record of the JSON form, whose last use is not in it; -1 if damaged. */
 int	 store_uncodec_token(const void *, size_t, struct token_rec *);
 int	 store_uncodec_login(const void *, size_t, struct login_rec *);
 
@@ -432,6 +438,24 @@ void	 request_init(struct request *req,
 enum request_body_rc request_body(struct request *req);
 void	 request_free(struct request *req);
 
+/* ------------------------------------------------------------ json_out.c */
+
+/* JSON text being written; a failed allocation sets failed and stops it. */
+struct json_out {
+	char		*buf;
+	size_t		 len, cap;
+	int		 failed;
+};
+
+#define JSON_OUT_LIT(w, lit)	json_out_raw(w, lit, sizeof(lit) - 1)
+void	 json_out_raw(struct json_out *, const char *, size_t);
+/* A JSON string: quoted, escaped. */
+void	 json_out_str(struct json_out *, const char *);
+/* A time as the API writes it, or null for 0. */
+void	 json_out_time(struct json_out *, time_t);
+/* Wipe (it may hold a new token) and release. */
+void	 json_out_free(struct json_out *);
+
 /* ------------------------------------------------------------ response.c */
 
 #define RESPONSE_HEADERS_MAX	8
@@ -444,6 +468,7 @@ struct response {
 	}		 headers[RESPONSE_HEADERS_MAX];
 	size_t		 nheaders;
 	struct json_object *body;		/* owned; NULL for none */
+	struct json_out	 text;			/* a body written as text, when body is NULL */
 	int		 exit_after;		/* the worker should exit */
 };
 
@@ -554,8 +579,9 @@ void	 route_dispatch(struct app *, struct request *, struct response *);
 
 /* Read and parse the JSON body; on failure res is filled, NULL returned. */
 struct json_object *api_json_body(struct ctx *);
-struct json_object *api_token_json(const struct token_rec *, const char *token,
-	    int with_last_used);
+/* A token's fields as the API shows them, without the braces around them. */
+void	 api_token_fields(struct json_out *, const struct token_rec *,
+	    const char *token, int with_last_used);
 
 void	 api_tokens_create(struct ctx *);
 void	 api_tokens_list(struct ctx *);

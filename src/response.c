@@ -9,8 +9,24 @@
 void
 response_init(struct response *res)
 {
-	memset(res, 0, sizeof(*res));
+	/* The header slots are large and written before read: not cleared. */
 	res->status = 200;
+	res->nheaders = 0;
+	res->body = NULL;
+	memset(&res->text, 0, sizeof(res->text));
+	res->exit_after = 0;
+}
+
+/* Copy src into dst of size cap, cut short if need be. */
+static void
+response_copy(char *dst, size_t cap, const char *src)
+{
+	size_t	 n = strlen(src);
+
+	if (n >= cap)
+		n = cap - 1;
+	memcpy(dst, src, n);
+	dst[n] = '\0';
 }
 
 void
@@ -18,6 +34,7 @@ response_free(struct response *res)
 {
 	json_object_put(res->body);
 	res->body = NULL;
+	json_out_free(&res->text);
 }
 
 void
@@ -25,8 +42,8 @@ response_header(struct response *res, const char *name, const char *value)
 {
 	if (res->nheaders == RESPONSE_HEADERS_MAX)
 		return;
-	snprintf(res->headers[res->nheaders].name, sizeof(res->headers[0].name), "%s", name);
-	snprintf(res->headers[res->nheaders].value, sizeof(res->headers[0].value), "%s", value);
+	response_copy(res->headers[res->nheaders].name, sizeof(res->headers[0].name), name);
+	response_copy(res->headers[res->nheaders].value, sizeof(res->headers[0].value), value);
 	res->nheaders++;
 }
 
@@ -35,6 +52,7 @@ response_error(struct response *res, int status, const char *message)
 {
 	res->status = status;
 	json_object_put(res->body);
+	json_out_free(&res->text);
 	res->body = json_object_new_object();
 	json_object_object_add(res->body, "message", json_object_new_string(message));
 }
@@ -107,34 +125,58 @@ response_reason(int status)
 	}
 }
 
+/* Append n bytes of s at out + *at. */
+static void
+response_put(char *out, size_t *at, const char *s, size_t n)
+{
+	memcpy(out + *at, s, n);
+	*at += n;
+}
+
+#define RESPONSE_PUT(out, at, lit)	response_put(out, at, lit, sizeof(lit) - 1)
+
 char *
 response_serialize(const struct response *res, size_t *len)
 {
-	const char	*body = "";
-	size_t		 bodylen = 0, cap, at, i;
-	char		*out;
+	const char	*body = "", *reason;
+	size_t		 bodylen = 0, cap, at = 0, i;
+	char		*out, num[24];
 	int		 n;
 
 	if (res->body != NULL)
 		body = json_object_to_json_string_length(res->body,
 		    JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &bodylen);
-	cap = 512 + res->nheaders * 300 + bodylen + 1;
+	else if (res->text.failed)
+		return NULL;
+	else if (res->text.buf != NULL) {
+		body = res->text.buf;
+		bodylen = res->text.len;
+	}
+	cap = 512 + res->nheaders * sizeof(res->headers[0]) + bodylen + 1;
 	if ((out = malloc(cap)) == NULL)
 		return NULL;
 	/* The Status line comes first and always: an authorizer depends on it. */
-	n = snprintf(out, cap, "Status: %d %s\r\n"
+	RESPONSE_PUT(out, &at, "Status: ");
+	n = snprintf(num, sizeof(num), "%d ", res->status);
+	response_put(out, &at, num, (size_t)n);
+	reason = response_reason(res->status);
+	response_put(out, &at, reason, strlen(reason));
+	RESPONSE_PUT(out, &at, "\r\n"
 	    "Content-Type: application/json\r\n"
 	    "Cache-Control: no-store\r\n"
 	    "Pragma: no-cache\r\n"
-	    "X-Content-Type-Options: nosniff\r\n",
-	    res->status, response_reason(res->status));
-	at = (size_t)n;
-	for (i = 0; i < res->nheaders; i++)
-		at += (size_t)snprintf(out + at, cap - at, "%s: %s\r\n",
-		    res->headers[i].name, res->headers[i].value);
-	at += (size_t)snprintf(out + at, cap - at, "Content-Length: %zu\r\n\r\n", bodylen);
-	memcpy(out + at, body, bodylen);
-	at += bodylen;
+	    "X-Content-Type-Options: nosniff\r\n");
+	for (i = 0; i < res->nheaders; i++) {
+		response_put(out, &at, res->headers[i].name, strlen(res->headers[i].name));
+		RESPONSE_PUT(out, &at, ": ");
+		response_put(out, &at, res->headers[i].value, strlen(res->headers[i].value));
+		RESPONSE_PUT(out, &at, "\r\n");
+	}
+	n = snprintf(num, sizeof(num), "%zu", bodylen);
+	RESPONSE_PUT(out, &at, "Content-Length: ");
+	response_put(out, &at, num, (size_t)n);
+	RESPONSE_PUT(out, &at, "\r\n\r\n");
+	response_put(out, &at, body, bodylen);
 	*len = at;
 	return out;
 }

@@ -24,6 +24,7 @@
 #define STORE_LOCK_WAIT_MS	3000
 #define STORE_OPENING_FILE	"patgate.opening"
 #define STORE_FILE_MODE	0600
+#define STORE_TOUCH_SLOTS	256	/* tokens this process remembers touching */
 
 enum store_db {
 	DB_USERS,		/* user id -> user record */
@@ -32,7 +33,7 @@ enum store_db {
 	DB_TOKENS,		/* number (8 bytes, big-endian) -> token record */
 	DB_TOKEN_IDS,		/* token id -> number */
 	DB_USER_TOKENS,		/* user id -> numbers (sorted duplicates) */
-	DB_TOKEN_USED,		/* number -> last use (8 bytes), written lazily */
+	DB_TOKEN_USED,		/* number -> last use of a JSON-form token; read only */
 	DB_SEQ,			/* the token number sequence */
 	DB_LOGINS,		/* "email:..." or "addr:..." -> failed-login counter */
 	DB__MAX
@@ -55,6 +56,10 @@ struct store {
 	time_t		 checkpointed;
 	unsigned	 stall_ms;	/* test hook: pause inside a create */
 	int		 lockfd;	/* STORE_LOCK_FILE, for store_exclusive */
+	struct {			/* tokens whose last use is known fresh */
+		uint64_t	 n;
+		time_t		 when;
+	}		 touched[STORE_TOUCH_SLOTS];
 };
 
 /* A transaction body: returns a Berkeley DB code; a verdict aborts it. */
@@ -134,15 +139,16 @@ store_dbt_out(DBT *d)
 }
 
 /*
- * Run fn in a transaction, retrying the whole of it on deadlock.  A
- * verdict other than STORE_OK aborts and is returned; a database error
- * aborts and gives STORE_ERROR.
+ * Run fn in a transaction (or, when transactional is 0, outside one: each
+ * of its reads then takes and drops its own lock), retrying the whole of
+ * it on deadlock.  A verdict other than STORE_OK aborts and is returned;
+ * a database error aborts and gives STORE_ERROR.
  */
 static enum store_rc
-store_txn(struct store *st, u_int32_t begin_flags, u_int32_t commit_flags,
-    store_txn_fn fn, void *arg)
+store_run(struct store *st, int transactional, u_int32_t begin_flags,
+    u_int32_t commit_flags, store_txn_fn fn, void *arg)
 {
-	DB_TXN		*txn;
+	DB_TXN		*txn = NULL;
 	enum store_rc	 verdict;
 	int		 rc = 0, try, reopened = 0, committing;
 
@@ -150,7 +156,11 @@ store_txn(struct store *st, u_int32_t begin_flags, u_int32_t commit_flags,
 		committing = 0;
 		if (st->env == NULL)
 			rc = DB_RUNRECOVERY;
-		else if ((rc = st->env->txn_begin(st->env, NULL, &txn, begin_flags)) == 0) {
+		else if (!transactional) {
+			verdict = STORE_OK;
+			if ((rc = fn(st, NULL, arg, &verdict)) == 0)
+				return verdict;
+		} else if ((rc = st->env->txn_begin(st->env, NULL, &txn, begin_flags)) == 0) {
 			verdict = STORE_OK;
 			rc = fn(st, txn, arg, &verdict);
 			if (rc == 0 && verdict == STORE_OK) {
@@ -195,6 +205,20 @@ store_txn(struct store *st, u_int32_t begin_flags, u_int32_t commit_flags,
 		st->failed = 1;
 	fprintf(stderr, "patgate: db: transaction failed: %s\n", db_strerror(rc));
 	return STORE_ERROR;
+}
+
+static enum store_rc
+store_txn(struct store *st, u_int32_t begin_flags, u_int32_t commit_flags,
+    store_txn_fn fn, void *arg)
+{
+	return store_run(st, 1, begin_flags, commit_flags, fn, arg);
+}
+
+/* A single read needs no transaction: it costs a third less without one. */
+static enum store_rc
+store_read(struct store *st, store_txn_fn fn, void *arg)
+{
+	return store_run(st, 0, 0, 0, fn, arg);
 }
 
 /* Open database i, creating it when create is set. */
@@ -825,45 +849,87 @@ store_session_revoke(struct store *st, const char *id, time_t now)
 
 /* ------------------------------------------------------------ tokens */
 
-/* Read token number n into t (last_used_at included when used is set). */
+/*
+ * Get key's value from db (through cursor c when not NULL, which saves
+ * making one per read in a walk) into buf of size cap, or into a malloc'd
+ * copy if it is larger; *data is set to whichever holds it.
+ */
 static int
-store_token_read(struct store *st, DB_TXN *txn, uint64_t n, struct token_rec *t,
-    u_int32_t flags, int used, enum store_rc *verdict)
+store_get_into(DB *db, DBC *c, DB_TXN *txn, DBT *key, u_int32_t flags,
+    void *buf, size_t cap, void **data, size_t *size)
 {
-	unsigned char	 k[8], when[8];
-	DBT		 key, val;
+	DBT	 val;
+	int	 rc;
+
+	memset(&val, 0, sizeof(val));
+	val.data = buf;
+	val.ulen = (u_int32_t)cap;
+	val.flags = DB_DBT_USERMEM;
+	rc = c != NULL ? c->get(c, key, &val, flags | DB_SET) : db->get(db, txn, key, &val, flags);
+	if (rc == DB_BUFFER_SMALL) {
+		store_dbt_out(&val);
+		rc = c != NULL ? c->get(c, key, &val, flags | DB_SET) :
+		    db->get(db, txn, key, &val, flags);
+	}
+	if (rc == 0) {
+		*data = val.data;
+		*size = val.size;
+	}
+	return rc;
+}
+
+/*
+ * Read token number n into t, through the cursors ct (tokens) and cu
+ * (token_used) when given.  used: look up the last use of a token still
+ * in the JSON form (a packed one holds it).
+ */
+static int
+store_token_fetch(struct store *st, DB_TXN *txn, DBC *ct, DBC *cu, uint64_t n,
+    struct token_rec *t, u_int32_t flags, int used, enum store_rc *verdict)
+{
+	unsigned char	 k[8], when[8], buf[1024];
+	void		*data;
+	size_t		 size;
+	DBT		 key;
 	int		 rc;
 
 	store_be64(n, k);
 	store_dbt(&key, k, sizeof(k));
-	store_dbt_out(&val);
-	rc = st->db[DB_TOKENS]->get(st->db[DB_TOKENS], txn, &key, &val, flags);
+	rc = store_get_into(st->db[DB_TOKENS], ct, txn, &key, flags, buf, sizeof(buf),
+	    &data, &size);
 	if (rc == DB_NOTFOUND) {
 		*verdict = STORE_NOTFOUND;
 		return 0;
 	}
 	if (rc != 0)
 		return rc;
-	rc = store_uncodec_token(val.data, val.size, t);
-	free(val.data);
+	rc = store_uncodec_token(data, size, t);
+	if (data != buf)
+		free(data);
 	if (rc == -1) {
 		fprintf(stderr, "patgate: db: damaged token record %llu\n", (unsigned long long)n);
 		return EINVAL;
 	}
 	t->number = n;
-	t->last_used_at = 0;
-	if (!used)
+	/* A packed record holds its last use; one of the JSON form kept it apart. */
+	if (rc == 0 || !used)
 		return 0;
-	memset(&val, 0, sizeof(val));
-	val.data = when;
-	val.ulen = sizeof(when);
-	val.flags = DB_DBT_USERMEM;
-	rc = st->db[DB_TOKEN_USED]->get(st->db[DB_TOKEN_USED], txn, &key, &val, 0);
-	if (rc == 0 && val.size == sizeof(when))
+	rc = store_get_into(st->db[DB_TOKEN_USED], cu, txn, &key, 0, when, sizeof(when),
+	    &data, &size);
+	if (rc == 0 && data != when)
+		free(data);	/* not a stored time: ignored */
+	else if (rc == 0 && size == sizeof(when))
 		t->last_used_at = (time_t)store_from_be64(when);
 	else if (rc != 0 && rc != DB_NOTFOUND)
 		return rc;
 	return 0;
+}
+
+static int
+store_token_read(struct store *st, DB_TXN *txn, uint64_t n, struct token_rec *t,
+    u_int32_t flags, int used, enum store_rc *verdict)
+{
+	return store_token_fetch(st, txn, NULL, NULL, n, t, flags, used, verdict);
 }
 
 static int
@@ -902,7 +968,7 @@ store_token_walk(struct store *st, DB_TXN *txn, const char *user_id, int used,
 {
 	struct token_rec t;
 	enum store_rc	 verdict;
-	DBC		*c;
+	DBC		*c, *ct = NULL, *cu = NULL;
 	DBT		 key, val;
 	unsigned char	 num[8];
 	int		 rc, crc;
@@ -910,6 +976,10 @@ store_token_walk(struct store *st, DB_TXN *txn, const char *user_id, int used,
 
 	if ((rc = st->db[DB_USER_TOKENS]->cursor(st->db[DB_USER_TOKENS], txn, &c, 0)) != 0)
 		return rc;
+	/* One cursor a database for the walk, rather than one a read. */
+	if ((rc = st->db[DB_TOKENS]->cursor(st->db[DB_TOKENS], txn, &ct, 0)) != 0 ||
+	    (used && (rc = st->db[DB_TOKEN_USED]->cursor(st->db[DB_TOKEN_USED], txn, &cu, 0)) != 0))
+		goto out;
 	store_dbt(&key, user_id, strlen(user_id));
 	memset(&val, 0, sizeof(val));
 	val.data = num;
@@ -920,12 +990,18 @@ store_token_walk(struct store *st, DB_TXN *txn, const char *user_id, int used,
 		if (val.size != sizeof(num))
 			continue;
 		verdict = STORE_OK;
-		rc = store_token_read(st, txn, store_from_be64(num), &t, 0, used, &verdict);
+		rc = store_token_fetch(st, txn, ct, cu, store_from_be64(num), &t, 0, used,
+		    &verdict);
 		if (rc != 0)
 			break;
 		if (verdict == STORE_OK && fn(&t, arg) != 0)
 			break;
 	}
+out:
+	if (cu != NULL)
+		(void)cu->close(cu);
+	if (ct != NULL)
+		(void)ct->close(ct);
 	crc = c->close(c);
 	if (rc == DB_NOTFOUND)
 		rc = 0;
@@ -1077,6 +1153,22 @@ store_token_get(struct store *st, uint64_t number, struct token_rec *t)
 	return store_txn(st, 0, 0, store_token_get_txn, &q);
 }
 
+static int
+store_token_lookup_one(struct store *st, DB_TXN *txn, void *arg, enum store_rc *verdict)
+{
+	struct token_get *q = arg;
+
+	return store_token_read(st, txn, q->n, q->t, 0, 0, verdict);
+}
+
+enum store_rc
+store_token_lookup(struct store *st, uint64_t number, struct token_rec *t)
+{
+	struct token_get q = { number, t };
+
+	return store_read(st, store_token_lookup_one, &q);
+}
+
 struct token_each {
 	const char	*user_id;
 	struct token_rec *recs;		/* gathered in the transaction */
@@ -1159,7 +1251,7 @@ store_token_revoke_txn(struct store *st, DB_TXN *txn, void *arg, enum store_rc *
 	}
 	if (rc != 0)
 		return rc;
-	if ((rc = store_token_read(st, txn, store_from_be64(num), q->t, DB_RMW, 0,
+	if ((rc = store_token_read(st, txn, store_from_be64(num), q->t, DB_RMW, 1,
 	    verdict)) != 0 || *verdict != STORE_OK)
 		return rc;
 	/* Another user's token looks exactly like an unknown one. */
@@ -1186,32 +1278,45 @@ store_token_revoke(struct store *st, const char *user_id, const char *id,
 struct token_touch {
 	uint64_t	 n;
 	time_t		 now;
+	time_t		 when;		/* out: last use as now stored */
 };
 
+/* Set the token's last use to now unless it was set within the minute. */
 static int
 store_token_touch_txn(struct store *st, DB_TXN *txn, void *arg, enum store_rc *verdict)
 {
 	struct token_touch *q = arg;
-	unsigned char	 k[8], when[8];
-	DBT		 key, val;
+	struct token_rec t;
+	int		 rc;
 
-	(void)verdict;
-	store_be64(q->n, k);
-	store_be64((uint64_t)q->now, when);
-	store_dbt(&key, k, sizeof(k));
-	store_dbt(&val, when, sizeof(when));
-	return st->db[DB_TOKEN_USED]->put(st->db[DB_TOKEN_USED], txn, &key, &val, 0);
+	rc = store_token_read(st, txn, q->n, &t, DB_RMW, 1, verdict);
+	if (rc != 0 || *verdict != STORE_OK)
+		return rc;
+	q->when = t.last_used_at;
+	if (q->now >= q->when && q->now - q->when < 60)
+		return 0;
+	q->when = t.last_used_at = q->now;
+	return store_token_write(st, txn, &t);
 }
 
 void
 store_token_touch(struct store *st, const struct token_rec *t, time_t now)
 {
-	struct token_touch q = { t->number, now };
+	struct token_touch q = { t->number, now, 0 };
+	size_t		 slot = t->number % STORE_TOUCH_SLOTS;
 
-	if (t->last_used_at != 0 && now - t->last_used_at < 60)
+	/*
+	 * This process knows of a use within the minute: no read, no write.
+	 * Otherwise one transaction reads and, if due, writes; no wait for a
+	 * lock and no fsync, since a lost touch costs a minute's precision.
+	 */
+	if (st->touched[slot].n == t->number && now >= st->touched[slot].when &&
+	    now - st->touched[slot].when < 60)
 		return;
-	/* No wait for a lock, no fsync: a lost touch costs a minute's precision. */
-	(void)store_txn(st, DB_TXN_NOWAIT, DB_TXN_NOSYNC, store_token_touch_txn, &q);
+	if (store_txn(st, DB_TXN_NOWAIT, DB_TXN_NOSYNC, store_token_touch_txn, &q) == STORE_OK) {
+		st->touched[slot].n = t->number;
+		st->touched[slot].when = q.when;
+	}
 }
 
 struct prune {

@@ -3,7 +3,8 @@
  * counters are JSON objects with "v":1.  Tokens and sessions, read on
  * every check, are packed (a leading version byte 2, then fixed-width
  * times and length-prefixed strings), which decodes without an
- * allocation; their JSON form of version 1 is still read.
+ * allocation; their JSON form of version 1 is still read.  A packed
+ * token holds its last use too; a JSON one left it in token_used.
  */
 #include <json-c/json.h>
 #include <stdio.h>
@@ -273,11 +274,12 @@ store_codec_token(const struct token_rec *t, size_t *len)
 	for (i = 0; i < t->nabilities; i++)
 		strbytes += 2 + strlen(t->abilities[i]);
 	/* The count of abilities rides in one more "string" slot's two bytes. */
-	if (pack_begin(&w, 3, 5, strbytes) == -1)
+	if (pack_begin(&w, 4, 5, strbytes) == -1)
 		return NULL;
 	pack_u64(&w, (uint64_t)t->created_at);
 	pack_u64(&w, (uint64_t)t->expires_at);
 	pack_u64(&w, (uint64_t)t->revoked_at);
+	pack_u64(&w, (uint64_t)t->last_used_at);
 	pack_str(&w, t->id);
 	pack_str(&w, t->user_id);
 	pack_str(&w, t->name);
@@ -299,6 +301,7 @@ unpack_token(struct unpack *r, struct token_rec *t)
 	t->created_at = unpack_time(r);
 	t->expires_at = unpack_time(r);
 	t->revoked_at = unpack_time(r);
+	t->last_used_at = unpack_time(r);
 	unpack_str(r, t->id, sizeof(t->id));
 	unpack_str(r, t->user_id, sizeof(t->user_id));
 	unpack_str(r, t->name, sizeof(t->name));
@@ -323,8 +326,9 @@ store_uncodec_token(const void *buf, size_t len, struct token_rec *t)
 	size_t		 i, n;
 	int		 rc = -1;
 
-	/* number and last_used_at live elsewhere; the caller fills them in. */
+	/* The number is the key; the caller fills it in. */
 	t->nabilities = 0;
+	t->last_used_at = 0;
 	if (unpack_begin(&r, buf, len) == 0)
 		return unpack_token(&r, t);
 	if ((o = codec_open(buf, len)) == NULL)
@@ -350,7 +354,7 @@ store_uncodec_token(const void *buf, size_t len, struct token_rec *t)
 	t->created_at = codec_time(o, "created_at");
 	t->expires_at = codec_time(o, "expires_at");
 	t->revoked_at = codec_time(o, "revoked_at");
-	rc = 0;
+	rc = 1;		/* the JSON form: its last use is kept apart */
 out:
 	json_object_put(o);
 	return rc;

@@ -124,9 +124,14 @@ token_is_base62(const char *s, size_t n)
 static int
 token_crc_matches(const char *core, const char *crc)
 {
-	char	 want[TOKEN_CRC_LEN + 1];
+	static const char hex[] = "0123456789abcdef";
+	char		 want[TOKEN_CRC_LEN];
+	uint32_t	 v = token_crc32(core, TOKEN_CORE_LEN);
+	int		 i;
 
-	snprintf(want, sizeof(want), "%08x", token_crc32(core, TOKEN_CORE_LEN));
+	/* Checked on every request, so formatted by hand rather than by printf. */
+	for (i = TOKEN_CRC_LEN - 1; i >= 0; i--, v >>= 4)
+		want[i] = hex[v & 0xf];
 	return memcmp(want, crc, TOKEN_CRC_LEN) == 0;
 }
 

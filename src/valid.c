@@ -357,7 +357,46 @@ void
 valid_time_format(time_t t, char out[21])
 {
 	struct tm	 tm;
+	long long	 days, secs, era, doe, yoe, doy, mp, y, m, d;
+	int		 i;
+	long long	 part[6];
+	static const int width[6] = { 4, 2, 2, 2, 2, 2 };
+	static const char after[6] = { '-', '-', 'T', ':', ':', 'Z' };
+	char		*o = out;
 
-	gmtime_r(&t, &tm);
-	strftime(out, 21, "%Y-%m-%dT%H:%M:%SZ", &tm);
+	/* Years 1970 to 9999, the API's range, by arithmetic: a list writes many. */
+	if (t < 0 || t > 253402300799LL) {
+		gmtime_r(&t, &tm);
+		strftime(out, 21, "%Y-%m-%dT%H:%M:%SZ", &tm);
+		return;
+	}
+	days = (long long)t / 86400;
+	secs = (long long)t % 86400;
+	/* Days since 1970-01-01 to a civil date (the proleptic Gregorian calendar). */
+	days += 719468;
+	era = days / 146097;
+	doe = days - era * 146097;
+	yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+	y = yoe + era * 400;
+	doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+	mp = (5 * doy + 2) / 153;
+	d = doy - (153 * mp + 2) / 5 + 1;
+	m = mp < 10 ? mp + 3 : mp - 9;
+	y += m <= 2;
+	part[0] = y;
+	part[1] = m;
+	part[2] = d;
+	part[3] = secs / 3600;
+	part[4] = secs / 60 % 60;
+	part[5] = secs % 60;
+	for (i = 0; i < 6; i++) {
+		long long v = part[i];
+		int	 k;
+
+		for (k = width[i] - 1; k >= 0; k--, v /= 10)
+			o[k] = (char)('0' + v % 10);
+		o += width[i];
+		*o++ = after[i];
+	}
+	*o = '\0';
 }

@@ -41,7 +41,13 @@ kill_during_storm() {
 	done
 	echo "# $acked creates acknowledged around the kill"
 	expect_eq "acknowledged tokens that verify" "$n" "$acked"
-	create "$ALICE" '{"name":"after the storm"}'
+	# Fresh workers check the session with Argon2 once each; on a loaded
+	# machine that may spend a second's budget, answered 503 Retry-After: 1.
+	for _ in 1 2 3; do
+		create "$ALICE" '{"name":"after the storm"}'
+		[ "$STATUS" = 503 ] || break
+		sleep 1
+	done
 	expect_eq "create after the storm" "$STATUS" 201
 }
 

@@ -18,6 +18,7 @@ sample_token(struct token_rec *t)
 	t->created_at = 1764316800;
 	t->expires_at = 4102444800;
 	t->revoked_at = 0;
+	t->last_used_at = 1764316860;
 }
 
 static void
@@ -38,7 +39,7 @@ token_round_trip(void)
 	CHECK(back.nabilities == 2);
 	CHECK(strcmp(back.abilities[1], "deploy:prod") == 0);
 	CHECK(back.created_at == t.created_at && back.expires_at == t.expires_at);
-	CHECK(back.revoked_at == 0);
+	CHECK(back.revoked_at == 0 && back.last_used_at == t.last_used_at);
 	/* A 20-character name: the record is far below a kilobyte. */
 	CHECK(len < 300);
 	free(enc);
@@ -77,7 +78,7 @@ json_records_still_read(void)
 	struct token_rec t;
 	struct session_rec s;
 
-	CHECK(store_uncodec_token(tok, sizeof(tok) - 1, &t) == 0);
+	CHECK(store_uncodec_token(tok, sizeof(tok) - 1, &t) == 1);	/* last use apart */
 	CHECK(strcmp(t.name, "old") == 0 && t.nabilities == 1 && t.revoked_at == 7);
 	CHECK(store_uncodec_session(sess, sizeof(sess) - 1, &s) == 0);
 	CHECK(strcmp(s.user_id, "u") == 0 && s.expires_at == 2);
@@ -102,13 +103,13 @@ damage_is_refused(void)
 	memcpy(longer, enc, len);
 	longer[len] = 'x';
 	CHECK(store_uncodec_token(longer, len + 1, &back) == -1);
-	/* The id's length (after the version byte and three times) made huge. */
-	longer[1 + 24] = (char)0xff;
-	longer[1 + 24 + 1] = (char)0xff;
+	/* The id's length (after the version byte and four times) made huge. */
+	longer[1 + 32] = (char)0xff;
+	longer[1 + 32 + 1] = (char)0xff;
 	CHECK(store_uncodec_token(longer, len, &back) == -1);
 	/* A NUL inside a string would cut it short when read back. */
 	memcpy(longer, enc, len);
-	longer[1 + 24 + 2 + 3] = '\0';
+	longer[1 + 32 + 2 + 3] = '\0';
 	CHECK(store_uncodec_token(longer, len, &back) == -1);
 	CHECK(store_uncodec_token("\x03", 1, &back) == -1);
 	free(longer);
