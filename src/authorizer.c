@@ -31,6 +31,34 @@ authz_holds(const struct token_rec *t, const char *ability)
 	return 0;
 }
 
+/*
+ * One audit line a second for refusals alike in reason, token and address;
+ * the repeats are counted into the next.  A flood of bad tokens would
+ * otherwise cost a log write each, in the worker and in the web server.
+ */
+static void
+authz_log_failure(struct ctx *c, const char *why)
+{
+	char		 num[24], kind[128], skipped[24];
+	unsigned long	 n;
+
+	if (c->who.token.number != 0)
+		snprintf(num, sizeof(num), "%llu", (unsigned long long)c->who.token.number);
+	else
+		snprintf(num, sizeof(num), "-");
+	snprintf(kind, sizeof(kind), "check.failed %s %s %s", why, num, c->req->remote_addr);
+	if (!log_repeat(kind, c->now, &n))
+		return;
+	if (n == 0) {
+		log_audit(&c->req->log, "token.check.failed", "token", num, "reason", why,
+		    "addr", c->req->remote_addr, NULL);
+		return;
+	}
+	snprintf(skipped, sizeof(skipped), "%lu", n);
+	log_audit(&c->req->log, "token.check.failed", "token", num, "reason", why,
+	    "addr", c->req->remote_addr, "repeated", skipped, NULL);
+}
+
 static void
 authz_forbid(struct ctx *c, const char *message)
 {
@@ -71,10 +99,7 @@ authz_decide(struct ctx *c, const char *method, const char *uri, enum authz_styl
 		response_busy(c->res);
 		return;
 	default:
-		snprintf(num, sizeof(num), "%llu", (unsigned long long)c->who.token.number);
-		log_audit(&c->req->log, "token.check.failed",
-		    "token", c->who.token.number != 0 ? num : "-", "reason", why,
-		    "addr", c->req->remote_addr, NULL);
+		authz_log_failure(c, why);
 		response_unauthenticated(c->res, 1);
 		return;
 	}

@@ -3,10 +3,42 @@
 #include <stdio.h>
 #include <string.h>
 #include <syslog.h>
+#include <time.h>
 
 #include "patgate.h"
 
 static int log_to_syslog;
+
+#define LOG_REPEAT_SLOTS	256
+
+/* Lines of one kind seen in the current second, for log_repeat. */
+static struct {
+	uint64_t	 key;
+	time_t		 second;
+	unsigned long	 skipped;
+} repeats[LOG_REPEAT_SLOTS];
+
+int
+log_repeat(const char *kind, time_t now, unsigned long *skipped)
+{
+	uint64_t	 h = 0xcbf29ce484222325ULL;	/* FNV-1a */
+	const char	*p;
+	size_t		 i;
+
+	for (p = kind; *p != '\0'; p++)
+		h = (h ^ (unsigned char)*p) * 0x100000001b3ULL;
+	i = (size_t)(h % LOG_REPEAT_SLOTS);
+	if (repeats[i].key == h && repeats[i].second == now) {
+		repeats[i].skipped++;
+		return 0;
+	}
+	/* What was held back in an earlier second is told with this line. */
+	*skipped = repeats[i].key == h ? repeats[i].skipped : 0;
+	repeats[i].key = h;
+	repeats[i].second = now;
+	repeats[i].skipped = 0;
+	return 1;
+}
 
 void
 log_init(int use_syslog)
@@ -16,27 +48,41 @@ log_init(int use_syslog)
 		openlog("patgate", LOG_PID, LOG_AUTH);
 }
 
+/* Append n bytes of s to buf at at, as far as cap allows. */
+static size_t
+log_put(char *buf, size_t at, size_t cap, const char *s, size_t n)
+{
+	if (at >= cap)
+		return at;
+	if (n > cap - at)
+		n = cap - at;
+	memcpy(buf + at, s, n);
+	return at + n;
+}
+
 /* Append v to buf as a value: bare when safe, else quoted with escapes. */
 static size_t
 log_value(char *buf, size_t at, size_t cap, const char *v)
 {
+	static const char hex[] = "0123456789abcdef";
 	size_t	 i;
 	int	 quote = (*v == '\0');
 
 	for (i = 0; v[i] != '\0'; i++)
 		if (v[i] <= ' ' || v[i] == '"' || v[i] == '=' || (unsigned char)v[i] >= 0x7f)
 			quote = 1;
-	if (!quote) {
-		at += (size_t)snprintf(buf + at, at < cap ? cap - at : 0, "%s", v);
-		return at;
-	}
+	if (!quote)
+		return log_put(buf, at, cap, v, i);
 	if (at < cap)
 		buf[at++] = '"';
 	for (i = 0; v[i] != '\0' && at + 5 < cap; i++) {
 		unsigned char c = (unsigned char)v[i];
-		if (c < ' ' || c == 0x7f || c == '"' || c == '\\')
-			at += (size_t)snprintf(buf + at, cap - at, "\\x%02x", c);
-		else
+		if (c < ' ' || c == 0x7f || c == '"' || c == '\\') {
+			buf[at++] = '\\';
+			buf[at++] = 'x';
+			buf[at++] = hex[c >> 4];
+			buf[at++] = hex[c & 0xf];
+		} else
 			buf[at++] = (char)c;
 	}
 	if (at < cap)
@@ -47,25 +93,29 @@ log_value(char *buf, size_t at, size_t cap, const char *v)
 void
 log_audit(const struct log_sink *sink, const char *event, ...)
 {
+	static const char lead[] = "patgate: event=";
 	char		 line[1024];
 	const char	*k, *v;
 	size_t		 at, cap = sizeof(line) - 2;
 	va_list		 ap;
 
-	at = (size_t)snprintf(line, cap, "patgate: event=%s", event);
+	/* Written by hand: a flood of refused checks logs a line each. */
+	at = log_put(line, 0, cap, lead, sizeof(lead) - 1);
+	at = log_put(line, at, cap, event, strlen(event));
 	va_start(ap, event);
 	while ((k = va_arg(ap, const char *)) != NULL) {
 		v = va_arg(ap, const char *);
 		if (at >= cap)
 			continue;
-		at += (size_t)snprintf(line + at, cap - at, " %s=", k);
+		at = log_put(line, at, cap, " ", 1);
+		at = log_put(line, at, cap, k, strlen(k));
+		at = log_put(line, at, cap, "=", 1);
 		if (at < cap)
 			at = log_value(line, at, cap, v != NULL ? v : "-");
 	}
 	va_end(ap);
 	/*
-	 * A cut line ends where snprintf put its NUL, at cap - 1: the newline
-	 * goes there, or a long value (an email sent to login, say) would run
+	 * A cut line ends at cap - 1: the newline goes there, or a long value (an email sent to login, say) would run
 	 * this line into the next.
 	 */
 	if (at >= cap)

@@ -208,6 +208,12 @@ void	 log_init(int use_syslog);
  * quoted when they hold spaces.  Never pass a secret.
  */
 void	 log_audit(const struct log_sink *, const char *event, ...);
+/*
+ * Should a line of this kind (a string naming what repeats) be written
+ * now?  The first of a kind each second is; the rest are counted, and the
+ * count is handed back in *skipped with the next line written.
+ */
+int	 log_repeat(const char *kind, time_t now, unsigned long *skipped);
 
 /* ------------------------------------------------------------ store.c */
 

@@ -47,14 +47,23 @@ response_header(struct response *res, const char *name, const char *value)
 	res->nheaders++;
 }
 
+/* Begin the body {"message":... with its object left open. */
+static void
+response_message(struct response *res, const char *message)
+{
+	JSON_OUT_LIT(&res->text, "{\"message\":");
+	json_out_str(&res->text, message);
+}
+
 void
 response_error(struct response *res, int status, const char *message)
 {
 	res->status = status;
 	json_object_put(res->body);
+	res->body = NULL;
 	json_out_free(&res->text);
-	res->body = json_object_new_object();
-	json_object_object_add(res->body, "message", json_object_new_string(message));
+	response_message(res, message);
+	JSON_OUT_LIT(&res->text, "}");
 }
 
 void
@@ -71,8 +80,9 @@ response_invalid(struct response *res, struct field_errors *errs)
 {
 	struct json_object_iterator it, end;
 	struct json_object *first;
+	const char	*errors;
 	char		 msg[512];
-	size_t		 nfields = 0;
+	size_t		 nfields = 0, len;
 
 	it = json_object_iter_begin(errs->obj);
 	end = json_object_iter_end(errs->obj);
@@ -85,8 +95,17 @@ response_invalid(struct response *res, struct field_errors *errs)
 		    json_object_get_string(first), nfields - 1, nfields > 2 ? "s" : "");
 	else
 		snprintf(msg, sizeof(msg), "%s", json_object_get_string(first));
-	response_error(res, 422, msg);
-	json_object_object_add(res->body, "errors", errs->obj);
+	res->status = 422;
+	json_object_put(res->body);
+	res->body = NULL;
+	json_out_free(&res->text);
+	response_message(res, msg);
+	JSON_OUT_LIT(&res->text, ",\"errors\":");
+	errors = json_object_to_json_string_length(errs->obj, JSON_C_TO_STRING_PLAIN |
+	    JSON_C_TO_STRING_NOSLASHESCAPE, &len);
+	json_out_raw(&res->text, errors, len);
+	JSON_OUT_LIT(&res->text, "}");
+	json_object_put(errs->obj);
 	errs->obj = NULL;
 }
 

@@ -811,7 +811,7 @@ enum store_rc
 store_session_get(struct store *st, const char *id, struct session_rec *s)
 {
 	snprintf(s->id, sizeof(s->id), "%s", id);
-	return store_txn(st, 0, 0, store_session_get_txn, s);
+	return store_read(st, store_session_get_txn, s);
 }
 
 struct session_revoke {
@@ -970,9 +970,11 @@ store_token_walk(struct store *st, DB_TXN *txn, const char *user_id, int used,
 	enum store_rc	 verdict;
 	DBC		*c, *ct = NULL, *cu = NULL;
 	DBT		 key, val;
-	unsigned char	 num[8];
-	int		 rc, crc;
-	u_int32_t	 op = DB_SET;
+	unsigned char	 bulk[16 * 1024];
+	void		*p, *item;
+	size_t		 itemlen;
+	int		 rc, crc, stop = 0;
+	u_int32_t	 op = DB_SET | DB_MULTIPLE;
 
 	if ((rc = st->db[DB_USER_TOKENS]->cursor(st->db[DB_USER_TOKENS], txn, &c, 0)) != 0)
 		return rc;
@@ -982,20 +984,27 @@ store_token_walk(struct store *st, DB_TXN *txn, const char *user_id, int used,
 		goto out;
 	store_dbt(&key, user_id, strlen(user_id));
 	memset(&val, 0, sizeof(val));
-	val.data = num;
-	val.ulen = sizeof(num);
+	val.data = bulk;
+	val.ulen = sizeof(bulk);
 	val.flags = DB_DBT_USERMEM;
-	while ((rc = c->get(c, &key, &val, op)) == 0) {
-		op = DB_NEXT_DUP;
-		if (val.size != sizeof(num))
-			continue;
-		verdict = STORE_OK;
-		rc = store_token_fetch(st, txn, ct, cu, store_from_be64(num), &t, 0, used,
-		    &verdict);
-		if (rc != 0)
-			break;
-		if (verdict == STORE_OK && fn(&t, arg) != 0)
-			break;
+	/* The user's token numbers come a bufferful at a time, not one a call. */
+	while (!stop && (rc = c->get(c, &key, &val, op)) == 0) {
+		op = DB_NEXT_DUP | DB_MULTIPLE;
+		DB_MULTIPLE_INIT(p, &val);
+		for (;;) {
+			DB_MULTIPLE_NEXT(p, &val, item, itemlen);
+			if (p == NULL)
+				break;
+			if (itemlen != 8)
+				continue;
+			verdict = STORE_OK;
+			rc = store_token_fetch(st, txn, ct, cu, store_from_be64(item), &t, 0,
+			    used, &verdict);
+			if (rc != 0 || (verdict == STORE_OK && fn(&t, arg) != 0)) {
+				stop = 1;
+				break;
+			}
+		}
 	}
 out:
 	if (cu != NULL)

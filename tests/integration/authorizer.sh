@@ -113,6 +113,26 @@ rule_order_and_reload() {
 	expect_eq "mended" "$STATUS" 200
 }
 
+# 300 malformed tokens in a burst: every one refused, but not a line each;
+# the next refusal after the second has passed reports the repeats.
+refusals_logged_once_a_second() {
+	local before lines told
+	before=$(grep -c 'reason=malformed' "$WORK/lighttpd.err")
+	wrk -t 2 -c 4 -d 1s -H "Authorization: Bearer flood-of-junk" \
+		"http://127.0.0.1:$PORT/protected/read/x" >"$WORK/junk.out" 2>&1
+	grep -q 'Non-2xx or 3xx responses' "$WORK/junk.out" || fail "wrk saw no refusal"
+	sleep 1.1
+	for _ in 1 2 3 4; do get /protected/read/x flood-of-junk; done
+	expect_eq "still refused" "$STATUS" 401
+	sleep 0.3
+	lines=$(( $(grep -c 'reason=malformed' "$WORK/lighttpd.err") - before ))
+	told=$(tail -n +1 "$WORK/lighttpd.err" | sed -n 's/.*reason=malformed .*repeated=\([0-9]*\).*/\1/p' |
+		awk '{ s += $1 } END { print s + 0 }')
+	echo "# $lines lines for the burst and after; $told repeats counted in them"
+	[ "$lines" -ge 1 ] && [ "$lines" -le 12 ] || fail "$lines lines for one kind of refusal in about 2 s"
+	[ "$told" -ge 100 ] || fail "only $told repeats counted"
+}
+
 revoke_bites_everywhere() {
 	local tok id i
 	create "$ALICE" '{"name":"short life"}'
@@ -180,4 +200,5 @@ t_case "revoke bites on the very next request in every worker" revoke_bites_ever
 t_case "a check through the authorizer sets last_used_at" last_use_by_authorizer
 t_case "GET /api/v1/auth/check with the headers nginx sends" nginx_check_endpoint
 t_case "a malformed rules file stops the program, naming the line" malformed_rules_stop_the_program
+t_case "a flood of refused checks: a line a second per kind, the repeats counted" refusals_logged_once_a_second
 t_done

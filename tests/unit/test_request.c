@@ -77,7 +77,10 @@ body_status(const char *ct, const char *cl, const char *body, size_t len)
 	} else {
 		status = res.status;
 		/* every refusal carries a message */
-		CHECK(res.body != NULL && json_object_object_get_ex(res.body, "message", &msg));
+		json_out_raw(&res.text, "", 1);
+		CHECK(res.text.buf != NULL && (o = json_tokener_parse(res.text.buf)) != NULL &&
+		    json_object_object_get_ex(o, "message", &msg));
+		json_object_put(o);
 	}
 	response_free(&res);
 	request_free(&req);
