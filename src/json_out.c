@@ -11,6 +11,13 @@
 
 #include "patgate.h"
 
+/* Bytes that end a plain stretch of a string: controls, '"', '\\' and NUL. */
+static const unsigned char json_out_special[256] = {
+	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+	['"'] = 1, ['\\'] = 1,
+};
+
 static int
 json_out_room(struct json_out *w, size_t more)
 {
@@ -58,7 +65,7 @@ json_out_str(struct json_out *w, const char *s)
 	json_out_raw(w, "\"", 1);
 	while (*p != '\0') {
 		/* Copy the longest stretch that needs no escape in one go. */
-		for (run = 0; p[run] >= 0x20 && p[run] != '"' && p[run] != '\\'; run++)
+		for (run = 0; !json_out_special[p[run]]; run++)
 			continue;
 		json_out_raw(w, (const char *)p, run);
 		p += run;

@@ -959,6 +959,91 @@ store_token_live(const struct token_rec *t, time_t now)
 }
 
 /*
+ * Records for the ascending token numbers nums[0..n), read a pageful at a
+ * time through cursor ct (a user's tokens made close together sit side by
+ * side); fn(t, arg) for each found, *stop set when fn asks to stop.
+ */
+static int
+store_token_fetch_many(struct store *st, DB_TXN *txn, DBC *ct, DBC *cu,
+    const unsigned char *nums, size_t n, int used,
+    int (*fn)(struct token_rec *, void *), void *arg, int *stop)
+{
+	static uint32_t	 page[65536 / sizeof(uint32_t)];	/* aligned, as bulk reads ask */
+	struct token_rec t;
+	enum store_rc	 verdict;
+	DBT		 key, val;
+	unsigned char	 k[8];
+	void		*p, *kp, *dp;
+	size_t		 i = 0, klen, dlen;
+	u_int32_t	 pagesize;
+	uint64_t	 num;
+	int		 rc;
+
+	if ((rc = st->db[DB_TOKENS]->get_pagesize(st->db[DB_TOKENS], &pagesize)) != 0)
+		return rc;
+	if (pagesize > sizeof(page))
+		pagesize = sizeof(page);
+	while (i < n && !*stop) {
+		memcpy(k, nums + 8 * i, 8);
+		memset(&key, 0, sizeof(key));
+		key.data = k;
+		key.size = key.ulen = sizeof(k);
+		key.flags = DB_DBT_USERMEM;
+		memset(&val, 0, sizeof(val));
+		val.data = page;
+		val.ulen = pagesize;
+		val.flags = DB_DBT_USERMEM;
+		rc = ct->get(ct, &key, &val, DB_SET_RANGE | DB_MULTIPLE_KEY);
+		if (rc == DB_NOTFOUND)
+			return 0;	/* the rest were pruned */
+		if (rc == DB_BUFFER_SMALL) {
+			/* One record larger than a page: read it alone. */
+			verdict = STORE_OK;
+			rc = store_token_fetch(st, txn, NULL, cu, store_from_be64(nums + 8 * i),
+			    &t, 0, used, &verdict);
+			if (rc != 0)
+				return rc;
+			if (verdict == STORE_OK && fn(&t, arg) != 0)
+				*stop = 1;
+			i++;
+			continue;
+		}
+		if (rc != 0)
+			return rc;
+		DB_MULTIPLE_INIT(p, &val);
+		while (i < n && !*stop) {
+			DB_MULTIPLE_KEY_NEXT(p, &val, kp, klen, dp, dlen);
+			if (p == NULL)
+				break;
+			if (klen != 8)
+				continue;
+			num = store_from_be64(kp);
+			while (i < n && store_from_be64(nums + 8 * i) < num)
+				i++;		/* listed, but pruned since */
+			if (i == n || store_from_be64(nums + 8 * i) != num)
+				continue;	/* another user's token */
+			if ((rc = store_uncodec_token(dp, dlen, &t)) == -1) {
+				fprintf(stderr, "patgate: db: damaged token record %llu\n",
+				    (unsigned long long)num);
+				return EINVAL;
+			}
+			t.number = num;
+			if (rc == 1 && used) {
+				/* The JSON form kept its last use apart. */
+				verdict = STORE_OK;
+				if ((rc = store_token_fetch(st, txn, NULL, cu, num, &t, 0, 1,
+				    &verdict)) != 0)
+					return rc;
+			}
+			if (fn(&t, arg) != 0)
+				*stop = 1;
+			i++;
+		}
+	}
+	return 0;
+}
+
+/*
  * Call fn(t, arg) for each token of user_id in number order; stop early
  * when fn returns non-zero.
  */
@@ -966,13 +1051,11 @@ static int
 store_token_walk(struct store *st, DB_TXN *txn, const char *user_id, int used,
     int (*fn)(struct token_rec *, void *), void *arg)
 {
-	struct token_rec t;
-	enum store_rc	 verdict;
 	DBC		*c, *ct = NULL, *cu = NULL;
 	DBT		 key, val;
-	unsigned char	 bulk[16 * 1024];
+	unsigned char	 bulk[16 * 1024], nums[16 * 1024];
 	void		*p, *item;
-	size_t		 itemlen;
+	size_t		 itemlen, n;
 	int		 rc, crc, stop = 0;
 	u_int32_t	 op = DB_SET | DB_MULTIPLE;
 
@@ -990,21 +1073,18 @@ store_token_walk(struct store *st, DB_TXN *txn, const char *user_id, int used,
 	/* The user's token numbers come a bufferful at a time, not one a call. */
 	while (!stop && (rc = c->get(c, &key, &val, op)) == 0) {
 		op = DB_NEXT_DUP | DB_MULTIPLE;
+		n = 0;
 		DB_MULTIPLE_INIT(p, &val);
 		for (;;) {
 			DB_MULTIPLE_NEXT(p, &val, item, itemlen);
 			if (p == NULL)
 				break;
-			if (itemlen != 8)
-				continue;
-			verdict = STORE_OK;
-			rc = store_token_fetch(st, txn, ct, cu, store_from_be64(item), &t, 0,
-			    used, &verdict);
-			if (rc != 0 || (verdict == STORE_OK && fn(&t, arg) != 0)) {
-				stop = 1;
-				break;
-			}
+			if (itemlen == 8 && 8 * (n + 1) <= sizeof(nums))
+				memcpy(nums + 8 * n++, item, 8);
 		}
+		if ((rc = store_token_fetch_many(st, txn, ct, cu, nums, n, used, fn, arg,
+		    &stop)) != 0)
+			break;
 	}
 out:
 	if (cu != NULL)
@@ -1225,8 +1305,12 @@ store_token_each(struct store *st, const char *user_id,
 	enum store_rc	 rc;
 	size_t		 i;
 
-	/* fn runs after the commit, so a retried walk never shows a row twice. */
-	rc = store_txn(st, 0, 0, store_token_each_txn, &q);
+	/*
+	 * fn runs after the walk, so a retried walk never shows a row twice.
+	 * No transaction: each read sees committed data, and a token pruned
+	 * between its listing and its record is simply not shown.
+	 */
+	rc = store_read(st, store_token_each_txn, &q);
 	if (rc == STORE_OK)
 		for (i = 0; i < q.n; i++)
 			fn(&q.recs[i], arg);

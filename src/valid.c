@@ -390,7 +390,7 @@ valid_time_format(time_t t, char out[21])
 	part[4] = secs / 60 % 60;
 	part[5] = secs % 60;
 	for (i = 0; i < 6; i++) {
-		long long v = part[i];
+		unsigned v = (unsigned)part[i];
 		int	 k;
 
 		for (k = width[i] - 1; k >= 0; k--, v /= 10)
