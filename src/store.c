@@ -19,6 +19,7 @@
 #define STORE_LOG_FILE_MAX	(1024 * 1024)
 #define STORE_CHECKPOINT_COMMITS 1000
 #define STORE_CHECKPOINT_SECONDS 30
+#define STORE_CHECKPOINT_KBYTES	1024	/* of log by anyone since the last one */
 #define STORE_THREADS		1024	/* slots before dead ones are reused */
 #define STORE_LOCK_FILE		"patgate.lock"
 #define STORE_LOCK_WAIT_MS	3000
@@ -408,7 +409,12 @@ store_reopen(struct store *st)
 
 /*
  * Checkpoint now and then so that log files no longer needed are removed
- * (DB_LOG_AUTO_REMOVE) and the log directory stays bounded.
+ * (DB_LOG_AUTO_REMOVE) and the log directory stays bounded.  The counts
+ * are this process's; one that commits a little and exits (the CLI, a
+ * plain-CGI request) never reaches them, so the log written since the
+ * environment's last checkpoint, by any process, decides too: Berkeley
+ * DB checkpoints only when it exceeds STORE_CHECKPOINT_KBYTES, and the
+ * question costs no I/O.
  */
 static void
 store_maintain(struct store *st)
@@ -416,8 +422,10 @@ store_maintain(struct store *st)
 	time_t	 now;
 
 	if (++st->commits < STORE_CHECKPOINT_COMMITS &&
-	    (now = time(NULL)) - st->checkpointed < STORE_CHECKPOINT_SECONDS)
+	    (now = time(NULL)) - st->checkpointed < STORE_CHECKPOINT_SECONDS) {
+		(void)st->env->txn_checkpoint(st->env, STORE_CHECKPOINT_KBYTES, 0, 0);
 		return;
+	}
 	st->commits = 0;
 	st->checkpointed = time(NULL);
 	(void)st->env->txn_checkpoint(st->env, 0, 0, 0);
