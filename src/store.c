@@ -56,6 +56,7 @@ struct store {
 	unsigned	 commits;	/* since the last checkpoint */
 	time_t		 checkpointed;
 	unsigned	 stall_ms;	/* test hook: pause inside a create */
+	int		 nosync;	/* creates commit without an fsync */
 	int		 lockfd;	/* STORE_LOCK_FILE, for store_exclusive */
 };
 
@@ -494,6 +495,12 @@ void
 store_set_stall(struct store *st, unsigned ms)
 {
 	st->stall_ms = ms;
+}
+
+void
+store_set_nosync(struct store *st, int on)
+{
+	st->nosync = on;
 }
 
 int
@@ -1000,7 +1007,8 @@ store_token_create(struct store *st, struct token_rec *t, long max_live, time_t 
 	struct token_create q = { t, max_live, 0, now };
 
 	/* The default commit is synchronous: the 201 follows the fsync. */
-	return store_txn(st, 0, DB_TXN_SYNC, store_token_create_txn, &q);
+	return store_txn(st, 0, st->nosync ? DB_TXN_NOSYNC : DB_TXN_SYNC,
+	    store_token_create_txn, &q);
 }
 
 struct token_bulk {
@@ -1060,6 +1068,20 @@ store_flush(struct store *st)
 	/* A checkpoint writes the log and the dirty pages, and drops old logs. */
 	if ((rc = st->env->txn_checkpoint(st->env, 0, 0, DB_FORCE)) != 0) {
 		fprintf(stderr, "patgate: db: checkpoint failed: %s\n", db_strerror(rc));
+		return STORE_ERROR;
+	}
+	return STORE_OK;
+}
+
+enum store_rc
+store_sync(struct store *st)
+{
+	int	 rc;
+
+	if (st->env == NULL)
+		return STORE_ERROR;
+	if ((rc = st->env->log_flush(st->env, NULL)) != 0) {
+		fprintf(stderr, "patgate: db: log flush failed: %s\n", db_strerror(rc));
 		return STORE_ERROR;
 	}
 	return STORE_OK;
