@@ -13,9 +13,9 @@ cd "$top"
 pass=0
 fail=0
 
-# SERIAL: tests that measure throughput or kill workers under load, run
-# alone after the others.
-SERIAL="tests/integration/flood.sh tests/integration/reliability.sh"
+# SERIAL: tests that measure throughput, kill workers under load or make
+# 100,000 creates, run alone after the others.
+SERIAL="tests/integration/flood.sh tests/integration/reliability.sh tests/integration/log_bound.sh"
 
 # count DIR LABEL: add the counts of DIR/check.out; show what failed.
 count() {
