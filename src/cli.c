@@ -834,6 +834,7 @@ main(int argc, char *argv[])
 	size_t		 i;
 	int		 rc, skip;
 
+	harden_no_core();
 	memset(&c, 0, sizeof(c));
 	c.argc = argc - 1;
 	c.argv = argv + 1;

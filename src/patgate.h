@@ -35,6 +35,14 @@ struct config {
  */
 int	 config_load(struct config *cfg, char *err, size_t errlen);
 
+/* ------------------------------------------------------------ harden.c */
+
+/*
+ * Make this process write no core file and be not dumpable, so that the
+ * secrets in its memory never reach the disk that way.  Early in main.
+ */
+void	 harden_no_core(void);
+
 /* ------------------------------------------------------------ token.c */
 
 #define TOKEN_CORE_LEN		40	/* random [A-Za-z0-9] characters */
