@@ -29,6 +29,11 @@ static const char usage_text[] =
     "  token bulk EMAIL COUNT [--name NAME]\n"
     "                                    store COUNT tokens at once (for load tests);\n"
     "                                    prints the last one, the only one usable\n"
+    "  token bulk EMAIL... COUNT --each [--name NAME]\n"
+    "                                    COUNT creates, one transaction each through\n"
+    "                                    the API's create (the cap applies, no fsync),\n"
+    "                                    the users taking turns; prints the first and\n"
+    "                                    the last, the only ones usable\n"
     "  verify TOKEN                      check a PAT; prints its user and abilities\n"
     "  prune [--days N]                  remove tokens revoked or expired N days ago (30)\n"
     "                                    and login counters whose window has ended\n"
@@ -487,6 +492,129 @@ cmd_token_revoke(struct cli *c)
 
 #define BULK_BATCH	1000	/* tokens a transaction */
 
+/* Fill t as a bulk token of u named name, created at now, holding hash.  0 or -1. */
+static int
+cli_bulk_rec(struct token_rec *t, const struct user_rec *u, const char *name,
+    const char *hash, time_t now)
+{
+	memset(t, 0, sizeof(*t));
+	if (token_uuid_new(t->id) == -1) {
+		perror("patgate: getrandom");
+		return -1;
+	}
+	memcpy(t->user_id, u->id, sizeof(t->user_id));
+	snprintf(t->name, sizeof(t->name), "%s", name);
+	snprintf(t->abilities[0], sizeof(t->abilities[0]), "*");
+	t->nabilities = 1;
+	t->created_at = now;
+	snprintf(t->hash, sizeof(t->hash), "%s", hash);
+	return 0;
+}
+
+/*
+ * token bulk --each: count creates, each its own transaction through
+ * store_token_create as the API's create makes them (the per-user cap
+ * applies, checkpoints come as they come in a worker), to see what a long
+ * run of creates does to the environment, its log directory above all.
+ * The users take turns.  Commits skip the fsync, which would take most
+ * of the time and changes nothing in the log; the log is written out at
+ * the end instead.  Argon2 for each would take most of the time too: as
+ * in a batch, every token but the first and the last holds the dummy
+ * hash.  Those two get real secrets and are printed, the first, then the
+ * last.
+ */
+static int
+cli_bulk_each(struct cli *c, const struct user_rec *users, size_t nusers,
+    const char *name, unsigned long count)
+{
+	const struct user_rec *u;
+	struct token_rec t;
+	char		 core[TOKEN_CORE_LEN + 1], dummy[HASH_ENCODED_MAX];
+	char		 first[128], last[128], num[24], nu[24];
+	unsigned long	 done = 0;
+	int		 real, rc = 1;
+
+	hash_dummy(c->cfg.argon2_m, c->cfg.argon2_t, c->cfg.argon2_p, dummy);
+	store_set_nosync(c->store, 1);
+	first[0] = last[0] = '\0';
+	for (; done < count; done++) {
+		u = &users[done % nusers];
+		real = done == 0 || done + 1 == count;
+		if (cli_bulk_rec(&t, u, name, dummy, time(NULL)) == -1)
+			goto out;
+		if (real && (token_core_new(core) == -1 ||
+		    hash_make(core, TOKEN_CORE_LEN, c->cfg.argon2_m, c->cfg.argon2_t,
+		    c->cfg.argon2_p, t.hash) == -1)) {
+			fprintf(stderr, "patgate: a token could not be made\n");
+			goto out;
+		}
+		switch (store_token_create(c->store, &t, c->cfg.max_tokens_per_user,
+		    t.created_at)) {
+		case STORE_OK:
+			break;
+		case STORE_LIMIT:
+			fprintf(stderr, "patgate: %s holds %ld live tokens, the cap "
+			    "(PATGATE_MAX_TOKENS_PER_USER), after %lu creates\n",
+			    u->email, c->cfg.max_tokens_per_user, done);
+			goto out;
+		default:
+			fprintf(stderr, "patgate: the database failed after %lu tokens\n", done);
+			goto out;
+		}
+		if (real)
+			(void)token_pat_format(done == 0 ? first : last, sizeof(first),
+			    t.number, c->cfg.token_prefix, core);
+	}
+	rc = 0;
+out:
+	/*
+	 * What was made, all of it or up to a failure, is made durable: the
+	 * log is written out, as the creates' own fsyncs would have, and the
+	 * checkpoints are left to come as they came.
+	 */
+	if (done > 0 && store_sync(c->store) != STORE_OK) {
+		fprintf(stderr, "patgate: the tokens could not be flushed to disk\n");
+		rc = 1;
+	}
+	if (rc == 0) {
+		puts(first);
+		if (count > 1)
+			puts(last);
+	}
+	snprintf(num, sizeof(num), "%lu", done);
+	snprintf(nu, sizeof(nu), "%zu", nusers);
+	if (done > 0)
+		log_audit(NULL, "token.bulk", "count", num, "users", nu, "each", "yes", NULL);
+	explicit_bzero(core, sizeof(core));
+	explicit_bzero(first, sizeof(first));
+	explicit_bzero(last, sizeof(last));
+	explicit_bzero(&t, sizeof(t));
+	return rc;
+}
+
+/* token bulk --each: look up every EMAIL given, then make the tokens. */
+static int
+cli_bulk_users(struct cli *c, const char *name, unsigned long count)
+{
+	struct user_rec	*users;
+	size_t		 i, nusers = (size_t)c->argc - 1;
+	int		 rc = 1;
+
+	if ((users = calloc(nusers, sizeof(*users))) == NULL) {
+		perror("patgate");
+		return 1;
+	}
+	if (cli_open(c, 0) == -1)
+		goto out;
+	for (i = 0; i < nusers; i++)
+		if (cli_user(c, c->argv[i], &users[i]) == -1)
+			goto out;
+	rc = cli_bulk_each(c, users, nusers, name, count);
+out:
+	free(users);
+	return rc;
+}
+
 /*
  * Fill a store quickly, to see how patgate behaves with many tokens.
  * Argon2 at the configured cost for each would take hours, so every
@@ -498,8 +626,9 @@ static int
 cmd_token_bulk(struct cli *c)
 {
 	struct user_rec	 u;
-	struct token_rec *recs = NULL, *t;
+	struct token_rec *recs = NULL;
 	const char	*name = cli_option(c, "--name");
+	int		 each = cli_flag(c, "--each");
 	char		 core[TOKEN_CORE_LEN + 1], token[128], dummy[HASH_ENCODED_MAX];
 	char		 num[24], *end;
 	unsigned long	 count, done = 0;
@@ -507,11 +636,11 @@ cmd_token_bulk(struct cli *c)
 	time_t		 now = time(NULL);
 	int		 rc = 1;
 
-	if (c->argc != 2)
+	if (c->argc < 2 || (!each && c->argc != 2))
 		return usage();
-	count = strtoul(c->argv[1], &end, 10);
-	if (c->argv[1][0] < '1' || c->argv[1][0] > '9' || *end != '\0' ||
-	    count > 100000000UL) {
+	count = strtoul(c->argv[c->argc - 1], &end, 10);
+	if (c->argv[c->argc - 1][0] < '1' || c->argv[c->argc - 1][0] > '9' ||
+	    *end != '\0' || count > 100000000UL) {
 		fprintf(stderr, "patgate: COUNT takes a number from 1 to 100000000\n");
 		return EXIT_USAGE;
 	}
@@ -521,6 +650,8 @@ cmd_token_bulk(struct cli *c)
 		fprintf(stderr, "patgate: the name must be UTF-8 of at most 255 characters\n");
 		return 1;
 	}
+	if (each)
+		return cli_bulk_users(c, name, count);
 	if (cli_open(c, 0) == -1 || cli_user(c, c->argv[0], &u) == -1)
 		return 1;
 	if ((recs = calloc(BULK_BATCH, sizeof(*recs))) == NULL) {
@@ -531,20 +662,9 @@ cmd_token_bulk(struct cli *c)
 	core[0] = '\0';
 	while (done < count) {
 		n = count - done < BULK_BATCH ? (size_t)(count - done) : BULK_BATCH;
-		for (i = 0; i < n; i++) {
-			t = &recs[i];
-			memset(t, 0, sizeof(*t));
-			if (token_uuid_new(t->id) == -1) {
-				perror("patgate: getrandom");
+		for (i = 0; i < n; i++)
+			if (cli_bulk_rec(&recs[i], &u, name, dummy, now) == -1)
 				goto out;
-			}
-			memcpy(t->user_id, u.id, sizeof(t->user_id));
-			snprintf(t->name, sizeof(t->name), "%s", name);
-			snprintf(t->abilities[0], sizeof(t->abilities[0]), "*");
-			t->nabilities = 1;
-			t->created_at = now;
-			memcpy(t->hash, dummy, sizeof(t->hash));
-		}
 		if (done + n == count && (token_core_new(core) == -1 ||
 		    hash_make(core, TOKEN_CORE_LEN, c->cfg.argon2_m, c->cfg.argon2_t,
 		    c->cfg.argon2_p, recs[n - 1].hash) == -1)) {
@@ -718,6 +838,7 @@ main(int argc, char *argv[])
 	size_t		 i;
 	int		 rc, skip;
 
+	harden_no_core();
 	memset(&c, 0, sizeof(c));
 	c.argc = argc - 1;
 	c.argv = argv + 1;

@@ -307,6 +307,7 @@ main(int argc, char *argv[])
 		return 0;
 	}
 	umask(077);
+	harden_no_core();
 	/*
 	 * Descriptors inherited beyond the FastCGI socket and stdio (a web
 	 * server's pipes, a test harness's logs) are not ours to hold open.

@@ -35,6 +35,14 @@ struct config {
  */
 int	 config_load(struct config *cfg, char *err, size_t errlen);
 
+/* ------------------------------------------------------------ harden.c */
+
+/*
+ * Make this process write no core file and be not dumpable, so that the
+ * secrets in its memory never reach the disk that way.  Early in main.
+ */
+void	 harden_no_core(void);
+
 /* ------------------------------------------------------------ token.c */
 
 #define TOKEN_CORE_LEN		40	/* random [A-Za-z0-9] characters */
@@ -288,6 +296,11 @@ enum store_rc store_ping(struct store *);
 int	 store_must_exit(const struct store *);
 /* Test hook: pause ms milliseconds inside every create, locks held. */
 void	 store_set_stall(struct store *, unsigned ms);
+/*
+ * Bulk loading: store_token_create commits without an fsync (the log
+ * written is the same); store_sync then makes the creates durable.
+ */
+void	 store_set_nosync(struct store *, int on);
 
 enum store_rc store_user_add(struct store *, struct user_rec *);
 enum store_rc store_user_by_email(struct store *, const char *email,
@@ -310,7 +323,8 @@ enum store_rc store_session_revoke(struct store *, const char *id, time_t now);
 /*
  * Store a new token for rec->user_id: take the next number into
  * rec->number, refuse with STORE_LIMIT when the user already holds
- * max_live live tokens at time now, and commit synchronously.
+ * max_live live tokens at time now, and commit synchronously (unless
+ * store_set_nosync).
  */
 enum store_rc store_token_create(struct store *, struct token_rec *rec,
 	    long max_live, time_t now);
@@ -322,6 +336,12 @@ enum store_rc store_token_create(struct store *, struct token_rec *rec,
 enum store_rc store_token_bulk(struct store *, struct token_rec *recs, size_t n);
 /* Make everything committed so far durable (a checkpoint).  STORE_OK or STORE_ERROR. */
 enum store_rc store_flush(struct store *);
+/*
+ * Write the log out and fsync it: what was committed without an fsync is
+ * now as durable as a synchronous commit makes it, and no checkpoint is
+ * forced.  STORE_OK or STORE_ERROR.
+ */
+enum store_rc store_sync(struct store *);
 enum store_rc store_token_get(struct store *, uint64_t number,
 	    struct token_rec *);
 /* The record alone (last_used_at left 0), for a check: one read, no transaction. */
