@@ -66,6 +66,41 @@ authz_forbid(struct ctx *c, const char *message)
 	response_header(c->res, "WWW-Authenticate", "Bearer error=\"insufficient_scope\"");
 }
 
+/* 200: the principal's identity in headers for the backend, and in the body. */
+static void
+authz_allow(struct ctx *c, enum authz_style style)
+{
+	const struct token_rec *t = &c->who.token;
+	struct json_out	*w = &c->res->text;
+	char		 joined[ABILITIES_MAX * (ABILITY_MAX_LEN + 1) + 1];
+	size_t		 i, n, at = 0;
+
+	/* Each ability fits ABILITY_MAX_LEN, and joined has room for all of them. */
+	for (i = 0; i < t->nabilities; i++) {
+		if (i > 0)
+			joined[at++] = ',';
+		n = strlen(t->abilities[i]);
+		memcpy(joined + at, t->abilities[i], n);
+		at += n;
+	}
+	joined[at] = '\0';
+	response_header(c->res, authz_headers[style][0], c->who.user_id);
+	response_header(c->res, authz_headers[style][1], t->id);
+	response_header(c->res, authz_headers[style][2], joined);
+	c->res->status = 200;
+	JSON_OUT_LIT(w, "{\"user_id\":");
+	json_out_str(w, c->who.user_id);
+	JSON_OUT_LIT(w, ",\"token_id\":");
+	json_out_str(w, t->id);
+	JSON_OUT_LIT(w, ",\"abilities\":[");
+	for (i = 0; i < t->nabilities; i++) {
+		if (i > 0)
+			JSON_OUT_LIT(w, ",");
+		json_out_str(w, t->abilities[i]);
+	}
+	JSON_OUT_LIT(w, "]}");
+}
+
 /*
  * Decide whether the bearer PAT of c->req may make the request (method,
  * uri), and fill the response: 200 with the principal's headers, 401,
@@ -75,11 +110,9 @@ static void
 authz_decide(struct ctx *c, const char *method, const char *uri, enum authz_style style)
 {
 	const struct config *cfg = c->app->cfg;
-	struct json_out	*w;
 	const char	*token, *why = "", *need;
-	char		 path[1024], joined[ABILITIES_MAX * (ABILITY_MAX_LEN + 1) + 1];
-	char		 num[24], err[512];
-	size_t		 i, n, at = 0;
+	char		 path[1024], num[24], err[512];
+	unsigned long	 skipped;
 
 	if ((token = auth_bearer(c->req->authorization)) == NULL) {
 		response_unauthenticated(c->res, 0);
@@ -103,7 +136,9 @@ authz_decide(struct ctx *c, const char *method, const char *uri, enum authz_styl
 		response_unauthenticated(c->res, 1);
 		return;
 	}
-	if (rules_refresh(cfg->rules_path, err, sizeof(err)) == -1)
+	/* A broken rules file is told once a second, not on every request. */
+	if (rules_refresh(cfg->rules_path, err, sizeof(err)) == -1 &&
+	    log_repeat("rules.unusable", c->now, &skipped))
 		log_audit(&c->req->log, "rules.unusable", "error", err, NULL);
 	if (uri == NULL || rules_normalize(uri, path, sizeof(path)) == -1) {
 		authz_forbid(c, "The request path cannot be judged.");
@@ -120,31 +155,7 @@ authz_decide(struct ctx *c, const char *method, const char *uri, enum authz_styl
 		    "The token lacks the ability this request needs.");
 		return;
 	}
-	/* Each ability fits ABILITY_MAX_LEN, and joined has room for all of them. */
-	for (i = 0; i < c->who.token.nabilities; i++) {
-		if (i > 0)
-			joined[at++] = ',';
-		n = strlen(c->who.token.abilities[i]);
-		memcpy(joined + at, c->who.token.abilities[i], n);
-		at += n;
-	}
-	joined[at] = '\0';
-	response_header(c->res, authz_headers[style][0], c->who.user_id);
-	response_header(c->res, authz_headers[style][1], c->who.token.id);
-	response_header(c->res, authz_headers[style][2], joined);
-	c->res->status = 200;
-	w = &c->res->text;
-	JSON_OUT_LIT(w, "{\"user_id\":");
-	json_out_str(w, c->who.user_id);
-	JSON_OUT_LIT(w, ",\"token_id\":");
-	json_out_str(w, c->who.token.id);
-	JSON_OUT_LIT(w, ",\"abilities\":[");
-	for (i = 0; i < c->who.token.nabilities; i++) {
-		if (i > 0)
-			JSON_OUT_LIT(w, ",");
-		json_out_str(w, c->who.token.abilities[i]);
-	}
-	JSON_OUT_LIT(w, "]}");
+	authz_allow(c, style);
 }
 
 void
