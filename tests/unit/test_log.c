@@ -67,11 +67,33 @@ long_value_keeps_its_newline(void)
 	free(v);
 }
 
+/* The first line of a kind each second; the rest counted into the next. */
+static void
+repeats_counted_once_a_second(void)
+{
+	unsigned long	 skipped = 99;
+	int		 i, written = 0;
+
+	CHECK(log_repeat("check.failed malformed - 10.0.0.1", 1000, &skipped) == 1);
+	CHECK(skipped == 0);
+	for (i = 0; i < 50; i++)
+		written += log_repeat("check.failed malformed - 10.0.0.1", 1000, &skipped);
+	CHECK(written == 0);
+	/* Another kind in the same second is not held back by the first. */
+	CHECK(log_repeat("check.failed malformed - 10.0.0.2", 1000, &skipped) == 1);
+	CHECK(skipped == 0);
+	CHECK(log_repeat("check.failed malformed - 10.0.0.1", 1001, &skipped) == 1);
+	CHECK(skipped == 50);
+	CHECK(log_repeat("check.failed malformed - 10.0.0.1", 1005, &skipped) == 1);
+	CHECK(skipped == 0);
+}
+
 int
 main(void)
 {
 	RUN(plain_line);
 	RUN(control_characters_escaped);
 	RUN(long_value_keeps_its_newline);
+	RUN(repeats_counted_once_a_second);
 	return tap_done();
 }
