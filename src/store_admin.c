@@ -70,6 +70,39 @@ store_check_say(struct check *q, const char *fmt, unsigned long long n, const ch
 	q->problem(line, q->arg);
 }
 
+/*
+ * Every entry of index i (whose values are token numbers) names a stored
+ * token; each that does not is reported as "token N: " and what.
+ */
+static int
+store_check_index(struct store *st, DB_TXN *txn, struct check *q,
+    enum store_db i, const char *what)
+{
+	DBC		*c;
+	DBT		 key, val, k2, v2;
+	int		 rc, crc;
+
+	if ((rc = st->db[i]->cursor(st->db[i], txn, &c, 0)) != 0)
+		return rc;
+	memset(&key, 0, sizeof(key));
+	memset(&val, 0, sizeof(val));
+	while ((rc = c->get(c, &key, &val, DB_NEXT)) == 0) {
+		store_dbt(&k2, val.data, val.size);
+		store_dbt_out(&v2);
+		rc = st->db[DB_TOKENS]->get(st->db[DB_TOKENS], txn, &k2, &v2, 0);
+		free(v2.data);
+		if (rc == DB_NOTFOUND)
+			store_check_say(q, "token %llu: %s",
+			    val.size == 8 ? (unsigned long long)store_from_be64(val.data) : 0, what);
+		else if (rc != 0)
+			break;
+	}
+	crc = c->close(c);
+	if (rc != DB_NOTFOUND && rc != 0)
+		return rc;
+	return crc;
+}
+
 /* Every token is indexed by its id and under its user, and nothing else is. */
 static int
 store_check_txn(struct store *st, DB_TXN *txn, void *arg, enum store_rc *verdict)
@@ -121,41 +154,11 @@ store_check_txn(struct store *st, DB_TXN *txn, void *arg, enum store_rc *verdict
 	if (crc != 0)
 		return crc;
 	/* The other way round: every index entry names a stored token. */
-	if ((rc = st->db[DB_USER_TOKENS]->cursor(st->db[DB_USER_TOKENS], txn, &c, 0)) != 0)
+	if ((rc = store_check_index(st, txn, q, DB_USER_TOKENS,
+	    "listed for a user but not stored")) != 0)
 		return rc;
-	while ((rc = c->get(c, &key, &val, DB_NEXT)) == 0) {
-		store_dbt(&k2, val.data, val.size);
-		store_dbt_out(&v2);
-		rc = st->db[DB_TOKENS]->get(st->db[DB_TOKENS], txn, &k2, &v2, 0);
-		free(v2.data);
-		if (rc == DB_NOTFOUND)
-			store_check_say(q, "token %llu: listed for a user but not stored%s",
-			    val.size == 8 ? (unsigned long long)store_from_be64(val.data) : 0, "");
-		else if (rc != 0)
-			break;
-	}
-	crc = c->close(c);
-	if (rc != DB_NOTFOUND && rc != 0)
-		return rc;
-	if (crc != 0)
-		return crc;
-	if ((rc = st->db[DB_TOKEN_IDS]->cursor(st->db[DB_TOKEN_IDS], txn, &c, 0)) != 0)
-		return rc;
-	while ((rc = c->get(c, &key, &val, DB_NEXT)) == 0) {
-		store_dbt(&k2, val.data, val.size);
-		store_dbt_out(&v2);
-		rc = st->db[DB_TOKENS]->get(st->db[DB_TOKENS], txn, &k2, &v2, 0);
-		free(v2.data);
-		if (rc == DB_NOTFOUND)
-			store_check_say(q, "token %llu: an id points at no stored token%s",
-			    val.size == 8 ? (unsigned long long)store_from_be64(val.data) : 0, "");
-		else if (rc != 0)
-			break;
-	}
-	crc = c->close(c);
-	if (rc != DB_NOTFOUND && rc != 0)
-		return rc;
-	return crc;
+	return store_check_index(st, txn, q, DB_TOKEN_IDS,
+	    "an id points at no stored token");
 }
 
 enum store_rc
