@@ -1,4 +1,7 @@
-/* patgate.h: the one internal header, a section per source file. */
+/*
+ * patgate.h: the internal header every source file includes, a section
+ * per source file.  The store_*.c files also share store_private.h.
+ */
 #ifndef PATGATE_H
 #define PATGATE_H
 
@@ -223,7 +226,7 @@ void	 log_audit(const struct log_sink *, const char *event, ...);
  */
 int	 log_repeat(const char *kind, time_t now, unsigned long *skipped);
 
-/* ------------------------------------------------------------ store.c */
+/* -------------------------------- store_{env,users,tokens,logins,admin}.c */
 
 enum store_rc {
 	STORE_OK = 0,

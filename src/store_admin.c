@@ -1,0 +1,236 @@
+/* store_admin.c: operations on the whole store: flush, backup and check. */
+#include <sys/stat.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "store_private.h"
+
+#define STORE_VERIFY_CACHE	(16 * 1024 * 1024)	/* for verifying a file alone */
+
+enum store_rc
+store_flush(struct store *st)
+{
+	int	 rc;
+
+	if (st->env == NULL)
+		return STORE_ERROR;
+	/* A checkpoint writes the log and the dirty pages, and drops old logs. */
+	if ((rc = st->env->txn_checkpoint(st->env, 0, 0, DB_FORCE)) != 0) {
+		fprintf(stderr, "patgate: db: checkpoint failed: %s\n", db_strerror(rc));
+		return STORE_ERROR;
+	}
+	return STORE_OK;
+}
+
+enum store_rc
+store_sync(struct store *st)
+{
+	int	 rc;
+
+	if (st->env == NULL)
+		return STORE_ERROR;
+	if ((rc = st->env->log_flush(st->env, NULL)) != 0) {
+		fprintf(stderr, "patgate: db: log flush failed: %s\n", db_strerror(rc));
+		return STORE_ERROR;
+	}
+	return STORE_OK;
+}
+
+/*
+ * Copy the environment into target while others work on it, then run
+ * catastrophic recovery on the copy so that it opens as it stands.
+ */
+enum store_rc
+store_backup(struct store *st, const char *target, char *err, size_t errlen)
+{
+	DB_ENV	*copy = NULL;
+	int	 rc;
+
+	if ((rc = st->env->txn_checkpoint(st->env, 0, 0, DB_FORCE)) != 0 ||
+	    (rc = st->env->backup(st->env, target, DB_CREATE | DB_BACKUP_CLEAN)) != 0) {
+		snprintf(err, errlen, "backup into %s failed: %s", target, db_strerror(rc));
+		return STORE_ERROR;
+	}
+	if ((rc = db_env_create(&copy, 0)) != 0 ||
+	    (rc = copy->set_lg_filemode(copy, STORE_FILE_MODE)) != 0 ||
+	    (rc = copy->open(copy, target, DB_CREATE | DB_INIT_TXN | DB_INIT_LOCK |
+	    DB_INIT_LOG | DB_INIT_MPOOL | DB_RECOVER_FATAL | DB_PRIVATE,
+	    STORE_FILE_MODE)) != 0) {
+		snprintf(err, errlen, "recovery of the copy in %s failed: %s", target,
+		    db_strerror(rc));
+		if (copy != NULL)
+			(void)copy->close(copy, 0);
+		return STORE_ERROR;
+	}
+	(void)copy->txn_checkpoint(copy, 0, 0, DB_FORCE);
+	(void)copy->close(copy, 0);
+	(void)chmod(target, 0700);
+	return STORE_OK;
+}
+
+struct check {
+	void		(*problem)(const char *, void *);
+	void		*arg;
+	unsigned long	 tokens, problems;
+};
+
+static void
+store_check_say(struct check *q, const char *fmt, unsigned long long n, const char *s)
+{
+	char	 line[256];
+
+	snprintf(line, sizeof(line), fmt, n, s);
+	q->problems++;
+	q->problem(line, q->arg);
+}
+
+/*
+ * Every entry of index i (whose values are token numbers) names a stored
+ * token; each that does not is reported as "token N: " and what.
+ */
+static int
+store_check_index(struct store *st, DB_TXN *txn, struct check *q,
+    enum store_db i, const char *what)
+{
+	DBC		*c;
+	DBT		 key, val, k2, v2;
+	int		 rc, crc;
+
+	if ((rc = st->db[i]->cursor(st->db[i], txn, &c, 0)) != 0)
+		return rc;
+	memset(&key, 0, sizeof(key));
+	memset(&val, 0, sizeof(val));
+	while ((rc = c->get(c, &key, &val, DB_NEXT)) == 0) {
+		store_dbt(&k2, val.data, val.size);
+		store_dbt_out(&v2);
+		rc = st->db[DB_TOKENS]->get(st->db[DB_TOKENS], txn, &k2, &v2, 0);
+		free(v2.data);
+		if (rc == DB_NOTFOUND)
+			store_check_say(q, "token %llu: %s",
+			    val.size == 8 ? (unsigned long long)store_from_be64(val.data) : 0, what);
+		else if (rc != 0)
+			break;
+	}
+	crc = c->close(c);
+	if (rc != DB_NOTFOUND && rc != 0)
+		return rc;
+	return crc;
+}
+
+/* Every token is indexed by its id and under its user, and nothing else is. */
+static int
+store_check_txn(struct store *st, DB_TXN *txn, void *arg, enum store_rc *verdict)
+{
+	struct check	*q = arg;
+	struct token_rec t;
+	DBC		*c;
+	DBT		 key, val, k2, v2;
+	unsigned char	 num[8];
+	int		 rc, crc;
+
+	(void)verdict;
+	q->tokens = q->problems = 0;
+	if ((rc = st->db[DB_TOKENS]->cursor(st->db[DB_TOKENS], txn, &c, 0)) != 0)
+		return rc;
+	memset(&key, 0, sizeof(key));
+	memset(&val, 0, sizeof(val));
+	while ((rc = c->get(c, &key, &val, DB_NEXT)) == 0) {
+		uint64_t n = key.size == 8 ? store_from_be64(key.data) : 0;
+
+		q->tokens++;
+		if (key.size != 8 || store_uncodec_token(val.data, val.size, &t) == -1) {
+			store_check_say(q, "token %llu: damaged record%s", n, "");
+			continue;
+		}
+		memcpy(num, key.data, 8);
+		store_dbt(&k2, t.id, UUID_LEN);
+		store_dbt_out(&v2);
+		rc = st->db[DB_TOKEN_IDS]->get(st->db[DB_TOKEN_IDS], txn, &k2, &v2, 0);
+		if (rc == 0 && (v2.size != 8 || memcmp(v2.data, num, 8) != 0))
+			store_check_say(q, "token %llu: its id %s points elsewhere", n, t.id);
+		else if (rc == DB_NOTFOUND)
+			store_check_say(q, "token %llu: its id %s is not indexed", n, t.id);
+		free(v2.data);
+		if (rc != 0 && rc != DB_NOTFOUND)
+			break;
+		store_dbt(&k2, t.user_id, UUID_LEN);
+		store_dbt(&v2, num, 8);
+		rc = st->db[DB_USER_TOKENS]->get(st->db[DB_USER_TOKENS], txn, &k2, &v2, DB_GET_BOTH);
+		if (rc == DB_NOTFOUND)
+			store_check_say(q, "token %llu: not listed under its user %s", n, t.user_id);
+		else if (rc != 0)
+			break;
+		rc = 0;
+	}
+	crc = c->close(c);
+	if (rc != DB_NOTFOUND && rc != 0)
+		return rc;
+	if (crc != 0)
+		return crc;
+	/* The other way round: every index entry names a stored token. */
+	if ((rc = store_check_index(st, txn, q, DB_USER_TOKENS,
+	    "listed for a user but not stored")) != 0)
+		return rc;
+	return store_check_index(st, txn, q, DB_TOKEN_IDS,
+	    "an id points at no stored token");
+}
+
+/*
+ * Verify one database file in a private environment of its own.  In the
+ * shared one, verifying a file of some 100,000 tokens ran the mutex region
+ * out (its scratch pages need a mutex each) and crashed inside Berkeley
+ * DB; here it takes nothing the workers need, and its pages come from the
+ * file, which the checkpoint before has brought up to date.
+ */
+static int
+store_verify(struct store *st, const char *file)
+{
+	DB_ENV		*env;
+	DB		*db;
+	int		 rc;
+
+	if ((rc = db_env_create(&env, 0)) != 0)
+		return rc;
+	env->set_errcall(env, store_errcall);
+	if ((rc = env->set_cachesize(env, 0, STORE_VERIFY_CACHE, 1)) == 0 &&
+	    (rc = env->open(env, st->dir, DB_CREATE | DB_PRIVATE | DB_INIT_MPOOL,
+	    STORE_FILE_MODE)) == 0 &&
+	    (rc = db_create(&db, env, 0)) == 0)
+		rc = db->verify(db, file, NULL, NULL, 0);
+	(void)env->close(env, 0);
+	return rc;
+}
+
+enum store_rc
+store_check(struct store *st, void (*problem)(const char *, void *), void *arg,
+    unsigned long *tokens)
+{
+	struct check	 q = { problem, arg, 0, 0 };
+	enum store_rc	 rc;
+	char		 line[256];
+	int		 i, vrc, damaged = 0;
+
+	*tokens = 0;
+	/* Structure first: each file, after a checkpoint has written it out. */
+	(void)st->env->txn_checkpoint(st->env, 0, 0, DB_FORCE);
+	for (i = 0; i < DB__MAX; i++) {
+		if ((vrc = store_verify(st, store_db_files[i])) != 0) {
+			snprintf(line, sizeof(line), "%s: %s", store_db_files[i], db_strerror(vrc));
+			problem(line, arg);
+			damaged++;	/* apart: store_check_txn starts its count afresh */
+		}
+	}
+	/*
+	 * Read committed: each read lock goes when the read is done.  Held to
+	 * the end, one a page, some 100,000 tokens ran the lock table out, and
+	 * every create would wait for the check.  A prune or revoke that
+	 * commits between a record and its index may be reported once.
+	 */
+	rc = store_txn(st, DB_READ_COMMITTED, 0, store_check_txn, &q);
+	*tokens = q.tokens;
+	if (rc != STORE_OK)
+		return rc;
+	return q.problems == 0 && damaged == 0 ? STORE_OK : STORE_EXISTS;
+}

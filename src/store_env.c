@@ -1,0 +1,532 @@
+/*
+ * store_env.c: the Berkeley DB environment and the transactions run in it:
+ * opening (with recovery and failchk under the environment's file lock),
+ * closing, reopening after DB_RUNRECOVERY, checkpoints, the health ping,
+ * the create stall test hook, and the helpers the other store_*.c files
+ * are written with.
+ */
+#include <sys/file.h>
+#include <sys/stat.h>
+
+#include <db.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "store_private.h"
+
+#define STORE_RETRIES	100		/* deadlock retries of one transaction */
+#define STORE_LOCK_TIMEOUT_US	1000000	/* then look for a dead lock holder */
+#define STORE_LOG_FILE_MAX	(1024 * 1024)
+#define STORE_CHECKPOINT_COMMITS 1000
+#define STORE_CHECKPOINT_SECONDS 30
+#define STORE_CHECKPOINT_KBYTES	1024	/* of log by anyone since the last one */
+#define STORE_THREADS		1024	/* slots before dead ones are reused */
+#define STORE_LOCK_FILE		"patgate.lock"
+#define STORE_LOCK_WAIT_MS	3000
+#define STORE_OPENING_FILE	"patgate.opening"
+
+const char *const store_db_files[DB__MAX] = {
+	"users.db", "emails.db", "sessions.db", "tokens.db", "token_ids.db",
+	"user_tokens.db", "token_used.db", "sequences.db", "login_failures.db",
+};
+
+static int	store_reopen(struct store *);
+static void	store_exclusive(struct store *, int);
+static int	store_failchk(struct store *);
+static void	store_maintain(struct store *);
+
+void
+store_errcall(const DB_ENV *env, const char *pfx, const char *msg)
+{
+	(void)env;
+	(void)pfx;
+	fprintf(stderr, "patgate: db: %s\n", msg);
+}
+
+static void
+store_event(DB_ENV *env, u_int32_t event, void *info)
+{
+	struct store *st = env->app_private;
+
+	(void)info;
+	if (event == DB_EVENT_PANIC && st != NULL)
+		st->failed = 1;
+}
+
+/* For failure checking: is the process that held a lock or mutex alive? */
+static int
+store_isalive(DB_ENV *env, pid_t pid, db_threadid_t tid, u_int32_t flags)
+{
+	(void)env;
+	(void)tid;
+	(void)flags;
+	return kill(pid, 0) == 0 || errno == EPERM;
+}
+
+void
+store_be64(uint64_t v, unsigned char out[8])
+{
+	int	 i;
+
+	for (i = 7; i >= 0; i--) {
+		out[i] = (unsigned char)(v & 0xff);
+		v >>= 8;
+	}
+}
+
+uint64_t
+store_from_be64(const void *p)
+{
+	const unsigned char *b = p;
+	uint64_t	 v = 0;
+	int		 i;
+
+	for (i = 0; i < 8; i++)
+		v = (v << 8) | b[i];
+	return v;
+}
+
+void
+store_dbt(DBT *d, const void *data, size_t len)
+{
+	memset(d, 0, sizeof(*d));
+	d->data = (void *)data;
+	d->size = (u_int32_t)len;
+}
+
+/* A DBT whose memory Berkeley DB allocates and the caller frees. */
+void
+store_dbt_out(DBT *d)
+{
+	memset(d, 0, sizeof(*d));
+	d->flags = DB_DBT_MALLOC;
+}
+
+/*
+ * Run fn in a transaction (or, when transactional is 0, outside one: each
+ * of its reads then takes and drops its own lock), retrying the whole of
+ * it on deadlock.  A verdict other than STORE_OK aborts and is returned;
+ * a database error aborts and gives STORE_ERROR.
+ */
+static enum store_rc
+store_run(struct store *st, int transactional, u_int32_t begin_flags,
+    u_int32_t commit_flags, store_txn_fn fn, void *arg)
+{
+	DB_TXN		*txn = NULL;
+	enum store_rc	 verdict;
+	int		 rc = 0, try, reopened = 0, committing;
+
+	for (try = 0; try < STORE_RETRIES; try++) {
+		committing = 0;
+		if (st->env == NULL)
+			rc = DB_RUNRECOVERY;
+		else if (!transactional) {
+			verdict = STORE_OK;
+			if ((rc = fn(st, NULL, arg, &verdict)) == 0)
+				return verdict;
+		} else if ((rc = st->env->txn_begin(st->env, NULL, &txn, begin_flags)) == 0) {
+			verdict = STORE_OK;
+			rc = fn(st, txn, arg, &verdict);
+			if (rc == 0 && verdict == STORE_OK) {
+				committing = 1;
+				if ((rc = txn->commit(txn, commit_flags)) == 0) {
+					store_maintain(st);
+					return STORE_OK;
+				}
+			} else
+				(void)txn->abort(txn);
+			if (rc == 0)
+				return verdict;
+		}
+		if (rc == DB_RUNRECOVERY) {
+			/*
+			 * Another process ran recovery (a worker died): our
+			 * handles are stale.  Open afresh once and try again.
+			 */
+			if (reopened++ || store_reopen(st) != 0)
+				break;
+			continue;
+		}
+		if (committing)
+			break;		/* a failed commit is not retried blindly */
+		if (rc != DB_LOCK_DEADLOCK && rc != DB_LOCK_NOTGRANTED)
+			break;
+		if (begin_flags & DB_TXN_NOWAIT)
+			return STORE_ERROR;	/* the caller chose not to wait */
+		/*
+		 * A lock wait timed out: perhaps its holder died.  failchk
+		 * aborts a dead process's transaction and frees its locks.
+		 */
+		if (rc == DB_LOCK_NOTGRANTED && store_failchk(st) == DB_RUNRECOVERY) {
+			if (reopened++ || store_reopen(st) != 0)
+				break;
+			continue;
+		}
+		/* Back off a little, more each time, so the winner can finish. */
+		usleep((useconds_t)(1000 * (try < 20 ? try : 20) + (rand() % 1000)));
+	}
+	if (rc == DB_RUNRECOVERY)
+		st->failed = 1;
+	fprintf(stderr, "patgate: db: transaction failed: %s\n", db_strerror(rc));
+	return STORE_ERROR;
+}
+
+enum store_rc
+store_txn(struct store *st, u_int32_t begin_flags, u_int32_t commit_flags,
+    store_txn_fn fn, void *arg)
+{
+	return store_run(st, 1, begin_flags, commit_flags, fn, arg);
+}
+
+/* A single read needs no transaction: it costs a third less without one. */
+enum store_rc
+store_read(struct store *st, store_txn_fn fn, void *arg)
+{
+	return store_run(st, 0, 0, 0, fn, arg);
+}
+
+/* Open database i, creating it when create is set. */
+static int
+store_open_db(struct store *st, enum store_db i, int create)
+{
+	DB		*db;
+	int		 rc;
+
+	if ((rc = db_create(&db, st->env, 0)) != 0)
+		return rc;
+	/* Counters may start empty: an environment made before them gains the file. */
+	if (i == DB_LOGINS)
+		create = 1;
+	if (i == DB_USER_TOKENS && (rc = db->set_flags(db, DB_DUP | DB_DUPSORT)) != 0) {
+		db->close(db, 0);
+		return rc;
+	}
+	rc = db->open(db, NULL, store_db_files[i], NULL, DB_BTREE,
+	    DB_AUTO_COMMIT | (create ? DB_CREATE : 0), STORE_FILE_MODE);
+	if (rc != 0) {
+		db->close(db, 0);
+		return rc;
+	}
+	st->db[i] = db;
+	return 0;
+}
+
+static int
+store_open_seq(struct store *st, int create)
+{
+	static const char name[] = "token_number";
+	DBT		 key;
+	int		 rc;
+
+	if ((rc = db_sequence_create(&st->seq, st->db[DB_SEQ], 0)) != 0)
+		return rc;
+	if ((rc = st->seq->initial_value(st->seq, 1)) != 0)
+		return rc;
+	store_dbt(&key, name, sizeof(name) - 1);
+	return st->seq->open(st->seq, NULL, &key, create ? DB_CREATE : 0);
+}
+
+/*
+ * Take (on) or drop (off) the environment's own file lock.  Opening the
+ * environment and failchk hold it: failchk reads the thread table while a
+ * process that is opening may be reusing a dead process's slot in it,
+ * and would take that slot for a thread that died in the library.  A lock
+ * not had within STORE_LOCK_WAIT_MS is done without: better than hanging.
+ */
+static void
+store_exclusive(struct store *st, int on)
+{
+	char	 path[4200];
+	int	 waited;
+
+	if (!on) {
+		if (st->lockfd >= 0)
+			(void)flock(st->lockfd, LOCK_UN);
+		return;
+	}
+	if (st->lockfd < 0) {
+		snprintf(path, sizeof(path), "%s/%s", st->dir, STORE_LOCK_FILE);
+		st->lockfd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, STORE_FILE_MODE);
+		if (st->lockfd < 0)
+			return;
+	}
+	for (waited = 0; waited < STORE_LOCK_WAIT_MS; waited += 5) {
+		if (flock(st->lockfd, LOCK_EX | LOCK_NB) == 0)
+			return;
+		if (errno != EWOULDBLOCK && errno != EINTR)
+			return;
+		usleep(5000);
+	}
+}
+
+static int
+store_failchk(struct store *st)
+{
+	int	 rc;
+
+	store_exclusive(st, 1);
+	rc = st->env->failchk(st->env, 0);
+	store_exclusive(st, 0);
+	return rc;
+}
+
+/*
+ * The region files are shared memory mapped from the environment's
+ * directory.  On a full file system, touching a page of a sparse one kills
+ * the process with SIGBUS, likely holding a mutex; so every page of them
+ * is allocated at open, while there is room.
+ */
+static void
+store_regions_allocate(struct store *st)
+{
+	char		 path[4200];
+	struct stat	 sb;
+	int		 i, fd;
+
+	for (i = 1; i < 100; i++) {
+		snprintf(path, sizeof(path), "%s/__db.%03d", st->dir, i);
+		if ((fd = open(path, O_RDWR | O_CLOEXEC)) == -1)
+			break;
+		if (fstat(fd, &sb) == 0 && sb.st_size > 0)
+			(void)posix_fallocate(fd, 0, sb.st_size);
+		(void)close(fd);
+	}
+}
+
+/*
+ * Open the environment and every database of st->dir into st.  Returns 0
+ * or a Berkeley DB error; on error the handles opened so far stay in st
+ * for store_detach.
+ */
+static int
+store_attach(struct store *st, int create)
+{
+	u_int32_t	 flags;
+	char		 marker[4200];
+	int		 rc, i, fd;
+
+	if ((rc = db_env_create(&st->env, 0)) != 0) {
+		st->env = NULL;
+		return rc;
+	}
+	st->env->app_private = st;
+	st->env->set_errcall(st->env, store_errcall);
+	(void)st->env->set_event_notify(st->env, store_event);
+	if ((rc = st->env->set_lk_detect(st->env, DB_LOCK_DEFAULT)) != 0 ||
+	    /* A lock held by a dead process times out; failchk then frees it. */
+	    (rc = st->env->set_timeout(st->env, STORE_LOCK_TIMEOUT_US,
+	    DB_SET_LOCK_TIMEOUT)) != 0 ||
+	    (rc = st->env->set_lg_filemode(st->env, STORE_FILE_MODE)) != 0 ||
+	    (rc = st->env->set_lg_max(st->env, STORE_LOG_FILE_MAX)) != 0 ||
+	    (rc = st->env->set_cachesize(st->env, 0, 8 * 1024 * 1024, 1)) != 0 ||
+	    (rc = st->env->set_thread_count(st->env, STORE_THREADS)) != 0 ||
+	    (rc = st->env->set_isalive(st->env, store_isalive)) != 0 ||
+	    (rc = st->env->set_flags(st->env, DB_AUTO_COMMIT, 1)) != 0 ||
+	    (rc = st->env->log_set_config(st->env, DB_LOG_AUTO_REMOVE, 1)) != 0)
+		return rc;
+	/*
+	 * DB_REGISTER notices a process that died with the environment open;
+	 * DB_FAILCHK then cleans up after it without disturbing the living,
+	 * and only when that cannot be done does DB_RECOVER run recovery.
+	 */
+	flags = DB_CREATE | DB_INIT_TXN | DB_INIT_LOCK | DB_INIT_LOG |
+	    DB_INIT_MPOOL | DB_REGISTER | DB_RECOVER | DB_FAILCHK;
+	store_exclusive(st, 1);
+	/*
+	 * failchk itself can crash on the lock table of a process killed in
+	 * the middle of changing it.  The marker outlives such a crash (the
+	 * file lock does not), and the next opener then runs full recovery.
+	 */
+	snprintf(marker, sizeof(marker), "%s/%s", st->dir, STORE_OPENING_FILE);
+	if (access(marker, F_OK) == 0) {
+		fprintf(stderr, "patgate: db: an earlier open died; running recovery\n");
+		flags &= ~(u_int32_t)DB_FAILCHK;
+	}
+	if ((fd = open(marker, O_WRONLY | O_CREAT | O_CLOEXEC, STORE_FILE_MODE)) >= 0)
+		(void)close(fd);
+	rc = st->env->open(st->env, st->dir, flags, STORE_FILE_MODE);
+	(void)unlink(marker);
+	if (rc == 0)
+		store_regions_allocate(st);
+	store_exclusive(st, 0);
+	if (rc != 0)
+		return rc;
+	for (i = 0; i < DB__MAX; i++)
+		if ((rc = store_open_db(st, (enum store_db)i, create)) != 0)
+			return rc;
+	if ((rc = store_open_seq(st, create)) != 0)
+		return rc;
+	st->checkpointed = time(NULL);
+	return 0;
+}
+
+/* Close every handle in st, ignoring errors: they may be stale. */
+static void
+store_detach(struct store *st)
+{
+	int	 i;
+
+	if (st->seq != NULL)
+		(void)st->seq->close(st->seq, 0);
+	st->seq = NULL;
+	for (i = 0; i < DB__MAX; i++) {
+		if (st->db[i] != NULL)
+			(void)st->db[i]->close(st->db[i], 0);
+		st->db[i] = NULL;
+	}
+	if (st->env != NULL)
+		(void)st->env->close(st->env, 0);
+	st->env = NULL;
+}
+
+static int
+store_reopen(struct store *st)
+{
+	int	 rc;
+
+	store_detach(st);
+	st->failed = 0;
+	if ((rc = store_attach(st, 0)) != 0) {
+		fprintf(stderr, "patgate: db: reopen failed: %s\n", db_strerror(rc));
+		store_detach(st);
+		st->failed = 1;
+	}
+	return rc;
+}
+
+/*
+ * Checkpoint now and then so that log files no longer needed are removed
+ * (DB_LOG_AUTO_REMOVE) and the log directory stays bounded.  The counts
+ * are this process's; one that commits a little and exits (the CLI, a
+ * plain-CGI request) never reaches them, so the log written since the
+ * environment's last checkpoint, by any process, decides too: Berkeley
+ * DB checkpoints only when it exceeds STORE_CHECKPOINT_KBYTES, and the
+ * question costs no I/O.
+ */
+static void
+store_maintain(struct store *st)
+{
+	time_t	 now;
+
+	if (++st->commits < STORE_CHECKPOINT_COMMITS &&
+	    (now = time(NULL)) - st->checkpointed < STORE_CHECKPOINT_SECONDS) {
+		(void)st->env->txn_checkpoint(st->env, STORE_CHECKPOINT_KBYTES, 0, 0);
+		return;
+	}
+	st->commits = 0;
+	st->checkpointed = time(NULL);
+	(void)st->env->txn_checkpoint(st->env, 0, 0, 0);
+}
+
+enum store_rc
+store_open(const char *dir, int create, struct store **out, char *err, size_t errlen)
+{
+	struct store	*st;
+	struct stat	 sb;
+	char		 path[4200];
+	int		 rc;
+
+	*out = NULL;
+	/* Every file the environment makes is for this user only. */
+	umask(077);
+	if (strlen(dir) >= sizeof(st->dir)) {
+		snprintf(err, errlen, "the database path is too long");
+		return STORE_ERROR;
+	}
+	if (create) {
+		if (mkdir(dir, 0700) == -1 && errno != EEXIST) {
+			snprintf(err, errlen, "cannot create %s: %s", dir, strerror(errno));
+			return STORE_ERROR;
+		}
+		(void)chmod(dir, 0700);
+	} else {
+		snprintf(path, sizeof(path), "%s/%s", dir, store_db_files[DB_TOKENS]);
+		if (stat(path, &sb) == -1) {
+			snprintf(err, errlen, "no patgate database in %s (run patgate init)", dir);
+			return STORE_NOTFOUND;
+		}
+	}
+	if ((st = calloc(1, sizeof(*st))) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return STORE_ERROR;
+	}
+	snprintf(st->dir, sizeof(st->dir), "%s", dir);
+	st->lockfd = -1;
+	if ((rc = store_attach(st, create)) != 0) {
+		snprintf(err, errlen, "cannot open the database in %s: %s", dir, db_strerror(rc));
+		store_close(st);
+		return rc == ENOENT ? STORE_NOTFOUND : STORE_ERROR;
+	}
+	if (stat(dir, &sb) == 0) {
+		st->dir_dev = sb.st_dev;
+		st->dir_ino = sb.st_ino;
+	}
+	*out = st;
+	return STORE_OK;
+}
+
+void
+store_close(struct store *st)
+{
+	if (st == NULL)
+		return;
+	store_detach(st);
+	if (st->lockfd >= 0)
+		(void)close(st->lockfd);
+	free(st);
+}
+
+void
+store_set_stall(struct store *st, unsigned ms)
+{
+	st->stall_ms = ms;
+}
+
+void
+store_set_nosync(struct store *st, int on)
+{
+	st->nosync = on;
+}
+
+int
+store_must_exit(const struct store *st)
+{
+	return st->failed;
+}
+
+static int
+store_ping_txn(struct store *st, DB_TXN *txn, void *arg, enum store_rc *verdict)
+{
+	DBT	 key, val;
+	int	 rc;
+
+	(void)arg;
+	(void)verdict;
+	store_dbt(&key, "", 0);
+	store_dbt_out(&val);
+	rc = st->db[DB_USERS]->get(st->db[DB_USERS], txn, &key, &val, 0);
+	free(val.data);
+	return rc == DB_NOTFOUND ? 0 : rc;
+}
+
+enum store_rc
+store_ping(struct store *st)
+{
+	struct stat	 sb;
+	char		 path[4200];
+
+	/* Cached pages would answer even with the directory gone: look at it. */
+	if (stat(st->dir, &sb) == -1 || sb.st_dev != st->dir_dev ||
+	    sb.st_ino != st->dir_ino || !S_ISDIR(sb.st_mode))
+		return STORE_ERROR;
+	snprintf(path, sizeof(path), "%s/%s", st->dir, store_db_files[DB_TOKENS]);
+	if (access(path, R_OK | W_OK) == -1)
+		return STORE_ERROR;
+	return store_txn(st, 0, 0, store_ping_txn, NULL);
+}

@@ -1,0 +1,84 @@
+/*
+ * store_private.h: what the store_*.c files share and nothing else sees:
+ * the store handle, its databases, and the helpers every part of the
+ * store is written with.  The store's public face is in patgate.h.
+ */
+#ifndef PATGATE_STORE_PRIVATE_H
+#define PATGATE_STORE_PRIVATE_H
+
+#include <sys/types.h>
+
+#include <db.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "patgate.h"
+
+#define STORE_FILE_MODE	0600
+#define STORE_TOUCH_SLOTS	256	/* tokens this process remembers touching */
+
+enum store_db {
+	DB_USERS,		/* user id -> user record */
+	DB_EMAILS,		/* lowercased email -> user id */
+	DB_SESSIONS,		/* session id -> session record */
+	DB_TOKENS,		/* number (8 bytes, big-endian) -> token record */
+	DB_TOKEN_IDS,		/* token id -> number */
+	DB_USER_TOKENS,		/* user id -> numbers (sorted duplicates) */
+	DB_TOKEN_USED,		/* number -> last use of a JSON-form token; read only */
+	DB_SEQ,			/* the token number sequence */
+	DB_LOGINS,		/* "email:..." or "addr:..." -> failed-login counter */
+	DB__MAX
+};
+
+extern const char *const store_db_files[DB__MAX];
+
+struct store {
+	DB_ENV		*env;
+	DB		*db[DB__MAX];
+	DB_SEQUENCE	*seq;
+	int		 failed;	/* panic or DB_RUNRECOVERY seen */
+	char		 dir[4096];
+	dev_t		 dir_dev;	/* the directory opened, to notice it gone */
+	ino_t		 dir_ino;
+	unsigned	 commits;	/* since the last checkpoint */
+	time_t		 checkpointed;
+	unsigned	 stall_ms;	/* test hook: pause inside a create */
+	int		 nosync;	/* creates commit without an fsync */
+	int		 lockfd;	/* STORE_LOCK_FILE, for store_exclusive */
+	struct {			/* tokens whose last use is known fresh */
+		uint64_t	 n;
+		time_t		 when;
+	}		 touched[STORE_TOUCH_SLOTS];
+};
+
+/* A transaction body: returns a Berkeley DB code; a verdict aborts it. */
+typedef int (*store_txn_fn)(struct store *, DB_TXN *, void *arg,
+    enum store_rc *verdict);
+
+/* ------------------------------------------------------------ store_env.c */
+
+/* v as 8 big-endian bytes, which sort as the numbers do. */
+void	 store_be64(uint64_t v, unsigned char out[8]);
+uint64_t store_from_be64(const void *);
+/* A DBT over len bytes at data, which the caller owns. */
+void	 store_dbt(DBT *, const void *data, size_t len);
+/* A DBT whose memory Berkeley DB allocates and the caller frees. */
+void	 store_dbt_out(DBT *);
+/*
+ * Run fn in a transaction begun with begin_flags and committed with
+ * commit_flags, retrying it on deadlock.  A verdict other than STORE_OK
+ * aborts and is returned; a database error aborts and gives STORE_ERROR.
+ */
+enum store_rc store_txn(struct store *, u_int32_t begin_flags,
+	    u_int32_t commit_flags, store_txn_fn fn, void *arg);
+/* Run fn outside a transaction: each of its reads takes its own lock. */
+enum store_rc store_read(struct store *, store_txn_fn fn, void *arg);
+
+/* ------------------------------------------------------------ store_users.c */
+
+/* s lowercased (ASCII) into out of size cap, as the emails index keys it. */
+void	 store_lower(const char *s, char *out, size_t cap);
+/* Berkeley DB's error messages, to stderr. */
+void	 store_errcall(const DB_ENV *, const char *pfx, const char *msg);
+
+#endif /* !PATGATE_STORE_PRIVATE_H */

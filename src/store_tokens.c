@@ -1,0 +1,643 @@
+/*
+ * store_tokens.c: tokens and their indexes (by id, by user, last use):
+ * create, bulk load, get and lookup, the walk of a user's tokens, revoke,
+ * touch and prune.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "store_private.h"
+
+/* ------------------------------------------------------------ tokens */
+
+/*
+ * Get key's value from db (through cursor c when not NULL, which saves
+ * making one per read in a walk) into buf of size cap, or into a malloc'd
+ * copy if it is larger; *data is set to whichever holds it.
+ */
+static int
+store_get_into(DB *db, DBC *c, DB_TXN *txn, DBT *key, u_int32_t flags,
+    void *buf, size_t cap, void **data, size_t *size)
+{
+	DBT	 val;
+	int	 rc;
+
+	memset(&val, 0, sizeof(val));
+	val.data = buf;
+	val.ulen = (u_int32_t)cap;
+	val.flags = DB_DBT_USERMEM;
+	rc = c != NULL ? c->get(c, key, &val, flags | DB_SET) : db->get(db, txn, key, &val, flags);
+	if (rc == DB_BUFFER_SMALL) {
+		store_dbt_out(&val);
+		rc = c != NULL ? c->get(c, key, &val, flags | DB_SET) :
+		    db->get(db, txn, key, &val, flags);
+	}
+	if (rc == 0) {
+		*data = val.data;
+		*size = val.size;
+	}
+	return rc;
+}
+
+/*
+ * Read token number n into t, through the cursors ct (tokens) and cu
+ * (token_used) when given.  used: look up the last use of a token still
+ * in the JSON form (a packed one holds it).
+ */
+static int
+store_token_fetch(struct store *st, DB_TXN *txn, DBC *ct, DBC *cu, uint64_t n,
+    struct token_rec *t, u_int32_t flags, int used, enum store_rc *verdict)
+{
+	unsigned char	 k[8], when[8], buf[1024];
+	void		*data;
+	size_t		 size;
+	DBT		 key;
+	int		 rc;
+
+	store_be64(n, k);
+	store_dbt(&key, k, sizeof(k));
+	rc = store_get_into(st->db[DB_TOKENS], ct, txn, &key, flags, buf, sizeof(buf),
+	    &data, &size);
+	if (rc == DB_NOTFOUND) {
+		*verdict = STORE_NOTFOUND;
+		return 0;
+	}
+	if (rc != 0)
+		return rc;
+	rc = store_uncodec_token(data, size, t);
+	if (data != buf)
+		free(data);
+	if (rc == -1) {
+		fprintf(stderr, "patgate: db: damaged token record %llu\n", (unsigned long long)n);
+		return EINVAL;
+	}
+	t->number = n;
+	/* A packed record holds its last use; one of the JSON form kept it apart. */
+	if (rc == 0 || !used)
+		return 0;
+	rc = store_get_into(st->db[DB_TOKEN_USED], cu, txn, &key, 0, when, sizeof(when),
+	    &data, &size);
+	if (rc == 0 && data != when)
+		free(data);	/* not a stored time: ignored */
+	else if (rc == 0 && size == sizeof(when))
+		t->last_used_at = (time_t)store_from_be64(when);
+	else if (rc != 0 && rc != DB_NOTFOUND)
+		return rc;
+	return 0;
+}
+
+static int
+store_token_read(struct store *st, DB_TXN *txn, uint64_t n, struct token_rec *t,
+    u_int32_t flags, int used, enum store_rc *verdict)
+{
+	return store_token_fetch(st, txn, NULL, NULL, n, t, flags, used, verdict);
+}
+
+static int
+store_token_write(struct store *st, DB_TXN *txn, const struct token_rec *t)
+{
+	unsigned char	 k[8];
+	char		*enc;
+	size_t		 len;
+	DBT		 key, val;
+	int		 rc;
+
+	if ((enc = store_codec_token(t, &len)) == NULL)
+		return ENOMEM;
+	store_be64(t->number, k);
+	store_dbt(&key, k, sizeof(k));
+	store_dbt(&val, enc, len);
+	rc = st->db[DB_TOKENS]->put(st->db[DB_TOKENS], txn, &key, &val, 0);
+	free(enc);
+	return rc;
+}
+
+/* Is t live (neither revoked nor expired) at now? */
+static int
+store_token_live(const struct token_rec *t, time_t now)
+{
+	return t->revoked_at == 0 && (t->expires_at == 0 || t->expires_at > now);
+}
+
+/*
+ * Records for the ascending token numbers nums[0..n), read a pageful at a
+ * time through cursor ct (a user's tokens made close together sit side by
+ * side); fn(t, arg) for each found, *stop set when fn asks to stop.
+ */
+static int
+store_token_fetch_many(struct store *st, DB_TXN *txn, DBC *ct, DBC *cu,
+    const unsigned char *nums, size_t n, int used,
+    int (*fn)(struct token_rec *, void *), void *arg, int *stop)
+{
+	static uint32_t	 page[65536 / sizeof(uint32_t)];	/* aligned, as bulk reads ask */
+	struct token_rec t;
+	enum store_rc	 verdict;
+	DBT		 key, val;
+	unsigned char	 k[8];
+	void		*p, *kp, *dp;
+	size_t		 i = 0, klen, dlen;
+	u_int32_t	 pagesize;
+	uint64_t	 num;
+	int		 rc;
+
+	if ((rc = st->db[DB_TOKENS]->get_pagesize(st->db[DB_TOKENS], &pagesize)) != 0)
+		return rc;
+	if (pagesize > sizeof(page))
+		pagesize = sizeof(page);
+	while (i < n && !*stop) {
+		memcpy(k, nums + 8 * i, 8);
+		memset(&key, 0, sizeof(key));
+		key.data = k;
+		key.size = key.ulen = sizeof(k);
+		key.flags = DB_DBT_USERMEM;
+		memset(&val, 0, sizeof(val));
+		val.data = page;
+		val.ulen = pagesize;
+		val.flags = DB_DBT_USERMEM;
+		rc = ct->get(ct, &key, &val, DB_SET_RANGE | DB_MULTIPLE_KEY);
+		if (rc == DB_NOTFOUND)
+			return 0;	/* the rest were pruned */
+		if (rc == DB_BUFFER_SMALL) {
+			/* One record larger than a page: read it alone. */
+			verdict = STORE_OK;
+			rc = store_token_fetch(st, txn, NULL, cu, store_from_be64(nums + 8 * i),
+			    &t, 0, used, &verdict);
+			if (rc != 0)
+				return rc;
+			if (verdict == STORE_OK && fn(&t, arg) != 0)
+				*stop = 1;
+			i++;
+			continue;
+		}
+		if (rc != 0)
+			return rc;
+		DB_MULTIPLE_INIT(p, &val);
+		while (i < n && !*stop) {
+			DB_MULTIPLE_KEY_NEXT(p, &val, kp, klen, dp, dlen);
+			if (p == NULL)
+				break;
+			if (klen != 8)
+				continue;
+			num = store_from_be64(kp);
+			while (i < n && store_from_be64(nums + 8 * i) < num)
+				i++;		/* listed, but pruned since */
+			if (i == n || store_from_be64(nums + 8 * i) != num)
+				continue;	/* another user's token */
+			if ((rc = store_uncodec_token(dp, dlen, &t)) == -1) {
+				fprintf(stderr, "patgate: db: damaged token record %llu\n",
+				    (unsigned long long)num);
+				return EINVAL;
+			}
+			t.number = num;
+			if (rc == 1 && used) {
+				/* The JSON form kept its last use apart. */
+				verdict = STORE_OK;
+				if ((rc = store_token_fetch(st, txn, NULL, cu, num, &t, 0, 1,
+				    &verdict)) != 0)
+					return rc;
+			}
+			if (fn(&t, arg) != 0)
+				*stop = 1;
+			i++;
+		}
+	}
+	return 0;
+}
+
+/*
+ * Call fn(t, arg) for each token of user_id in number order; stop early
+ * when fn returns non-zero.
+ */
+static int
+store_token_walk(struct store *st, DB_TXN *txn, const char *user_id, int used,
+    int (*fn)(struct token_rec *, void *), void *arg)
+{
+	DBC		*c, *ct = NULL, *cu = NULL;
+	DBT		 key, val;
+	unsigned char	 bulk[16 * 1024], nums[16 * 1024];
+	void		*p, *item;
+	size_t		 itemlen, n;
+	int		 rc, crc, stop = 0;
+	u_int32_t	 op = DB_SET | DB_MULTIPLE;
+
+	if ((rc = st->db[DB_USER_TOKENS]->cursor(st->db[DB_USER_TOKENS], txn, &c, 0)) != 0)
+		return rc;
+	/* One cursor a database for the walk, rather than one a read. */
+	if ((rc = st->db[DB_TOKENS]->cursor(st->db[DB_TOKENS], txn, &ct, 0)) != 0 ||
+	    (used && (rc = st->db[DB_TOKEN_USED]->cursor(st->db[DB_TOKEN_USED], txn, &cu, 0)) != 0))
+		goto out;
+	store_dbt(&key, user_id, strlen(user_id));
+	memset(&val, 0, sizeof(val));
+	val.data = bulk;
+	val.ulen = sizeof(bulk);
+	val.flags = DB_DBT_USERMEM;
+	/* The user's token numbers come a bufferful at a time, not one a call. */
+	while (!stop && (rc = c->get(c, &key, &val, op)) == 0) {
+		op = DB_NEXT_DUP | DB_MULTIPLE;
+		n = 0;
+		DB_MULTIPLE_INIT(p, &val);
+		for (;;) {
+			DB_MULTIPLE_NEXT(p, &val, item, itemlen);
+			if (p == NULL)
+				break;
+			if (itemlen == 8 && 8 * (n + 1) <= sizeof(nums))
+				memcpy(nums + 8 * n++, item, 8);
+		}
+		if ((rc = store_token_fetch_many(st, txn, ct, cu, nums, n, used, fn, arg,
+		    &stop)) != 0)
+			break;
+	}
+out:
+	if (cu != NULL)
+		(void)cu->close(cu);
+	if (ct != NULL)
+		(void)ct->close(ct);
+	crc = c->close(c);
+	if (rc == DB_NOTFOUND)
+		rc = 0;
+	return rc != 0 ? rc : crc;
+}
+
+struct token_create {
+	struct token_rec *t;
+	long		 max_live, live;
+	time_t		 now;
+};
+
+static int
+store_token_count_live(struct token_rec *t, void *arg)
+{
+	struct token_create *q = arg;
+
+	if (store_token_live(t, q->now))
+		q->live++;
+	return q->live >= q->max_live;
+}
+
+static int
+store_token_create_txn(struct store *st, DB_TXN *txn, void *arg, enum store_rc *verdict)
+{
+	struct token_create *q = arg;
+	db_seq_t	 n;
+	unsigned char	 k[8];
+	DBT		 key, val;
+	int		 rc;
+
+	q->live = 0;
+	if ((rc = store_token_walk(st, txn, q->t->user_id, 0,
+	    store_token_count_live, q)) != 0)
+		return rc;
+	if (q->live >= q->max_live) {
+		*verdict = STORE_LIMIT;
+		return 0;
+	}
+	/* The number comes from a transactional sequence: an abort gives it back. */
+	if ((rc = st->seq->get(st->seq, txn, 1, &n, 0)) != 0)
+		return rc;
+	q->t->number = (uint64_t)n;
+	if ((rc = store_token_write(st, txn, q->t)) != 0)
+		return rc;
+	store_be64(q->t->number, k);
+	store_dbt(&key, q->t->id, UUID_LEN);
+	store_dbt(&val, k, sizeof(k));
+	if ((rc = st->db[DB_TOKEN_IDS]->put(st->db[DB_TOKEN_IDS], txn, &key, &val,
+	    DB_NOOVERWRITE)) != 0)
+		return rc;
+	store_dbt(&key, q->t->user_id, UUID_LEN);
+	if ((rc = st->db[DB_USER_TOKENS]->put(st->db[DB_USER_TOKENS], txn, &key, &val, 0)) != 0)
+		return rc;
+	if (st->stall_ms > 0)		/* tests kill a worker here, locks held */
+		usleep(st->stall_ms * 1000);
+	return 0;
+}
+
+enum store_rc
+store_token_create(struct store *st, struct token_rec *t, long max_live, time_t now)
+{
+	struct token_create q = { t, max_live, 0, now };
+
+	/* The default commit is synchronous: the 201 follows the fsync. */
+	return store_txn(st, 0, st->nosync ? DB_TXN_NOSYNC : DB_TXN_SYNC,
+	    store_token_create_txn, &q);
+}
+
+struct token_bulk {
+	struct token_rec *recs;
+	size_t		 n;
+};
+
+static int
+store_token_bulk_txn(struct store *st, DB_TXN *txn, void *arg, enum store_rc *verdict)
+{
+	struct token_bulk *q = arg;
+	db_seq_t	 first;
+	unsigned char	 k[8];
+	DBT		 key, val;
+	size_t		 i;
+	int		 rc;
+
+	(void)verdict;
+	if ((rc = st->seq->get(st->seq, txn, (u_int32_t)q->n, &first, 0)) != 0)
+		return rc;
+	for (i = 0; i < q->n; i++) {
+		q->recs[i].number = (uint64_t)first + i;
+		if ((rc = store_token_write(st, txn, &q->recs[i])) != 0)
+			return rc;
+		store_be64(q->recs[i].number, k);
+		store_dbt(&key, q->recs[i].id, UUID_LEN);
+		store_dbt(&val, k, sizeof(k));
+		if ((rc = st->db[DB_TOKEN_IDS]->put(st->db[DB_TOKEN_IDS], txn, &key,
+		    &val, DB_NOOVERWRITE)) != 0)
+			return rc;
+		store_dbt(&key, q->recs[i].user_id, UUID_LEN);
+		if ((rc = st->db[DB_USER_TOKENS]->put(st->db[DB_USER_TOKENS], txn,
+		    &key, &val, 0)) != 0)
+			return rc;
+	}
+	return 0;
+}
+
+enum store_rc
+store_token_bulk(struct store *st, struct token_rec *recs, size_t n)
+{
+	struct token_bulk q = { recs, n };
+
+	if (n == 0)
+		return STORE_OK;
+	/* Many at once, without an fsync each: store_flush makes them durable. */
+	return store_txn(st, 0, DB_TXN_NOSYNC, store_token_bulk_txn, &q);
+}
+
+struct token_get {
+	uint64_t	 n;
+	struct token_rec *t;
+};
+
+static int
+store_token_get_txn(struct store *st, DB_TXN *txn, void *arg, enum store_rc *verdict)
+{
+	struct token_get *q = arg;
+
+	return store_token_read(st, txn, q->n, q->t, 0, 1, verdict);
+}
+
+enum store_rc
+store_token_get(struct store *st, uint64_t number, struct token_rec *t)
+{
+	struct token_get q = { number, t };
+
+	return store_txn(st, 0, 0, store_token_get_txn, &q);
+}
+
+static int
+store_token_lookup_one(struct store *st, DB_TXN *txn, void *arg, enum store_rc *verdict)
+{
+	struct token_get *q = arg;
+
+	return store_token_read(st, txn, q->n, q->t, 0, 0, verdict);
+}
+
+enum store_rc
+store_token_lookup(struct store *st, uint64_t number, struct token_rec *t)
+{
+	struct token_get q = { number, t };
+
+	return store_read(st, store_token_lookup_one, &q);
+}
+
+struct token_each {
+	const char	*user_id;
+	struct token_rec *recs;		/* gathered in the transaction */
+	size_t		 n, cap;
+	int		 oom;
+};
+
+static int
+store_token_each_cb(struct token_rec *t, void *arg)
+{
+	struct token_each *q = arg;
+	struct token_rec *grown;
+
+	if (q->n == q->cap) {
+		q->cap = q->cap ? q->cap * 2 : 16;
+		if ((grown = realloc(q->recs, q->cap * sizeof(*grown))) == NULL) {
+			q->oom = 1;
+			return 1;
+		}
+		q->recs = grown;
+	}
+	q->recs[q->n++] = *t;
+	return 0;
+}
+
+static int
+store_token_each_txn(struct store *st, DB_TXN *txn, void *arg, enum store_rc *verdict)
+{
+	struct token_each *q = arg;
+	int		 rc;
+
+	q->n = 0;		/* a retried attempt starts over */
+	rc = store_token_walk(st, txn, q->user_id, 1, store_token_each_cb, q);
+	if (rc == 0 && q->oom)
+		rc = ENOMEM;
+	(void)verdict;
+	return rc;
+}
+
+enum store_rc
+store_token_each(struct store *st, const char *user_id,
+    void (*fn)(const struct token_rec *, void *), void *arg)
+{
+	struct token_each q = { user_id, NULL, 0, 0, 0 };
+	enum store_rc	 rc;
+	size_t		 i;
+
+	/*
+	 * fn runs after the walk, so a retried walk never shows a row twice.
+	 * No transaction: each read sees committed data, and a token pruned
+	 * between its listing and its record is simply not shown.
+	 */
+	rc = store_read(st, store_token_each_txn, &q);
+	if (rc == STORE_OK)
+		for (i = 0; i < q.n; i++)
+			fn(&q.recs[i], arg);
+	free(q.recs);
+	return rc;
+}
+
+struct token_revoke {
+	const char	*user_id, *id;
+	time_t		 now;
+	struct token_rec *t;
+};
+
+static int
+store_token_revoke_txn(struct store *st, DB_TXN *txn, void *arg, enum store_rc *verdict)
+{
+	struct token_revoke *q = arg;
+	unsigned char	 num[8];
+	DBT		 key, val;
+	int		 rc;
+
+	store_dbt(&key, q->id, strlen(q->id));
+	memset(&val, 0, sizeof(val));
+	val.data = num;
+	val.ulen = sizeof(num);
+	val.flags = DB_DBT_USERMEM;
+	rc = st->db[DB_TOKEN_IDS]->get(st->db[DB_TOKEN_IDS], txn, &key, &val, DB_RMW);
+	if (rc == DB_NOTFOUND || (rc == 0 && val.size != sizeof(num))) {
+		*verdict = STORE_NOTFOUND;
+		return 0;
+	}
+	if (rc != 0)
+		return rc;
+	if ((rc = store_token_read(st, txn, store_from_be64(num), q->t, DB_RMW, 1,
+	    verdict)) != 0 || *verdict != STORE_OK)
+		return rc;
+	/* Another user's token looks exactly like an unknown one. */
+	if (q->t->revoked_at != 0 ||
+	    (q->user_id != NULL && strcmp(q->t->user_id, q->user_id) != 0)) {
+		*verdict = STORE_NOTFOUND;
+		return 0;
+	}
+	q->t->revoked_at = q->now;
+	return store_token_write(st, txn, q->t);
+}
+
+enum store_rc
+store_token_revoke(struct store *st, const char *user_id, const char *id,
+    time_t now, struct token_rec *t)
+{
+	struct token_revoke q = { user_id, id, now, t };
+
+	if (!token_uuid_valid(id))
+		return STORE_NOTFOUND;
+	return store_txn(st, 0, DB_TXN_SYNC, store_token_revoke_txn, &q);
+}
+
+struct token_touch {
+	uint64_t	 n;
+	time_t		 now;
+	time_t		 when;		/* out: last use as now stored */
+};
+
+/* Set the token's last use to now unless it was set within the minute. */
+static int
+store_token_touch_txn(struct store *st, DB_TXN *txn, void *arg, enum store_rc *verdict)
+{
+	struct token_touch *q = arg;
+	struct token_rec t;
+	int		 rc;
+
+	rc = store_token_read(st, txn, q->n, &t, DB_RMW, 1, verdict);
+	if (rc != 0 || *verdict != STORE_OK)
+		return rc;
+	q->when = t.last_used_at;
+	if (q->now >= q->when && q->now - q->when < 60)
+		return 0;
+	q->when = t.last_used_at = q->now;
+	return store_token_write(st, txn, &t);
+}
+
+void
+store_token_touch(struct store *st, const struct token_rec *t, time_t now)
+{
+	struct token_touch q = { t->number, now, 0 };
+	size_t		 slot = t->number % STORE_TOUCH_SLOTS;
+
+	/*
+	 * This process knows of a use within the minute: no read, no write.
+	 * Otherwise one transaction reads and, if due, writes; no wait for a
+	 * lock and no fsync, since a lost touch costs a minute's precision.
+	 */
+	if (st->touched[slot].n == t->number && now >= st->touched[slot].when &&
+	    now - st->touched[slot].when < 60)
+		return;
+	if (store_txn(st, DB_TXN_NOWAIT, DB_TXN_NOSYNC, store_token_touch_txn, &q) == STORE_OK) {
+		st->touched[slot].n = t->number;
+		st->touched[slot].when = q.when;
+	}
+}
+
+struct prune {
+	time_t		 cutoff;
+	unsigned long	 removed;
+};
+
+/* Delete the index entries of token t (its id and its place in the user's list). */
+static int
+store_token_unindex(struct store *st, DB_TXN *txn, const struct token_rec *t,
+    const unsigned char num[8])
+{
+	DBC	*c;
+	DBT	 key, val;
+	int	 rc, crc;
+
+	store_dbt(&key, t->id, UUID_LEN);
+	rc = st->db[DB_TOKEN_IDS]->del(st->db[DB_TOKEN_IDS], txn, &key, 0);
+	if (rc != 0 && rc != DB_NOTFOUND)
+		return rc;
+	store_dbt(&key, num, 8);
+	rc = st->db[DB_TOKEN_USED]->del(st->db[DB_TOKEN_USED], txn, &key, 0);
+	if (rc != 0 && rc != DB_NOTFOUND)
+		return rc;
+	if ((rc = st->db[DB_USER_TOKENS]->cursor(st->db[DB_USER_TOKENS], txn, &c, 0)) != 0)
+		return rc;
+	store_dbt(&key, t->user_id, UUID_LEN);
+	store_dbt(&val, num, 8);
+	rc = c->get(c, &key, &val, DB_GET_BOTH);
+	if (rc == 0)
+		rc = c->del(c, 0);
+	crc = c->close(c);
+	if (rc == DB_NOTFOUND)
+		rc = 0;
+	return rc != 0 ? rc : crc;
+}
+
+static int
+store_prune_txn(struct store *st, DB_TXN *txn, void *arg, enum store_rc *verdict)
+{
+	struct prune	*q = arg;
+	struct token_rec t;
+	DBC		*c;
+	DBT		 key, val;
+	unsigned char	 num[8];
+	int		 rc, crc;
+
+	(void)verdict;
+	q->removed = 0;
+	if ((rc = st->db[DB_TOKENS]->cursor(st->db[DB_TOKENS], txn, &c, 0)) != 0)
+		return rc;
+	memset(&key, 0, sizeof(key));
+	memset(&val, 0, sizeof(val));
+	while ((rc = c->get(c, &key, &val, DB_NEXT | DB_RMW)) == 0) {
+		if (key.size != 8 || store_uncodec_token(val.data, val.size, &t) == -1)
+			continue;
+		if (!((t.revoked_at != 0 && t.revoked_at <= q->cutoff) ||
+		    (t.expires_at != 0 && t.expires_at <= q->cutoff)))
+			continue;
+		memcpy(num, key.data, 8);
+		if ((rc = store_token_unindex(st, txn, &t, num)) != 0 ||
+		    (rc = c->del(c, 0)) != 0)
+			break;
+		q->removed++;
+	}
+	crc = c->close(c);
+	if (rc == DB_NOTFOUND)
+		rc = 0;
+	return rc != 0 ? rc : crc;
+}
+
+enum store_rc
+store_prune(struct store *st, time_t cutoff, unsigned long *removed)
+{
+	struct prune	 q = { cutoff, 0 };
+	enum store_rc	 rc;
+
+	rc = store_txn(st, 0, DB_TXN_SYNC, store_prune_txn, &q);
+	*removed = rc == STORE_OK ? q.removed : 0;
+	return rc;
+}
