@@ -31,6 +31,19 @@ authz_holds(const struct token_rec *t, const char *ability)
 	return 0;
 }
 
+/* Append s to buf (of size cap, kept NUL-terminated) at at; the new end. */
+static size_t
+authz_append(char *buf, size_t at, size_t cap, const char *s)
+{
+	size_t	 n = strlen(s);
+
+	if (n > cap - 1 - at)
+		n = cap - 1 - at;
+	memcpy(buf + at, s, n);
+	buf[at + n] = '\0';
+	return at + n;
+}
+
 /*
  * One audit line a second for refusals alike in reason, token and address;
  * the repeats are counted into the next.  A flood of bad tokens would
@@ -39,14 +52,20 @@ authz_holds(const struct token_rec *t, const char *ability)
 static void
 authz_log_failure(struct ctx *c, const char *why)
 {
-	char		 num[24], kind[128], skipped[24];
+	char		 num[24], kind[256], skipped[24];
 	unsigned long	 n;
+	size_t		 at = 0;
 
 	if (c->who.token.number != 0)
 		snprintf(num, sizeof(num), "%llu", (unsigned long long)c->who.token.number);
 	else
-		snprintf(num, sizeof(num), "-");
-	snprintf(kind, sizeof(kind), "check.failed %s %s %s", why, num, c->req->remote_addr);
+		memcpy(num, "-", 2);
+	/* The kind: reason, token and address; cut short if need be, no matter. */
+	at = authz_append(kind, at, sizeof(kind), why);
+	at = authz_append(kind, at, sizeof(kind), " ");
+	at = authz_append(kind, at, sizeof(kind), num);
+	at = authz_append(kind, at, sizeof(kind), " ");
+	(void)authz_append(kind, at, sizeof(kind), c->req->remote_addr);
 	if (!log_repeat(kind, c->now, &n))
 		return;
 	if (n == 0) {

@@ -154,13 +154,27 @@ response_put(char *out, size_t *at, const char *s, size_t n)
 
 #define RESPONSE_PUT(out, at, lit)	response_put(out, at, lit, sizeof(lit) - 1)
 
+/* Write v in decimal at out + at; the new end. */
+static size_t
+response_number(char *out, size_t at, size_t v)
+{
+	char	 digits[24];
+	size_t	 n = 0;
+
+	do
+		digits[n++] = (char)('0' + v % 10);
+	while ((v /= 10) != 0);
+	while (n > 0)
+		out[at++] = digits[--n];
+	return at;
+}
+
 char *
 response_serialize(const struct response *res, size_t *len)
 {
 	const char	*body = "", *reason;
 	size_t		 bodylen = 0, cap, at = 0, i;
-	char		*out, num[24];
-	int		 n;
+	char		*out;
 
 	if (res->body != NULL)
 		body = json_object_to_json_string_length(res->body,
@@ -176,8 +190,8 @@ response_serialize(const struct response *res, size_t *len)
 		return NULL;
 	/* The Status line comes first and always: an authorizer depends on it. */
 	RESPONSE_PUT(out, &at, "Status: ");
-	n = snprintf(num, sizeof(num), "%d ", res->status);
-	response_put(out, &at, num, (size_t)n);
+	at = response_number(out, at, (size_t)res->status);
+	RESPONSE_PUT(out, &at, " ");
 	reason = response_reason(res->status);
 	response_put(out, &at, reason, strlen(reason));
 	RESPONSE_PUT(out, &at, "\r\n"
@@ -191,9 +205,8 @@ response_serialize(const struct response *res, size_t *len)
 		response_put(out, &at, res->headers[i].value, strlen(res->headers[i].value));
 		RESPONSE_PUT(out, &at, "\r\n");
 	}
-	n = snprintf(num, sizeof(num), "%zu", bodylen);
 	RESPONSE_PUT(out, &at, "Content-Length: ");
-	response_put(out, &at, num, (size_t)n);
+	at = response_number(out, at, bodylen);
 	RESPONSE_PUT(out, &at, "\r\n\r\n");
 	response_put(out, &at, body, bodylen);
 	*len = at;
