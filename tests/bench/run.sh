@@ -2,7 +2,7 @@
 # run.sh: patgate's throughput and memory against what the machine allows,
 # measured side by side in one run: lighttpd + spawn-fcgi (2 workers) and
 # a fresh database, loaded with wrk.  Not part of make check.
-#   tests/bench/run.sh                   the whole run (about 5 minutes)
+#   tests/bench/run.sh                   the whole run (about 7 minutes)
 #   BENCH_SCALE=200000 tests/bench/run.sh    a quicker scale step
 #   BENCH_QUICK=1 tests/bench/run.sh    throughput only: no memory or scale step
 # Settings: BENCH_DURATION seconds a measure (10), BENCH_ROUNDS of the floor
