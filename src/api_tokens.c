@@ -107,6 +107,7 @@ api_tokens_create(struct ctx *c)
 
 struct list_rows {
 	struct json_out	*w;
+	size_t		 start;		/* where the rows begin */
 	size_t		 n;
 };
 
@@ -115,6 +116,11 @@ api_tokens_list_one(const struct token_rec *t, void *arg)
 {
 	struct list_rows *rows = arg;
 
+	if (t == NULL) {		/* the walk starts over */
+		rows->w->len = rows->start;
+		rows->n = 0;
+		return;
+	}
 	if (t->revoked_at != 0)
 		return;
 	if (rows->n++ > 0)
@@ -127,9 +133,10 @@ api_tokens_list_one(const struct token_rec *t, void *arg)
 void
 api_tokens_list(struct ctx *c)
 {
-	struct list_rows rows = { &c->res->text, 0 };
+	struct list_rows rows = { &c->res->text, 0, 0 };
 
 	JSON_OUT_LIT(rows.w, "{\"data\":[");
+	rows.start = rows.w->len;
 	if (store_token_each(c->app->store, c->who.user_id, api_tokens_list_one,
 	    &rows) != STORE_OK) {
 		response_storage_error(c->res);	/* drops the rows written */

@@ -436,33 +436,42 @@ cmd_session_revoke(struct cli *c)
 static void
 cli_token_row(const struct token_rec *t, void *arg)
 {
-	struct json_out	 w = { NULL, 0, 0, 0 };
+	struct json_out	*w = arg;
 	char		 num[24];
 
-	(void)arg;
-	JSON_OUT_LIT(&w, "{");
-	api_token_fields(&w, t, NULL, 1);
-	JSON_OUT_LIT(&w, ",\"number\":");
-	json_out_raw(&w, num, (size_t)snprintf(num, sizeof(num), "%llu",
+	if (t == NULL) {		/* the walk starts over */
+		w->len = 0;
+		return;
+	}
+	JSON_OUT_LIT(w, "{");
+	api_token_fields(w, t, NULL, 1);
+	JSON_OUT_LIT(w, ",\"number\":");
+	json_out_raw(w, num, (size_t)snprintf(num, sizeof(num), "%llu",
 	    (unsigned long long)t->number));
-	JSON_OUT_LIT(&w, ",\"revoked_at\":");
-	json_out_time(&w, t->revoked_at);
-	JSON_OUT_LIT(&w, "}");
-	if (!w.failed)
-		printf("%.*s\n", (int)w.len, w.buf);
-	json_out_free(&w);
+	JSON_OUT_LIT(w, ",\"revoked_at\":");
+	json_out_time(w, t->revoked_at);
+	JSON_OUT_LIT(w, "}\n");
 }
 
 static int
 cmd_token_list(struct cli *c)
 {
 	struct user_rec	 u;
+	struct json_out	 rows = { NULL, 0, 0, 0 };
 
 	if (c->argc != 1)
 		return usage();
 	if (cli_open(c, 0) == -1 || cli_user(c, c->argv[0], &u) == -1)
 		return 1;
-	return store_token_each(c->store, u.id, cli_token_row, NULL) == STORE_OK ? 0 : 1;
+	/* One line a token, printed once the walk is done. */
+	if (store_token_each(c->store, u.id, cli_token_row, &rows) != STORE_OK || rows.failed) {
+		json_out_free(&rows);
+		return 1;
+	}
+	if (rows.len > 0)
+		fwrite(rows.buf, 1, rows.len, stdout);
+	json_out_free(&rows);
+	return 0;
 }
 
 static int

@@ -104,7 +104,10 @@ json_out_time(struct json_out *w, time_t t)
 		return;
 	}
 	valid_time_format(t, buf);
-	json_out_str(w, buf);
+	/* Digits and punctuation only: nothing to escape. */
+	json_out_raw(w, "\"", 1);
+	json_out_raw(w, buf, strlen(buf));
+	json_out_raw(w, "\"", 1);
 }
 
 void

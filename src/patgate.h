@@ -350,7 +350,11 @@ enum store_rc store_token_get(struct store *, uint64_t number,
 /* The record alone (last_used_at left 0), for a check: one read, no transaction. */
 enum store_rc store_token_lookup(struct store *, uint64_t number,
 	    struct token_rec *);
-/* The user's tokens, oldest first; fn is called for each, revoked too. */
+/*
+ * The user's tokens, oldest first; fn is called for each as it is read,
+ * revoked too.  If the walk must start over (a deadlock), fn(NULL, arg)
+ * comes first: forget the rows so far.
+ */
 enum store_rc store_token_each(struct store *, const char *user_id,
 	    void (*fn)(const struct token_rec *, void *), void *arg);
 /*

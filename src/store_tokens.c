@@ -215,7 +215,7 @@ static int
 store_token_walk(struct store *st, DB_TXN *txn, const char *user_id, int used,
     int (*fn)(struct token_rec *, void *), void *arg)
 {
-	DBC		*c, *ct = NULL, *cu = NULL;
+	DBC		*c, *ct = NULL;
 	DBT		 key, val;
 	unsigned char	 bulk[16 * 1024], nums[16 * 1024];
 	void		*p, *item;
@@ -225,9 +225,11 @@ store_token_walk(struct store *st, DB_TXN *txn, const char *user_id, int used,
 
 	if ((rc = st->db[DB_USER_TOKENS]->cursor(st->db[DB_USER_TOKENS], txn, &c, 0)) != 0)
 		return rc;
-	/* One cursor a database for the walk, rather than one a read. */
-	if ((rc = st->db[DB_TOKENS]->cursor(st->db[DB_TOKENS], txn, &ct, 0)) != 0 ||
-	    (used && (rc = st->db[DB_TOKEN_USED]->cursor(st->db[DB_TOKEN_USED], txn, &cu, 0)) != 0))
+	/*
+	 * A cursor for the records, rather than one made for each read; the
+	 * last uses of JSON-form records, seldom read, are read without one.
+	 */
+	if ((rc = st->db[DB_TOKENS]->cursor(st->db[DB_TOKENS], txn, &ct, 0)) != 0)
 		goto out;
 	store_dbt(&key, user_id, strlen(user_id));
 	memset(&val, 0, sizeof(val));
@@ -246,13 +248,11 @@ store_token_walk(struct store *st, DB_TXN *txn, const char *user_id, int used,
 			if (itemlen == 8 && 8 * (n + 1) <= sizeof(nums))
 				memcpy(nums + 8 * n++, item, 8);
 		}
-		if ((rc = store_token_fetch_many(st, txn, ct, cu, nums, n, used, fn, arg,
+		if ((rc = store_token_fetch_many(st, txn, ct, NULL, nums, n, used, fn, arg,
 		    &stop)) != 0)
 			break;
 	}
 out:
-	if (cu != NULL)
-		(void)cu->close(cu);
 	if (ct != NULL)
 		(void)ct->close(ct);
 	crc = c->close(c);
@@ -410,26 +410,17 @@ store_token_lookup(struct store *st, uint64_t number, struct token_rec *t)
 
 struct token_each {
 	const char	*user_id;
-	struct token_rec *recs;		/* gathered in the transaction */
-	size_t		 n, cap;
-	int		 oom;
+	void		(*fn)(const struct token_rec *, void *);
+	void		*arg;
+	int		 tries;
 };
 
 static int
 store_token_each_cb(struct token_rec *t, void *arg)
 {
 	struct token_each *q = arg;
-	struct token_rec *grown;
 
-	if (q->n == q->cap) {
-		q->cap = q->cap ? q->cap * 2 : 16;
-		if ((grown = realloc(q->recs, q->cap * sizeof(*grown))) == NULL) {
-			q->oom = 1;
-			return 1;
-		}
-		q->recs = grown;
-	}
-	q->recs[q->n++] = *t;
+	q->fn(t, q->arg);
 	return 0;
 }
 
@@ -437,35 +428,25 @@ static int
 store_token_each_txn(struct store *st, DB_TXN *txn, void *arg, enum store_rc *verdict)
 {
 	struct token_each *q = arg;
-	int		 rc;
 
-	q->n = 0;		/* a retried attempt starts over */
-	rc = store_token_walk(st, txn, q->user_id, 1, store_token_each_cb, q);
-	if (rc == 0 && q->oom)
-		rc = ENOMEM;
 	(void)verdict;
-	return rc;
+	if (q->tries++ > 0)
+		q->fn(NULL, q->arg);	/* a retried walk starts over */
+	return store_token_walk(st, txn, q->user_id, 1, store_token_each_cb, q);
 }
 
 enum store_rc
 store_token_each(struct store *st, const char *user_id,
     void (*fn)(const struct token_rec *, void *), void *arg)
 {
-	struct token_each q = { user_id, NULL, 0, 0, 0 };
-	enum store_rc	 rc;
-	size_t		 i;
+	struct token_each q = { user_id, fn, arg, 0 };
 
 	/*
-	 * fn runs after the walk, so a retried walk never shows a row twice.
-	 * No transaction: each read sees committed data, and a token pruned
-	 * between its listing and its record is simply not shown.
+	 * Rows go to fn as they are read, not copied first.  No transaction:
+	 * each read sees committed data, and a token pruned between its
+	 * listing and its record is simply not shown.
 	 */
-	rc = store_read(st, store_token_each_txn, &q);
-	if (rc == STORE_OK)
-		for (i = 0; i < q.n; i++)
-			fn(&q.recs[i], arg);
-	free(q.recs);
-	return rc;
+	return store_read(st, store_token_each_txn, &q);
 }
 
 struct token_revoke {

@@ -112,11 +112,12 @@ rss_kib() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
 # The Argon2 bound is timed right before and right after the creates it is
 # compared with (the machine's load drifts), like the floor; the mean is used.
 CORES=$(nproc)
-HASH_TIMES=()
+HASH_TIMES=(); HASH_TIMES_SCALE=()
+# argon2_time [TAG]: one hash's median time, appended to HASH_TIMES<TAG>.
 argon2_time() {
 	local t
 	t=$("$WORK/argon2_time" "$PATGATE_ARGON2" 15)
-	HASH_TIMES+=("$t")
+	eval "HASH_TIMES${1:-}+=(\$t)"
 	say "Argon2id at $PATGATE_ARGON2: one hash $t s"
 }
 
@@ -211,18 +212,22 @@ $ORIG"; eval "BADCRC_RUNS$tag+=(\$RPS)"
 	wrk_run "list$tag" /api/v1/user/api-tokens BENCH_HEADERS="Authorization: Bearer $LISTER"
 	eval "LIST_RUNS$tag+=(\$RPS)"
 }
-# measure_create TAG: creates at the configured cost, into CREATE_RPS<TAG>,
-# with the Argon2 bound timed right before and after.
+# measure_create TAG [ROUNDS]: creates at the configured cost, each round
+# appended to CREATE_RUNS<TAG>, with the Argon2 hash timed before the first
+# round and after each (into HASH_TIMES<TAG>).
 measure_create() {
-	local tag=$1
-	# Each create run starts from a user holding no token, as the cap walks them.
-	cli user add "creator$tag@example.com" >/dev/null
-	argon2_time
-	wrk_run "create$tag" /api/v1/user/api-tokens "${CREATE_ENV[@]}" \
-		BENCH_HEADERS="Authorization: Bearer $(cli session new "creator$tag@example.com")
+	local tag=$1 rounds=${2:-1} r session
+	argon2_time "$tag"
+	for r in $(seq "$rounds"); do
+		# Each round's user starts with no token, as the cap walks them.
+		cli user add "creator$tag$r@example.com" >/dev/null
+		session=$(cli session new "creator$tag$r@example.com")
+		wrk_run "create$tag" /api/v1/user/api-tokens "${CREATE_ENV[@]}" \
+			BENCH_HEADERS="Authorization: Bearer $session
 $CT"
-	eval "CREATE_RPS$tag=\$RPS"
-	argon2_time
+		eval "CREATE_RUNS$tag+=(\$RPS)"
+		argon2_time "$tag"
+	done
 }
 median() { sort -g | awk '{ v[NR] = $1 } END { printf "%.3f", NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 # per_round KIND: each round's rate over the mean of the floors measured
@@ -247,16 +252,27 @@ for _ in $(seq "$ROUNDS"); do
 	measure_fast ""
 	floor
 done
-measure_create ""
+CREATE_RUNS=(); CREATE_RUNS_SCALE=()
+measure_create "" "$ROUNDS"
 FLOOR=$(printf '%s\n' "${FLOORS[@]}" | median)
 CHECK_RPS=$(printf '%s\n' "${CHECK_RUNS[@]}" | median)
 MALFORMED_RPS=$(printf '%s\n' "${MALFORMED_RUNS[@]}" | median)
 BADCRC_RPS=$(printf '%s\n' "${BADCRC_RUNS[@]}" | median)
 LIST_RPS=$(printf '%s\n' "${LIST_RUNS[@]}" | median)
 say "floor: ${FLOORS[*]} req/s, median $FLOOR"
-HASH_S=$(printf '%s\n' "${HASH_TIMES[@]}" | awk '{ s += $1 } END { printf "%.6f", s / NR }')
+CREATE_RPS=$(printf '%s\n' "${CREATE_RUNS[@]}" | median)
+HASH_S=$(printf '%s\n' "${HASH_TIMES[@]}" | median)
 ARGON2_BOUND=$(awk -v c="$CORES" -v s="$HASH_S" 'BEGIN { printf "%.1f", c / s }')
-say "one hash ${HASH_TIMES[*]} s, mean $HASH_S; bound $CORES cores / that = $ARGON2_BOUND creates/s"
+say "one hash ${HASH_TIMES[*]} s, median $HASH_S; bound $CORES cores / that = $ARGON2_BOUND creates/s"
+# create_ratio: each round's creates over the bound from the hashes timed
+# just before and just after it; the median of those.
+create_ratio() {
+	local r
+	for r in "${!CREATE_RUNS[@]}"; do
+		awk -v n="${CREATE_RUNS[$r]}" -v a="${HASH_TIMES[$r]}" -v b="${HASH_TIMES[$((r + 1))]}" \
+		    -v c="$CORES" 'BEGIN { printf "%.3f\n", n / (c / ((a + b) / 2)) }'
+	done | median
+}
 
 # ---------------------------------------------------------------- scale
 if [ -z "${BENCH_QUICK:-}" ]; then
@@ -277,6 +293,7 @@ if [ -z "${BENCH_QUICK:-}" ]; then
 	CHECK_RUNS_SCALE=(); MALFORMED_RUNS_SCALE=(); BADCRC_RUNS_SCALE=(); LIST_RUNS_SCALE=()
 	measure_fast "_SCALE"
 	measure_create "_SCALE"
+	CREATE_RPS_SCALE=${CREATE_RUNS_SCALE[0]}
 	CHECK_RPS_SCALE=${CHECK_RUNS_SCALE[0]}
 	MALFORMED_RPS_SCALE=${MALFORMED_RUNS_SCALE[0]}
 	BADCRC_RPS_SCALE=${BADCRC_RUNS_SCALE[0]}
@@ -290,7 +307,7 @@ row "check, warm valid PAT (req/s)" "$CHECK_RPS" "floor $FLOOR" "$(per_round CHE
 row "check, malformed token (req/s)" "$MALFORMED_RPS" "floor $FLOOR" "$(per_round MALFORMED_RUNS)" 0.9
 row "check, bad checksum (req/s)" "$BADCRC_RPS" "floor $FLOOR" "$(per_round BADCRC_RUNS)" 0.9
 row "list, 10 tokens (req/s)" "$LIST_RPS" "floor $FLOOR" "$(per_round LIST_RUNS)" 0.75
-row "create, $PATGATE_ARGON2 (req/s)" "$CREATE_RPS" "argon2 $ARGON2_BOUND" "$(ratio "$CREATE_RPS" "$ARGON2_BOUND")" 0.9
+row "create, $PATGATE_ARGON2 (req/s)" "$CREATE_RPS" "argon2 $ARGON2_BOUND" "$(create_ratio)" 0.9
 i=0
 for p in $WORKER_PIDS; do :; done
 for k in "${!RSS100[@]}"; do
@@ -312,5 +329,5 @@ fi
 	printf '%s\n' "${ROWS[@]}"
 } | column -t -s '|'
 echo "($CORES cores, $NWORKERS workers, wrk -t$THREADS -c$CONNS -d${DURATION}s, $ROUNDS rounds; value and baseline are medians, a ratio the median of each round's against the floors either side of it)"
-echo "(floor runs: ${FLOORS[*]}; check: ${CHECK_RUNS[*]}; malformed: ${MALFORMED_RUNS[*]}; bad checksum: ${BADCRC_RUNS[*]}; list: ${LIST_RUNS[*]}; one Argon2id hash: ${HASH_TIMES[*]} s)"
+echo "(floor runs: ${FLOORS[*]}; check: ${CHECK_RUNS[*]}; malformed: ${MALFORMED_RUNS[*]}; bad checksum: ${BADCRC_RUNS[*]}; list: ${LIST_RUNS[*]}; creates: ${CREATE_RUNS[*]}; one Argon2id hash: ${HASH_TIMES[*]} s)"
 exit "$FAILED"

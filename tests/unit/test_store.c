@@ -111,6 +111,10 @@ collect(const struct token_rec *t, void *arg)
 {
 	struct seen *s = arg;
 
+	if (t == NULL) {	/* the walk starts over */
+		s->n = 0;
+		return;
+	}
 	if (s->n < 16)
 		s->numbers[s->n++] = t->number;
 }
@@ -207,6 +211,11 @@ walk_seen_one(const struct token_rec *t, void *arg)
 {
 	struct walk_seen *q = arg;
 
+	if (t == NULL) {	/* the walk starts over */
+		q->last = 0;
+		q->n = 0;
+		return;
+	}
 	if (strcmp(t->user_id, q->user) != 0 || t->number <= q->last || t->nabilities != 2)
 		q->wrong = 1;
 	q->last = t->number;
