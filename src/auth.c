@@ -123,7 +123,7 @@ auth_pat(struct store *st, const char *token, time_t now, struct principal *who,
 		return AUTH_BUSY;
 	}
 	/* The record is read every time: a revoke or an expiry bites at once. */
-	rc = store_token_lookup(st, parsed.number, &who->token);
+	rc = store_token_get(st, parsed.number, &who->token);
 	if (rc == STORE_NOTFOUND) {
 		*why = "unknown";
 		return AUTH_INVALID;

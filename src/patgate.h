@@ -347,9 +347,6 @@ enum store_rc store_flush(struct store *);
 enum store_rc store_sync(struct store *);
 enum store_rc store_token_get(struct store *, uint64_t number,
 	    struct token_rec *);
-/* The record alone (last_used_at left 0), for a check: one read, no transaction. */
-enum store_rc store_token_lookup(struct store *, uint64_t number,
-	    struct token_rec *);
 /*
  * The user's tokens, oldest first; fn is called for each as it is read,
  * revoked too.  If the walk must start over (a deadlock), fn(NULL, arg)

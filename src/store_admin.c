@@ -96,7 +96,7 @@ store_check_index(struct store *st, DB_TXN *txn, struct check *q,
 {
 	DBC		*c;
 	DBT		 key, val, k2, v2;
-	int		 rc, crc;
+	int		 rc;
 
 	if ((rc = st->db[i]->cursor(st->db[i], txn, &c, 0)) != 0)
 		return rc;
@@ -113,10 +113,7 @@ store_check_index(struct store *st, DB_TXN *txn, struct check *q,
 		else if (rc != 0)
 			break;
 	}
-	crc = c->close(c);
-	if (rc != DB_NOTFOUND && rc != 0)
-		return rc;
-	return crc;
+	return store_cursor_done(c, rc);
 }
 
 /* Every token is indexed by its id and under its user, and nothing else is. */
@@ -128,7 +125,7 @@ store_check_txn(struct store *st, DB_TXN *txn, void *arg, enum store_rc *verdict
 	DBC		*c;
 	DBT		 key, val, k2, v2;
 	unsigned char	 num[8];
-	int		 rc, crc;
+	int		 rc;
 
 	(void)verdict;
 	q->tokens = q->problems = 0;
@@ -164,11 +161,8 @@ store_check_txn(struct store *st, DB_TXN *txn, void *arg, enum store_rc *verdict
 			break;
 		rc = 0;
 	}
-	crc = c->close(c);
-	if (rc != DB_NOTFOUND && rc != 0)
+	if ((rc = store_cursor_done(c, rc)) != 0)
 		return rc;
-	if (crc != 0)
-		return crc;
 	/* The other way round: every index entry names a stored token. */
 	if ((rc = store_check_index(st, txn, q, DB_USER_TOKENS,
 	    "listed for a user but not stored")) != 0)

@@ -41,6 +41,16 @@ static void	store_exclusive(struct store *, int);
 static int	store_failchk(struct store *);
 static void	store_maintain(struct store *);
 
+int
+store_cursor_done(DBC *c, int rc)
+{
+	int	 crc = c->close(c);
+
+	if (rc == DB_NOTFOUND)
+		rc = 0;
+	return rc != 0 ? rc : crc;
+}
+
 void
 store_errcall(const DB_ENV *env, const char *pfx, const char *msg)
 {

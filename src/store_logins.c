@@ -227,7 +227,7 @@ store_login_prune_txn(struct store *st, DB_TXN *txn, void *arg, enum store_rc *v
 	struct login_rec r;
 	DBC		*c;
 	DBT		 key, val;
-	int		 rc, crc;
+	int		 rc;
 
 	(void)verdict;
 	q->removed = 0;
@@ -243,10 +243,7 @@ store_login_prune_txn(struct store *st, DB_TXN *txn, void *arg, enum store_rc *v
 			break;
 		q->removed++;
 	}
-	crc = c->close(c);
-	if (rc == DB_NOTFOUND)
-		rc = 0;
-	return rc != 0 ? rc : crc;
+	return store_cursor_done(c, rc);
 }
 
 enum store_rc

@@ -78,6 +78,11 @@ enum store_rc store_read(struct store *, store_txn_fn fn, void *arg);
 
 /* s lowercased (ASCII) into out of size cap, as the emails index keys it. */
 void	 store_lower(const char *s, char *out, size_t cap);
+/*
+ * Close cursor c after a walk that ended with rc (DB_NOTFOUND: it ran to
+ * the end); the walk's error, else the close's, else 0.
+ */
+int	 store_cursor_done(DBC *c, int rc);
 /* Berkeley DB's error messages, to stderr. */
 void	 store_errcall(const DB_ENV *, const char *pfx, const char *msg);
 

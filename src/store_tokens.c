@@ -1,6 +1,6 @@
 /*
  * store_tokens.c: tokens and their indexes (by id, by user, last use):
- * create, bulk load, get and lookup, the walk of a user's tokens, revoke,
+ * create, bulk load, get, the walk of a user's tokens, revoke,
  * touch and prune.
  */
 #include <errno.h>
@@ -14,13 +14,12 @@
 /* ------------------------------------------------------------ tokens */
 
 /*
- * Get key's value from db (through cursor c when not NULL, which saves
- * making one per read in a walk) into buf of size cap, or into a malloc'd
- * copy if it is larger; *data is set to whichever holds it.
+ * Get key's value from db into buf of size cap, or into a malloc'd copy if
+ * it is larger; *data is set to whichever holds it.
  */
 static int
-store_get_into(DB *db, DBC *c, DB_TXN *txn, DBT *key, u_int32_t flags,
-    void *buf, size_t cap, void **data, size_t *size)
+store_get_into(DB *db, DB_TXN *txn, DBT *key, u_int32_t flags, void *buf, size_t cap,
+    void **data, size_t *size)
 {
 	DBT	 val;
 	int	 rc;
@@ -29,11 +28,9 @@ store_get_into(DB *db, DBC *c, DB_TXN *txn, DBT *key, u_int32_t flags,
 	val.data = buf;
 	val.ulen = (u_int32_t)cap;
 	val.flags = DB_DBT_USERMEM;
-	rc = c != NULL ? c->get(c, key, &val, flags | DB_SET) : db->get(db, txn, key, &val, flags);
-	if (rc == DB_BUFFER_SMALL) {
+	if ((rc = db->get(db, txn, key, &val, flags)) == DB_BUFFER_SMALL) {
 		store_dbt_out(&val);
-		rc = c != NULL ? c->get(c, key, &val, flags | DB_SET) :
-		    db->get(db, txn, key, &val, flags);
+		rc = db->get(db, txn, key, &val, flags);
 	}
 	if (rc == 0) {
 		*data = val.data;
@@ -43,15 +40,34 @@ store_get_into(DB *db, DBC *c, DB_TXN *txn, DBT *key, u_int32_t flags,
 }
 
 /*
- * Read token number n into t, through the cursors ct (tokens) and cu
- * (token_used) when given.  used: look up the last use of a token still
- * in the JSON form (a packed one holds it).
+ * The last use of token n, whose record is still in the JSON form and so
+ * kept it apart in token_used (a packed record holds its own).
  */
 static int
-store_token_fetch(struct store *st, DB_TXN *txn, DBC *ct, DBC *cu, uint64_t n,
-    struct token_rec *t, u_int32_t flags, int used, enum store_rc *verdict)
+store_token_used(struct store *st, DB_TXN *txn, DBT *key, struct token_rec *t)
 {
-	unsigned char	 k[8], when[8], buf[1024];
+	unsigned char	 when[8];
+	void		*data;
+	size_t		 size;
+	int		 rc;
+
+	rc = store_get_into(st->db[DB_TOKEN_USED], txn, key, 0, when, sizeof(when),
+	    &data, &size);
+	if (rc == 0 && data != when)
+		free(data);	/* not a stored time: ignored */
+	else if (rc == 0 && size == sizeof(when))
+		t->last_used_at = (time_t)store_from_be64(when);
+	else if (rc != 0 && rc != DB_NOTFOUND)
+		return rc;
+	return 0;
+}
+
+/* Read token number n into t, its last use included. */
+static int
+store_token_read(struct store *st, DB_TXN *txn, uint64_t n, struct token_rec *t,
+    u_int32_t flags, enum store_rc *verdict)
+{
+	unsigned char	 k[8], buf[1024];
 	void		*data;
 	size_t		 size;
 	DBT		 key;
@@ -59,7 +75,7 @@ store_token_fetch(struct store *st, DB_TXN *txn, DBC *ct, DBC *cu, uint64_t n,
 
 	store_be64(n, k);
 	store_dbt(&key, k, sizeof(k));
-	rc = store_get_into(st->db[DB_TOKENS], ct, txn, &key, flags, buf, sizeof(buf),
+	rc = store_get_into(st->db[DB_TOKENS], txn, &key, flags, buf, sizeof(buf),
 	    &data, &size);
 	if (rc == DB_NOTFOUND) {
 		*verdict = STORE_NOTFOUND;
@@ -75,25 +91,7 @@ store_token_fetch(struct store *st, DB_TXN *txn, DBC *ct, DBC *cu, uint64_t n,
 		return EINVAL;
 	}
 	t->number = n;
-	/* A packed record holds its last use; one of the JSON form kept it apart. */
-	if (rc == 0 || !used)
-		return 0;
-	rc = store_get_into(st->db[DB_TOKEN_USED], cu, txn, &key, 0, when, sizeof(when),
-	    &data, &size);
-	if (rc == 0 && data != when)
-		free(data);	/* not a stored time: ignored */
-	else if (rc == 0 && size == sizeof(when))
-		t->last_used_at = (time_t)store_from_be64(when);
-	else if (rc != 0 && rc != DB_NOTFOUND)
-		return rc;
-	return 0;
-}
-
-static int
-store_token_read(struct store *st, DB_TXN *txn, uint64_t n, struct token_rec *t,
-    u_int32_t flags, int used, enum store_rc *verdict)
-{
-	return store_token_fetch(st, txn, NULL, NULL, n, t, flags, used, verdict);
+	return rc == 1 ? store_token_used(st, txn, &key, t) : 0;
 }
 
 static int
@@ -128,14 +126,14 @@ store_token_live(const struct token_rec *t, time_t now)
  * side); fn(t, arg) for each found, *stop set when fn asks to stop.
  */
 static int
-store_token_fetch_many(struct store *st, DB_TXN *txn, DBC *ct, DBC *cu,
-    const unsigned char *nums, size_t n, int used,
+store_token_fetch_many(struct store *st, DB_TXN *txn, DBC *ct,
+    const unsigned char *nums, size_t n,
     int (*fn)(struct token_rec *, void *), void *arg, int *stop)
 {
 	static uint32_t	 page[65536 / sizeof(uint32_t)];	/* aligned, as bulk reads ask */
 	struct token_rec t;
 	enum store_rc	 verdict;
-	DBT		 key, val;
+	DBT		 key, val, used;
 	unsigned char	 k[8];
 	void		*p, *kp, *dp;
 	size_t		 i = 0, klen, dlen;
@@ -163,8 +161,8 @@ store_token_fetch_many(struct store *st, DB_TXN *txn, DBC *ct, DBC *cu,
 		if (rc == DB_BUFFER_SMALL) {
 			/* One record larger than a page: read it alone. */
 			verdict = STORE_OK;
-			rc = store_token_fetch(st, txn, NULL, cu, store_from_be64(nums + 8 * i),
-			    &t, 0, used, &verdict);
+			rc = store_token_read(st, txn, store_from_be64(nums + 8 * i), &t, 0,
+			    &verdict);
 			if (rc != 0)
 				return rc;
 			if (verdict == STORE_OK && fn(&t, arg) != 0)
@@ -192,13 +190,9 @@ store_token_fetch_many(struct store *st, DB_TXN *txn, DBC *ct, DBC *cu,
 				return EINVAL;
 			}
 			t.number = num;
-			if (rc == 1 && used) {
-				/* The JSON form kept its last use apart. */
-				verdict = STORE_OK;
-				if ((rc = store_token_fetch(st, txn, NULL, cu, num, &t, 0, 1,
-				    &verdict)) != 0)
-					return rc;
-			}
+			store_dbt(&used, kp, 8);
+			if (rc == 1 && (rc = store_token_used(st, txn, &used, &t)) != 0)
+				return rc;
 			if (fn(&t, arg) != 0)
 				*stop = 1;
 			i++;
@@ -212,7 +206,7 @@ store_token_fetch_many(struct store *st, DB_TXN *txn, DBC *ct, DBC *cu,
  * when fn returns non-zero.
  */
 static int
-store_token_walk(struct store *st, DB_TXN *txn, const char *user_id, int used,
+store_token_walk(struct store *st, DB_TXN *txn, const char *user_id,
     int (*fn)(struct token_rec *, void *), void *arg)
 {
 	DBC		*c, *ct = NULL;
@@ -220,15 +214,12 @@ store_token_walk(struct store *st, DB_TXN *txn, const char *user_id, int used,
 	unsigned char	 bulk[16 * 1024], nums[16 * 1024];
 	void		*p, *item;
 	size_t		 itemlen, n;
-	int		 rc, crc, stop = 0;
+	int		 rc, stop = 0;
 	u_int32_t	 op = DB_SET | DB_MULTIPLE;
 
 	if ((rc = st->db[DB_USER_TOKENS]->cursor(st->db[DB_USER_TOKENS], txn, &c, 0)) != 0)
 		return rc;
-	/*
-	 * A cursor for the records, rather than one made for each read; the
-	 * last uses of JSON-form records, seldom read, are read without one.
-	 */
+	/* A cursor for the records, read a page at a time. */
 	if ((rc = st->db[DB_TOKENS]->cursor(st->db[DB_TOKENS], txn, &ct, 0)) != 0)
 		goto out;
 	store_dbt(&key, user_id, strlen(user_id));
@@ -248,17 +239,13 @@ store_token_walk(struct store *st, DB_TXN *txn, const char *user_id, int used,
 			if (itemlen == 8 && 8 * (n + 1) <= sizeof(nums))
 				memcpy(nums + 8 * n++, item, 8);
 		}
-		if ((rc = store_token_fetch_many(st, txn, ct, NULL, nums, n, used, fn, arg,
-		    &stop)) != 0)
+		if ((rc = store_token_fetch_many(st, txn, ct, nums, n, fn, arg, &stop)) != 0)
 			break;
 	}
 out:
 	if (ct != NULL)
 		(void)ct->close(ct);
-	crc = c->close(c);
-	if (rc == DB_NOTFOUND)
-		rc = 0;
-	return rc != 0 ? rc : crc;
+	return store_cursor_done(c, rc);
 }
 
 struct token_create {
@@ -287,7 +274,7 @@ store_token_create_txn(struct store *st, DB_TXN *txn, void *arg, enum store_rc *
 	int		 rc;
 
 	q->live = 0;
-	if ((rc = store_token_walk(st, txn, q->t->user_id, 0,
+	if ((rc = store_token_walk(st, txn, q->t->user_id,
 	    store_token_count_live, q)) != 0)
 		return rc;
 	if (q->live >= q->max_live) {
@@ -381,31 +368,16 @@ store_token_get_txn(struct store *st, DB_TXN *txn, void *arg, enum store_rc *ver
 {
 	struct token_get *q = arg;
 
-	return store_token_read(st, txn, q->n, q->t, 0, 1, verdict);
+	return store_token_read(st, txn, q->n, q->t, 0, verdict);
 }
 
+/* One record, one read: no transaction is needed around it. */
 enum store_rc
 store_token_get(struct store *st, uint64_t number, struct token_rec *t)
 {
 	struct token_get q = { number, t };
 
-	return store_txn(st, 0, 0, store_token_get_txn, &q);
-}
-
-static int
-store_token_lookup_one(struct store *st, DB_TXN *txn, void *arg, enum store_rc *verdict)
-{
-	struct token_get *q = arg;
-
-	return store_token_read(st, txn, q->n, q->t, 0, 0, verdict);
-}
-
-enum store_rc
-store_token_lookup(struct store *st, uint64_t number, struct token_rec *t)
-{
-	struct token_get q = { number, t };
-
-	return store_read(st, store_token_lookup_one, &q);
+	return store_read(st, store_token_get_txn, &q);
 }
 
 struct token_each {
@@ -432,7 +404,7 @@ store_token_each_txn(struct store *st, DB_TXN *txn, void *arg, enum store_rc *ve
 	(void)verdict;
 	if (q->tries++ > 0)
 		q->fn(NULL, q->arg);	/* a retried walk starts over */
-	return store_token_walk(st, txn, q->user_id, 1, store_token_each_cb, q);
+	return store_token_walk(st, txn, q->user_id, store_token_each_cb, q);
 }
 
 enum store_rc
@@ -475,7 +447,7 @@ store_token_revoke_txn(struct store *st, DB_TXN *txn, void *arg, enum store_rc *
 	}
 	if (rc != 0)
 		return rc;
-	if ((rc = store_token_read(st, txn, store_from_be64(num), q->t, DB_RMW, 1,
+	if ((rc = store_token_read(st, txn, store_from_be64(num), q->t, DB_RMW,
 	    verdict)) != 0 || *verdict != STORE_OK)
 		return rc;
 	/* Another user's token looks exactly like an unknown one. */
@@ -513,7 +485,7 @@ store_token_touch_txn(struct store *st, DB_TXN *txn, void *arg, enum store_rc *v
 	struct token_rec t;
 	int		 rc;
 
-	rc = store_token_read(st, txn, q->n, &t, DB_RMW, 1, verdict);
+	rc = store_token_read(st, txn, q->n, &t, DB_RMW, verdict);
 	if (rc != 0 || *verdict != STORE_OK)
 		return rc;
 	q->when = t.last_used_at;
@@ -555,7 +527,7 @@ store_token_unindex(struct store *st, DB_TXN *txn, const struct token_rec *t,
 {
 	DBC	*c;
 	DBT	 key, val;
-	int	 rc, crc;
+	int	 rc;
 
 	store_dbt(&key, t->id, UUID_LEN);
 	rc = st->db[DB_TOKEN_IDS]->del(st->db[DB_TOKEN_IDS], txn, &key, 0);
@@ -572,10 +544,7 @@ store_token_unindex(struct store *st, DB_TXN *txn, const struct token_rec *t,
 	rc = c->get(c, &key, &val, DB_GET_BOTH);
 	if (rc == 0)
 		rc = c->del(c, 0);
-	crc = c->close(c);
-	if (rc == DB_NOTFOUND)
-		rc = 0;
-	return rc != 0 ? rc : crc;
+	return store_cursor_done(c, rc);
 }
 
 static int
@@ -586,7 +555,7 @@ store_prune_txn(struct store *st, DB_TXN *txn, void *arg, enum store_rc *verdict
 	DBC		*c;
 	DBT		 key, val;
 	unsigned char	 num[8];
-	int		 rc, crc;
+	int		 rc;
 
 	(void)verdict;
 	q->removed = 0;
@@ -606,10 +575,7 @@ store_prune_txn(struct store *st, DB_TXN *txn, void *arg, enum store_rc *verdict
 			break;
 		q->removed++;
 	}
-	crc = c->close(c);
-	if (rc == DB_NOTFOUND)
-		rc = 0;
-	return rc != 0 ? rc : crc;
+	return store_cursor_done(c, rc);
 }
 
 enum store_rc

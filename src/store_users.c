@@ -184,7 +184,7 @@ store_user_each_txn(struct store *st, DB_TXN *txn, void *arg, enum store_rc *ver
 	struct user_rec	 u;
 	DBC		*c;
 	DBT		 key, val;
-	int		 rc, crc;
+	int		 rc;
 
 	(void)verdict;
 	if ((rc = st->db[DB_USERS]->cursor(st->db[DB_USERS], txn, &c, 0)) != 0)
@@ -194,8 +194,7 @@ store_user_each_txn(struct store *st, DB_TXN *txn, void *arg, enum store_rc *ver
 	while ((rc = c->get(c, &key, &val, DB_NEXT)) == 0)
 		if (store_uncodec_user(val.data, val.size, &u) == 0)
 			w->fn(&u, w->arg);
-	crc = c->close(c);
-	return rc == DB_NOTFOUND ? crc : rc;
+	return store_cursor_done(c, rc);
 }
 
 enum store_rc
