@@ -59,8 +59,10 @@ if [ "${PATGATE_QUICK:-0}" != 1 ]; then
 	mkdir -p /tmp/patgate-asan
 	if make -s distdir distdir="$asan" >/dev/null &&
 	    (cd "$asan" && ./configure --quiet --enable-asan && make -s -j2) >"$top/asan-build.log" 2>&1; then
-		export ASAN_OPTIONS="allocator_may_return_null=1:detect_leaks=0:log_path=/tmp/patgate-asan/report"
-		export UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1:log_path=/tmp/patgate-asan/report"
+		# symbolize=0: a report is written whole in microseconds, before a
+		# kill storm can cut it short; asan_symbolize.sh names the frames.
+		export ASAN_OPTIONS="allocator_may_return_null=1:detect_leaks=0:symbolize=0:log_path=/tmp/patgate-asan/report"
+		export UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1:symbolize=0:log_path=/tmp/patgate-asan/report"
 		suite "$asan" asan
 		unset ASAN_OPTIONS UBSAN_OPTIONS
 		# A sanitizer report from any process (a worker's goes nowhere else)
@@ -70,8 +72,10 @@ if [ "${PATGATE_QUICK:-0}" != 1 ]; then
 		# then runs full recovery on the next open).
 		expected=
 		unexpected=
-		for r in /tmp/patgate-asan/*; do
-			[ -f "$r" ] || continue
+		for raw in /tmp/patgate-asan/report.*; do
+			[ -f "$raw" ] || continue
+			r=/tmp/patgate-asan/named.${raw##*.}
+			bash "$top/tests/asan_symbolize.sh" "$raw" >"$r"
 			if { grep -q 'failed to allocate 0x' "$r" && ! grep -q 'ERROR:' "$r"; } ||
 			    { grep -q '#0 .*libdb-5\.3\.so' "$r" && grep -qE '__env_failchk_int|__txn_failchk' "$r"; }; then
 				expected="$expected $r"
