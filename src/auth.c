@@ -71,7 +71,7 @@ auth_session(struct store *st, const char *token, time_t now, struct principal *
 		return AUTH_INVALID;
 	if ((arc = auth_secret(CACHE_SESSION, sid, parsed.core, known, s.hash, now)) != AUTH_OK)
 		return arc;
-	memset(who, 0, sizeof(*who));
+	principal_reset(who);
 	snprintf(who->user_id, sizeof(who->user_id), "%s", s.user_id);
 	snprintf(who->session_id, sizeof(who->session_id), "%s", s.id);
 	return AUTH_OK;
@@ -102,6 +102,26 @@ out:
 	return rc;
 }
 
+/*
+ * An empty principal.  Only the heads are cleared: the token record is some
+ * kilobytes of fixed arrays, and zeroing it all on each request showed up in
+ * the profile of a check; every field is written before it is read.
+ */
+void
+principal_reset(struct principal *who)
+{
+	who->user_id[0] = '\0';
+	who->session_id[0] = '\0';
+	who->token.number = 0;
+	who->token.id[0] = '\0';
+	who->token.user_id[0] = '\0';
+	who->token.name[0] = '\0';
+	who->token.hash[0] = '\0';
+	who->token.nabilities = 0;
+	who->token.created_at = who->token.expires_at = 0;
+	who->token.revoked_at = who->token.last_used_at = 0;
+}
+
 enum auth_rc
 auth_pat(struct store *st, const char *token, time_t now, struct principal *who,
     const char **why)
@@ -111,7 +131,7 @@ auth_pat(struct store *st, const char *token, time_t now, struct principal *who,
 	enum auth_rc	 arc;
 	int		 known;
 
-	memset(who, 0, sizeof(*who));
+	principal_reset(who);
 	if (token_pat_parse(token, &parsed) == -1) {
 		*why = "malformed";
 		return AUTH_INVALID;

@@ -182,11 +182,12 @@ authorizer_dispatch(struct app *app, struct request *req, struct response *res)
 {
 	struct ctx	 c;
 
-	memset(&c, 0, sizeof(c));
 	c.app = app;
 	c.req = req;
 	c.res = res;
+	c.param = NULL;
 	c.now = time(NULL);
+	principal_reset(&c.who);
 	/* The web server hands over the original request's method and URI. */
 	authz_decide(&c, req->method, req->path_too_long ? NULL : req->raw_uri, AUTHZ_FASTCGI);
 }

@@ -113,11 +113,17 @@ app_store_check(struct app *app)
  * The parameters request_init asks for, found in one pass over the
  * request's environment: FCGX_GetParam would scan all of it for each.
  */
-static const char *const fcgi_wanted[] = {
-	"REQUEST_METHOD", "REQUEST_URI", "SCRIPT_NAME", "FCGI_ROLE",
-	"CONTENT_TYPE", "CONTENT_LENGTH", "HTTP_AUTHORIZATION", "REMOTE_ADDR",
-	"HTTP_X_ORIGINAL_METHOD", "HTTP_X_ORIGINAL_URI",
+#define WANT(name)	{ name, sizeof(name) - 1 }
+static const struct {
+	const char	*name;
+	size_t		 len;
+} fcgi_wanted[] = {
+	WANT("REQUEST_METHOD"), WANT("REQUEST_URI"), WANT("SCRIPT_NAME"),
+	WANT("FCGI_ROLE"), WANT("CONTENT_TYPE"), WANT("CONTENT_LENGTH"),
+	WANT("HTTP_AUTHORIZATION"), WANT("REMOTE_ADDR"),
+	WANT("HTTP_X_ORIGINAL_METHOD"), WANT("HTTP_X_ORIGINAL_URI"),
 };
+#undef WANT
 #define FCGI_WANTED	(sizeof(fcgi_wanted) / sizeof(fcgi_wanted[0]))
 
 struct fcgi_params {
@@ -128,22 +134,24 @@ struct fcgi_params {
 static void
 fcgi_index(struct fcgi_params *p, char **envp)
 {
-	size_t	 i, n;
-	char	**e;
+	const char	*eq;
+	size_t		 i, n;
+	char		**e;
 
 	p->envp = envp;
 	memset(p->value, 0, sizeof(p->value));
-	for (e = envp; *e != NULL; e++)
-		for (i = 0; i < FCGI_WANTED; i++) {
-			if ((*e)[0] != fcgi_wanted[i][0])
-				continue;
-			n = strlen(fcgi_wanted[i]);
-			if (strncmp(*e, fcgi_wanted[i], n) == 0 && (*e)[n] == '=') {
+	for (e = envp; *e != NULL; e++) {
+		/* The name's length settles all but a few candidates at once. */
+		if ((eq = strchr(*e, '=')) == NULL)
+			continue;
+		n = (size_t)(eq - *e);
+		for (i = 0; i < FCGI_WANTED; i++)
+			if (fcgi_wanted[i].len == n && memcmp(*e, fcgi_wanted[i].name, n) == 0) {
 				if (p->value[i] == NULL)	/* the first wins, as in libfcgi */
-					p->value[i] = *e + n + 1;
+					p->value[i] = eq + 1;
 				break;
 			}
-		}
+	}
 }
 
 static const char *
@@ -153,7 +161,7 @@ fcgi_param(const char *name, void *env)
 	size_t		 i;
 
 	for (i = 0; i < FCGI_WANTED; i++)
-		if (name[0] == fcgi_wanted[i][0] && strcmp(name, fcgi_wanted[i]) == 0)
+		if (name[0] == fcgi_wanted[i].name[0] && strcmp(name, fcgi_wanted[i].name) == 0)
 			return p->value[i];
 	return FCGX_GetParam(name, p->envp);
 }

@@ -540,6 +540,8 @@ enum auth_rc {
 	AUTH_RC__MAX
 };
 
+/* Make who an empty principal (no user, no session, no token). */
+void	 principal_reset(struct principal *who);
 /* Take "Bearer <token>" apart.  Returns the token or NULL. */
 const char *auth_bearer(const char *authorization);
 /* Check a session token at now. */

@@ -6,37 +6,38 @@
 
 struct route {
 	const char	*method;
-	const char	*pattern;	/* exact, or ending in "{id}": one segment */
+	const char	*pattern;	/* the whole path, or its fixed head */
+	int		 id_follows;	/* an {id} segment follows the head */
 	enum cred_kind	 cred;
 	handler_fn	 handler;
 };
 
+/* The check comes first: it is by far the most frequent request. */
 static const struct route routes[] = {
-	{ "POST",   "/api/v1/user/api-tokens",      CRED_SESSION, api_tokens_create },
-	{ "GET",    "/api/v1/user/api-tokens",      CRED_SESSION, api_tokens_list },
-	{ "DELETE", "/api/v1/user/api-tokens/{id}", CRED_SESSION, api_tokens_revoke },
-	{ "GET",    "/api/user",                    CRED_SESSION, api_user_show },
-	{ "GET",    "/api/v1/health",               CRED_NONE,    api_health },
-	{ "POST",   "/api/v1/auth/login",           CRED_NONE,    api_auth_login },
-	{ "POST",   "/api/v1/auth/logout",          CRED_SESSION, api_auth_logout },
 	/* nginx's auth_request keeps the original method: serve them all. */
-	{ "*",      "/api/v1/auth/check",           CRED_NONE,    api_auth_check },
+	{ "*",      "/api/v1/auth/check",       0, CRED_NONE,    api_auth_check },
+	{ "POST",   "/api/v1/user/api-tokens",  0, CRED_SESSION, api_tokens_create },
+	{ "GET",    "/api/v1/user/api-tokens",  0, CRED_SESSION, api_tokens_list },
+	{ "DELETE", "/api/v1/user/api-tokens/", 1, CRED_SESSION, api_tokens_revoke },
+	{ "GET",    "/api/user",                0, CRED_SESSION, api_user_show },
+	{ "GET",    "/api/v1/health",           0, CRED_NONE,    api_health },
+	{ "POST",   "/api/v1/auth/login",       0, CRED_NONE,    api_auth_login },
+	{ "POST",   "/api/v1/auth/logout",      0, CRED_SESSION, api_auth_logout },
 };
 
 #define NROUTES	(sizeof(routes) / sizeof(routes[0]))
 
-/* Does path fit pattern?  *param receives the {id} segment, if any. */
+/* Does path fit route r?  *param receives the {id} segment, if any. */
 static int
-route_match(const char *pattern, const char *path, const char **param)
+route_match(const struct route *r, const char *path, const char **param)
 {
-	const char	*hole = strstr(pattern, "{id}");
 	size_t		 fixed;
 
 	*param = NULL;
-	if (hole == NULL)
-		return strcmp(pattern, path) == 0;
-	fixed = (size_t)(hole - pattern);
-	if (strncmp(pattern, path, fixed) != 0 || path[fixed] == '\0' ||
+	if (!r->id_follows)
+		return strcmp(r->pattern, path) == 0;
+	fixed = strlen(r->pattern);
+	if (strncmp(r->pattern, path, fixed) != 0 || path[fixed] == '\0' ||
 	    strchr(path + fixed, '/') != NULL)
 		return 0;
 	*param = path + fixed;
@@ -81,13 +82,14 @@ route_dispatch(struct app *app, struct request *req, struct response *res)
 	char		 allow[64] = "";
 	size_t		 i;
 
-	memset(&c, 0, sizeof(c));
 	c.app = app;
 	c.req = req;
 	c.res = res;
+	c.param = NULL;
 	c.now = time(NULL);
+	principal_reset(&c.who);
 	for (i = 0; i < NROUTES; i++) {
-		if (req->path_too_long || !route_match(routes[i].pattern, req->path, &p))
+		if (req->path_too_long || !route_match(&routes[i], req->path, &p))
 			continue;
 		if (strcmp(routes[i].method, req->method) == 0 ||
 		    strcmp(routes[i].method, "*") == 0) {
