@@ -338,7 +338,8 @@ store_attach(struct store *st, int create)
 	    (rc = st->env->set_thread_count(st->env, STORE_THREADS)) != 0 ||
 	    (rc = st->env->set_isalive(st->env, store_isalive)) != 0 ||
 	    (rc = st->env->set_flags(st->env, DB_AUTO_COMMIT, 1)) != 0 ||
-	    (rc = st->env->log_set_config(st->env, DB_LOG_AUTO_REMOVE, 1)) != 0)
+	    (rc = st->env->log_set_config(st->env, DB_LOG_AUTO_REMOVE, 1)) != 0 ||
+	    (rc = st->env->log_set_config(st->env, DB_LOG_ZERO, 1)) != 0)
 		return rc;
 	/*
 	 * DB_REGISTER notices a process that died with the environment open;
