@@ -478,6 +478,7 @@ store_open(const char *dir, int create, struct store **out, char *err, size_t er
 		st->dir_dev = sb.st_dev;
 		st->dir_ino = sb.st_ino;
 	}
+	store_epoch_open(st);
 	*out = st;
 	return STORE_OK;
 }
@@ -488,6 +489,7 @@ store_close(struct store *st)
 	if (st == NULL)
 		return;
 	store_detach(st);
+	store_epoch_close(st);
 	if (st->lockfd >= 0)
 		(void)close(st->lockfd);
 	free(st);

@@ -32,6 +32,8 @@ enum store_db {
 
 extern const char *const store_db_files[DB__MAX];
 
+struct store_memo;
+
 struct store {
 	DB_ENV		*env;
 	DB		*db[DB__MAX];
@@ -49,6 +51,8 @@ struct store {
 		uint64_t	 n;
 		time_t		 when;
 	}		 touched[STORE_TOUCH_SLOTS];
+	uint64_t	*epoch;		/* shared: see store_memo.c; NULL: none */
+	struct store_memo *memo;	/* token records read lately */
 };
 
 /* A transaction body: returns a Berkeley DB code; a verdict aborts it. */
@@ -73,6 +77,25 @@ enum store_rc store_txn(struct store *, u_int32_t begin_flags,
 	    u_int32_t commit_flags, store_txn_fn fn, void *arg);
 /* Run fn outside a transaction: each of its reads takes its own lock. */
 enum store_rc store_read(struct store *, store_txn_fn fn, void *arg);
+
+/* ------------------------------------------------------------ store_memo.c */
+
+/* Map the environment's epoch and increment it; without it, keep nothing. */
+void	 store_epoch_open(struct store *);
+void	 store_epoch_close(struct store *);
+/* After a revoke or a delete commits, before anyone is told. */
+void	 store_epoch_bump(struct store *);
+/*
+ * Token n as read earlier in this second under the current epoch: 1 and
+ * *t filled, or 0.  *epoch receives the epoch to file a fresh read under.
+ */
+int	 store_memo_get(struct store *, uint64_t n, time_t now,
+	    struct token_rec *t, uint64_t *epoch);
+/* Drop token n's record, changed by this process. */
+void	 store_memo_forget(struct store *, uint64_t n);
+/* Keep token n's packed record, read under epoch in second now. */
+void	 store_memo_put(struct store *, uint64_t n, uint64_t epoch, time_t now,
+	    const void *buf, size_t len);
 
 /* ------------------------------------------------------------ store_users.c */
 

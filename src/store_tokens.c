@@ -62,10 +62,16 @@ store_token_used(struct store *st, DB_TXN *txn, DBT *key, struct token_rec *t)
 	return 0;
 }
 
-/* Read token number n into t, its last use included. */
+/* Where a read record is kept for later checks (store_memo.c). */
+struct token_keep {
+	uint64_t	 epoch;
+	time_t		 now;
+};
+
+/* Read token number n into t, its last use included; keep it if asked. */
 static int
 store_token_read(struct store *st, DB_TXN *txn, uint64_t n, struct token_rec *t,
-    u_int32_t flags, enum store_rc *verdict)
+    u_int32_t flags, const struct token_keep *keep, enum store_rc *verdict)
 {
 	unsigned char	 k[8], buf[1024];
 	void		*data;
@@ -84,6 +90,8 @@ store_token_read(struct store *st, DB_TXN *txn, uint64_t n, struct token_rec *t,
 	if (rc != 0)
 		return rc;
 	rc = store_uncodec_token(data, size, t);
+	if (rc == 0 && keep != NULL)
+		store_memo_put(st, n, keep->epoch, keep->now, data, size);
 	if (data != buf)
 		free(data);
 	if (rc == -1) {
@@ -161,7 +169,7 @@ store_token_fetch_many(struct store *st, DB_TXN *txn, DBC *ct,
 		if (rc == DB_BUFFER_SMALL) {
 			/* One record larger than a page: read it alone. */
 			verdict = STORE_OK;
-			rc = store_token_read(st, txn, store_from_be64(nums + 8 * i), &t, 0,
+			rc = store_token_read(st, txn, store_from_be64(nums + 8 * i), &t, 0, NULL,
 			    &verdict);
 			if (rc != 0)
 				return rc;
@@ -361,6 +369,7 @@ store_token_bulk(struct store *st, struct token_rec *recs, size_t n)
 struct token_get {
 	uint64_t	 n;
 	struct token_rec *t;
+	struct token_keep keep;
 };
 
 static int
@@ -368,15 +377,21 @@ store_token_get_txn(struct store *st, DB_TXN *txn, void *arg, enum store_rc *ver
 {
 	struct token_get *q = arg;
 
-	return store_token_read(st, txn, q->n, q->t, 0, verdict);
+	return store_token_read(st, txn, q->n, q->t, 0, &q->keep, verdict);
 }
 
-/* One record, one read: no transaction is needed around it. */
+/*
+ * One record, one read: no transaction is needed around it.  A record read
+ * in this second and not revoked since (store_memo.c) is not read again;
+ * its last use may then trail another process's touch by that second.
+ */
 enum store_rc
 store_token_get(struct store *st, uint64_t number, struct token_rec *t)
 {
-	struct token_get q = { number, t };
+	struct token_get q = { number, t, { 0, time(NULL) } };
 
+	if (store_memo_get(st, number, q.keep.now, t, &q.keep.epoch))
+		return STORE_OK;
 	return store_read(st, store_token_get_txn, &q);
 }
 
@@ -447,7 +462,7 @@ store_token_revoke_txn(struct store *st, DB_TXN *txn, void *arg, enum store_rc *
 	}
 	if (rc != 0)
 		return rc;
-	if ((rc = store_token_read(st, txn, store_from_be64(num), q->t, DB_RMW,
+	if ((rc = store_token_read(st, txn, store_from_be64(num), q->t, DB_RMW, NULL,
 	    verdict)) != 0 || *verdict != STORE_OK)
 		return rc;
 	/* Another user's token looks exactly like an unknown one. */
@@ -466,9 +481,14 @@ store_token_revoke(struct store *st, const char *user_id, const char *id,
 {
 	struct token_revoke q = { user_id, id, now, t };
 
+	enum store_rc	 rc;
+
 	if (!token_uuid_valid(id))
 		return STORE_NOTFOUND;
-	return store_txn(st, 0, DB_TXN_SYNC, store_token_revoke_txn, &q);
+	rc = store_txn(st, 0, DB_TXN_SYNC, store_token_revoke_txn, &q);
+	/* Before the answer, whatever it is: nobody goes on trusting an old read. */
+	store_epoch_bump(st);
+	return rc;
 }
 
 struct token_touch {
@@ -485,7 +505,7 @@ store_token_touch_txn(struct store *st, DB_TXN *txn, void *arg, enum store_rc *v
 	struct token_rec t;
 	int		 rc;
 
-	rc = store_token_read(st, txn, q->n, &t, DB_RMW, verdict);
+	rc = store_token_read(st, txn, q->n, &t, DB_RMW, NULL, verdict);
 	if (rc != 0 || *verdict != STORE_OK)
 		return rc;
 	q->when = t.last_used_at;
@@ -513,6 +533,8 @@ store_token_touch(struct store *st, const struct token_rec *t, time_t now)
 		st->touched[slot].n = t->number;
 		st->touched[slot].when = q.when;
 	}
+	/* This process's own reads show the new last use; others' may trail. */
+	store_memo_forget(st, t->number);
 }
 
 struct prune {
@@ -585,6 +607,7 @@ store_prune(struct store *st, time_t cutoff, unsigned long *removed)
 	enum store_rc	 rc;
 
 	rc = store_txn(st, 0, DB_TXN_SYNC, store_prune_txn, &q);
+	store_epoch_bump(st);
 	*removed = rc == STORE_OK ? q.removed : 0;
 	return rc;
 }

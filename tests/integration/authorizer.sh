@@ -147,6 +147,19 @@ revoke_bites_everywhere() {
 		get /protected/echo.cgi "$tok"
 		expect_eq "after revoke $i" "$STATUS" 401
 	done
+	# The same when another process (the CLI) revokes it: every worker has
+	# just read the record, and none may go on trusting that read.
+	create "$ALICE" '{"name":"short life, revoked by the operator"}'
+	tok=$TOKEN; id=$(printf '%s' "$BODY" | jq -r .data.id)
+	for i in 1 2 3 4 5 6; do
+		get /protected/echo.cgi "$tok"
+		expect_eq "warm-up $i" "$STATUS" 200
+	done
+	cli token revoke "$id" >/dev/null || fail "patgate token revoke failed"
+	for i in 1 2 3 4 5 6; do
+		get /protected/echo.cgi "$tok"
+		expect_eq "after patgate token revoke $i" "$STATUS" 401
+	done
 }
 
 last_use_by_authorizer() {
@@ -196,7 +209,7 @@ t_case "a valid PAT reaches the backend with its identity" valid_pat_reaches_bac
 t_case "401 for missing, malformed, bad-checksum, unknown, wrong-secret, revoked, expired, session" refusals_401
 t_case "403 for a missing ability, * passes every rule" abilities_403
 t_case "rule order, no match, and a changed rules file without a restart" rule_order_and_reload
-t_case "revoke bites on the very next request in every worker" revoke_bites_everywhere
+t_case "revoke, by the API or the CLI, bites on the very next request in every worker" revoke_bites_everywhere
 t_case "a check through the authorizer sets last_used_at" last_use_by_authorizer
 t_case "GET /api/v1/auth/check with the headers nginx sends" nginx_check_endpoint
 t_case "a malformed rules file stops the program, naming the line" malformed_rules_stop_the_program

@@ -1,6 +1,7 @@
 /* test_store.c: round trips through a real Berkeley DB environment. */
 #include <stdlib.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "../../src/patgate.h"
@@ -158,6 +159,43 @@ revoke_only_own_and_once(void)
 	CHECK(store_token_get(st, t.number, &got) == STORE_OK && got.revoked_at == 1700000002);
 	CHECK(store_token_revoke(st, u, t.id, 1700000003, &got) == STORE_NOTFOUND);
 	CHECK(store_token_revoke(st, u, "not-a-uuid", 1700000003, &got) == STORE_NOTFOUND);
+	store_close(st);
+}
+
+/*
+ * A record just read is kept for the checks that follow; a revoke by
+ * another process must still show on the very next read.
+ */
+static void
+revoke_by_another_process_shows_at_once(void)
+{
+	struct store	*st = open_store(0), *other;
+	struct token_rec t, got;
+	const char	*u = "00000000-0000-4000-8000-0000000000e1";
+	int		 opened[2], go[2], status, ok;
+	char		 b = 0;
+	pid_t		 pid;
+
+	make_token(&t, u, "revoked elsewhere", 0);
+	CHECK(store_token_create(st, &t, 100, 1700000000) == STORE_OK);
+	CHECK(pipe(opened) == 0 && pipe(go) == 0);
+	if ((pid = fork()) == 0) {
+		/* The other process: open (which moves the epoch), wait, revoke. */
+		other = open_store(0);
+		(void)!write(opened[1], "o", 1);
+		ok = read(go[0], &b, 1) == 1 && other != NULL &&
+		    store_token_revoke(other, u, t.id, 1700000005, &got) == STORE_OK;
+		store_close(other);
+		_exit(ok ? 0 : 1);
+	}
+	CHECK(pid > 0 && read(opened[0], &b, 1) == 1);
+	/* Read twice after the other's open: the second comes from memory. */
+	CHECK(store_token_get(st, t.number, &got) == STORE_OK && got.revoked_at == 0);
+	CHECK(store_token_get(st, t.number, &got) == STORE_OK && got.revoked_at == 0);
+	CHECK(write(go[1], "g", 1) == 1);
+	CHECK(waitpid(pid, &status, 0) == pid && WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	CHECK(store_token_get(st, t.number, &got) == STORE_OK && got.revoked_at == 1700000005);
+	close(opened[0]); close(opened[1]); close(go[0]); close(go[1]);
 	store_close(st);
 }
 
@@ -389,6 +427,7 @@ main(void)
 	RUN(sessions_round_trip);
 	RUN(tokens_round_trip_and_order);
 	RUN(revoke_only_own_and_once);
+	RUN(revoke_by_another_process_shows_at_once);
 	RUN(cap_counts_live_tokens_only);
 	RUN(touch_sets_last_used_once_a_minute);
 	RUN(lists_of_interleaved_users);

@@ -1,0 +1,129 @@
+/*
+ * store_memo.c: token records this process has read lately, kept for the
+ * checks that follow, and the shared epoch that says when they are stale.
+ *
+ * A check reads its token's record on every request, so that a revoke
+ * bites at once; that read was the largest part of a warm check.  Every
+ * process that can revoke or delete a token (workers, the CLI) increments
+ * the epoch, a counter in a small file of the environment that all of
+ * them map, after the change commits and before it answers.  A record read
+ * under an epoch is used again only while the epoch stands, and never past
+ * the second it was read in: a process that died between its commit and
+ * the increment (and so answered nobody) leaves records stale for at most
+ * that second.  Opening the environment increments it too, since a
+ * restored or recovered store may hold anything.  Without the file (no
+ * permission, no space) nothing is kept and every check reads the store.
+ */
+#include <sys/mman.h>
+#include <sys/stat.h>
+
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "store_private.h"
+
+#define STORE_EPOCH_FILE	"tokens.epoch"
+#define STORE_MEMO_SLOTS	64	/* records a process keeps */
+#define STORE_MEMO_BYTES	512	/* a packed record longer is not kept */
+
+struct store_memo {
+	uint64_t	 n;		/* token number; 0: empty */
+	uint64_t	 epoch;		/* the epoch read before the record */
+	time_t		 at;		/* the second it was read in */
+	size_t		 len;
+	unsigned char	 buf[STORE_MEMO_BYTES];
+};
+
+void
+store_epoch_open(struct store *st)
+{
+	char		 path[4200];
+	struct stat	 sb;
+	void		*p;
+	int		 fd;
+
+	snprintf(path, sizeof(path), "%s/%s", st->dir, STORE_EPOCH_FILE);
+	if ((fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, STORE_FILE_MODE)) == -1)
+		return;
+	if (fstat(fd, &sb) == -1 ||
+	    (sb.st_size < (off_t)sizeof(uint64_t) && ftruncate(fd, sizeof(uint64_t)) == -1)) {
+		(void)close(fd);
+		return;
+	}
+	p = mmap(NULL, sizeof(uint64_t), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	(void)close(fd);
+	if (p == MAP_FAILED)
+		return;
+	st->epoch = p;
+	store_epoch_bump(st);
+}
+
+void
+store_epoch_close(struct store *st)
+{
+	if (st->epoch != NULL)
+		(void)munmap((void *)st->epoch, sizeof(uint64_t));
+	st->epoch = NULL;
+	free(st->memo);
+	st->memo = NULL;
+}
+
+void
+store_epoch_bump(struct store *st)
+{
+	if (st->epoch != NULL)
+		(void)__atomic_add_fetch(st->epoch, 1, __ATOMIC_SEQ_CST);
+}
+
+int
+store_memo_get(struct store *st, uint64_t n, time_t now, struct token_rec *t,
+    uint64_t *epoch)
+{
+	struct store_memo *m;
+
+	*epoch = 0;
+	if (st->epoch == NULL)
+		return 0;
+	/* Read before the record, so that a later increment undoes it. */
+	*epoch = __atomic_load_n(st->epoch, __ATOMIC_ACQUIRE);
+	if (st->memo == NULL)
+		return 0;
+	m = &st->memo[n % STORE_MEMO_SLOTS];
+	if (m->n != n || m->epoch != *epoch || m->at != now)
+		return 0;
+	if (store_uncodec_token(m->buf, m->len, t) != 0) {
+		m->n = 0;
+		return 0;
+	}
+	t->number = n;
+	return 1;
+}
+
+void
+store_memo_forget(struct store *st, uint64_t n)
+{
+	if (st->memo != NULL && st->memo[n % STORE_MEMO_SLOTS].n == n)
+		st->memo[n % STORE_MEMO_SLOTS].n = 0;
+}
+
+void
+store_memo_put(struct store *st, uint64_t n, uint64_t epoch, time_t now,
+    const void *buf, size_t len)
+{
+	struct store_memo *m;
+
+	if (st->epoch == NULL || len > STORE_MEMO_BYTES || n == 0)
+		return;
+	if (st->memo == NULL &&
+	    (st->memo = calloc(STORE_MEMO_SLOTS, sizeof(*st->memo))) == NULL)
+		return;
+	m = &st->memo[n % STORE_MEMO_SLOTS];
+	m->n = n;
+	m->epoch = epoch;
+	m->at = now;
+	m->len = len;
+	memcpy(m->buf, buf, len);
+}
