@@ -133,33 +133,31 @@ refusals_logged_once_a_second() {
 	[ "$told" -ge 100 ] || fail "only $told repeats counted"
 }
 
+# six_gets TOKEN STATUS LABEL: six guarded requests with TOKEN, each STATUS
+# (with two or more workers, six reach every one of them).
+six_gets() {
+	local i
+	for i in 1 2 3 4 5 6; do
+		get /protected/echo.cgi "$1"
+		expect_eq "$3 $i" "$STATUS" "$2"
+	done
+}
+
 revoke_bites_everywhere() {
-	local tok id i
+	local tok id
 	create "$ALICE" '{"name":"short life"}'
 	tok=$TOKEN; id=$(printf '%s' "$BODY" | jq -r .data.id)
-	for i in 1 2 3 4 5 6; do
-		get /protected/echo.cgi "$tok"
-		expect_eq "warm-up $i" "$STATUS" 200
-	done
+	six_gets "$tok" 200 "warm-up"
 	call DELETE "/api/v1/user/api-tokens/$id" -H "Authorization: Bearer $ALICE"
 	expect_eq "revoke" "$STATUS" 200
-	for i in 1 2 3 4 5 6; do
-		get /protected/echo.cgi "$tok"
-		expect_eq "after revoke $i" "$STATUS" 401
-	done
+	six_gets "$tok" 401 "after revoke"
 	# The same when another process (the CLI) revokes it: every worker has
 	# just read the record, and none may go on trusting that read.
 	create "$ALICE" '{"name":"short life, revoked by the operator"}'
 	tok=$TOKEN; id=$(printf '%s' "$BODY" | jq -r .data.id)
-	for i in 1 2 3 4 5 6; do
-		get /protected/echo.cgi "$tok"
-		expect_eq "warm-up $i" "$STATUS" 200
-	done
+	six_gets "$tok" 200 "warm-up"
 	cli token revoke "$id" >/dev/null || fail "patgate token revoke failed"
-	for i in 1 2 3 4 5 6; do
-		get /protected/echo.cgi "$tok"
-		expect_eq "after patgate token revoke $i" "$STATUS" 401
-	done
+	six_gets "$tok" 401 "after patgate token revoke"
 }
 
 last_use_by_authorizer() {
