@@ -194,6 +194,32 @@ nginx_check_endpoint() {
 	expect_eq "a session is not a PAT" "$STATUS" 401
 }
 
+# A read-only token, and a path where only GET is a read: a request that
+# leaves out the method must not be judged as a GET and let a write by.
+check_needs_both_headers() {
+	local ro
+	create "$ALICE" '{"name":"ro","abilities":["read"]}'; ro=$TOKEN
+	call GET /api/v1/auth/check -H "Authorization: Bearer $ro" -H "X-Original-Method: PUT" \
+		-H "X-Original-URI: /protected/read/x"
+	expect_eq "a write there needs more than read" "$STATUS" 403
+	call GET /api/v1/auth/check -H "Authorization: Bearer $ro" -H "X-Original-URI: /protected/read/x"
+	expect_eq "no X-Original-Method" "$STATUS" 400
+	expect_jq "a message naming it" '.message | test("X-Original-Method")'
+	[ -z "$(header X-Patgate-User-Id)" ] || fail "identity headers on a 400"
+	call GET /api/v1/auth/check -H "Authorization: Bearer $ro" -H "X-Original-Method;" \
+		-H "X-Original-URI: /protected/read/x"
+	expect_eq "an empty X-Original-Method" "$STATUS" 400
+	call GET /api/v1/auth/check -H "Authorization: Bearer $ro" -H "X-Original-Method: GET"
+	expect_eq "no X-Original-URI" "$STATUS" 400
+	expect_jq "a message naming it" '.message | test("X-Original-URI")'
+	call GET /api/v1/auth/check -H "Authorization: Bearer $ro"
+	expect_eq "neither" "$STATUS" 400
+	expect_jq "a message naming both" '.message | test("X-Original-Method.*X-Original-URI")'
+	call GET /api/v1/auth/check -H "Authorization: Bearer $ro" -H "X-Original-Method: GET" \
+		-H "X-Original-URI: /protected/read/x"
+	expect_eq "with both headers a read passes" "$STATUS" 200
+}
+
 malformed_rules_stop_the_program() {
 	local out rc
 	printf 'GET /a read\n\nGET /b\n' >"$WORK/bad-rules"
@@ -210,6 +236,7 @@ t_case "rule order, no match, and a changed rules file without a restart" rule_o
 t_case "revoke, by the API or the CLI, bites on the very next request in every worker" revoke_bites_everywhere
 t_case "a check through the authorizer sets last_used_at" last_use_by_authorizer
 t_case "GET /api/v1/auth/check with the headers nginx sends" nginx_check_endpoint
+t_case "the check endpoint without X-Original-Method or X-Original-URI is a 400, never a GET" check_needs_both_headers
 t_case "a malformed rules file stops the program, naming the line" malformed_rules_stop_the_program
 t_case "a flood of refused checks: a line a second per kind, the repeats counted" refusals_logged_once_a_second
 t_done

@@ -134,7 +134,7 @@ traffic() {
 		tokens="$tokens $TOKEN"
 	done
 	for i in $tokens; do
-		call GET /api/v1/auth/check -H "Authorization: Bearer $i" -H "X-Original-URI: /x"
+		call GET /api/v1/auth/check -H "Authorization: Bearer $i" -H "X-Original-Method: GET" -H "X-Original-URI: /x"
 		[ "$STATUS" = 200 ] || [ "$STATUS" = 403 ] || fail "check of a PAT: $STATUS"
 	done
 	printf '{"email":"carol@example.com","password":"%s"}' "$CAROL_PW" >"$WORK/login.json"
