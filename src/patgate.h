@@ -446,9 +446,10 @@ enum request_body_rc {
 struct request {
 	const char	*method;
 	const char	*role;			/* FCGI_ROLE, or NULL */
-	const char	*raw_uri;		/* REQUEST_URI as sent */
+	const char	*raw_uri;		/* REQUEST_URI as sent, or path */
 	char		 path[1024];		/* REQUEST_URI up to '?' */
 	int		 path_too_long;
+	const char	*path_info;		/* PATH_INFO, without REQUEST_URI */
 	const char	*content_type;		/* or NULL */
 	const char	*content_length;	/* or NULL */
 	const char	*authorization;		/* or NULL */
