@@ -220,6 +220,37 @@ check_needs_both_headers() {
 	expect_eq "with both headers a read passes" "$STATUS" 200
 }
 
+# Unknown token numbers cost no Argon2 and the client picks them: 400
+# checks of distinct numbers, 8 at a time, must not write a line each.  The
+# bound is log.c's LOG_REPEAT_PER_SECOND (4) lines a second per worker (2).
+distinct_numbers_bounded() {
+	local core=QQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQ crc start end i lines told bound
+	crc=$(printf '%s' "$core" | gzip -c | tail -c 8 | head -c 4 | od -An -tx4 | tr -d ' \n')
+	for i in $(seq 400); do
+		[ "$i" = 1 ] || echo next
+		printf 'url = "http://127.0.0.1:%s/api/v1/auth/check"\n' "$PORT"
+		printf 'header = "Authorization: Bearer %s|pgt_%s%s"\n' $((900000 + i)) "$core" "$crc"
+		printf 'header = "X-Original-Method: GET"\nheader = "X-Original-URI: /protected/read/x"\n'
+		printf 'output = "/dev/null"\nwrite-out = "%%{http_code}\\n"\n'
+	done >"$WORK/distinct.curl"
+	start=$(wc -l <"$WORK/lighttpd.err")
+	SECONDS=0
+	curl -sS --parallel --parallel-max 8 -K "$WORK/distinct.curl" >"$WORK/distinct.codes"
+	end=$SECONDS
+	expect_eq "every check refused" "$(sort -u "$WORK/distinct.codes")" 401
+	expect_eq "every check answered" "$(grep -c . "$WORK/distinct.codes")" 400
+	sleep 1.1
+	for i in 1 2 3 4; do get /protected/read/x "$i|nonsense"; done
+	sleep 0.3
+	tail -n +$((start + 1)) "$WORK/lighttpd.err" | grep 'event=token.check.failed' >"$WORK/distinct.lines"
+	lines=$(grep -c 'token=9[0-9]\{5\}' "$WORK/distinct.lines")
+	told=$(sed -n 's/.*repeated=\([0-9]*\).*/\1/p' "$WORK/distinct.lines" | awk '{ s += $1 } END { print s + 0 }')
+	bound=$((4 * 2 * (end + 2)))
+	echo "# 400 distinct unknown numbers in about ${end} s: $lines lines, $told repeats counted (bound $bound)"
+	[ "$lines" -ge 1 ] && [ "$lines" -le "$bound" ] || fail "$lines lines for 400 refusals, more than $bound"
+	[ $((lines + told)) -ge 300 ] || fail "only $lines lines and $told repeats told of 400 refusals"
+}
+
 malformed_rules_stop_the_program() {
 	local out rc
 	printf 'GET /a read\n\nGET /b\n' >"$WORK/bad-rules"
@@ -239,4 +270,5 @@ t_case "GET /api/v1/auth/check with the headers nginx sends" nginx_check_endpoin
 t_case "the check endpoint without X-Original-Method or X-Original-URI is a 400, never a GET" check_needs_both_headers
 t_case "a malformed rules file stops the program, naming the line" malformed_rules_stop_the_program
 t_case "a flood of refused checks: a line a second per kind, the repeats counted" refusals_logged_once_a_second
+t_case "400 checks of distinct unknown token numbers: a few lines a second, the rest counted" distinct_numbers_bounded
 t_done
