@@ -228,7 +228,7 @@ void	 log_audit(const struct log_sink *, const char *event, ...);
  * back in *skipped with the next line written (of that kind, or of any
  * kind for those held back by the budget).
  */
-#define LOG_REPEAT_PER_SECOND	4
+#define LOG_REPEAT_PER_SECOND	3
 int	 log_repeat(const char *kind, time_t now, unsigned long *skipped);
 
 /* -------------------------------- store_{env,users,tokens,logins,admin}.c */

@@ -222,7 +222,7 @@ check_needs_both_headers() {
 
 # Unknown token numbers cost no Argon2 and the client picks them: 400
 # checks of distinct numbers, 8 at a time, must not write a line each.  The
-# bound is log.c's LOG_REPEAT_PER_SECOND (4) lines a second per worker (2).
+# bound is LOG_REPEAT_PER_SECOND (3) lines a second per worker (2).
 distinct_numbers_bounded() {
 	local core=QQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQ crc start end i lines told bound
 	crc=$(printf '%s' "$core" | gzip -c | tail -c 8 | head -c 4 | od -An -tx4 | tr -d ' \n')
@@ -245,7 +245,7 @@ distinct_numbers_bounded() {
 	tail -n +$((start + 1)) "$WORK/lighttpd.err" | grep 'event=token.check.failed' >"$WORK/distinct.lines"
 	lines=$(grep -c 'token=9[0-9]\{5\}' "$WORK/distinct.lines")
 	told=$(sed -n 's/.*repeated=\([0-9]*\).*/\1/p' "$WORK/distinct.lines" | awk '{ s += $1 } END { print s + 0 }')
-	bound=$((4 * 2 * (end + 2)))
+	bound=$((3 * 2 * (end + 2)))
 	echo "# 400 distinct unknown numbers in about ${end} s: $lines lines, $told repeats counted (bound $bound)"
 	[ "$lines" -ge 1 ] && [ "$lines" -le "$bound" ] || fail "$lines lines for 400 refusals, more than $bound"
 	[ $((lines + told)) -ge 300 ] || fail "only $lines lines and $told repeats told of 400 refusals"
