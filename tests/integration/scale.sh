@@ -28,7 +28,7 @@ million_loaded_and_pruned() {
 	printf '# token bulk %s --revoked: %.1f s\n' "$SCALE_TOKENS" "$SECS"
 	health
 	expect_eq "health after the load" "$STATUS" 200
-	elapsed cli prune --days 0 >"$WORK/prune.out" 2>"$WORK/prune.err" ||
+	elapsed "$CLI" prune --days 0 >"$WORK/prune.out" 2>"$WORK/prune.err" ||
 		fail "prune: $(cat "$WORK/prune.err")"
 	printf '# prune --days 0 of %s: %.1f s\n' "$SCALE_TOKENS" "$SECS"
 	expect_eq "tokens pruned" "$(head -n 1 "$WORK/prune.out")" "$SCALE_TOKENS"
