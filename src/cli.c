@@ -501,7 +501,7 @@ cmd_token_revoke(struct cli *c)
 	}
 }
 
-#define BULK_BATCH	1000	/* tokens a transaction */
+#define BULK_BATCH	1000	/* tokens handed to the store at once */
 
 /* Fill t as a bulk token of u named name, created at now, holding hash.  0 or -1. */
 static int

@@ -341,9 +341,10 @@ enum store_rc store_session_prune(struct store *, time_t now, unsigned long *rem
 enum store_rc store_token_create(struct store *, struct token_rec *rec,
 	    long max_live, time_t now);
 /*
- * Store n new tokens in one transaction committed without an fsync, for
- * loading many at once: each gets the next number into recs[i].number;
- * the per-user cap is not applied.  STORE_OK or STORE_ERROR.
+ * Store n new tokens, a few hundred a transaction, each committed without
+ * an fsync, for loading many at once: each gets the next number into
+ * recs[i].number; the per-user cap is not applied.  STORE_OK or
+ * STORE_ERROR (the batches before the failing one stay).
  */
 enum store_rc store_token_bulk(struct store *, struct token_rec *recs, size_t n);
 /* Make everything committed so far durable (a checkpoint).  STORE_OK or STORE_ERROR. */
