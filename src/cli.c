@@ -26,8 +26,9 @@ static const char usage_text[] =
     "  session revoke TOKEN              end a session\n"
     "  token list EMAIL                  one JSON object per token (no secrets)\n"
     "  token revoke TOKEN_ID             revoke a token by its id\n"
-    "  token bulk EMAIL COUNT [--name NAME]\n"
-    "                                    store COUNT tokens at once (for load tests);\n"
+    "  token bulk EMAIL COUNT [--name NAME] [--revoked]\n"
+    "                                    store COUNT tokens at once (for load tests),\n"
+    "                                    revoked already with --revoked (a history);\n"
     "                                    prints the last one, the only one usable\n"
     "  token bulk EMAIL... COUNT --each [--name NAME]\n"
     "                                    COUNT creates, one transaction each through\n"
@@ -35,8 +36,9 @@ static const char usage_text[] =
     "                                    the users taking turns; prints the first and\n"
     "                                    the last, the only ones usable\n"
     "  verify TOKEN                      check a PAT; prints its user and abilities\n"
-    "  prune [--days N]                  remove tokens revoked or expired N days ago (30)\n"
-    "                                    and login counters whose window has ended\n"
+    "  prune [--days N]                  remove tokens revoked or expired N days ago (30),\n"
+    "                                    sessions expired or ended, and login counters\n"
+    "                                    whose window has ended\n"
     "  backup DIR                        a consistent copy of the database, while it serves\n"
     "  check                             verify the database files and their indexes\n"
     "\n"
@@ -499,7 +501,7 @@ cmd_token_revoke(struct cli *c)
 	}
 }
 
-#define BULK_BATCH	1000	/* tokens a transaction */
+#define BULK_BATCH	1000	/* tokens handed to the store at once */
 
 /* Fill t as a bulk token of u named name, created at now, holding hash.  0 or -1. */
 static int
@@ -638,6 +640,7 @@ cmd_token_bulk(struct cli *c)
 	struct token_rec *recs = NULL;
 	const char	*name = cli_option(c, "--name");
 	int		 each = cli_flag(c, "--each");
+	int		 revoked = cli_flag(c, "--revoked");
 	char		 core[TOKEN_CORE_LEN + 1], token[128], dummy[HASH_ENCODED_MAX];
 	char		 num[24], *end;
 	unsigned long	 count, done = 0;
@@ -645,7 +648,7 @@ cmd_token_bulk(struct cli *c)
 	time_t		 now = time(NULL);
 	int		 rc = 1;
 
-	if (c->argc < 2 || (!each && c->argc != 2))
+	if (c->argc < 2 || (!each && c->argc != 2) || (each && revoked))
 		return usage();
 	count = strtoul(c->argv[c->argc - 1], &end, 10);
 	if (c->argv[c->argc - 1][0] < '1' || c->argv[c->argc - 1][0] > '9' ||
@@ -671,9 +674,12 @@ cmd_token_bulk(struct cli *c)
 	core[0] = '\0';
 	while (done < count) {
 		n = count - done < BULK_BATCH ? (size_t)(count - done) : BULK_BATCH;
-		for (i = 0; i < n; i++)
+		for (i = 0; i < n; i++) {
 			if (cli_bulk_rec(&recs[i], &u, name, dummy, now) == -1)
 				goto out;
+			if (revoked)
+				recs[i].revoked_at = now;
+		}
 		if (done + n == count && (token_core_new(core) == -1 ||
 		    hash_make(core, TOKEN_CORE_LEN, c->cfg.argon2_m, c->cfg.argon2_t,
 		    c->cfg.argon2_p, recs[n - 1].hash) == -1)) {
@@ -764,6 +770,11 @@ cmd_prune(struct cli *c)
 		return 1;
 	}
 	printf("%lu\n", removed);
+	/* Every login leaves a session behind; the ended ones go here. */
+	if (store_session_prune(c->store, time(NULL), &removed) != STORE_OK) {
+		fprintf(stderr, "patgate: the database failed\n");
+		return 1;
+	}
 	/* Guesses at made-up addresses leave counters behind; they expire here. */
 	if (store_login_prune(c->store, c->cfg.login_window, time(NULL), &removed) != STORE_OK) {
 		fprintf(stderr, "patgate: the database failed\n");

@@ -315,7 +315,11 @@ enum store_rc store_user_by_email(struct store *, const char *email,
 	    struct user_rec *);
 enum store_rc store_user_get(struct store *, const char *id,
 	    struct user_rec *);
-/* Set the user's password hash ("" removes it).  STORE_NOTFOUND if no such user. */
+/*
+ * Set the user's password hash ("" removes it) and end every session of
+ * the user made so far (store_session_get reports them revoked); returns
+ * once the current second is over.  STORE_NOTFOUND if no such user.
+ */
 enum store_rc store_user_set_password(struct store *, const char *id,
 	    const char *hash);
 /* Call fn for each user, in id order. */
@@ -327,6 +331,11 @@ enum store_rc store_session_get(struct store *, const char *id,
 	    struct session_rec *);
 /* Mark a session revoked at now.  STORE_NOTFOUND if absent or revoked. */
 enum store_rc store_session_revoke(struct store *, const char *id, time_t now);
+/*
+ * Remove the sessions expired or ended (logged out, or made before their
+ * user's password changed) by now; the count goes to *removed.
+ */
+enum store_rc store_session_prune(struct store *, time_t now, unsigned long *removed);
 
 /*
  * Store a new token for rec->user_id: take the next number into
@@ -337,9 +346,10 @@ enum store_rc store_session_revoke(struct store *, const char *id, time_t now);
 enum store_rc store_token_create(struct store *, struct token_rec *rec,
 	    long max_live, time_t now);
 /*
- * Store n new tokens in one transaction committed without an fsync, for
- * loading many at once: each gets the next number into recs[i].number;
- * the per-user cap is not applied.  STORE_OK or STORE_ERROR.
+ * Store n new tokens, a few hundred a transaction, each committed without
+ * an fsync, for loading many at once: each gets the next number into
+ * recs[i].number; the per-user cap is not applied.  STORE_OK or
+ * STORE_ERROR (the batches before the failing one stay).
  */
 enum store_rc store_token_bulk(struct store *, struct token_rec *recs, size_t n);
 /* Make everything committed so far durable (a checkpoint).  STORE_OK or STORE_ERROR. */
@@ -371,8 +381,8 @@ enum store_rc store_token_revoke(struct store *, const char *user_id,
  */
 void	 store_token_touch(struct store *, const struct token_rec *, time_t now);
 /*
- * Remove token records revoked or expired before cutoff.  The count of
- * removed records goes to *removed.
+ * Remove token records revoked or expired before cutoff, a bounded batch
+ * a transaction.  The count of removed records goes to *removed.
  */
 enum store_rc store_prune(struct store *, time_t cutoff, unsigned long *removed);
 

@@ -116,7 +116,17 @@ store_check_index(struct store *st, DB_TXN *txn, struct check *q,
 	return store_cursor_done(c, rc);
 }
 
-/* Every token is indexed by its id and under its user, and nothing else is. */
+static void
+store_check_live_stray(uint64_t n, void *arg)
+{
+	store_check_say(arg, "token %llu: counted live but not stored or revoked%s",
+	    (unsigned long long)n, "");
+}
+
+/*
+ * Every token is indexed by its id and under its user, each unrevoked one
+ * among its user's live tokens, and nothing else is.
+ */
 static int
 store_check_txn(struct store *st, DB_TXN *txn, void *arg, enum store_rc *verdict)
 {
@@ -159,6 +169,13 @@ store_check_txn(struct store *st, DB_TXN *txn, void *arg, enum store_rc *verdict
 			store_check_say(q, "token %llu: not listed under its user %s", n, t.user_id);
 		else if (rc != 0)
 			break;
+		t.number = n;
+		rc = t.revoked_at == 0 && st->live_ready ? store_live_has(st, txn, &t) : 0;
+		if (rc == DB_NOTFOUND)
+			store_check_say(q, "token %llu: not counted among its user's live tokens%s",
+			    n, "");
+		else if (rc != 0)
+			break;
 		rc = 0;
 	}
 	if ((rc = store_cursor_done(c, rc)) != 0)
@@ -166,6 +183,8 @@ store_check_txn(struct store *st, DB_TXN *txn, void *arg, enum store_rc *verdict
 	/* The other way round: every index entry names a stored token. */
 	if ((rc = store_check_index(st, txn, q, DB_USER_TOKENS,
 	    "listed for a user but not stored")) != 0)
+		return rc;
+	if ((rc = store_live_check(st, txn, store_check_live_stray, q)) != 0)
 		return rc;
 	return store_check_index(st, txn, q, DB_TOKEN_IDS,
 	    "an id points at no stored token");

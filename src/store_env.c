@@ -30,10 +30,23 @@
 #define STORE_LOCK_FILE		"patgate.lock"
 #define STORE_LOCK_WAIT_MS	3000
 #define STORE_OPENING_FILE	"patgate.opening"
+/*
+ * The lock table lives in the environment's main region beside the log's
+ * list of open files.  Left to grow, one transaction of 150,000 tokens
+ * took the whole region for locks and every later open failed for want
+ * of log region.  Now a transaction is bounded (prunes and loads go in
+ * batches of a few hundred records, a few locks each) and the table is
+ * made whole at open, for 1024 threads with room to spare.
+ */
+#define STORE_LOCKS		10000
+#define STORE_LOCK_OBJECTS	10000
+#define STORE_LOCKERS		4000
+#define STORE_LOG_REGION	(2 * 1024 * 1024)
 
 const char *const store_db_files[DB__MAX] = {
 	"users.db", "emails.db", "sessions.db", "tokens.db", "token_ids.db",
 	"user_tokens.db", "token_used.db", "sequences.db", "login_failures.db",
+	"user_live.db", "sessions_from.db",
 };
 
 static int	store_reopen(struct store *);
@@ -210,10 +223,11 @@ store_open_db(struct store *st, enum store_db i, int create)
 
 	if ((rc = db_create(&db, st->env, 0)) != 0)
 		return rc;
-	/* Counters may start empty: an environment made before them gains the file. */
-	if (i == DB_LOGINS)
+	/* These may start empty: an environment made before them gains the file. */
+	if (i == DB_LOGINS || i == DB_USER_LIVE || i == DB_SESSIONS_FROM)
 		create = 1;
-	if (i == DB_USER_TOKENS && (rc = db->set_flags(db, DB_DUP | DB_DUPSORT)) != 0) {
+	if ((i == DB_USER_TOKENS || i == DB_USER_LIVE) &&
+	    (rc = db->set_flags(db, DB_DUP | DB_DUPSORT)) != 0) {
 		db->close(db, 0);
 		return rc;
 	}
@@ -309,17 +323,11 @@ store_regions_allocate(struct store *st)
 	}
 }
 
-/*
- * Open the environment and every database of st->dir into st.  Returns 0
- * or a Berkeley DB error; on error the handles opened so far stay in st
- * for store_detach.
- */
+/* A new environment handle in st->env, set up as every open wants it. */
 static int
-store_attach(struct store *st, int create)
+store_env_new(struct store *st)
 {
-	u_int32_t	 flags;
-	char		 marker[4200];
-	int		 rc, i, fd;
+	int	 rc;
 
 	if ((rc = db_env_create(&st->env, 0)) != 0) {
 		st->env = NULL;
@@ -332,6 +340,14 @@ store_attach(struct store *st, int create)
 	    /* A lock held by a dead process times out; failchk then frees it. */
 	    (rc = st->env->set_timeout(st->env, STORE_LOCK_TIMEOUT_US,
 	    DB_SET_LOCK_TIMEOUT)) != 0 ||
+	    (rc = st->env->set_lk_max_locks(st->env, STORE_LOCKS)) != 0 ||
+	    (rc = st->env->set_lk_max_objects(st->env, STORE_LOCK_OBJECTS)) != 0 ||
+	    /* All of it at once: the region is allocated on disk at open. */
+	    (rc = st->env->set_memory_init(st->env, DB_MEM_LOCK, STORE_LOCKS)) != 0 ||
+	    (rc = st->env->set_memory_init(st->env, DB_MEM_LOCKOBJECT,
+	    STORE_LOCK_OBJECTS)) != 0 ||
+	    (rc = st->env->set_lk_max_lockers(st->env, STORE_LOCKERS)) != 0 ||
+	    (rc = st->env->set_lg_regionmax(st->env, STORE_LOG_REGION)) != 0 ||
 	    (rc = st->env->set_lg_filemode(st->env, STORE_FILE_MODE)) != 0 ||
 	    (rc = st->env->set_lg_max(st->env, STORE_LOG_FILE_MAX)) != 0 ||
 	    (rc = st->env->set_cachesize(st->env, 0, 8 * 1024 * 1024, 1)) != 0 ||
@@ -340,6 +356,47 @@ store_attach(struct store *st, int create)
 	    (rc = st->env->set_flags(st->env, DB_AUTO_COMMIT, 1)) != 0 ||
 	    (rc = st->env->log_set_config(st->env, DB_LOG_AUTO_REMOVE, 1)) != 0 ||
 	    (rc = st->env->log_set_config(st->env, DB_LOG_ZERO, 1)) != 0)
+		return rc;
+	return 0;
+}
+
+/*
+ * Open st->env with flags, after running recovery first when recover is
+ * set: without DB_REGISTER, DB_RECOVER always recovers, and makes the
+ * regions afresh (processes still attached to the old ones get
+ * DB_RUNRECOVERY and reopen).  Called under the file lock.
+ */
+static int
+store_env_open(struct store *st, u_int32_t flags, int recover)
+{
+	int	 rc;
+
+	if (recover) {
+		rc = st->env->open(st->env, st->dir,
+		    flags & ~(u_int32_t)(DB_REGISTER | DB_FAILCHK), STORE_FILE_MODE);
+		(void)st->env->close(st->env, 0);
+		st->env = NULL;
+		if (rc != 0)
+			return rc;
+		if ((rc = store_env_new(st)) != 0)
+			return rc;
+	}
+	return st->env->open(st->env, st->dir, flags, STORE_FILE_MODE);
+}
+
+/*
+ * Open the environment and every database of st->dir into st, running
+ * recovery first when recover is set.  Returns 0 or a Berkeley DB error;
+ * on error the handles opened so far stay in st for store_detach.
+ */
+static int
+store_attach(struct store *st, int create, int recover)
+{
+	u_int32_t	 flags;
+	char		 marker[4200];
+	int		 rc, i, fd;
+
+	if ((rc = store_env_new(st)) != 0)
 		return rc;
 	/*
 	 * DB_REGISTER notices a process that died with the environment open;
@@ -361,7 +418,7 @@ store_attach(struct store *st, int create)
 	}
 	if ((fd = open(marker, O_WRONLY | O_CREAT | O_CLOEXEC, STORE_FILE_MODE)) >= 0)
 		(void)close(fd);
-	rc = st->env->open(st->env, st->dir, flags, STORE_FILE_MODE);
+	rc = store_env_open(st, flags, recover);
 	(void)unlink(marker);
 	if (rc == 0)
 		store_regions_allocate(st);
@@ -396,6 +453,27 @@ store_detach(struct store *st)
 	st->env = NULL;
 }
 
+/*
+ * store_attach, and if the environment's regions cannot be used, recovery
+ * and store_attach again.  A lock table or log region run out leaves them
+ * so (opening a database then fails for want of log region), and with
+ * no process dead DB_REGISTER never runs recovery by itself: without
+ * this every open would fail until someone ran db_recover.
+ */
+static int
+store_attach_any(struct store *st, int create)
+{
+	int	 rc;
+
+	rc = store_attach(st, create, 0);
+	if (rc != ENOMEM && rc != DB_RUNRECOVERY)
+		return rc;
+	fprintf(stderr, "patgate: db: the environment cannot be opened (%s); "
+	    "running recovery\n", db_strerror(rc));
+	store_detach(st);
+	return store_attach(st, create, 1);
+}
+
 static int
 store_reopen(struct store *st)
 {
@@ -403,7 +481,7 @@ store_reopen(struct store *st)
 
 	store_detach(st);
 	st->failed = 0;
-	if ((rc = store_attach(st, 0)) != 0) {
+	if ((rc = store_attach_any(st, 0)) != 0) {
 		fprintf(stderr, "patgate: db: reopen failed: %s\n", db_strerror(rc));
 		store_detach(st);
 		st->failed = 1;
@@ -469,11 +547,12 @@ store_open(const char *dir, int create, struct store **out, char *err, size_t er
 	}
 	snprintf(st->dir, sizeof(st->dir), "%s", dir);
 	st->lockfd = -1;
-	if ((rc = store_attach(st, create)) != 0) {
+	if ((rc = store_attach_any(st, create)) != 0) {
 		snprintf(err, errlen, "cannot open the database in %s: %s", dir, db_strerror(rc));
 		store_close(st);
 		return rc == ENOENT ? STORE_NOTFOUND : STORE_ERROR;
 	}
+	(void)store_live_upgrade(st);
 	if (stat(dir, &sb) == 0) {
 		st->dir_dev = sb.st_dev;
 		st->dir_ino = sb.st_ino;

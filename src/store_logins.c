@@ -217,42 +217,28 @@ store_login_clear(struct store *st, const char *email)
 struct login_prune {
 	long		 window;
 	time_t		 now;
-	unsigned long	 removed;
 };
 
+/* A prune's step for one counter: gone once its window has ended. */
 static int
-store_login_prune_txn(struct store *st, DB_TXN *txn, void *arg, enum store_rc *verdict)
+store_login_prune_one(struct store *st, DB_TXN *txn, const DBT *key, const DBT *val,
+    void *arg, int *remove)
 {
 	struct login_prune *q = arg;
 	struct login_rec r;
-	DBC		*c;
-	DBT		 key, val;
-	int		 rc;
 
-	(void)verdict;
-	q->removed = 0;
-	if ((rc = st->db[DB_LOGINS]->cursor(st->db[DB_LOGINS], txn, &c, 0)) != 0)
-		return rc;
-	memset(&key, 0, sizeof(key));
-	memset(&val, 0, sizeof(val));
-	while ((rc = c->get(c, &key, &val, DB_NEXT | DB_RMW)) == 0) {
-		if (store_uncodec_login(val.data, val.size, &r) == 0 &&
-		    r.since <= q->now && q->now - r.since < q->window)
-			continue;
-		if ((rc = c->del(c, 0)) != 0)
-			break;
-		q->removed++;
-	}
-	return store_cursor_done(c, rc);
+	(void)st;
+	(void)txn;
+	(void)key;
+	*remove = !(store_uncodec_login(val->data, val->size, &r) == 0 &&
+	    r.since <= q->now && q->now - r.since < q->window);
+	return 0;
 }
 
 enum store_rc
 store_login_prune(struct store *st, long window, time_t now, unsigned long *removed)
 {
-	struct login_prune q = { window, now, 0 };
-	enum store_rc	 rc;
+	struct login_prune q = { window, now };
 
-	rc = store_txn(st, 0, 0, store_login_prune_txn, &q);
-	*removed = rc == STORE_OK ? q.removed : 0;
-	return rc;
+	return store_sweep(st, DB_LOGINS, store_login_prune_one, &q, removed);
 }

@@ -27,6 +27,8 @@ enum store_db {
 	DB_TOKEN_USED,		/* number -> last use of a JSON-form token; read only */
 	DB_SEQ,			/* the token number sequence */
 	DB_LOGINS,		/* "email:..." or "addr:..." -> failed-login counter */
+	DB_USER_LIVE,		/* user id -> expiry + number of each unrevoked token */
+	DB_SESSIONS_FROM,	/* user id -> time before which its sessions ended */
 	DB__MAX
 };
 
@@ -53,6 +55,7 @@ struct store {
 	}		 touched[STORE_TOUCH_SLOTS];
 	uint64_t	*epoch;		/* shared: see store_memo.c; NULL: none */
 	struct store_memo *memo;	/* token records read lately */
+	int		 live_ready;	/* DB_USER_LIVE is known complete */
 };
 
 /* A transaction body: returns a Berkeley DB code; a verdict aborts it. */
@@ -96,6 +99,43 @@ void	 store_memo_forget(struct store *, uint64_t n);
 /* Keep token n's packed record, read under epoch in second now. */
 void	 store_memo_put(struct store *, uint64_t n, uint64_t epoch, time_t now,
 	    const void *buf, size_t len);
+
+/* ------------------------------------------------------------ store_live.c */
+
+/* Token t (unrevoked) joins, or leaves, its user's index of live tokens. */
+int	 store_live_add(struct store *, DB_TXN *, const struct token_rec *t);
+int	 store_live_del(struct store *, DB_TXN *, const struct token_rec *t);
+/*
+ * How many of user_id's tokens are live at now, counted up to max (and
+ * no further), in *live.  *ready is 0 when the index is still being
+ * built: the count is then not to be trusted.
+ */
+int	 store_live_count(struct store *, DB_TXN *, const char *user_id,
+	    time_t now, long max, long *live, int *ready);
+/* Is unrevoked token t in the index?  0, DB_NOTFOUND or an error. */
+int	 store_live_has(struct store *, DB_TXN *, const struct token_rec *t);
+/* fn(number) for each entry naming no stored unrevoked token; 0 or an error. */
+int	 store_live_check(struct store *, DB_TXN *,
+	    void (*fn)(uint64_t number, void *), void *arg);
+/* Build the index of an environment made before it; 0 or a Berkeley DB code. */
+int	 store_live_upgrade(struct store *);
+
+/* ------------------------------------------------------------ store_sweep.c */
+
+/*
+ * Called for each record of a sweep, inside its transaction: set *remove
+ * to delete the record (fn deletes whatever else goes with it).
+ */
+typedef int (*store_sweep_fn)(struct store *, DB_TXN *, const DBT *key,
+	    const DBT *val, void *arg, int *remove);
+/*
+ * Walk database i in key order, STORE_SWEEP_BATCH records a transaction,
+ * each committed without an fsync (the log is flushed at the end), so
+ * that no transaction grows with the database.  *removed counts the
+ * records removed, all batches together.
+ */
+enum store_rc store_sweep(struct store *, enum store_db i, store_sweep_fn fn,
+	    void *arg, unsigned long *removed);
 
 /* ------------------------------------------------------------ store_users.c */
 

@@ -11,6 +11,8 @@
 
 #include "store_private.h"
 
+#define STORE_BULK_BATCH	250	/* tokens a bulk transaction stores */
+
 /* ------------------------------------------------------------ tokens */
 
 /*
@@ -279,10 +281,13 @@ store_token_create_txn(struct store *st, DB_TXN *txn, void *arg, enum store_rc *
 	db_seq_t	 n;
 	unsigned char	 k[8];
 	DBT		 key, val;
-	int		 rc;
+	int		 rc, ready;
 
-	q->live = 0;
-	if ((rc = store_token_walk(st, txn, q->t->user_id,
+	if ((rc = store_live_count(st, txn, q->t->user_id, q->now, q->max_live,
+	    &q->live, &ready)) != 0)
+		return rc;
+	/* An index still being built: every token the user has, as before it. */
+	if (!ready && (q->live = 0, rc = store_token_walk(st, txn, q->t->user_id,
 	    store_token_count_live, q)) != 0)
 		return rc;
 	if (q->live >= q->max_live) {
@@ -303,6 +308,8 @@ store_token_create_txn(struct store *st, DB_TXN *txn, void *arg, enum store_rc *
 		return rc;
 	store_dbt(&key, q->t->user_id, UUID_LEN);
 	if ((rc = st->db[DB_USER_TOKENS]->put(st->db[DB_USER_TOKENS], txn, &key, &val, 0)) != 0)
+		return rc;
+	if ((rc = store_live_add(st, txn, q->t)) != 0)
 		return rc;
 	if (st->stall_ms > 0)		/* tests kill a worker here, locks held */
 		usleep(st->stall_ms * 1000);
@@ -351,6 +358,9 @@ store_token_bulk_txn(struct store *st, DB_TXN *txn, void *arg, enum store_rc *ve
 		if ((rc = st->db[DB_USER_TOKENS]->put(st->db[DB_USER_TOKENS], txn,
 		    &key, &val, 0)) != 0)
 			return rc;
+		if (q->recs[i].revoked_at == 0 &&
+		    (rc = store_live_add(st, txn, &q->recs[i])) != 0)
+			return rc;
 	}
 	return 0;
 }
@@ -358,12 +368,21 @@ store_token_bulk_txn(struct store *st, DB_TXN *txn, void *arg, enum store_rc *ve
 enum store_rc
 store_token_bulk(struct store *st, struct token_rec *recs, size_t n)
 {
-	struct token_bulk q = { recs, n };
+	struct token_bulk q;
+	enum store_rc	 rc = STORE_OK;
+	size_t		 i;
 
-	if (n == 0)
-		return STORE_OK;
-	/* Many at once, without an fsync each: store_flush makes them durable. */
-	return store_txn(st, 0, DB_TXN_NOSYNC, store_token_bulk_txn, &q);
+	/*
+	 * Many at once, without an fsync each: store_flush makes them
+	 * durable.  A transaction takes STORE_BULK_BATCH of them, whose
+	 * locks (a page of each index each) stay well inside the table.
+	 */
+	for (i = 0; i < n && rc == STORE_OK; i += q.n) {
+		q.recs = recs + i;
+		q.n = n - i < STORE_BULK_BATCH ? n - i : STORE_BULK_BATCH;
+		rc = store_txn(st, 0, DB_TXN_NOSYNC, store_token_bulk_txn, &q);
+	}
+	return rc;
 }
 
 struct token_get {
@@ -472,6 +491,8 @@ store_token_revoke_txn(struct store *st, DB_TXN *txn, void *arg, enum store_rc *
 		return 0;
 	}
 	q->t->revoked_at = q->now;
+	if ((rc = store_live_del(st, txn, q->t)) != 0)
+		return rc;
 	return store_token_write(st, txn, q->t);
 }
 
@@ -537,11 +558,6 @@ store_token_touch(struct store *st, const struct token_rec *t, time_t now)
 	store_memo_forget(st, t->number);
 }
 
-struct prune {
-	time_t		 cutoff;
-	unsigned long	 removed;
-};
-
 /* Delete the index entries of token t (its id and its place in the user's list). */
 static int
 store_token_unindex(struct store *st, DB_TXN *txn, const struct token_rec *t,
@@ -559,6 +575,8 @@ store_token_unindex(struct store *st, DB_TXN *txn, const struct token_rec *t,
 	rc = st->db[DB_TOKEN_USED]->del(st->db[DB_TOKEN_USED], txn, &key, 0);
 	if (rc != 0 && rc != DB_NOTFOUND)
 		return rc;
+	if ((rc = store_live_del(st, txn, t)) != 0)
+		return rc;
 	if ((rc = st->db[DB_USER_TOKENS]->cursor(st->db[DB_USER_TOKENS], txn, &c, 0)) != 0)
 		return rc;
 	store_dbt(&key, t->user_id, UUID_LEN);
@@ -569,45 +587,32 @@ store_token_unindex(struct store *st, DB_TXN *txn, const struct token_rec *t,
 	return store_cursor_done(c, rc);
 }
 
+/* A prune's step for one token record: does it go? */
 static int
-store_prune_txn(struct store *st, DB_TXN *txn, void *arg, enum store_rc *verdict)
+store_prune_one(struct store *st, DB_TXN *txn, const DBT *key, const DBT *val,
+    void *arg, int *remove)
 {
-	struct prune	*q = arg;
+	const time_t	*cutoff = arg;
 	struct token_rec t;
-	DBC		*c;
-	DBT		 key, val;
 	unsigned char	 num[8];
-	int		 rc;
 
-	(void)verdict;
-	q->removed = 0;
-	if ((rc = st->db[DB_TOKENS]->cursor(st->db[DB_TOKENS], txn, &c, 0)) != 0)
-		return rc;
-	memset(&key, 0, sizeof(key));
-	memset(&val, 0, sizeof(val));
-	while ((rc = c->get(c, &key, &val, DB_NEXT | DB_RMW)) == 0) {
-		if (key.size != 8 || store_uncodec_token(val.data, val.size, &t) == -1)
-			continue;
-		if (!((t.revoked_at != 0 && t.revoked_at <= q->cutoff) ||
-		    (t.expires_at != 0 && t.expires_at <= q->cutoff)))
-			continue;
-		memcpy(num, key.data, 8);
-		if ((rc = store_token_unindex(st, txn, &t, num)) != 0 ||
-		    (rc = c->del(c, 0)) != 0)
-			break;
-		q->removed++;
-	}
-	return store_cursor_done(c, rc);
+	if (key->size != 8 || store_uncodec_token(val->data, val->size, &t) == -1)
+		return 0;
+	if (!((t.revoked_at != 0 && t.revoked_at <= *cutoff) ||
+	    (t.expires_at != 0 && t.expires_at <= *cutoff)))
+		return 0;
+	memcpy(num, key->data, 8);
+	t.number = store_from_be64(num);
+	*remove = 1;
+	return store_token_unindex(st, txn, &t, num);
 }
 
 enum store_rc
 store_prune(struct store *st, time_t cutoff, unsigned long *removed)
 {
-	struct prune	 q = { cutoff, 0 };
 	enum store_rc	 rc;
 
-	rc = store_txn(st, 0, DB_TXN_SYNC, store_prune_txn, &q);
+	rc = store_sweep(st, DB_TOKENS, store_prune_one, &cutoff, removed);
 	store_epoch_bump(st);
-	*removed = rc == STORE_OK ? q.removed : 0;
 	return rc;
 }

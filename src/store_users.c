@@ -3,6 +3,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "store_private.h"
 
@@ -136,7 +138,33 @@ store_user_get(struct store *st, const char *id, struct user_rec *u)
 
 struct user_password {
 	const char	*id, *hash;
+	time_t		 from;		/* sessions made before then end */
 };
+
+/*
+ * The time before which user_id's sessions ended (a password change), or
+ * 0, into *from.
+ */
+static int
+store_sessions_from(struct store *st, DB_TXN *txn, const char *user_id, time_t *from)
+{
+	unsigned char	 v[8];
+	DBT		 key, val;
+	int		 rc;
+
+	*from = 0;
+	store_dbt(&key, user_id, strlen(user_id));
+	memset(&val, 0, sizeof(val));
+	val.data = v;
+	val.ulen = sizeof(v);
+	val.flags = DB_DBT_USERMEM;
+	rc = st->db[DB_SESSIONS_FROM]->get(st->db[DB_SESSIONS_FROM], txn, &key, &val, 0);
+	if (rc == DB_NOTFOUND || rc == DB_BUFFER_SMALL)
+		return 0;
+	if (rc == 0 && val.size == sizeof(v))
+		*from = (time_t)store_from_be64(v);
+	return rc;
+}
 
 static int
 store_user_set_password_txn(struct store *st, DB_TXN *txn, void *arg,
@@ -144,6 +172,7 @@ store_user_set_password_txn(struct store *st, DB_TXN *txn, void *arg,
 {
 	struct user_password *q = arg;
 	struct user_rec	 u;
+	unsigned char	 from[8];
 	char		*enc;
 	size_t		 len;
 	DBT		 key, val;
@@ -159,17 +188,34 @@ store_user_set_password_txn(struct store *st, DB_TXN *txn, void *arg,
 	store_dbt(&val, enc, len);
 	rc = st->db[DB_USERS]->put(st->db[DB_USERS], txn, &key, &val, 0);
 	free(enc);
-	return rc;
+	if (rc != 0)
+		return rc;
+	store_be64((uint64_t)q->from, from);
+	store_dbt(&val, from, sizeof(from));
+	return st->db[DB_SESSIONS_FROM]->put(st->db[DB_SESSIONS_FROM], txn, &key, &val, 0);
 }
 
+/*
+ * A new password ends every session of the user made up to now, as a
+ * logout would: a session made in this second or before is reported
+ * revoked.  Sessions have whole seconds, so the call returns only once
+ * this second is over: a login after it is never taken for an old one.
+ */
 enum store_rc
 store_user_set_password(struct store *st, const char *id, const char *hash)
 {
-	struct user_password q = { id, hash };
+	struct user_password q = { id, hash, time(NULL) + 1 };
+	enum store_rc	 rc;
+	int		 i;
 
 	if (strlen(hash) >= HASH_ENCODED_MAX)
 		return STORE_ERROR;
-	return store_txn(st, 0, 0, store_user_set_password_txn, &q);
+	if ((rc = store_txn(st, 0, DB_TXN_SYNC, store_user_set_password_txn, &q)) != STORE_OK)
+		return rc;
+	/* time(), as sessions are stamped with, not a finer clock ahead of it. */
+	for (i = 0; i < 300 && time(NULL) < q.from; i++)
+		(void)usleep(10000);
+	return STORE_OK;
 }
 
 struct user_walk {
@@ -261,7 +307,19 @@ store_session_read(struct store *st, DB_TXN *txn, struct session_rec *s,
 static int
 store_session_get_txn(struct store *st, DB_TXN *txn, void *arg, enum store_rc *verdict)
 {
-	return store_session_read(st, txn, arg, 0, verdict);
+	struct session_rec *s = arg;
+	time_t		 from;
+	int		 rc;
+
+	if ((rc = store_session_read(st, txn, s, 0, verdict)) != 0 ||
+	    *verdict != STORE_OK || s->revoked_at != 0)
+		return rc;
+	/* Made before the user's password changed: ended by the change. */
+	if ((rc = store_sessions_from(st, txn, s->user_id, &from)) != 0)
+		return rc;
+	if (s->created_at < from)
+		s->revoked_at = from;
+	return 0;
 }
 
 enum store_rc
@@ -302,4 +360,33 @@ store_session_revoke(struct store *st, const char *id, time_t now)
 	snprintf(q.s.id, sizeof(q.s.id), "%s", id);
 	q.now = now;
 	return store_txn(st, 0, 0, store_session_revoke_txn, &q);
+}
+
+/* A prune's step for one session: gone once expired or ended by now. */
+static int
+store_session_prune_one(struct store *st, DB_TXN *txn, const DBT *key, const DBT *val,
+    void *arg, int *remove)
+{
+	const time_t	*now = arg;
+	struct session_rec s;
+	time_t		 from;
+	int		 rc;
+
+	(void)key;
+	if (store_uncodec_session(val->data, val->size, &s) == -1)
+		return 0;
+	if ((s.revoked_at != 0 && s.revoked_at <= *now) || s.expires_at <= *now) {
+		*remove = 1;
+		return 0;
+	}
+	if ((rc = store_sessions_from(st, txn, s.user_id, &from)) != 0)
+		return rc;
+	*remove = s.created_at < from && from <= *now;
+	return 0;
+}
+
+enum store_rc
+store_session_prune(struct store *st, time_t now, unsigned long *removed)
+{
+	return store_sweep(st, DB_SESSIONS, store_session_prune_one, &now, removed);
 }

@@ -15,10 +15,11 @@ pass=0
 fail=0
 
 # SERIAL: tests that measure throughput, kill workers under load, make
-# 100,000 creates or change the machine's core_pattern, run alone after the
-# others.
+# 100,000 creates, load and prune a million tokens or change the machine's
+# core_pattern, run alone after the others.
 SERIAL="tests/integration/flood.sh tests/integration/reliability.sh"
 SERIAL="$SERIAL tests/integration/log_bound.sh tests/integration/core_secrets.sh"
+SERIAL="$SERIAL tests/integration/scale.sh"
 
 # count DIR LABEL: add the counts of DIR/check.out; show what failed.
 count() {

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include "../../src/patgate.h"
+#include "../../src/store_private.h"
 #include "tap.h"
 
 static char dir[64];
@@ -319,6 +320,168 @@ survives_reopen_and_prunes(void)
 	store_close(st);
 }
 
+/* Empty the index of live tokens, as an environment made before it has none. */
+static int
+live_index_drop(struct store *st)
+{
+	u_int32_t	 n;
+
+	st->live_ready = 0;
+	return st->db[DB_USER_LIVE]->truncate(st->db[DB_USER_LIVE], NULL, &n,
+	    DB_AUTO_COMMIT);
+}
+
+static long
+live_count(struct store *st, const char *u, time_t now, int *ready)
+{
+	long	 live = -1;
+
+	if (store_live_count(st, NULL, u, now, 1000, &live, ready) != 0)
+		return -1;
+	return live;
+}
+
+/*
+ * The cap counts from the index: revoked, expired and pruned tokens are
+ * not counted, whatever their number; an environment without the index
+ * counts as before until the next open builds it.
+ */
+static void
+cap_ignores_history_and_upgrades(void)
+{
+	struct store	*st = open_store(0);
+	struct token_rec t, got, recs[300];
+	const char	*u = "00000000-0000-4000-8000-0000000000c3";
+	unsigned long	 removed;
+	char		 keep[UUID_LEN + 1];
+	int		 i, ready;
+
+	/* 300 behind the user: 150 revoked, 150 expired by 1700000100. */
+	for (i = 0; i < 300; i++)
+		make_token(&recs[i], u, "history", i % 2 ? 1700000050 : 0);
+	CHECK(store_token_bulk(st, recs, 300) == STORE_OK);
+	for (i = 0; i < 300; i += 2)
+		CHECK(store_token_revoke(st, u, recs[i].id, 1700000000, &got) == STORE_OK);
+	CHECK(live_count(st, u, 1700000000, &ready) == 150 && ready);
+	CHECK(live_count(st, u, 1700000100, &ready) == 0 && ready);
+	for (i = 0; i < 3; i++) {
+		make_token(&t, u, "live", i == 2 ? 1700000200 : 0);
+		CHECK(store_token_create(st, &t, 3, 1700000100) == STORE_OK);
+	}
+	make_token(&t, u, "fourth", 0);
+	CHECK(store_token_create(st, &t, 3, 1700000100) == STORE_LIMIT);
+	/* The third expires at 1700000200: room again after it. */
+	CHECK(store_token_create(st, &t, 3, 1700000200) == STORE_OK);
+	snprintf(keep, sizeof(keep), "%s", t.id);
+	make_token(&t, u, "fifth", 0);
+	CHECK(store_token_create(st, &t, 3, 1700000200) == STORE_LIMIT);
+	CHECK(store_token_revoke(st, u, keep, 1700000200, &got) == STORE_OK);
+	CHECK(store_token_create(st, &t, 3, 1700000200) == STORE_OK);
+	make_token(&t, u, "sixth", 0);
+	CHECK(store_token_create(st, &t, 3, 1700000200) == STORE_LIMIT);
+	/* Pruned history leaves the index with it; the live stay counted. */
+	CHECK(store_prune(st, 1700000300, &removed) == STORE_OK && removed >= 302);
+	CHECK(live_count(st, u, 1700000300, &ready) == 3 && ready);
+	CHECK(store_token_create(st, &t, 3, 1700000300) == STORE_LIMIT);
+	/* Without the index the walk counts, and the next open builds it. */
+	CHECK(live_index_drop(st) == 0);
+	CHECK(live_count(st, u, 1700000300, &ready) == 0 && !ready);
+	make_token(&t, u, "after the walk", 0);
+	CHECK(store_token_create(st, &t, 3, 1700000300) == STORE_LIMIT);
+	CHECK(store_token_create(st, &t, 4, 1700000300) == STORE_OK);
+	store_close(st);
+	st = open_store(0);
+	CHECK(st != NULL);
+	CHECK(live_count(st, u, 1700000300, &ready) == 4 && ready);
+	CHECK(store_token_create(st, &t, 4, 1700000300) == STORE_LIMIT);
+	store_close(st);
+}
+
+static void
+check_problem(const char *line, void *arg)
+{
+	(void)arg;
+	printf("# check: %s\n", line);
+}
+
+/* A prune larger than a batch removes exactly what it should, indexes too. */
+static void
+prune_in_batches(void)
+{
+	struct store	*st = open_store(0);
+	static struct token_rec recs[1000];
+	const char	*u = "00000000-0000-4000-8000-0000000000c4";
+	unsigned long	 removed = 0, tokens = 0;
+	int		 i, ready;
+
+	for (i = 0; i < 1000; i++)
+		make_token(&recs[i], u, "batch", i % 3 ? 1700000050 : 0);
+	CHECK(store_token_bulk(st, recs, 1000) == STORE_OK);
+	CHECK(store_prune(st, 1700000100, &removed) == STORE_OK);
+	CHECK(removed == 666);
+	CHECK(live_count(st, u, 1700000000, &ready) == 334 && ready);
+	CHECK(store_prune(st, 1700000100, &removed) == STORE_OK && removed == 0);
+	CHECK(store_check(st, check_problem, NULL, &tokens) == STORE_OK);
+	store_close(st);
+}
+
+static void
+session_make(struct store *st, const char *id, const char *user, time_t created,
+    time_t expires)
+{
+	struct session_rec s;
+
+	memset(&s, 0, sizeof(s));
+	snprintf(s.id, sizeof(s.id), "%s", id);
+	snprintf(s.user_id, sizeof(s.user_id), "%s", user);
+	strcpy(s.hash, "$argon2id$x");
+	s.created_at = created;
+	s.expires_at = expires;
+	CHECK(store_session_put(st, &s) == STORE_OK);
+}
+
+/*
+ * A new password ends the user's sessions made so far, not another
+ * user's nor a later one; prune removes the expired and the ended.
+ */
+static void
+password_ends_sessions_and_prune_removes(void)
+{
+	struct store	*st = open_store(0);
+	struct session_rec got;
+	struct user_rec	 u;
+	const char	*other = "00000000-0000-4000-8000-0000000000c5";
+	time_t		 now = time(NULL);
+	unsigned long	 removed = 0;
+
+	memset(&u, 0, sizeof(u));
+	token_uuid_new(u.id);
+	strcpy(u.email, "sessions@example.com");
+	CHECK(store_user_add(st, &u) == STORE_OK);
+	session_make(st, "aaaaaaaaaaaaaaa1", u.id, now, now + 3600);
+	session_make(st, "aaaaaaaaaaaaaaa2", u.id, now - 10, now + 3600);
+	session_make(st, "aaaaaaaaaaaaaaa3", other, now, now + 3600);
+	session_make(st, "aaaaaaaaaaaaaaa4", other, now - 100, now - 1);
+	session_make(st, "aaaaaaaaaaaaaaa5", other, now, now + 3600);
+	CHECK(store_session_revoke(st, "aaaaaaaaaaaaaaa5", now) == STORE_OK);
+	CHECK(store_user_set_password(st, u.id, "$argon2id$new") == STORE_OK);
+	CHECK(time(NULL) > now);
+	CHECK(store_session_get(st, "aaaaaaaaaaaaaaa1", &got) == STORE_OK && got.revoked_at != 0);
+	CHECK(store_session_get(st, "aaaaaaaaaaaaaaa2", &got) == STORE_OK && got.revoked_at != 0);
+	CHECK(store_session_get(st, "aaaaaaaaaaaaaaa3", &got) == STORE_OK && got.revoked_at == 0);
+	session_make(st, "aaaaaaaaaaaaaaa6", u.id, time(NULL), time(NULL) + 3600);
+	CHECK(store_session_get(st, "aaaaaaaaaaaaaaa6", &got) == STORE_OK && got.revoked_at == 0);
+	CHECK(store_session_prune(st, time(NULL), &removed) == STORE_OK);
+	CHECK(removed >= 4);
+	CHECK(store_session_get(st, "aaaaaaaaaaaaaaa1", &got) == STORE_NOTFOUND);
+	CHECK(store_session_get(st, "aaaaaaaaaaaaaaa2", &got) == STORE_NOTFOUND);
+	CHECK(store_session_get(st, "aaaaaaaaaaaaaaa4", &got) == STORE_NOTFOUND);
+	CHECK(store_session_get(st, "aaaaaaaaaaaaaaa5", &got) == STORE_NOTFOUND);
+	CHECK(store_session_get(st, "aaaaaaaaaaaaaaa3", &got) == STORE_OK);
+	CHECK(store_session_get(st, "aaaaaaaaaaaaaaa6", &got) == STORE_OK && got.revoked_at == 0);
+	store_close(st);
+}
+
 static void
 password_set_and_cleared(void)
 {
@@ -433,6 +596,9 @@ main(void)
 	RUN(lists_of_interleaved_users);
 	RUN(survives_reopen_and_prunes);
 	RUN(password_set_and_cleared);
+	RUN(cap_ignores_history_and_upgrades);
+	RUN(prune_in_batches);
+	RUN(password_ends_sessions_and_prune_removes);
 	RUN(login_email_limit_and_window);
 	RUN(login_success_clears_the_email_only);
 	RUN(login_clear_and_prune);
