@@ -504,7 +504,7 @@ cmd_token_revoke(struct cli *c)
 /* Fill t as a bulk token of u named name, created at now, holding hash.  0 or -1. */
 static int
 cli_bulk_rec(struct token_rec *t, const struct user_rec *u, const char *name,
-    const char *hash, time_t now)
+    const char *hash, const char *prefix, time_t now)
 {
 	memset(t, 0, sizeof(*t));
 	if (token_uuid_new(t->id) == -1) {
@@ -517,6 +517,8 @@ cli_bulk_rec(struct token_rec *t, const struct user_rec *u, const char *name,
 	t->nabilities = 1;
 	t->created_at = now;
 	snprintf(t->hash, sizeof(t->hash), "%s", hash);
+	snprintf(t->prefix, sizeof(t->prefix), "%s", prefix);
+	t->prefix_known = 1;
 	return 0;
 }
 
@@ -549,7 +551,7 @@ cli_bulk_each(struct cli *c, const struct user_rec *users, size_t nusers,
 	for (; done < count; done++) {
 		u = &users[done % nusers];
 		real = done == 0 || done + 1 == count;
-		if (cli_bulk_rec(&t, u, name, dummy, time(NULL)) == -1)
+		if (cli_bulk_rec(&t, u, name, dummy, c->cfg.token_prefix, time(NULL)) == -1)
 			goto out;
 		if (real && (token_core_new(core) == -1 ||
 		    hash_make(core, TOKEN_CORE_LEN, c->cfg.argon2_m, c->cfg.argon2_t,
@@ -672,7 +674,8 @@ cmd_token_bulk(struct cli *c)
 	while (done < count) {
 		n = count - done < BULK_BATCH ? (size_t)(count - done) : BULK_BATCH;
 		for (i = 0; i < n; i++)
-			if (cli_bulk_rec(&recs[i], &u, name, dummy, now) == -1)
+			if (cli_bulk_rec(&recs[i], &u, name, dummy,
+			    c->cfg.token_prefix, now) == -1)
 				goto out;
 		if (done + n == count && (token_core_new(core) == -1 ||
 		    hash_make(core, TOKEN_CORE_LEN, c->cfg.argon2_m, c->cfg.argon2_t,
@@ -716,8 +719,9 @@ cmd_verify(struct cli *c)
 		return usage();
 	if (cli_open(c, 0) == -1)
 		return 1;
-	switch (auth_pat(c->store, c->argv[0], time(NULL), &who, &why)) {
+	switch (auth_pat(c->store, &c->cfg, c->argv[0], time(NULL), &who, &why)) {
 	case AUTH_OK:
+		auth_pat_used(c->store, &who, time(NULL));
 		break;
 	case AUTH_ERROR:
 		fprintf(stderr, "patgate: the database failed\n");
@@ -799,12 +803,17 @@ cli_problem(const char *line, void *arg)
 static int
 cmd_check(struct cli *c)
 {
-	unsigned long	 tokens;
+	unsigned long	 tokens, pats, sessions;
 
 	if (c->argc != 0)
 		return usage();
 	if (cli_open(c, 0) == -1)
 		return 1;
+	/* Told, not a fault: each moves to the current cost on its next use. */
+	if (store_count_other_cost(c->store, c->cfg.argon2_m, c->cfg.argon2_t,
+	    c->cfg.argon2_p, time(NULL), &pats, &sessions) == STORE_OK)
+		printf("cost: %lu PAT and %lu session hashes of another cost than %s\n",
+		    pats, sessions, c->cfg.argon2);
 	switch (store_check(c->store, cli_problem, NULL, &tokens)) {
 	case STORE_OK:
 		printf("ok: %lu tokens, every database verified\n", tokens);

@@ -136,6 +136,7 @@ store_user_get(struct store *st, const char *id, struct user_rec *u)
 
 struct user_password {
 	const char	*id, *hash;
+	const char	*was;		/* NULL, or the hash to replace only */
 };
 
 static int
@@ -152,6 +153,10 @@ store_user_set_password_txn(struct store *st, DB_TXN *txn, void *arg,
 	if ((rc = store_user_read(st, txn, q->id, &u, DB_RMW, verdict)) != 0 ||
 	    *verdict != STORE_OK)
 		return rc;
+	if (q->was != NULL && strcmp(u.password, q->was) != 0) {
+		*verdict = STORE_EXISTS;	/* changed meanwhile: it stays */
+		return 0;
+	}
 	snprintf(u.password, sizeof(u.password), "%s", q->hash);
 	if ((enc = store_codec_user(&u, &len)) == NULL)
 		return ENOMEM;
@@ -165,7 +170,18 @@ store_user_set_password_txn(struct store *st, DB_TXN *txn, void *arg,
 enum store_rc
 store_user_set_password(struct store *st, const char *id, const char *hash)
 {
-	struct user_password q = { id, hash };
+	struct user_password q = { id, hash, NULL };
+
+	if (strlen(hash) >= HASH_ENCODED_MAX)
+		return STORE_ERROR;
+	return store_txn(st, 0, 0, store_user_set_password_txn, &q);
+}
+
+enum store_rc
+store_user_rehash_password(struct store *st, const char *id, const char *was,
+    const char *hash)
+{
+	struct user_password q = { id, hash, was };
 
 	if (strlen(hash) >= HASH_ENCODED_MAX)
 		return STORE_ERROR;
@@ -291,6 +307,41 @@ store_session_revoke_txn(struct store *st, DB_TXN *txn, void *arg, enum store_rc
 	}
 	q->s.revoked_at = q->now;
 	return store_session_write(st, txn, &q->s);
+}
+
+struct session_rehash {
+	struct session_rec s;
+	const char	*was, *hash;
+};
+
+static int
+store_session_rehash_txn(struct store *st, DB_TXN *txn, void *arg, enum store_rc *verdict)
+{
+	struct session_rehash *q = arg;
+	int		 rc;
+
+	if ((rc = store_session_read(st, txn, &q->s, DB_RMW, verdict)) != 0 ||
+	    *verdict != STORE_OK)
+		return rc;
+	if (q->s.revoked_at != 0 || strcmp(q->s.hash, q->was) != 0) {
+		*verdict = STORE_EXISTS;
+		return 0;
+	}
+	snprintf(q->s.hash, sizeof(q->s.hash), "%s", q->hash);
+	return store_session_write(st, txn, &q->s);
+}
+
+enum store_rc
+store_session_rehash(struct store *st, const char *id, const char *was,
+    const char *hash)
+{
+	struct session_rehash q;
+
+	memset(&q, 0, sizeof(q));
+	snprintf(q.s.id, sizeof(q.s.id), "%s", id);
+	q.was = was;
+	q.hash = hash;
+	return store_txn(st, 0, 0, store_session_rehash_txn, &q);
 }
 
 enum store_rc
