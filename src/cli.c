@@ -809,21 +809,25 @@ cmd_check(struct cli *c)
 		return usage();
 	if (cli_open(c, 0) == -1)
 		return 1;
-	/* Told, not a fault: each moves to the current cost on its next use. */
-	if (store_count_other_cost(c->store, c->cfg.argon2_m, c->cfg.argon2_t,
-	    c->cfg.argon2_p, time(NULL), &pats, &sessions) == STORE_OK)
-		printf("cost: %lu PAT and %lu session hashes of another cost than %s\n",
-		    pats, sessions, c->cfg.argon2);
 	switch (store_check(c->store, cli_problem, NULL, &tokens)) {
 	case STORE_OK:
 		printf("ok: %lu tokens, every database verified\n", tokens);
-		return 0;
+		break;
 	case STORE_EXISTS:
 		return 1;
 	default:
 		fprintf(stderr, "patgate: the check could not run\n");
 		return 1;
 	}
+	/* Told, not a fault: each moves to the current cost on its next use. */
+	if (store_count_other_cost(c->store, c->cfg.argon2_m, c->cfg.argon2_t,
+	    c->cfg.argon2_p, time(NULL), &pats, &sessions) != STORE_OK) {
+		fprintf(stderr, "patgate: the hashes could not be counted\n");
+		return 1;
+	}
+	printf("cost: %lu PAT and %lu session hashes of another cost than %s\n",
+	    pats, sessions, c->cfg.argon2);
+	return 0;
 }
 
 struct command {
