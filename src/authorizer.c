@@ -45,9 +45,10 @@ authz_append(char *buf, size_t at, size_t cap, const char *s)
 }
 
 /*
- * One audit line a second for refusals alike in reason, token and address;
- * the repeats are counted into the next.  A flood of bad tokens would
- * otherwise cost a log write each, in the worker and in the web server.
+ * One audit line a second for refusals alike in reason, token and address,
+ * and a few a second in all (the client picks the number); the repeats are
+ * counted into the next.  A flood of bad tokens would otherwise cost a log
+ * write each, in the worker and in the web server.
  */
 static void
 authz_log_failure(struct ctx *c, const char *why)
@@ -194,15 +195,24 @@ authorizer_dispatch(struct app *app, struct request *req, struct response *res)
 	authz_decide(&c, req->method, req->path_too_long ? NULL : req->raw_uri, AUTHZ_FASTCGI);
 }
 
+/*
+ * The check endpoint judges the request named by X-Original-Method and
+ * X-Original-URI; without either it is a 400, never a guess (a GET, say,
+ * would let a read-only token through to a write).
+ */
 void
 api_auth_check(struct ctx *c)
 {
 	const char	*method = c->req->original_method;
+	const char	*uri = c->req->original_uri;
+	int		 no_method = method == NULL || *method == '\0';
+	int		 no_uri = uri == NULL || *uri == '\0';
 
-	if (c->req->original_uri == NULL) {
-		response_error(c->res, 400, "X-Original-URI is required.");
+	if (no_method || no_uri) {
+		response_error(c->res, 400, no_method && no_uri ?
+		    "X-Original-Method and X-Original-URI are required." : no_method ?
+		    "X-Original-Method is required." : "X-Original-URI is required.");
 		return;
 	}
-	authz_decide(c, method != NULL && *method != '\0' ? method : "GET",
-	    c->req->original_uri, AUTHZ_NGINX);
+	authz_decide(c, method, uri, AUTHZ_NGINX);
 }

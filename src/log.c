@@ -18,6 +18,14 @@ static struct {
 	unsigned long	 skipped;
 } repeats[LOG_REPEAT_SLOTS];
 
+/*
+ * The worker's budget of log_repeat lines for one second, whatever their
+ * kinds: a kind names a token number, which a client picks at no cost.
+ */
+static time_t		 budget_second;
+static unsigned		 budget_used;
+static unsigned long	 budget_held;	/* held back since the last line */
+
 int
 log_repeat(const char *kind, time_t now, unsigned long *skipped)
 {
@@ -32,8 +40,20 @@ log_repeat(const char *kind, time_t now, unsigned long *skipped)
 		repeats[i].skipped++;
 		return 0;
 	}
+	if (budget_second != now) {
+		budget_second = now;
+		budget_used = 0;
+	}
+	if (budget_used >= LOG_REPEAT_PER_SECOND) {
+		budget_held++;
+		return 0;
+	}
+	budget_used++;
 	/* What was held back in an earlier second is told with this line. */
-	*skipped = repeats[i].key == h ? repeats[i].skipped : 0;
+	*skipped = budget_held;
+	if (repeats[i].key == h || repeats[i].skipped > 0)
+		*skipped += repeats[i].skipped;	/* another kind's count is not lost */
+	budget_held = 0;
 	repeats[i].key = h;
 	repeats[i].second = now;
 	repeats[i].skipped = 0;
@@ -60,12 +80,52 @@ log_put(char *buf, size_t at, size_t cap, const char *s, size_t n)
 	return at + n;
 }
 
+/*
+ * The length of the UTF-8 sequence at s that may stand raw in a line, or 0
+ * when its bytes must be escaped: not UTF-8, a C1 control (U+0085 among
+ * them), or U+2028 and U+2029, which readers of the log may take for the
+ * end of a line.
+ */
+static size_t
+log_utf8_plain(const unsigned char *s)
+{
+	uint32_t	 cp, min;
+	size_t		 n, i;
+
+	if (s[0] < 0x80)
+		return 1;
+	if (s[0] >= 0xc2 && s[0] <= 0xdf) {
+		n = 2;
+		cp = s[0] & 0x1f;
+		min = 0x80;
+	} else if (s[0] >= 0xe0 && s[0] <= 0xef) {
+		n = 3;
+		cp = s[0] & 0x0f;
+		min = 0x800;
+	} else if (s[0] >= 0xf0 && s[0] <= 0xf4) {
+		n = 4;
+		cp = s[0] & 0x07;
+		min = 0x10000;
+	} else
+		return 0;
+	for (i = 1; i < n; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		cp = (cp << 6) | (s[i] & 0x3f);
+	}
+	if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff) ||
+	    cp <= 0x9f || cp == 0x2028 || cp == 0x2029)
+		return 0;
+	return n;
+}
+
 /* Append v to buf as a value: bare when safe, else quoted with escapes. */
 static size_t
 log_value(char *buf, size_t at, size_t cap, const char *v)
 {
 	static const char hex[] = "0123456789abcdef";
-	size_t	 i;
+	const unsigned char *u = (const unsigned char *)v;
+	size_t	 i, n;
 	int	 quote = (*v == '\0');
 
 	for (i = 0; v[i] != '\0'; i++)
@@ -75,15 +135,24 @@ log_value(char *buf, size_t at, size_t cap, const char *v)
 		return log_put(buf, at, cap, v, i);
 	if (at < cap)
 		buf[at++] = '"';
-	for (i = 0; v[i] != '\0' && at + 5 < cap; i++) {
-		unsigned char c = (unsigned char)v[i];
-		if (c < ' ' || c == 0x7f || c == '"' || c == '\\') {
-			buf[at++] = '\\';
-			buf[at++] = 'x';
-			buf[at++] = hex[c >> 4];
-			buf[at++] = hex[c & 0xf];
-		} else
-			buf[at++] = (char)c;
+	for (i = 0; u[i] != '\0'; i += n) {
+		n = u[i] < 0x80 ? 1 : log_utf8_plain(u + i);
+		if (n > 1 || (n == 1 && u[i] >= ' ' && u[i] != 0x7f && u[i] != '"' &&
+		    u[i] != '\\')) {
+			/* A character is written whole or not at all. */
+			if (at + n + 1 >= cap)
+				break;
+			memcpy(buf + at, u + i, n);
+			at += n;
+			continue;
+		}
+		if (at + 5 >= cap)
+			break;
+		n = 1;
+		buf[at++] = '\\';
+		buf[at++] = 'x';
+		buf[at++] = hex[u[i] >> 4];
+		buf[at++] = hex[u[i] & 0xf];
 	}
 	if (at < cap)
 		buf[at++] = '"';

@@ -122,6 +122,7 @@ static const struct {
 	WANT("FCGI_ROLE"), WANT("CONTENT_TYPE"), WANT("CONTENT_LENGTH"),
 	WANT("HTTP_AUTHORIZATION"), WANT("REMOTE_ADDR"),
 	WANT("HTTP_X_ORIGINAL_METHOD"), WANT("HTTP_X_ORIGINAL_URI"),
+	WANT("PATH_INFO"),
 };
 #undef WANT
 #define FCGI_WANTED	(sizeof(fcgi_wanted) / sizeof(fcgi_wanted[0]))

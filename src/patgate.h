@@ -223,14 +223,19 @@ void	 log_init(int use_syslog);
 /*
  * One audit line: "patgate: event=EVENT key=value ...".  The variadic
  * arguments are pairs of key, value strings ending with NULL; values are
- * quoted when they hold spaces.  Never pass a secret.
+ * quoted when they hold spaces, and control characters (C0, DEL, C1),
+ * U+2028, U+2029 and bytes that are not UTF-8 are written as \xNN, so a
+ * value never ends or forges a line.  Never pass a secret.
  */
 void	 log_audit(const struct log_sink *, const char *event, ...);
 /*
  * Should a line of this kind (a string naming what repeats) be written
- * now?  The first of a kind each second is; the rest are counted, and the
- * count is handed back in *skipped with the next line written.
+ * now?  The first of a kind each second is, up to LOG_REPEAT_PER_SECOND
+ * lines a second in all; the rest are counted, and the count is handed
+ * back in *skipped with the next line written (of that kind, or of any
+ * kind for those held back by the budget).
  */
+#define LOG_REPEAT_PER_SECOND	3
 int	 log_repeat(const char *kind, time_t now, unsigned long *skipped);
 
 /* -------------------------------- store_{env,users,tokens,logins,admin}.c */
@@ -475,9 +480,10 @@ enum request_body_rc {
 struct request {
 	const char	*method;
 	const char	*role;			/* FCGI_ROLE, or NULL */
-	const char	*raw_uri;		/* REQUEST_URI as sent */
+	const char	*raw_uri;		/* REQUEST_URI as sent, or path */
 	char		 path[1024];		/* REQUEST_URI up to '?' */
 	int		 path_too_long;
+	const char	*path_info;		/* PATH_INFO, without REQUEST_URI */
 	const char	*content_type;		/* or NULL */
 	const char	*content_length;	/* or NULL */
 	const char	*authorization;		/* or NULL */

@@ -5,6 +5,38 @@
 
 #include "patgate.h"
 
+/*
+ * A CGI host without REQUEST_URI: the path is SCRIPT_NAME + PATH_INFO.  A
+ * cgi-bin script's SCRIPT_NAME is its own URL (/cgi-bin/patgate.cgi) and
+ * the API path follows in PATH_INFO, kept in path_info for the router.
+ */
+static void
+request_script_path(struct request *req, const char *script, const char *info)
+{
+	size_t	 ls, li;
+
+	if (script == NULL)
+		script = "";
+	if (info == NULL)
+		info = "";
+	ls = strlen(script);
+	li = strlen(info);
+	if (ls + li == 0) {
+		script = "/";
+		ls = 1;
+	}
+	if (ls + li >= sizeof(req->path))
+		req->path_too_long = 1;
+	else {
+		memcpy(req->path, script, ls);
+		memcpy(req->path + ls, info, li);
+		req->path[ls + li] = '\0';
+	}
+	req->raw_uri = req->path_too_long ? "/" : req->path;
+	if (*info == '/' && ls > 0 && li < sizeof(req->path))
+		req->path_info = info;
+}
+
 void
 request_init(struct request *req, const char *(*getparam)(const char *, void *),
     void *env, struct body_source src, struct log_sink log)
@@ -16,22 +48,21 @@ request_init(struct request *req, const char *(*getparam)(const char *, void *),
 	req->method = getparam("REQUEST_METHOD", env);
 	if (req->method == NULL)
 		req->method = "GET";
-	/* Routing is on REQUEST_URI's path; SCRIPT_NAME + PATH_INFO if absent. */
-	uri = getparam("REQUEST_URI", env);
-	if (uri == NULL)
-		uri = getparam("SCRIPT_NAME", env);
-	if (uri == NULL)
-		uri = "/";
-	req->raw_uri = uri;
 	req->role = getparam("FCGI_ROLE", env);
-	q = strchr(uri, '?');
-	len = q != NULL ? (size_t)(q - uri) : strlen(uri);
-	if (len >= sizeof(req->path)) {
-		req->path_too_long = 1;
-		len = 0;
-	}
-	memcpy(req->path, uri, len);
-	req->path[len] = '\0';
+	/* Routing is on REQUEST_URI's path; SCRIPT_NAME + PATH_INFO if absent. */
+	if ((uri = getparam("REQUEST_URI", env)) != NULL) {
+		req->raw_uri = uri;
+		q = strchr(uri, '?');
+		len = q != NULL ? (size_t)(q - uri) : strlen(uri);
+		if (len >= sizeof(req->path)) {
+			req->path_too_long = 1;
+			len = 0;
+		}
+		memcpy(req->path, uri, len);
+		req->path[len] = '\0';
+	} else
+		request_script_path(req, getparam("SCRIPT_NAME", env),
+		    getparam("PATH_INFO", env));
 	req->content_type = getparam("CONTENT_TYPE", env);
 	req->content_length = getparam("CONTENT_LENGTH", env);
 	req->authorization = getparam("HTTP_AUTHORIZATION", env);

@@ -73,14 +73,41 @@ route_authenticate(struct ctx *c)
 	}
 }
 
+/*
+ * Find path's route for method: 1 with *hit and *param set, or 0 with the
+ * methods served on path in allow (empty when no route names the path).
+ */
+static int
+route_find(const char *path, const char *method, const struct route **hit,
+    const char **param, char *allow, size_t allowlen)
+{
+	const char	*p;
+	size_t		 i;
+
+	allow[0] = '\0';
+	for (i = 0; i < NROUTES; i++) {
+		if (!route_match(&routes[i], path, &p))
+			continue;
+		if (strcmp(routes[i].method, method) == 0 ||
+		    strcmp(routes[i].method, "*") == 0) {
+			*hit = &routes[i];
+			*param = p;
+			return 1;
+		}
+		snprintf(allow + strlen(allow), allowlen - strlen(allow), "%s%s",
+		    allow[0] != '\0' ? ", " : "", routes[i].method);
+	}
+	return 0;
+}
+
 void
 route_dispatch(struct app *app, struct request *req, struct response *res)
 {
 	struct ctx	 c;
 	const struct route *hit = NULL;
-	const char	*param = NULL, *p;
+	const char	*param = NULL;
 	char		 allow[64] = "";
-	size_t		 i;
+	int		 found = 0;
 
 	c.app = app;
 	c.req = req;
@@ -88,24 +115,18 @@ route_dispatch(struct app *app, struct request *req, struct response *res)
 	c.param = NULL;
 	c.now = time(NULL);
 	principal_reset(&c.who);
-	for (i = 0; i < NROUTES; i++) {
-		if (req->path_too_long || !route_match(&routes[i], req->path, &p))
-			continue;
-		if (strcmp(routes[i].method, req->method) == 0 ||
-		    strcmp(routes[i].method, "*") == 0) {
-			hit = &routes[i];
-			param = p;
-			break;
-		}
-		snprintf(allow + strlen(allow), sizeof(allow) - strlen(allow), "%s%s",
-		    allow[0] != '\0' ? ", " : "", routes[i].method);
-	}
-	if (hit == NULL && allow[0] != '\0') {
+	if (!req->path_too_long)
+		found = route_find(req->path, req->method, &hit, &param, allow, sizeof(allow));
+	/* A cgi-bin script's own URL heads SCRIPT_NAME + PATH_INFO: try PATH_INFO. */
+	if (!found && allow[0] == '\0' && req->path_info != NULL)
+		found = route_find(req->path_info, req->method, &hit, &param, allow,
+		    sizeof(allow));
+	if (!found && allow[0] != '\0') {
 		response_error(res, 405, "The method is not allowed on this path.");
 		response_header(res, "Allow", allow);
 		return;
 	}
-	if (hit == NULL) {
+	if (!found) {
 		response_error(res, 404, "Not found.");
 		return;
 	}

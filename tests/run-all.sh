@@ -1,8 +1,9 @@
 #!/bin/bash
 # run-all.sh: set up a Debian 12 machine for patgate (as root), build it, and
 # run every test: unit and integration tests behind real lighttpd (and the
-# deploy recipes behind Apache and nginx), then all of them again built with
-# ASan and UBSan, then the libFuzzer harnesses for FUZZ_SECONDS each.
+# deploy recipes behind Apache and nginx), make distcheck, then all of them
+# again built with ASan and UBSan, then the libFuzzer harnesses for
+# FUZZ_SECONDS each.
 # PATGATE_QUICK=1 runs only the first pass.  The last line is
 # "N passed, N failed".
 set -u
@@ -34,16 +35,23 @@ count() {
 	fail=$((fail + n))
 }
 
-# suite DIR LABEL: make check in DIR, two at a time, then SERIAL alone.
+# parallel DIR: make check's tests in DIR but SERIAL.
+parallel() {
+	printf 'print-tests:\n\t@echo $(TESTS)\n' |
+		make -s -C "$1" -f Makefile -f - print-tests | tr ' ' '\n' |
+		grep -vxF -f <(printf '%s\n' $SERIAL) | tr '\n' ' '
+}
+
+# suite DIR LABEL: make check in DIR, two at a time, then SERIAL alone,
+# then the deploy tests (make check-deploy: root, Apache, nginx).
 suite() {
-	local dir=$1 label=$2 f parallel
-	parallel=$(printf 'print-tests:\n\t@echo $(TESTS)\n' |
-		make -s -C "$dir" -f Makefile -f - print-tests | tr ' ' '\n' |
-		grep -vxF -f <(printf '%s\n' $SERIAL) | tr '\n' ' ')
-	make -s -C "$dir" -j2 check TESTS="$parallel" >"$dir/check.out" 2>&1
+	local dir=$1 label=$2 f
+	make -s -C "$dir" -j2 check TESTS="$(parallel "$dir")" >"$dir/check.out" 2>&1
 	count "$dir" "$label"
 	make -s -C "$dir" check TESTS="$SERIAL" >"$dir/check.out" 2>&1
 	count "$dir" "$label, alone"
+	make -s -C "$dir" -j2 check-deploy >"$dir/check.out" 2>&1
+	count "$dir" "$label, deploy"
 	for f in $(grep -lE '^(not ok|Bail out)' "$dir"/tests/*/*.log 2>/dev/null); do
 		echo "--- [$label] $f"
 		grep -E '^(# |not ok|Bail out)' "$f" | head -n 40
@@ -51,6 +59,18 @@ suite() {
 }
 
 suite "$top" plain
+
+# make distcheck, one test: the tarball builds out of tree from a read-only
+# source, passes make check (but SERIAL, run above) and installs and
+# uninstalls cleanly.
+if make -s -j2 distcheck TESTS="$(parallel "$top")" >"$top/distcheck.out" 2>&1; then
+	pass=$((pass + 1))
+	echo "[distcheck] passed"
+else
+	fail=$((fail + 1))
+	echo "[distcheck] failed; see distcheck.out"
+	grep -E '^(FAIL|ERROR):|Error|error:' "$top/distcheck.out" | head -n 20 | sed 's/^/# /'
+fi
 
 if [ "${PATGATE_QUICK:-0}" != 1 ]; then
 	# Every test again with AddressSanitizer and UBSan, in a clean copy.

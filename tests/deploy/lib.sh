@@ -6,6 +6,8 @@
 # Builds on tests/integration/lib.sh (TAP, the database, curl helpers).
 
 . "$(dirname "$0")/../integration/lib.sh"
+# The web servers drop to www-data, and the workers run as nobody.
+[ "$(id -u)" = 0 ] || skip_all "the deploy tests run web servers as other accounts: root only"
 DEPLOY="$top_srcdir/deploy"
 # The web server's account and the workers' account walk through $WORK.
 chmod 0711 "$WORK"
@@ -28,13 +30,8 @@ bail() {
 	exit 99
 }
 
-# need COMMAND...: bail out unless each is installed.
-need() {
-	local c
-	for c in "$@"; do
-		command -v "$c" >/dev/null 2>&1 || [ -x "/usr/sbin/$c" ] || bail "$c is not installed"
-	done
-}
+# need COMMAND...: skip the test unless each is installed.
+need() { need_programs "$@"; }
 
 # free_port: print a loopback TCP port nothing listens on, below the
 # kernel's range for outgoing connections (32768 and up).

@@ -260,6 +260,63 @@ nginx_check_endpoint() {
 	expect_eq "a session is not a PAT" "$STATUS" 401
 }
 
+# A read-only token, and a path where only GET is a read: a request that
+# leaves out the method must not be judged as a GET and let a write by.
+check_needs_both_headers() {
+	local ro
+	create "$ALICE" '{"name":"ro","abilities":["read"]}'; ro=$TOKEN
+	call GET /api/v1/auth/check -H "Authorization: Bearer $ro" -H "X-Original-Method: PUT" \
+		-H "X-Original-URI: /protected/read/x"
+	expect_eq "a write there needs more than read" "$STATUS" 403
+	call GET /api/v1/auth/check -H "Authorization: Bearer $ro" -H "X-Original-URI: /protected/read/x"
+	expect_eq "no X-Original-Method" "$STATUS" 400
+	expect_jq "a message naming it" '.message | test("X-Original-Method")'
+	[ -z "$(header X-Patgate-User-Id)" ] || fail "identity headers on a 400"
+	call GET /api/v1/auth/check -H "Authorization: Bearer $ro" -H "X-Original-Method;" \
+		-H "X-Original-URI: /protected/read/x"
+	expect_eq "an empty X-Original-Method" "$STATUS" 400
+	call GET /api/v1/auth/check -H "Authorization: Bearer $ro" -H "X-Original-Method: GET"
+	expect_eq "no X-Original-URI" "$STATUS" 400
+	expect_jq "a message naming it" '.message | test("X-Original-URI")'
+	call GET /api/v1/auth/check -H "Authorization: Bearer $ro"
+	expect_eq "neither" "$STATUS" 400
+	expect_jq "a message naming both" '.message | test("X-Original-Method.*X-Original-URI")'
+	call GET /api/v1/auth/check -H "Authorization: Bearer $ro" -H "X-Original-Method: GET" \
+		-H "X-Original-URI: /protected/read/x"
+	expect_eq "with both headers a read passes" "$STATUS" 200
+}
+
+# Unknown token numbers cost no Argon2 and the client picks them: 400
+# checks of distinct numbers, 8 at a time, must not write a line each.  The
+# bound is LOG_REPEAT_PER_SECOND (3) lines a second per worker (2).
+distinct_numbers_bounded() {
+	local core=QQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQ crc start end i lines told bound
+	crc=$(printf '%s' "$core" | gzip -c | tail -c 8 | head -c 4 | od -An -tx4 | tr -d ' \n')
+	for i in $(seq 400); do
+		[ "$i" = 1 ] || echo next
+		printf 'url = "http://127.0.0.1:%s/api/v1/auth/check"\n' "$PORT"
+		printf 'header = "Authorization: Bearer %s|pgt_%s%s"\n' $((900000 + i)) "$core" "$crc"
+		printf 'header = "X-Original-Method: GET"\nheader = "X-Original-URI: /protected/read/x"\n'
+		printf 'output = "/dev/null"\nwrite-out = "%%{http_code}\\n"\n'
+	done >"$WORK/distinct.curl"
+	start=$(wc -l <"$WORK/lighttpd.err")
+	SECONDS=0
+	curl -sS --parallel --parallel-max 8 -K "$WORK/distinct.curl" >"$WORK/distinct.codes"
+	end=$SECONDS
+	expect_eq "every check refused" "$(sort -u "$WORK/distinct.codes")" 401
+	expect_eq "every check answered" "$(grep -c . "$WORK/distinct.codes")" 400
+	sleep 1.1
+	for i in 1 2 3 4; do get /protected/read/x "$i|nonsense"; done
+	sleep 0.3
+	tail -n +$((start + 1)) "$WORK/lighttpd.err" | grep 'event=token.check.failed' >"$WORK/distinct.lines"
+	lines=$(grep -c 'token=9[0-9]\{5\}' "$WORK/distinct.lines")
+	told=$(sed -n 's/.*repeated=\([0-9]*\).*/\1/p' "$WORK/distinct.lines" | awk '{ s += $1 } END { print s + 0 }')
+	bound=$((3 * 2 * (end + 2)))
+	echo "# 400 distinct unknown numbers in about ${end} s: $lines lines, $told repeats counted (bound $bound)"
+	[ "$lines" -ge 1 ] && [ "$lines" -le "$bound" ] || fail "$lines lines for 400 refusals, more than $bound"
+	[ $((lines + told)) -ge 300 ] || fail "only $lines lines and $told repeats told of 400 refusals"
+}
+
 malformed_rules_stop_the_program() {
 	local out rc
 	printf 'GET /a read\n\nGET /b\n' >"$WORK/bad-rules"
@@ -278,6 +335,8 @@ t_case "a check through the authorizer sets last_used_at" last_use_by_authorizer
 t_case "a 403 leaves last_used_at alone; a 200 sets it" forbidden_check_is_not_a_use
 t_case "a token and a session at another cost and prefix work, and move to the current cost" other_cost_moves_on_use
 t_case "GET /api/v1/auth/check with the headers nginx sends" nginx_check_endpoint
+t_case "the check endpoint without X-Original-Method or X-Original-URI is a 400, never a GET" check_needs_both_headers
 t_case "a malformed rules file stops the program, naming the line" malformed_rules_stop_the_program
 t_case "a flood of refused checks: a line a second per kind, the repeats counted" refusals_logged_once_a_second
+t_case "400 checks of distinct unknown token numbers: a few lines a second, the rest counted" distinct_numbers_bounded
 t_done

@@ -5,12 +5,14 @@
 setup_db
 start_workers 1
 
-# cgi METHOD URI BODY [VAR=value...]: one plain-CGI run; sets OUT, STATUS, BODY.
+# cgi METHOD URI BODY [VAR=value...]: one plain-CGI run; sets OUT, STATUS,
+# BODY.  URI - sets no REQUEST_URI.
 cgi() {
-	local m=$1 uri=$2 body=$3
+	local m=$1 uri=$2 body=$3 u=()
 	shift 3
+	[ "$uri" = - ] || u=(REQUEST_URI="$uri")
 	OUT=$(printf '%s' "$body" | env GATEWAY_INTERFACE=CGI/1.1 REQUEST_METHOD="$m" \
-		REQUEST_URI="$uri" SERVER_PROTOCOL=HTTP/1.1 CONTENT_TYPE=application/json \
+		"${u[@]}" SERVER_PROTOCOL=HTTP/1.1 CONTENT_TYPE=application/json \
 		CONTENT_LENGTH=${#body} HTTP_AUTHORIZATION="Bearer $ALICE" REMOTE_ADDR=192.0.2.7 \
 		"$@" timeout 20 "$FCGI" 2>"$WORK/cgi.err" | tr -d '\r')
 	STATUS=$(printf '%s\n' "$OUT" | sed -n 's/^Status: \([0-9]*\).*/\1/p')
@@ -60,6 +62,38 @@ cgi_errors() {
 	expect_jq "health body" '. == {"status":"ok"}'
 }
 
+# A CGI host that sets no REQUEST_URI: SCRIPT_NAME + PATH_INFO, where a
+# cgi-bin script's SCRIPT_NAME is its own URL and the API path is PATH_INFO.
+cgi_path_info() {
+	local before id
+	cgi GET - '' SCRIPT_NAME=/cgi-bin/patgate.cgi PATH_INFO=/api/v1/health
+	expect_eq "health in PATH_INFO below cgi-bin" "$STATUS" 200
+	expect_jq "health body" '.status == "ok"'
+	cgi GET - '' SCRIPT_NAME=/api/v1/health
+	expect_eq "the whole path in SCRIPT_NAME" "$STATUS" 200
+	cgi GET - '' SCRIPT_NAME=/api PATH_INFO=/v1/health
+	expect_eq "the path split between the two" "$STATUS" 200
+	cgi POST - '{}' SCRIPT_NAME=/cgi-bin/patgate.cgi PATH_INFO=/api/v1/health
+	expect_eq "a method not served there" "$STATUS" 405
+	printf '%s\n' "$OUT" | grep -q '^Allow: GET$' || fail "no Allow: GET"
+	cgi GET - '' SCRIPT_NAME=/cgi-bin/patgate.cgi PATH_INFO=/nowhere
+	expect_eq "an unknown path" "$STATUS" 404
+	cgi GET - '' SCRIPT_NAME=/cgi-bin/patgate.cgi
+	expect_eq "the script alone" "$STATUS" 404
+	cgi GET /nowhere '' SCRIPT_NAME=/cgi-bin/patgate.cgi PATH_INFO=/api/v1/health
+	expect_eq "REQUEST_URI, when set, decides" "$STATUS" 404
+	before=$(count_tokens alice@example.com)
+	cgi POST - '{"name":"by path info"}' SCRIPT_NAME=/cgi-bin/patgate.cgi \
+		PATH_INFO=/api/v1/user/api-tokens
+	expect_eq "create" "$STATUS" 201
+	id=$(printf '%s' "$BODY" | jq -r '.data.id // empty')
+	expect_eq "stored" "$(count_tokens alice@example.com)" $((before + 1))
+	cgi DELETE - '' SCRIPT_NAME=/cgi-bin/patgate.cgi PATH_INFO="/api/v1/user/api-tokens/$id"
+	expect_eq "revoke by its id in PATH_INFO" "$STATUS" 200
+	cgi DELETE - '' SCRIPT_NAME=/cgi-bin/patgate.cgi PATH_INFO="/api/v1/user/api-tokens/$id"
+	expect_eq "a second revoke finds nothing" "$STATUS" 404
+}
+
 cgi_fcgi_socket() {
 	local out tok
 	command -v cgi-fcgi >/dev/null || { fail "cgi-fcgi is not installed (libfcgi-bin)"; return; }
@@ -75,5 +109,6 @@ cgi_fcgi_socket() {
 t_case "plain CGI: environment and stdin in, one response out" cgi_create
 t_case "plain CGI: a lying Content-Length neither hangs nor stores" cgi_lying_length
 t_case "plain CGI: errors and configuration problems answered in JSON" cgi_errors
+t_case "plain CGI without REQUEST_URI: SCRIPT_NAME + PATH_INFO, as a cgi-bin host sends them" cgi_path_info
 t_case "cgi-fcgi straight at the FastCGI socket" cgi_fcgi_socket
 t_done

@@ -2,7 +2,7 @@
 # cli_memory.sh: the CLI under valgrind: no memory definitely or indirectly
 # lost by any command.
 . "$(dirname "$0")/lib.sh"
-command -v valgrind >/dev/null || { echo "Bail out! valgrind is not installed"; exit 99; }
+need_programs valgrind
 if nm "$CLI" 2>/dev/null | grep -q __asan_init; then
 	echo "1..0 # SKIP valgrind cannot run an ASan build"; exit 0
 fi

@@ -16,7 +16,7 @@
 # being killed and put back at once, and run-all.sh runs this test alone.
 # When it cannot be written, one round with the pattern there is.
 . "$(dirname "$0")/lib.sh"
-command -v multiwatch >/dev/null || { echo "Bail out! multiwatch is not installed"; exit 99; }
+need_programs multiwatch
 
 # An ASan build would report the SIGSEGV as an error of its own.
 export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}handle_segv=0:handle_abort=0"
@@ -134,7 +134,7 @@ traffic() {
 		tokens="$tokens $TOKEN"
 	done
 	for i in $tokens; do
-		call GET /api/v1/auth/check -H "Authorization: Bearer $i" -H "X-Original-URI: /x"
+		call GET /api/v1/auth/check -H "Authorization: Bearer $i" -H "X-Original-Method: GET" -H "X-Original-URI: /x"
 		[ "$STATUS" = 200 ] || [ "$STATUS" = 403 ] || fail "check of a PAT: $STATUS"
 	done
 	printf '{"email":"carol@example.com","password":"%s"}' "$CAROL_PW" >"$WORK/login.json"

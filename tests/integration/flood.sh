@@ -13,7 +13,7 @@ printf 'GET /protected/read/* read\n' >"$PATGATE_RULES"
 setup_db
 start_supervised 4
 start_lighttpd
-command -v wrk >/dev/null || { echo "Bail out! wrk is not installed"; exit 99; }
+need_programs wrk
 URL="http://127.0.0.1:$PORT/api/v1/auth/check"
 H=(-H "X-Original-Method: GET" -H "X-Original-URI: /protected/read/x")
 

@@ -380,6 +380,29 @@ audit_lines() {
 		fail "no user.passwd line"
 }
 
+# An email holding U+2028, U+0085 and U+2029, which some readers of a log
+# take for line ends: escaped in the audit line, behind lighttpd (the
+# FastCGI error stream) and as plain CGI (stderr).
+separators_escaped() {
+	local e=$'x\xe2\x80\xa8event=forged \xc2\x85y\xe2\x80\xa9@example.com' want sep f
+	want='email="x\xe2\x80\xa8event=forged \xc2\x85y\xe2\x80\xa9@example.com"'
+	login "$e" "whatever"
+	expect_eq "status" "$STATUS" 401
+	printf '{"email":%s,"password":"whatever"}' "$(json_str "$e")" >"$WORK/login.json"
+	env GATEWAY_INTERFACE=CGI/1.1 REQUEST_METHOD=POST REQUEST_URI=$URL REMOTE_ADDR=192.0.2.9 \
+		CONTENT_TYPE=application/json CONTENT_LENGTH="$(wc -c <"$WORK/login.json")" \
+		timeout 20 "$FCGI" <"$WORK/login.json" >/dev/null 2>"$WORK/cgi.err"
+	rm -f "$WORK/login.json"
+	sleep 0.3
+	for f in "$WORK/lighttpd.err" "$WORK/cgi.err"; do
+		grep -qF "event=login.failure $want" "$f" || fail "no escaped login.failure line in ${f##*/}"
+		for sep in $'\xe2\x80\xa8' $'\xe2\x80\xa9' $'\xc2\x85'; do
+			LC_ALL=C grep -qF "$sep" "$f" && fail "a raw separator in ${f##*/}"
+		done
+	done
+	return 0
+}
+
 never_written_down() {
 	local f pw s n
 	# A check that the watcher sees arguments at all: a canary in argv.
@@ -422,5 +445,6 @@ t_case "lockout: 429 with Retry-After after 5 failures, the right password too, 
 t_case "bad bodies: 415, 400, 413, 422 per field, 405" bad_bodies
 t_case "PATGATE_LOGIN_WINDOW ends a lockout; PATGATE_LOGIN_MAX_PER_ADDR holds an address" window_end_and_per_address
 t_case "audit lines for login success, failure, lockout, logout and passwd" audit_lines
+t_case "U+2028, U+2029 and U+0085 in a login's email are escaped in its audit line, FastCGI and CGI" separators_escaped
 t_case "no password in the environment, a log, or any process's arguments" never_written_down
 t_done

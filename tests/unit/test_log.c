@@ -88,6 +88,85 @@ repeats_counted_once_a_second(void)
 	CHECK(skipped == 0);
 }
 
+/*
+ * U+2028, U+2029 and U+0085 end a line for some readers of the log: each
+ * byte of them escaped, as a control character's is.
+ */
+static void
+line_separators_escaped(void)
+{
+	struct capture	 c = { "", 0 };
+	struct log_sink	 sink = { capture_write, &c };
+	static const char want[] =
+	    "patgate: event=x email=\"x\\xe2\\x80\\xa8event=forged \\xc2\\x85y\\xe2\\x80\\xa9@example.com\"\n";
+
+	log_audit(&sink, "x", "email",
+	    "x\xe2\x80\xa8" "event=forged \xc2\x85" "y\xe2\x80\xa9@example.com", NULL);
+	CHECK(c.len == sizeof(want) - 1 && memcmp(c.buf, want, c.len) == 0);
+	if (c.len != sizeof(want) - 1 || memcmp(c.buf, want, c.len) != 0)
+		printf("# got %.*s", (int)c.len, c.buf);
+}
+
+/* Every C0 and C1 control and DEL escaped; other UTF-8 kept as it is. */
+static void
+every_control_escaped(void)
+{
+	struct capture	 c = { "", 0 };
+	struct log_sink	 sink = { capture_write, &c };
+	char		 v[8], want[64];
+	unsigned	 ch;
+
+	for (ch = 1; ch <= 0x9f; ch++) {
+		if (ch >= 0x20 && ch < 0x7f)
+			continue;
+		if (ch < 0x80) {
+			snprintf(v, sizeof(v), "a%cb", (char)ch);
+			snprintf(want, sizeof(want), "patgate: event=x v=\"a\\x%02xb\"\n", ch);
+		} else {
+			snprintf(v, sizeof(v), "a%c%cb", (char)0xc2, (char)ch);
+			snprintf(want, sizeof(want), "patgate: event=x v=\"a\\xc2\\x%02xb\"\n", ch);
+		}
+		c.len = 0;
+		log_audit(&sink, "x", "v", v, NULL);
+		CHECK(c.len == strlen(want) && memcmp(c.buf, want, c.len) == 0);
+	}
+	/* é, €, U+2027, U+202A and an emoji stand as they are. */
+	c.len = 0;
+	log_audit(&sink, "x", "v", "\xc3\xa9\xe2\x82\xac\xe2\x80\xa7\xe2\x80\xaa\xf0\x9f\x94\x91", NULL);
+	CHECK(c.len == strlen("patgate: event=x v=\"\"\n") + 15);
+	/* Bytes that are not UTF-8 (a lone 0x85, overlong, surrogate, cut). */
+	c.len = 0;
+	log_audit(&sink, "x", "v", "\x85\xc0\x8a\xed\xa0\x80\xe2\x80", NULL);
+	CHECK(c.len == strlen("patgate: event=x v=\"\"\n") + 8 * 4);
+	CHECK(memchr(c.buf, 0x85, c.len) == NULL && memchr(c.buf, 0xe2, c.len) == NULL);
+}
+
+/*
+ * Lines of distinct kinds (a token number the client picks) share one
+ * budget a second; what it held back is counted into the next line.
+ */
+static void
+distinct_kinds_share_a_budget(void)
+{
+	unsigned long	 skipped = 0, told = 0;
+	char		 kind[64];
+	int		 i, written = 0;
+
+	for (i = 0; i < 400; i++) {
+		snprintf(kind, sizeof(kind), "unknown %d 10.0.0.9", 900000 + i);
+		if (log_repeat(kind, 5000, &skipped)) {
+			written++;
+			told += skipped;
+		}
+	}
+	CHECK(written >= 1 && written <= LOG_REPEAT_PER_SECOND);
+	CHECK(told == 0);
+	CHECK(log_repeat("unknown 1 10.0.0.9", 5001, &skipped) == 1);
+	CHECK(skipped == (unsigned long)(400 - written));
+	CHECK(log_repeat("unknown 2 10.0.0.9", 5001, &skipped) == 1);
+	CHECK(skipped == 0);
+}
+
 int
 main(void)
 {
@@ -95,5 +174,8 @@ main(void)
 	RUN(control_characters_escaped);
 	RUN(long_value_keeps_its_newline);
 	RUN(repeats_counted_once_a_second);
+	RUN(line_separators_escaped);
+	RUN(every_control_escaped);
+	RUN(distinct_kinds_share_a_budget);
 	return tap_done();
 }
