@@ -21,7 +21,8 @@ auth_bearer(const char *authorization)
 /*
  * Judge a secret against the stored hash: a secret that passed within the
  * minute (known, from cache_secret_known) is accepted if the record is the
- * one it passed against; otherwise Argon2 runs, at once when the hash is
+ * one it passed against, and one that failed against this hash within the
+ * minute is refused again; otherwise Argon2 runs, at once when the hash is
  * at the current token cost (cfg), else if the throttle allows.  When it
  * passes at another cost, rehash receives the secret's hash at the
  * current cost ("" otherwise).  AUTH_OK, AUTH_INVALID, AUTH_BUSY
@@ -38,6 +39,8 @@ auth_secret(const struct config *cfg, int kind, uint64_t id, const char *core,
 	cheap = hash_same_cost(stored_hash, cfg->argon2_m, cfg->argon2_t, cfg->argon2_p);
 	if (known && cache_hash_bound(kind, id, stored_hash))
 		ok = 1;
+	else if (cache_refused(kind, id, core, TOKEN_CORE_LEN, stored_hash, now))
+		return AUTH_INVALID;
 	else if (cheap)
 		ok = hash_check(stored_hash, core, TOKEN_CORE_LEN);
 	else {
@@ -47,8 +50,11 @@ auth_secret(const struct config *cfg, int kind, uint64_t id, const char *core,
 		ok = hash_check(stored_hash, core, TOKEN_CORE_LEN);
 		throttle_record((long)(throttle_now_ms() - t0));
 	}
-	if (!ok)
-		return AUTH_INVALID;	/* the holder's cached entry stays */
+	if (!ok) {
+		/* The holder's cached entry stays; this secret is told apart. */
+		cache_remember_refusal(kind, id, core, TOKEN_CORE_LEN, stored_hash, now);
+		return AUTH_INVALID;
+	}
 	if (!cheap && hash_make(core, TOKEN_CORE_LEN, cfg->argon2_m, cfg->argon2_t,
 	    cfg->argon2_p, rehash) == -1)
 		return AUTH_ERROR;

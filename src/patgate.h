@@ -145,6 +145,16 @@ int	 cache_hash_bound(int kind, uint64_t id, const char *stored_hash);
 /* Remember a secret that just passed Argon2. */
 void	 cache_remember(int kind, uint64_t id, const char *secret, size_t len,
 	    const char *stored_hash, time_t now);
+/*
+ * Did this secret for (kind, id) fail Argon2 against stored_hash within
+ * the last minute?  1 or 0.  Keyed by the secret: another secret for the
+ * same credential, the holder's above all, is never refused by it.
+ */
+int	 cache_refused(int kind, uint64_t id, const char *secret, size_t len,
+	    const char *stored_hash, time_t now);
+/* Remember a secret that just failed Argon2 against stored_hash. */
+void	 cache_remember_refusal(int kind, uint64_t id, const char *secret,
+	    size_t len, const char *stored_hash, time_t now);
 void	 cache_forget(int kind, uint64_t id);
 void	 cache_clear(void);
 

@@ -95,7 +95,7 @@ warm_token_runs_no_argon2(void)
 }
 
 static void
-wrong_secret_always_runs_argon2_and_fails(void)
+wrong_secret_runs_argon2_once_and_fails(void)
 {
 	struct principal who;
 	char		 core[TOKEN_CORE_LEN + 1], pat[128], forged[128], fake[TOKEN_CORE_LEN + 1];
@@ -117,6 +117,13 @@ wrong_secret_always_runs_argon2_and_fails(void)
 	/* and the holder's entry is still warm */
 	CHECK(auth_pat(st, &cfg, pat, now, &who, &why) == AUTH_OK);
 	CHECK(hash_check_count() == before + 1);
+	/* the same wrong secret again, within the minute: refused without Argon2 */
+	CHECK(auth_pat(st, &cfg, forged, now + 30, &who, &why) == AUTH_INVALID);
+	CHECK(strcmp(why, "wrong-secret") == 0);
+	CHECK(hash_check_count() == before + 1);
+	/* and a minute on, judged afresh */
+	CHECK(auth_pat(st, &cfg, forged, now + 61, &who, &why) == AUTH_INVALID);
+	CHECK(hash_check_count() == before + 2);
 }
 
 /*
@@ -157,6 +164,11 @@ forged_secrets_never_cost_the_holder(void)
 		/* eight checks by the holder, all accepted */
 		for (i = 0; i < 8; i++)
 			CHECK(auth_pat(st, &cfg, pat, now, &who, &why) == AUTH_OK);
+		/* the last forged secret, sent again and again, costs no Argon2 */
+		before = hash_check_count();
+		for (i = 0; i < 20; i++)
+			CHECK(auth_pat(st, &cfg, forged, now, &who, &why) == AUTH_INVALID);
+		CHECK(hash_check_count() - before <= 1);	/* its slot held by pass 0's */
 	}
 	CHECK(refused == tries);
 }
@@ -296,6 +308,21 @@ changed_record_misses(void)
 	CHECK(cache_hit(CACHE_PAT, 9, secret, 40, "$argon2id$one", now + 60) == 0);
 	cache_forget(CACHE_PAT, 9);
 	CHECK(cache_hit(CACHE_PAT, 9, secret, 40, "$argon2id$one", now) == 0);
+	/* a refusal is of that secret, against that record, for the minute */
+	cache_remember_refusal(CACHE_PAT, 9, secret, 40, "$argon2id$one", now);
+	CHECK(cache_refused(CACHE_PAT, 9, secret, 40, "$argon2id$one", now + 59) == 1);
+	CHECK(cache_refused(CACHE_PAT, 9, "1123456789012345678901234567890123456789", 40,
+	    "$argon2id$one", now) == 0);
+	CHECK(cache_refused(CACHE_PAT, 9, secret, 40, "$argon2id$two", now) == 0);
+	CHECK(cache_refused(CACHE_PAT, 10, secret, 40, "$argon2id$one", now) == 0);
+	CHECK(cache_refused(CACHE_SESSION, 9, secret, 40, "$argon2id$one", now) == 0);
+	CHECK(cache_refused(CACHE_PAT, 9, secret, 40, "$argon2id$one", now + 60) == 0);
+	/* and apart from the positive cache: neither answers for the other */
+	CHECK(cache_hit(CACHE_PAT, 9, secret, 40, "$argon2id$one", now) == 0);
+	cache_remember(CACHE_PAT, 9, secret, 40, "$argon2id$one", now);
+	CHECK(cache_refused(CACHE_PAT, 9, secret, 40, "$argon2id$one", now) == 1);
+	cache_clear();
+	CHECK(cache_refused(CACHE_PAT, 9, secret, 40, "$argon2id$one", now) == 0);
 }
 
 static void
@@ -370,7 +397,7 @@ main(void)
 	}
 	RUN(siphash_reference_vectors);
 	RUN(warm_token_runs_no_argon2);
-	RUN(wrong_secret_always_runs_argon2_and_fails);
+	RUN(wrong_secret_runs_argon2_once_and_fails);
 	RUN(forged_secrets_never_cost_the_holder);
 	RUN(other_cost_is_throttled_and_rewritten);
 	RUN(rewrite_does_not_wait_for_the_minute);
