@@ -136,7 +136,6 @@ store_user_get(struct store *st, const char *id, struct user_rec *u)
 
 struct user_password {
 	const char	*id, *hash;
-	const char	*was;		/* NULL, or the hash to replace only */
 };
 
 static int
@@ -153,7 +152,48 @@ store_user_set_password_txn(struct store *st, DB_TXN *txn, void *arg,
 	if ((rc = store_user_read(st, txn, q->id, &u, DB_RMW, verdict)) != 0 ||
 	    *verdict != STORE_OK)
 		return rc;
-	if (q->was != NULL && strcmp(u.password, q->was) != 0) {
+	snprintf(u.password, sizeof(u.password), "%s", q->hash);
+	if ((enc = store_codec_user(&u, &len)) == NULL)
+		return ENOMEM;
+	store_dbt(&key, u.id, UUID_LEN);
+	store_dbt(&val, enc, len);
+	rc = st->db[DB_USERS]->put(st->db[DB_USERS], txn, &key, &val, 0);
+	free(enc);
+	return rc;
+}
+
+enum store_rc
+store_user_set_password(struct store *st, const char *id, const char *hash)
+{
+	struct user_password q = { id, hash };
+
+	if (strlen(hash) >= HASH_ENCODED_MAX)
+		return STORE_ERROR;
+	return store_txn(st, 0, 0, store_user_set_password_txn, &q);
+}
+
+struct user_rehash {
+	const char	*id, *was, *hash;
+};
+
+/*
+ * The same password at another cost: not a password change, so nothing
+ * else about the user (its sessions above all) is touched.
+ */
+static int
+store_user_rehash_txn(struct store *st, DB_TXN *txn, void *arg, enum store_rc *verdict)
+{
+	struct user_rehash *q = arg;
+	struct user_rec	 u;
+	char		*enc;
+	size_t		 len;
+	DBT		 key, val;
+	int		 rc;
+
+	if ((rc = store_user_read(st, txn, q->id, &u, DB_RMW, verdict)) != 0 ||
+	    *verdict != STORE_OK)
+		return rc;
+	if (strcmp(u.password, q->was) != 0) {
 		*verdict = STORE_EXISTS;	/* changed meanwhile: it stays */
 		return 0;
 	}
@@ -168,24 +208,14 @@ store_user_set_password_txn(struct store *st, DB_TXN *txn, void *arg,
 }
 
 enum store_rc
-store_user_set_password(struct store *st, const char *id, const char *hash)
-{
-	struct user_password q = { id, hash, NULL };
-
-	if (strlen(hash) >= HASH_ENCODED_MAX)
-		return STORE_ERROR;
-	return store_txn(st, 0, 0, store_user_set_password_txn, &q);
-}
-
-enum store_rc
 store_user_rehash_password(struct store *st, const char *id, const char *was,
     const char *hash)
 {
-	struct user_password q = { id, hash, was };
+	struct user_rehash q = { id, was, hash };
 
 	if (strlen(hash) >= HASH_ENCODED_MAX)
 		return STORE_ERROR;
-	return store_txn(st, 0, 0, store_user_set_password_txn, &q);
+	return store_txn(st, 0, 0, store_user_rehash_txn, &q);
 }
 
 struct user_walk {
