@@ -52,6 +52,30 @@ api_login_check(struct ctx *c, const struct login_input *in, struct user_rec *u,
 	return ok && hash != dummy;
 }
 
+/*
+ * The password passed against a hash made at another cost than
+ * PATGATE_PASSWORD_ARGON2: store it at the current one.  The stand-in hash
+ * for an email without a password is made at the current cost, so stored
+ * hashes converge on it and a wrong password takes as long as an unknown
+ * email.  A failure here costs the login nothing; the next one retries.
+ */
+static void
+api_login_rehash(struct ctx *c, const struct user_rec *u, const struct login_input *in)
+{
+	const struct config *cfg = c->app->cfg;
+	char		 hash[HASH_ENCODED_MAX];
+
+	if (hash_same_cost(u->password, cfg->pw_argon2_m, cfg->pw_argon2_t,
+	    cfg->pw_argon2_p))
+		return;
+	if (hash_make(in->password, in->password_len, cfg->pw_argon2_m,
+	    cfg->pw_argon2_t, cfg->pw_argon2_p, hash) == 0 &&
+	    store_user_rehash_password(c->app->store, u->id, u->password, hash) == STORE_OK)
+		log_audit(&c->req->log, "password.rehashed", "user", u->id,
+		    "cost", cfg->pw_argon2, NULL);
+	explicit_bzero(hash, sizeof(hash));
+}
+
 void
 api_auth_login(struct ctx *c)
 {
@@ -109,6 +133,7 @@ api_auth_login(struct ctx *c)
 		response_storage_error(c->res);
 		goto out;
 	}
+	api_login_rehash(c, &u, &in);
 	valid_time_format(s.expires_at, when);
 	data = json_object_new_object();
 	json_object_object_add(data, "token", json_object_new_string(token));

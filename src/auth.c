@@ -21,36 +21,56 @@ auth_bearer(const char *authorization)
 /*
  * Judge a secret against the stored hash: a secret that passed within the
  * minute (known, from cache_secret_known) is accepted if the record is the
- * one it passed against; otherwise Argon2 runs if the throttle allows.
- * AUTH_OK, AUTH_INVALID, or AUTH_BUSY (throttled).
+ * one it passed against, and one that failed against this hash within the
+ * minute is refused again; otherwise Argon2 runs, at once when the hash is
+ * at the current token cost (cfg), else if the throttle allows.  When it
+ * passes at another cost, rehash receives the secret's hash at the
+ * current cost ("" otherwise).  AUTH_OK, AUTH_INVALID, AUTH_BUSY
+ * (throttled) or AUTH_ERROR (the new hash could not be made).
  */
 static enum auth_rc
-auth_secret(int kind, uint64_t id, const char *core, int known,
-    const char *stored_hash, time_t now)
+auth_secret(const struct config *cfg, int kind, uint64_t id, const char *core,
+    int known, const char *stored_hash, time_t now, char rehash[HASH_ENCODED_MAX])
 {
 	long long	 t0;
-	int		 ok;
+	int		 ok, cheap;
 
+	rehash[0] = '\0';
+	cheap = hash_same_cost(stored_hash, cfg->argon2_m, cfg->argon2_t, cfg->argon2_p);
 	if (known && cache_hash_bound(kind, id, stored_hash))
-		return AUTH_OK;
-	if (!throttle_allow(kind, id))
-		return AUTH_BUSY;
-	t0 = throttle_now_ms();
-	ok = hash_check(stored_hash, core, TOKEN_CORE_LEN);
-	throttle_record(kind, id, (long)(throttle_now_ms() - t0), ok);
-	if (!ok)
-		return AUTH_INVALID;	/* the holder's cached entry stays */
+		ok = 1;
+	else if (cache_refused(kind, id, core, TOKEN_CORE_LEN, stored_hash, now))
+		return AUTH_INVALID;
+	else if (cheap)
+		ok = hash_check(stored_hash, core, TOKEN_CORE_LEN);
+	else {
+		if (!throttle_allow())
+			return AUTH_BUSY;
+		t0 = throttle_now_ms();
+		ok = hash_check(stored_hash, core, TOKEN_CORE_LEN);
+		throttle_record((long)(throttle_now_ms() - t0));
+	}
+	if (!ok) {
+		/* The holder's cached entry stays; this secret is told apart. */
+		cache_remember_refusal(kind, id, core, TOKEN_CORE_LEN, stored_hash, now);
+		return AUTH_INVALID;
+	}
+	if (!cheap && hash_make(core, TOKEN_CORE_LEN, cfg->argon2_m, cfg->argon2_t,
+	    cfg->argon2_p, rehash) == -1)
+		return AUTH_ERROR;
 	cache_remember(kind, id, core, TOKEN_CORE_LEN, stored_hash, now);
 	return AUTH_OK;
 }
 
 enum auth_rc
-auth_session(struct store *st, const char *token, time_t now, struct principal *who)
+auth_session(struct store *st, const struct config *cfg, const char *token,
+    time_t now, struct principal *who)
 {
 	struct session_token	 parsed;
 	struct session_rec	 s;
 	enum store_rc		 rc;
 	enum auth_rc		 arc;
+	char			 rehash[HASH_ENCODED_MAX];
 	uint64_t		 sid;
 	int			 known;
 
@@ -58,10 +78,7 @@ auth_session(struct store *st, const char *token, time_t now, struct principal *
 	if (token_session_parse(token, &parsed) == -1)
 		return AUTH_INVALID;
 	sid = strtoull(parsed.id, NULL, 16);
-	/* A check the throttle would refuse anyway costs no read. */
 	known = cache_secret_known(CACHE_SESSION, sid, parsed.core, TOKEN_CORE_LEN, now);
-	if (!known && !throttle_allow(CACHE_SESSION, sid))
-		return AUTH_BUSY;
 	rc = store_session_get(st, parsed.id, &s);
 	if (rc == STORE_NOTFOUND)
 		return AUTH_INVALID;
@@ -69,8 +86,13 @@ auth_session(struct store *st, const char *token, time_t now, struct principal *
 		return AUTH_ERROR;
 	if (s.revoked_at != 0 || s.expires_at <= now)
 		return AUTH_INVALID;
-	if ((arc = auth_secret(CACHE_SESSION, sid, parsed.core, known, s.hash, now)) != AUTH_OK)
+	arc = auth_secret(cfg, CACHE_SESSION, sid, parsed.core, known, s.hash, now, rehash);
+	if (arc != AUTH_OK)
 		return arc;
+	/* Once: from then on the session's hash is at the current cost. */
+	if (rehash[0] != '\0' &&
+	    store_session_rehash(st, s.id, s.hash, rehash) == STORE_ERROR)
+		return AUTH_ERROR;
 	principal_reset(who);
 	snprintf(who->user_id, sizeof(who->user_id), "%s", s.user_id);
 	snprintf(who->session_id, sizeof(who->session_id), "%s", s.id);
@@ -120,11 +142,23 @@ principal_reset(struct principal *who)
 	who->token.nabilities = 0;
 	who->token.created_at = who->token.expires_at = 0;
 	who->token.revoked_at = who->token.last_used_at = 0;
+	who->token.prefix[0] = '\0';
+	who->token.prefix_known = 0;
+	who->rehash[0] = '\0';
+	who->pin_prefix = 0;
+}
+
+/* Does the PAT come with the prefix its record holds? */
+static int
+auth_prefix_matches(const struct token_rec *t, const struct pat *parsed)
+{
+	return strlen(t->prefix) == parsed->prefix_len &&
+	    memcmp(t->prefix, parsed->prefix, parsed->prefix_len) == 0;
 }
 
 enum auth_rc
-auth_pat(struct store *st, const char *token, time_t now, struct principal *who,
-    const char **why)
+auth_pat(struct store *st, const struct config *cfg, const char *token,
+    time_t now, struct principal *who, const char **why)
 {
 	struct pat	 parsed;
 	enum store_rc	 rc;
@@ -138,10 +172,6 @@ auth_pat(struct store *st, const char *token, time_t now, struct principal *who,
 	}
 	who->token.number = parsed.number;
 	known = cache_secret_known(CACHE_PAT, parsed.number, parsed.core, TOKEN_CORE_LEN, now);
-	if (!known && !throttle_allow(CACHE_PAT, parsed.number)) {
-		*why = "throttled";
-		return AUTH_BUSY;
-	}
 	/* The record is read every time: a revoke or an expiry bites at once. */
 	rc = store_token_get(st, parsed.number, &who->token);
 	if (rc == STORE_NOTFOUND) {
@@ -160,12 +190,37 @@ auth_pat(struct store *st, const char *token, time_t now, struct principal *who,
 		*why = "expired";
 		return AUTH_INVALID;
 	}
-	arc = auth_secret(CACHE_PAT, parsed.number, parsed.core, known, who->token.hash, now);
+	/* The prefix is public, part of the token's name: a plain comparison. */
+	if (who->token.prefix_known && !auth_prefix_matches(&who->token, &parsed)) {
+		*why = "prefix";
+		return AUTH_INVALID;
+	}
+	arc = auth_secret(cfg, CACHE_PAT, parsed.number, parsed.core, known,
+	    who->token.hash, now, who->rehash);
 	if (arc != AUTH_OK) {
-		*why = arc == AUTH_BUSY ? "throttled" : "wrong-secret";
+		*why = arc == AUTH_BUSY ? "throttled" : arc == AUTH_ERROR ? "hash" :
+		    "wrong-secret";
 		return arc;
 	}
+	/*
+	 * A record stored before records held their prefix takes the one its
+	 * secret came with on this first successful use.  Only the holder can
+	 * present the secret, so the prefix it comes with is the one it was
+	 * given; pinning it then costs no extra write (the use is written
+	 * anyway) and needs nobody to recall which prefix was configured when.
+	 */
+	if (!who->token.prefix_known) {
+		memcpy(who->token.prefix, parsed.prefix, parsed.prefix_len);
+		who->token.prefix[parsed.prefix_len] = '\0';
+		who->pin_prefix = 1;
+	}
 	memcpy(who->user_id, who->token.user_id, sizeof(who->user_id));	/* same size */
-	store_token_touch(st, &who->token, now);
 	return AUTH_OK;
+}
+
+void
+auth_pat_used(struct store *st, const struct principal *who, time_t now)
+{
+	store_token_touch(st, &who->token, who->rehash[0] != '\0' ? who->rehash : NULL,
+	    who->pin_prefix ? who->token.prefix : NULL, now);
 }

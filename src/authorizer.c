@@ -142,7 +142,7 @@ authz_decide(struct ctx *c, const char *method, const char *uri, enum authz_styl
 		response_storage_error(c->res);
 		return;
 	}
-	switch (auth_pat(c->app->store, token, c->now, &c->who, &why)) {
+	switch (auth_pat(c->app->store, cfg, token, c->now, &c->who, &why)) {
 	case AUTH_OK:
 		break;
 	case AUTH_ERROR:
@@ -175,6 +175,8 @@ authz_decide(struct ctx *c, const char *method, const char *uri, enum authz_styl
 		    "The token lacks the ability this request needs.");
 		return;
 	}
+	/* Only an allowed check is a use: a 403 leaves last_used_at alone. */
+	auth_pat_used(c->app->store, &c->who, c->now);
 	authz_allow(c, style);
 }
 

@@ -2,7 +2,11 @@
  * cache.c: the verified-token cache.  A credential whose secret passed
  * Argon2 is accepted again for CACHE_TTL seconds by comparing a keyed
  * digest (SipHash-2-4, 128-bit, key from getrandom at start) in constant
- * time.  No plaintext secret is kept; the table has a fixed size.
+ * time.  A secret that failed is remembered the same way, in a table of
+ * its own, so that the same wrong secret sent again (a flood, a client
+ * with a stale token) is refused without Argon2; it is keyed by the
+ * secret, so it never stands in the way of the holder's.  No plaintext
+ * secret is kept; the tables have a fixed size.
  */
 #include <string.h>
 
@@ -25,7 +29,11 @@ struct cache_slot {
 	time_t		 until;
 };
 
+#define CACHE_REFUSED_SLOTS	1024	/* a power of two */
+#define CACHE_REFUSED_TAG	0x80	/* apart from the kinds: digests differ */
+
 static struct cache_slot slots[CACHE_SLOTS];
+static struct cache_slot refused[CACHE_REFUSED_SLOTS];
 static unsigned char	 cache_key[16];
 static int		 cache_keyed;
 
@@ -187,6 +195,46 @@ cache_remember(int kind, uint64_t id, const char *secret, size_t len,
 	s->until = now + CACHE_TTL;
 }
 
+static struct cache_slot *
+cache_refused_slot(int kind, uint64_t id)
+{
+	uint64_t h = (id ^ ((uint64_t)kind << 61)) * 0x9e3779b97f4a7c15ULL;
+
+	return &refused[h >> (64 - 10)];
+}
+
+int
+cache_refused(int kind, uint64_t id, const char *secret, size_t len,
+    const char *stored_hash, time_t now)
+{
+	struct cache_slot *s = cache_refused_slot(kind, id);
+	unsigned char	 d[16];
+
+	if (s->kind != kind || s->id != id || s->until <= now ||
+	    strcmp(s->hashtail, cache_tail(stored_hash)) != 0)
+		return 0;
+	if (cache_mac((unsigned char)(kind | CACHE_REFUSED_TAG), id, secret, len, d) == -1)
+		return 0;
+	return cache_same(d, s->digest);
+}
+
+void
+cache_remember_refusal(int kind, uint64_t id, const char *secret, size_t len,
+    const char *stored_hash, time_t now)
+{
+	struct cache_slot *s = cache_refused_slot(kind, id);
+
+	if (cache_mac((unsigned char)(kind | CACHE_REFUSED_TAG), id, secret, len,
+	    s->digest) == -1) {
+		s->kind = 0;
+		return;
+	}
+	strcpy(s->hashtail, cache_tail(stored_hash));
+	s->kind = (unsigned char)kind;
+	s->id = id;
+	s->until = now + CACHE_TTL;
+}
+
 void
 cache_forget(int kind, uint64_t id)
 {
@@ -200,4 +248,5 @@ void
 cache_clear(void)
 {
 	memset(slots, 0, sizeof(slots));
+	memset(refused, 0, sizeof(refused));
 }

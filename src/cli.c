@@ -506,7 +506,7 @@ cmd_token_revoke(struct cli *c)
 /* Fill t as a bulk token of u named name, created at now, holding hash.  0 or -1. */
 static int
 cli_bulk_rec(struct token_rec *t, const struct user_rec *u, const char *name,
-    const char *hash, time_t now)
+    const char *hash, const char *prefix, time_t now)
 {
 	memset(t, 0, sizeof(*t));
 	if (token_uuid_new(t->id) == -1) {
@@ -519,6 +519,8 @@ cli_bulk_rec(struct token_rec *t, const struct user_rec *u, const char *name,
 	t->nabilities = 1;
 	t->created_at = now;
 	snprintf(t->hash, sizeof(t->hash), "%s", hash);
+	snprintf(t->prefix, sizeof(t->prefix), "%s", prefix);
+	t->prefix_known = 1;
 	return 0;
 }
 
@@ -551,7 +553,7 @@ cli_bulk_each(struct cli *c, const struct user_rec *users, size_t nusers,
 	for (; done < count; done++) {
 		u = &users[done % nusers];
 		real = done == 0 || done + 1 == count;
-		if (cli_bulk_rec(&t, u, name, dummy, time(NULL)) == -1)
+		if (cli_bulk_rec(&t, u, name, dummy, c->cfg.token_prefix, time(NULL)) == -1)
 			goto out;
 		if (real && (token_core_new(core) == -1 ||
 		    hash_make(core, TOKEN_CORE_LEN, c->cfg.argon2_m, c->cfg.argon2_t,
@@ -675,7 +677,8 @@ cmd_token_bulk(struct cli *c)
 	while (done < count) {
 		n = count - done < BULK_BATCH ? (size_t)(count - done) : BULK_BATCH;
 		for (i = 0; i < n; i++) {
-			if (cli_bulk_rec(&recs[i], &u, name, dummy, now) == -1)
+			if (cli_bulk_rec(&recs[i], &u, name, dummy,
+			    c->cfg.token_prefix, now) == -1)
 				goto out;
 			if (revoked)
 				recs[i].revoked_at = now;
@@ -722,8 +725,9 @@ cmd_verify(struct cli *c)
 		return usage();
 	if (cli_open(c, 0) == -1)
 		return 1;
-	switch (auth_pat(c->store, c->argv[0], time(NULL), &who, &why)) {
+	switch (auth_pat(c->store, &c->cfg, c->argv[0], time(NULL), &who, &why)) {
 	case AUTH_OK:
+		auth_pat_used(c->store, &who, time(NULL));
 		break;
 	case AUTH_ERROR:
 		fprintf(stderr, "patgate: the database failed\n");
@@ -810,7 +814,7 @@ cli_problem(const char *line, void *arg)
 static int
 cmd_check(struct cli *c)
 {
-	unsigned long	 tokens;
+	unsigned long	 tokens, pats, sessions;
 
 	if (c->argc != 0)
 		return usage();
@@ -819,13 +823,22 @@ cmd_check(struct cli *c)
 	switch (store_check(c->store, cli_problem, NULL, &tokens)) {
 	case STORE_OK:
 		printf("ok: %lu tokens, every database verified\n", tokens);
-		return 0;
+		break;
 	case STORE_EXISTS:
 		return 1;
 	default:
 		fprintf(stderr, "patgate: the check could not run\n");
 		return 1;
 	}
+	/* Told, not a fault: each moves to the current cost on its next use. */
+	if (store_count_other_cost(c->store, c->cfg.argon2_m, c->cfg.argon2_t,
+	    c->cfg.argon2_p, time(NULL), &pats, &sessions) != STORE_OK) {
+		fprintf(stderr, "patgate: the hashes could not be counted\n");
+		return 1;
+	}
+	printf("cost: %lu PAT and %lu session hashes of another cost than %s\n",
+	    pats, sessions, c->cfg.argon2);
+	return 0;
 }
 
 struct command {

@@ -41,15 +41,27 @@ config_long(const char *name, long def, long max, long *out,
 	return 0;
 }
 
-/* Take one Argon2 cost variable into buf and its three numbers. */
+/*
+ * The cost of new PAT and session hashes.  Their secrets carry 238 bits
+ * from the CSPRNG, which no cost makes more or less guessable; one pass
+ * over 32 KiB (some 35 microseconds here) keeps the stored form an
+ * Argon2id hash while a check of a cold token costs about what a warm
+ * one does.  Passwords, which people choose, keep a password cost.
+ */
+#define CONFIG_TOKEN_ARGON2	"m=32,t=1,p=1"
+#define CONFIG_PASSWORD_ARGON2	"m=19456,t=2,p=1"
+/* A fixed default lets secret scanners find a leaked PAT by one pattern. */
+#define CONFIG_TOKEN_PREFIX	"pgt_"
+
+/* Take one Argon2 cost variable (or def) into buf and its three numbers. */
 static int
-config_argon2(const char *name, char *buf, size_t buflen, uint32_t *m,
-    uint32_t *t, uint32_t *p, char *err, size_t errlen)
+config_argon2(const char *name, const char *def, char *buf, size_t buflen,
+    uint32_t *m, uint32_t *t, uint32_t *p, char *err, size_t errlen)
 {
 	const char *s = getenv(name);
 
 	if (s == NULL || *s == '\0')
-		s = "m=19456,t=2,p=1";
+		s = def;
 	if (strlen(s) >= buflen || hash_params_parse(s, m, t, p) == -1) {
 		snprintf(err, errlen, "%s must look like m=19456,t=2,p=1 with a cost libargon2 accepts", name);
 		return -1;
@@ -67,29 +79,30 @@ config_load(struct config *cfg, char *err, size_t errlen)
 	memset(cfg, 0, sizeof(*cfg));
 	s = getenv("PATGATE_DB");
 	cfg->db_dir = (s != NULL && *s != '\0') ? s : "/var/lib/patgate";
-	if (config_argon2("PATGATE_ARGON2", cfg->argon2, sizeof(cfg->argon2),
+	if (config_argon2("PATGATE_ARGON2", CONFIG_TOKEN_ARGON2, cfg->argon2, sizeof(cfg->argon2),
 	    &cfg->argon2_m, &cfg->argon2_t, &cfg->argon2_p, err, errlen) == -1)
 		return -1;
-	if (config_argon2("PATGATE_PASSWORD_ARGON2", cfg->pw_argon2,
+	if (config_argon2("PATGATE_PASSWORD_ARGON2", CONFIG_PASSWORD_ARGON2, cfg->pw_argon2,
 	    sizeof(cfg->pw_argon2), &cfg->pw_argon2_m, &cfg->pw_argon2_t,
 	    &cfg->pw_argon2_p, err, errlen) == -1)
 		return -1;
 
+	/* Set but empty: PATs without a prefix, as before there was one. */
 	s = getenv("PATGATE_TOKEN_PREFIX");
-	if (s != NULL) {
-		/* The prefix must keep the token parseable and scanner-friendly. */
-		if (strlen(s) > TOKEN_PREFIX_MAX) {
-			snprintf(err, errlen, "PATGATE_TOKEN_PREFIX is longer than %d characters", TOKEN_PREFIX_MAX);
+	if (s == NULL)
+		s = CONFIG_TOKEN_PREFIX;
+	/* The prefix must keep the token parseable and scanner-friendly. */
+	if (strlen(s) > TOKEN_PREFIX_MAX) {
+		snprintf(err, errlen, "PATGATE_TOKEN_PREFIX is longer than %d characters", TOKEN_PREFIX_MAX);
+		return -1;
+	}
+	for (i = 0; s[i] != '\0'; i++)
+		if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') ||
+		    (s[i] >= '0' && s[i] <= '9') || s[i] == '_' || s[i] == '-')) {
+			snprintf(err, errlen, "PATGATE_TOKEN_PREFIX may hold only [A-Za-z0-9_-]");
 			return -1;
 		}
-		for (i = 0; s[i] != '\0'; i++)
-			if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') ||
-			    (s[i] >= '0' && s[i] <= '9') || s[i] == '_' || s[i] == '-')) {
-				snprintf(err, errlen, "PATGATE_TOKEN_PREFIX may hold only [A-Za-z0-9_-]");
-				return -1;
-			}
-		snprintf(cfg->token_prefix, sizeof(cfg->token_prefix), "%s", s);
-	}
+	snprintf(cfg->token_prefix, sizeof(cfg->token_prefix), "%s", s);
 
 	if (config_long("PATGATE_SESSION_TTL", 28800, 10L * 366 * 86400,
 	    &cfg->session_ttl, err, errlen) == -1 ||

@@ -85,6 +85,18 @@ hash_dummy(uint32_t m, uint32_t t, uint32_t p, char out[HASH_ENCODED_MAX])
 	    m, t, p, HASH_DUMMY_SALT, HASH_DUMMY_OUT);
 }
 
+int
+hash_same_cost(const char *encoded, uint32_t m, uint32_t t, uint32_t p)
+{
+	char	 want[64];
+	size_t	 n;
+
+	/* The form libargon2 writes: "$argon2id$v=19$m=M,t=T,p=P$salt$tag". */
+	n = (size_t)snprintf(want, sizeof(want), "$argon2id$v=%d$m=%u,t=%u,p=%u$",
+	    ARGON2_VERSION_NUMBER, m, t, p);
+	return n < sizeof(want) && strncmp(encoded, want, n) == 0;
+}
+
 static unsigned long hash_checks;
 
 unsigned long

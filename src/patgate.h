@@ -57,9 +57,11 @@ void	 harden_no_core(void);
 #define SESSION_TOKEN_LEN	(4 + SESSION_ID_LEN + 1 + TOKEN_CORE_LEN + TOKEN_CRC_LEN)
 #define UUID_LEN		36
 
-/* A PAT taken apart; core points into the parsed string. */
+/* A PAT taken apart; prefix and core point into the parsed string. */
 struct pat {
 	uint64_t	 number;
+	const char	*prefix;	/* prefix_len characters, maybe none */
+	size_t		 prefix_len;
 	const char	*core;		/* TOKEN_CORE_LEN characters */
 };
 
@@ -107,6 +109,11 @@ int	 hash_make(const char *secret, size_t len, uint32_t m, uint32_t t,
  * email that has no password behind it.
  */
 void	 hash_dummy(uint32_t m, uint32_t t, uint32_t p, char out[HASH_ENCODED_MAX]);
+/*
+ * Was the encoded hash made by Argon2id (the current version) at cost m,
+ * t, p?  1 or 0; a hash in any other form is of another cost.
+ */
+int	 hash_same_cost(const char *encoded, uint32_t m, uint32_t t, uint32_t p);
 /* 1 if secret matches the encoded hash, 0 if not (or the hash is bad). */
 int	 hash_check(const char *encoded, const char *secret, size_t len);
 
@@ -138,19 +145,29 @@ int	 cache_hash_bound(int kind, uint64_t id, const char *stored_hash);
 /* Remember a secret that just passed Argon2. */
 void	 cache_remember(int kind, uint64_t id, const char *secret, size_t len,
 	    const char *stored_hash, time_t now);
+/*
+ * Did this secret for (kind, id) fail Argon2 against stored_hash within
+ * the last minute?  1 or 0.  Keyed by the secret: another secret for the
+ * same credential, the holder's above all, is never refused by it.
+ */
+int	 cache_refused(int kind, uint64_t id, const char *secret, size_t len,
+	    const char *stored_hash, time_t now);
+/* Remember a secret that just failed Argon2 against stored_hash. */
+void	 cache_remember_refusal(int kind, uint64_t id, const char *secret,
+	    size_t len, const char *stored_hash, time_t now);
 void	 cache_forget(int kind, uint64_t id);
 void	 cache_clear(void);
 
 /* ------------------------------------------------------------ throttle.c */
 
 /*
- * May a check of (kind, id) that the cache cannot answer run Argon2 now?
- * Refused when this worker has spent its share of the last second on
- * Argon2, or when the credential keeps failing (then one try a second).
+ * May a check against a hash at a dearer cost than the current token cost
+ * run Argon2 now?  Refused when this worker has spent its share of the
+ * last second on such checks.
  */
-int	 throttle_allow(int kind, uint64_t id);
-/* Account for one Argon2 check of (kind, id) taking ms, passed or failed. */
-void	 throttle_record(int kind, uint64_t id, long ms, int passed);
+int	 throttle_allow(void);
+/* Account for one dear Argon2 check taking ms, passed or failed. */
+void	 throttle_record(long ms);
 /* Milliseconds on a monotonic clock. */
 long long throttle_now_ms(void);
 void	 throttle_clear(void);
@@ -273,6 +290,8 @@ struct token_rec {
 	time_t		 expires_at;			/* 0: never */
 	time_t		 revoked_at;			/* 0: live */
 	time_t		 last_used_at;			/* 0: never used */
+	char		 prefix[TOKEN_PREFIX_MAX + 1];	/* its secret's prefix */
+	int		 prefix_known;			/* 0: a record older than that */
 };
 
 #define LOGIN_MAX_PER_EMAIL	5	/* failed logins per email per window */
@@ -322,6 +341,13 @@ enum store_rc store_user_get(struct store *, const char *id,
  */
 enum store_rc store_user_set_password(struct store *, const char *id,
 	    const char *hash);
+/*
+ * Replace the user's password hash was by hash (the same password at
+ * another cost).  STORE_EXISTS, changing nothing, if the stored hash is
+ * no longer was.
+ */
+enum store_rc store_user_rehash_password(struct store *, const char *id,
+	    const char *was, const char *hash);
 /* Call fn for each user, in id order. */
 enum store_rc store_user_each(struct store *,
 	    void (*fn)(const struct user_rec *, void *), void *arg);
@@ -329,6 +355,12 @@ enum store_rc store_user_each(struct store *,
 enum store_rc store_session_put(struct store *, const struct session_rec *);
 enum store_rc store_session_get(struct store *, const char *id,
 	    struct session_rec *);
+/*
+ * Replace a live session's hash was by hash (its secret at another cost).
+ * STORE_EXISTS, changing nothing, if it was revoked or its hash changed.
+ */
+enum store_rc store_session_rehash(struct store *, const char *id,
+	    const char *was, const char *hash);
 /* Mark a session revoked at now.  STORE_NOTFOUND if absent or revoked. */
 enum store_rc store_session_revoke(struct store *, const char *id, time_t now);
 /*
@@ -376,10 +408,15 @@ enum store_rc store_token_each(struct store *, const char *user_id,
 enum store_rc store_token_revoke(struct store *, const char *user_id,
 	    const char *id, time_t now, struct token_rec *rec);
 /*
- * Record a use at now, at most once a minute, without waiting for a lock
- * and without an fsync: a busy record is simply skipped.
+ * Record a use of t (as read for the check) at now, at most once a minute,
+ * without waiting for a lock and without an fsync: a busy record is simply
+ * skipped.  rehash (the secret's hash at the current cost) and prefix (the
+ * one the secret came with, for a record that holds none) are written in
+ * the same transaction, and then the use is written whatever the minute;
+ * NULL for none.  A record whose hash changed since t was read keeps its own.
  */
-void	 store_token_touch(struct store *, const struct token_rec *, time_t now);
+void	 store_token_touch(struct store *, const struct token_rec *t,
+	    const char *rehash, const char *prefix, time_t now);
 /*
  * Remove token records revoked or expired before cutoff, a bounded batch
  * a transaction.  The count of removed records goes to *removed.
@@ -396,6 +433,13 @@ enum store_rc store_backup(struct store *, const char *target, char *err,
  */
 enum store_rc store_check(struct store *, void (*problem)(const char *, void *),
 	    void *arg, unsigned long *tokens);
+/*
+ * Count the live PATs and sessions (neither revoked nor expired at now)
+ * whose hash was made at another cost than m, t, p: they move to it on
+ * their next successful use.  STORE_OK or STORE_ERROR.
+ */
+enum store_rc store_count_other_cost(struct store *, uint32_t m, uint32_t t,
+	    uint32_t p, time_t now, unsigned long *pats, unsigned long *sessions);
 /*
  * Count a login attempt for email and addr at now, before its password is
  * checked, so that parallel guesses cannot slip past a limit.  STORE_OK,
@@ -545,6 +589,8 @@ struct principal {
 	char		 user_id[UUID_LEN + 1];
 	char		 session_id[SESSION_ID_LEN + 1];	/* sessions */
 	struct token_rec token;					/* PATs */
+	char		 rehash[HASH_ENCODED_MAX];	/* the PAT's hash at the current cost, or "" */
+	int		 pin_prefix;		/* token.prefix is to be recorded */
 };
 
 enum auth_rc {
@@ -560,9 +606,12 @@ enum auth_rc {
 void	 principal_reset(struct principal *who);
 /* Take "Bearer <token>" apart.  Returns the token or NULL. */
 const char *auth_bearer(const char *authorization);
-/* Check a session token at now. */
-enum auth_rc auth_session(struct store *, const char *token, time_t now,
-	    struct principal *);
+/*
+ * Check a session token at now; a hash at another cost than cfg's token
+ * cost is rewritten at it on this successful use.
+ */
+enum auth_rc auth_session(struct store *, const struct config *,
+	    const char *token, time_t now, struct principal *);
 /*
  * Make and store a session for user_id from now until now + ttl, its
  * secret hashed at the token cost in cfg.  The token goes to token and
@@ -573,11 +622,15 @@ enum auth_rc auth_session_new(struct store *, const struct config *,
 	    const char *user_id, long ttl, time_t now,
 	    char token[SESSION_TOKEN_LEN + 1], struct session_rec *s);
 /*
- * Check a PAT at now; on success its use is recorded.  why receives a
- * short reason for the audit line on failure.
+ * Check a PAT at now (its prefix, its secret); nothing is written.  why
+ * receives a short reason for the audit line on failure.  On success, who
+ * also holds what the use is to write (a hash at cfg's token cost, a
+ * first prefix): call auth_pat_used once the use is allowed.
  */
-enum auth_rc auth_pat(struct store *, const char *token, time_t now,
-	    struct principal *, const char **why);
+enum auth_rc auth_pat(struct store *, const struct config *, const char *token,
+	    time_t now, struct principal *, const char **why);
+/* Record an allowed use of the PAT auth_pat accepted into who. */
+void	 auth_pat_used(struct store *, const struct principal *who, time_t now);
 
 /* ------------------------------------------------------------ rules.c */
 

@@ -58,7 +58,7 @@ route_authenticate(struct ctx *c)
 		response_storage_error(c->res);
 		return -1;
 	}
-	switch (auth_session(c->app->store, token, c->now, &c->who)) {
+	switch (auth_session(c->app->store, c->app->cfg, token, c->now, &c->who)) {
 	case AUTH_OK:
 		return 0;
 	case AUTH_ERROR:

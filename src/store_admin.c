@@ -247,3 +247,65 @@ store_check(struct store *st, void (*problem)(const char *, void *), void *arg,
 		return rc;
 	return q.problems == 0 && damaged == 0 ? STORE_OK : STORE_EXISTS;
 }
+
+struct other_cost {
+	uint32_t	 m, t, p;
+	time_t		 now;
+	unsigned long	 pats, sessions;
+};
+
+/* Count the live hashes in db that another cost made. */
+static int
+store_other_cost_walk(struct store *st, DB_TXN *txn, struct other_cost *q,
+    enum store_db which)
+{
+	struct token_rec t;
+	struct session_rec s;
+	DBC		*c;
+	DBT		 key, val;
+	int		 rc;
+
+	if ((rc = st->db[which]->cursor(st->db[which], txn, &c, 0)) != 0)
+		return rc;
+	memset(&key, 0, sizeof(key));
+	memset(&val, 0, sizeof(val));
+	while ((rc = c->get(c, &key, &val, DB_NEXT)) == 0) {
+		if (which == DB_TOKENS) {
+			if (store_uncodec_token(val.data, val.size, &t) != -1 &&
+			    t.revoked_at == 0 && (t.expires_at == 0 || t.expires_at > q->now) &&
+			    !hash_same_cost(t.hash, q->m, q->t, q->p))
+				q->pats++;
+		} else if (store_uncodec_session(val.data, val.size, &s) == 0 &&
+		    s.revoked_at == 0 && s.expires_at > q->now &&
+		    !hash_same_cost(s.hash, q->m, q->t, q->p))
+			q->sessions++;
+	}
+	return store_cursor_done(c, rc);
+}
+
+static int
+store_other_cost_txn(struct store *st, DB_TXN *txn, void *arg, enum store_rc *verdict)
+{
+	struct other_cost *q = arg;
+	int		 rc;
+
+	(void)verdict;
+	q->pats = q->sessions = 0;
+	if ((rc = store_other_cost_walk(st, txn, q, DB_TOKENS)) != 0)
+		return rc;
+	return store_other_cost_walk(st, txn, q, DB_SESSIONS);
+}
+
+enum store_rc
+store_count_other_cost(struct store *st, uint32_t m, uint32_t t, uint32_t p,
+    time_t now, unsigned long *pats, unsigned long *sessions)
+{
+	struct other_cost q = { m, t, p, now, 0, 0 };
+	enum store_rc	 rc;
+
+	/* Read committed, as store_check: no lock is held past its read. */
+	rc = store_txn(st, DB_READ_COMMITTED, 0, store_other_cost_txn, &q);
+	*pats = q.pats;
+	*sessions = q.sessions;
+	return rc;
+}

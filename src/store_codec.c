@@ -4,7 +4,10 @@
  * every check, are packed (a leading version byte 2, then fixed-width
  * times and length-prefixed strings), which decodes without an
  * allocation; their JSON form of version 1 is still read.  A packed
- * token holds its last use too; a JSON one left it in token_used.
+ * token holds its last use too; a JSON one left it in token_used.  A
+ * token packed under version 3 also ends with its secret's prefix; one of
+ * version 2 (or JSON) was stored before the prefix was, and is read with
+ * the prefix unknown.
  */
 #include <json-c/json.h>
 #include <stdio.h>
@@ -15,6 +18,7 @@
 
 #define CODEC_VERSION	1
 #define CODEC_PACKED	2	/* first byte of a packed record; JSON starts with '{' */
+#define CODEC_PACKED_PREFIX 3	/* a packed token that ends with its prefix */
 
 /* ------------------------------------------------------------ packed form */
 
@@ -99,6 +103,7 @@ unpack_str(struct unpack *r, char *dst, size_t cap)
 	r->at += n;
 }
 
+/* Begin reading a packed record; its version byte, or -1 if not packed. */
 static int
 unpack_begin(struct unpack *r, const void *buf, size_t len)
 {
@@ -106,7 +111,9 @@ unpack_begin(struct unpack *r, const void *buf, size_t len)
 	r->len = len;
 	r->at = 1;
 	r->bad = 0;
-	return len > 0 && r->p[0] == CODEC_PACKED ? 0 : -1;
+	if (len == 0 || (r->p[0] != CODEC_PACKED && r->p[0] != CODEC_PACKED_PREFIX))
+		return -1;
+	return r->p[0];
 }
 
 /* The record was well formed and nothing trails it. */
@@ -243,7 +250,7 @@ store_uncodec_session(const void *buf, size_t len, struct session_rec *s)
 
 	/* The id is the key; the caller fills it in. */
 	memset(s->user_id, 0, sizeof(s->user_id));
-	if (unpack_begin(&r, buf, len) == 0) {
+	if (unpack_begin(&r, buf, len) == CODEC_PACKED) {
 		s->created_at = unpack_time(&r);
 		s->expires_at = unpack_time(&r);
 		s->revoked_at = unpack_time(&r);
@@ -270,12 +277,16 @@ store_codec_token(const struct token_rec *t, size_t *len)
 	struct pack	 w;
 	size_t		 i, strbytes;
 
-	strbytes = strlen(t->id) + strlen(t->user_id) + strlen(t->name) + strlen(t->hash);
+	strbytes = strlen(t->id) + strlen(t->user_id) + strlen(t->name) +
+	    strlen(t->hash) + strlen(t->prefix);
 	for (i = 0; i < t->nabilities; i++)
 		strbytes += 2 + strlen(t->abilities[i]);
 	/* The count of abilities rides in one more "string" slot's two bytes. */
-	if (pack_begin(&w, 4, 5, strbytes) == -1)
+	if (pack_begin(&w, 4, 6, strbytes) == -1)
 		return NULL;
+	/* A record whose prefix is still unknown keeps the form without one. */
+	if (t->prefix_known)
+		w.p[0] = CODEC_PACKED_PREFIX;
 	pack_u64(&w, (uint64_t)t->created_at);
 	pack_u64(&w, (uint64_t)t->expires_at);
 	pack_u64(&w, (uint64_t)t->revoked_at);
@@ -288,13 +299,15 @@ store_codec_token(const struct token_rec *t, size_t *len)
 	w.p[w.len++] = (unsigned char)(t->nabilities >> 8);
 	for (i = 0; i < t->nabilities; i++)
 		pack_str(&w, t->abilities[i]);
+	if (t->prefix_known)
+		pack_str(&w, t->prefix);
 	*len = w.len;
 	return (char *)w.p;
 }
 
-/* The packed form of a token; 0, or -1 when damaged. */
+/* The packed form of a token of version v; 0, or -1 when damaged. */
 static int
-unpack_token(struct unpack *r, struct token_rec *t)
+unpack_token(struct unpack *r, int v, struct token_rec *t)
 {
 	size_t	 i, n;
 
@@ -315,6 +328,10 @@ unpack_token(struct unpack *r, struct token_rec *t)
 	for (i = 0; i < n; i++)
 		unpack_str(r, t->abilities[i], sizeof(t->abilities[i]));
 	t->nabilities = n;
+	if (v == CODEC_PACKED_PREFIX) {
+		unpack_str(r, t->prefix, sizeof(t->prefix));
+		t->prefix_known = 1;
+	}
 	return unpack_end(r);
 }
 
@@ -324,13 +341,15 @@ store_uncodec_token(const void *buf, size_t len, struct token_rec *t)
 	struct json_object *o, *ab, *item;
 	struct unpack	 r;
 	size_t		 i, n;
-	int		 rc = -1;
+	int		 rc = -1, v;
 
 	/* The number is the key; the caller fills it in. */
 	t->nabilities = 0;
 	t->last_used_at = 0;
-	if (unpack_begin(&r, buf, len) == 0)
-		return unpack_token(&r, t);
+	t->prefix[0] = '\0';
+	t->prefix_known = 0;
+	if ((v = unpack_begin(&r, buf, len)) != -1)
+		return unpack_token(&r, v, t);
 	if ((o = codec_open(buf, len)) == NULL)
 		return -1;
 	if (codec_str(o, "id", t->id, sizeof(t->id)) == -1 ||

@@ -515,40 +515,60 @@ store_token_revoke(struct store *st, const char *user_id, const char *id,
 struct token_touch {
 	uint64_t	 n;
 	time_t		 now;
+	const char	*read_hash;	/* the hash the use was checked against */
+	const char	*rehash;	/* or NULL */
+	const char	*prefix;	/* or NULL */
 	time_t		 when;		/* out: last use as now stored */
 };
 
-/* Set the token's last use to now unless it was set within the minute. */
+/*
+ * Set the token's last use to now unless it was set within the minute,
+ * and take the new hash or the first prefix in the same write.  A record
+ * whose hash changed since the use was checked keeps its own.
+ */
 static int
 store_token_touch_txn(struct store *st, DB_TXN *txn, void *arg, enum store_rc *verdict)
 {
 	struct token_touch *q = arg;
 	struct token_rec t;
-	int		 rc;
+	int		 rc, same, due;
 
 	rc = store_token_read(st, txn, q->n, &t, DB_RMW, NULL, verdict);
 	if (rc != 0 || *verdict != STORE_OK)
 		return rc;
+	same = strcmp(t.hash, q->read_hash) == 0;
+	due = !(q->now >= t.last_used_at && q->now - t.last_used_at < 60);
 	q->when = t.last_used_at;
-	if (q->now >= q->when && q->now - q->when < 60)
+	if (same && q->rehash != NULL) {
+		snprintf(t.hash, sizeof(t.hash), "%s", q->rehash);
+		due = 1;
+	}
+	if (same && q->prefix != NULL && !t.prefix_known) {
+		snprintf(t.prefix, sizeof(t.prefix), "%s", q->prefix);
+		t.prefix_known = 1;
+		due = 1;
+	}
+	if (!due)
 		return 0;
 	q->when = t.last_used_at = q->now;
 	return store_token_write(st, txn, &t);
 }
 
 void
-store_token_touch(struct store *st, const struct token_rec *t, time_t now)
+store_token_touch(struct store *st, const struct token_rec *t, const char *rehash,
+    const char *prefix, time_t now)
 {
-	struct token_touch q = { t->number, now, 0 };
+	struct token_touch q = { t->number, now, t->hash, rehash, prefix, 0 };
 	size_t		 slot = t->number % STORE_TOUCH_SLOTS;
 
 	/*
-	 * This process knows of a use within the minute: no read, no write.
-	 * Otherwise one transaction reads and, if due, writes; no wait for a
-	 * lock and no fsync, since a lost touch costs a minute's precision.
+	 * This process knows of a use within the minute and nothing is to be
+	 * rewritten: no read, no write.  Otherwise one transaction reads and,
+	 * if due, writes; no wait for a lock and no fsync, since a lost touch
+	 * costs a minute's precision and a lost rewrite is made on a later use.
 	 */
-	if (st->touched[slot].n == t->number && now >= st->touched[slot].when &&
-	    now - st->touched[slot].when < 60)
+	if (rehash == NULL && prefix == NULL && st->touched[slot].n == t->number &&
+	    now >= st->touched[slot].when && now - st->touched[slot].when < 60)
 		return;
 	if (store_txn(st, DB_TXN_NOWAIT, DB_TXN_NOSYNC, store_token_touch_txn, &q) == STORE_OK) {
 		st->touched[slot].n = t->number;

@@ -218,6 +218,52 @@ store_user_set_password(struct store *st, const char *id, const char *hash)
 	return STORE_OK;
 }
 
+struct user_rehash {
+	const char	*id, *was, *hash;
+};
+
+/*
+ * The same password at another cost: not a password change, so nothing
+ * else about the user (its sessions above all) is touched.
+ */
+static int
+store_user_rehash_txn(struct store *st, DB_TXN *txn, void *arg, enum store_rc *verdict)
+{
+	struct user_rehash *q = arg;
+	struct user_rec	 u;
+	char		*enc;
+	size_t		 len;
+	DBT		 key, val;
+	int		 rc;
+
+	if ((rc = store_user_read(st, txn, q->id, &u, DB_RMW, verdict)) != 0 ||
+	    *verdict != STORE_OK)
+		return rc;
+	if (strcmp(u.password, q->was) != 0) {
+		*verdict = STORE_EXISTS;	/* changed meanwhile: it stays */
+		return 0;
+	}
+	snprintf(u.password, sizeof(u.password), "%s", q->hash);
+	if ((enc = store_codec_user(&u, &len)) == NULL)
+		return ENOMEM;
+	store_dbt(&key, u.id, UUID_LEN);
+	store_dbt(&val, enc, len);
+	rc = st->db[DB_USERS]->put(st->db[DB_USERS], txn, &key, &val, 0);
+	free(enc);
+	return rc;
+}
+
+enum store_rc
+store_user_rehash_password(struct store *st, const char *id, const char *was,
+    const char *hash)
+{
+	struct user_rehash q = { id, was, hash };
+
+	if (strlen(hash) >= HASH_ENCODED_MAX)
+		return STORE_ERROR;
+	return store_txn(st, 0, 0, store_user_rehash_txn, &q);
+}
+
 struct user_walk {
 	void	(*fn)(const struct user_rec *, void *);
 	void	*arg;
@@ -349,6 +395,41 @@ store_session_revoke_txn(struct store *st, DB_TXN *txn, void *arg, enum store_rc
 	}
 	q->s.revoked_at = q->now;
 	return store_session_write(st, txn, &q->s);
+}
+
+struct session_rehash {
+	struct session_rec s;
+	const char	*was, *hash;
+};
+
+static int
+store_session_rehash_txn(struct store *st, DB_TXN *txn, void *arg, enum store_rc *verdict)
+{
+	struct session_rehash *q = arg;
+	int		 rc;
+
+	if ((rc = store_session_read(st, txn, &q->s, DB_RMW, verdict)) != 0 ||
+	    *verdict != STORE_OK)
+		return rc;
+	if (q->s.revoked_at != 0 || strcmp(q->s.hash, q->was) != 0) {
+		*verdict = STORE_EXISTS;
+		return 0;
+	}
+	snprintf(q->s.hash, sizeof(q->s.hash), "%s", q->hash);
+	return store_session_write(st, txn, &q->s);
+}
+
+enum store_rc
+store_session_rehash(struct store *st, const char *id, const char *was,
+    const char *hash)
+{
+	struct session_rehash q;
+
+	memset(&q, 0, sizeof(q));
+	snprintf(q.s.id, sizeof(q.s.id), "%s", id);
+	q.was = was;
+	q.hash = hash;
+	return store_txn(st, 0, 0, store_session_rehash_txn, &q);
 }
 
 enum store_rc

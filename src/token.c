@@ -183,6 +183,8 @@ token_pat_parse(const char *s, struct pat *out)
 	if (!token_crc_matches(core, core + TOKEN_CORE_LEN))
 		return -1;
 	out->number = n;
+	out->prefix = secret;
+	out->prefix_len = (size_t)(core - secret);
 	out->core = core;
 	return 0;
 }

@@ -27,11 +27,12 @@ valid_pat_reaches_backend() {
 }
 
 refusals_401() {
-	local tok n secret core fake forged soon exp rev rid
+	local tok n secret pre core fake forged soon exp rev rid
 	create "$ALICE" '{"name":"gate2"}'
-	tok=$TOKEN; n=${tok%%|*}; secret=${tok#*|}; core=${secret:0:40}
+	tok=$TOKEN; n=${tok%%|*}; secret=${tok#*|}
+	pre=${secret:0:${#secret}-48}; core=${secret: -48:40}
 	fake="$( [ "${core:0:1}" = A ] && echo B || echo A)${core:1}"
-	forged="$n|$fake$(printf '%s' "$fake" | gzip -c | tail -c 8 | head -c 4 | od -An -tx4 | tr -d ' \n')"
+	forged="$n|$pre$fake$(printf '%s' "$fake" | gzip -c | tail -c 8 | head -c 4 | od -An -tx4 | tr -d ' \n')"
 	pat_ok "$forged" || fail "forged token is not well-formed"
 	create "$ALICE" '{"name":"revoked"}'; rev=$TOKEN; rid=$(printf '%s' "$BODY" | jq -r .data.id)
 	call DELETE "/api/v1/user/api-tokens/$rid" -H "Authorization: Bearer $ALICE"
@@ -41,7 +42,9 @@ refusals_401() {
 	get /protected/read/echo.cgi
 	expect_eq "missing" "$STATUS" 401
 	expect_eq "missing: WWW-Authenticate" "$(header WWW-Authenticate)" "Bearer"
-	for t in garbage "${tok%?}$([ "${tok: -1}" = 0 ] && echo 1 || echo 0)" "999999|$secret" "$forged" "$rev" "$exp" "$ALICE"; do
+	# the same secret under another prefix (none, another, a cut one) is a bad token
+	for t in garbage "${tok%?}$([ "${tok: -1}" = 0 ] && echo 1 || echo 0)" "999999|$secret" "$forged" "$rev" "$exp" "$ALICE" \
+	    "$n|${secret: -48}" "$n|zz_${secret: -48}" "$n|${pre%?}${secret: -48}"; do
 		get /protected/read/echo.cgi "$t"
 		expect_eq "status for ${t:0:14}" "$STATUS" 401
 		expect_eq "WWW-Authenticate for ${t:0:14}" "$(header WWW-Authenticate)" 'Bearer error="invalid_token"'
@@ -53,6 +56,9 @@ refusals_401() {
 	sleep 0.3
 	grep -q "event=token.check.failed token=$n reason=wrong-secret" "$WORK/lighttpd.err" || fail "no audit line for the wrong secret"
 	grep -q "reason=expired" "$WORK/lighttpd.err" || fail "no audit line for the expiry"
+	grep -q "event=token.check.failed token=$n reason=prefix" "$WORK/lighttpd.err" || fail "no audit line for the wrong prefix"
+	get /protected/read/echo.cgi "$tok"
+	expect_eq "the token with its own prefix, after all that" "$STATUS" 200
 }
 
 abilities_403() {
@@ -169,6 +175,66 @@ last_use_by_authorizer() {
 	expect_jq "last_used_at set" "[.data[] | select(.id == \"$id\") | .last_used_at | type] == [\"string\"]"
 }
 
+# A 403 is no use of the token: only an allowed check records one.
+forbidden_check_is_not_a_use() {
+	local ro id
+	create "$BOB" '{"name":"read only, refused a write","abilities":["read"]}'
+	ro=$TOKEN; id=$(printf '%s' "$BODY" | jq -r .data.id)
+	call GET /api/v1/auth/check -H "Authorization: Bearer $ro" \
+		-H "X-Original-Method: POST" -H "X-Original-URI: /protected/write/x"
+	expect_eq "write with a read token" "$STATUS" 403
+	get /protected/write/echo.cgi "$ro"
+	expect_eq "write with a read token, as an authorizer" "$STATUS" 403
+	call GET /api/v1/user/api-tokens -H "Authorization: Bearer $BOB"
+	expect_jq "last_used_at still null after two 403s" \
+		"[.data[] | select(.id == \"$id\") | .last_used_at] == [null]"
+	call GET /api/v1/auth/check -H "Authorization: Bearer $ro" \
+		-H "X-Original-Method: GET" -H "X-Original-URI: /protected/read/x"
+	expect_eq "read with a read token" "$STATUS" 200
+	call GET /api/v1/user/api-tokens -H "Authorization: Bearer $BOB"
+	expect_jq "last_used_at set by the 200" \
+		"[.data[] | select(.id == \"$id\") | .last_used_at | type] == [\"string\"]"
+}
+
+# mint_cgi VAR=VALUE...: create a token through plain CGI under other settings.
+mint_cgi() {
+	TOKEN=$(env "$@" GATEWAY_INTERFACE=CGI/1.1 REQUEST_METHOD=POST \
+		REQUEST_URI=/api/v1/user/api-tokens CONTENT_TYPE=application/json \
+		CONTENT_LENGTH=12 HTTP_AUTHORIZATION="Bearer $ALICE" "$FCGI" <<<'{"name":"o"}' 2>/dev/null |
+		sed -n '/^{/p' | jq -r .data.token)
+	remember_secret "$TOKEN"
+}
+
+# Hashes made at another cost keep verifying and move to the current one on
+# their next successful use; patgate check counts those still to move.
+other_cost_moves_on_use() {
+	local tok sess n
+	mint_cgi PATGATE_ARGON2=m=2048,t=1,p=1 PATGATE_TOKEN_PREFIX=old_
+	tok=$TOKEN; n=${tok%%|*}
+	expect_match "minted under old_" "$tok" '^[0-9]+\|old_'
+	sess=$(PATGATE_ARGON2=m=2048,t=1,p=1 cli session new bob@example.com)
+	remember_secret "$sess"
+	"$DB_DUMP" -p -h "$PATGATE_DB" tokens.db | grep -q 'm=2048,' || fail "no hash at m=2048 stored"
+	# The CGI create ran at m=2048 too: alice's session, used there, moved to it.
+	cli check | grep -q '^cost: 1 PAT and 2 session hashes of another cost than m=1024,t=1,p=1$' ||
+		fail "patgate check before: $(cli check | head -n 1)"
+	get /protected/read/echo.cgi "$tok"
+	expect_eq "a token at the old cost and prefix" "$STATUS" 200
+	call GET /api/user -H "Authorization: Bearer $sess"
+	expect_eq "a session at the old cost" "$STATUS" 200
+	call GET /api/user -H "Authorization: Bearer $ALICE"
+	expect_eq "alice's session at the old cost" "$STATUS" 200
+	"$DB_DUMP" -p -h "$PATGATE_DB" tokens.db | grep -q 'm=2048,' && fail "the token's hash is still at m=2048"
+	"$DB_DUMP" -p -h "$PATGATE_DB" sessions.db | grep -q 'm=2048,' && fail "the session's hash is still at m=2048"
+	cli check | grep -q '^cost: 0 PAT and 0 session hashes of another cost' ||
+		fail "patgate check after: $(cli check | head -n 1)"
+	six_gets "$tok" 200 "after the rewrite"
+	call GET /api/user -H "Authorization: Bearer $sess"
+	expect_eq "the session after the rewrite" "$STATUS" 200
+	get /protected/read/echo.cgi "$n|pgt_${tok: -48}"
+	expect_eq "the old token under today's prefix" "$STATUS" 401
+}
+
 nginx_check_endpoint() {
 	local ro id
 	create "$ALICE" '{"name":"ng","abilities":["read"]}'; ro=$TOKEN; id=$(printf '%s' "$BODY" | jq -r .data.id)
@@ -266,6 +332,8 @@ t_case "403 for a missing ability, * passes every rule" abilities_403
 t_case "rule order, no match, and a changed rules file without a restart" rule_order_and_reload
 t_case "revoke, by the API or the CLI, bites on the very next request in every worker" revoke_bites_everywhere
 t_case "a check through the authorizer sets last_used_at" last_use_by_authorizer
+t_case "a 403 leaves last_used_at alone; a 200 sets it" forbidden_check_is_not_a_use
+t_case "a token and a session at another cost and prefix work, and move to the current cost" other_cost_moves_on_use
 t_case "GET /api/v1/auth/check with the headers nginx sends" nginx_check_endpoint
 t_case "the check endpoint without X-Original-Method or X-Original-URI is a 400, never a GET" check_needs_both_headers
 t_case "a malformed rules file stops the program, naming the line" malformed_rules_stop_the_program

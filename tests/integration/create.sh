@@ -82,6 +82,44 @@ prefix_setting() {
 	expect_match "prefix inside the secret" "$tok" '^[0-9]+\|acme_[A-Za-z0-9]{40}[0-9a-f]{8}$'
 	pat_ok "$tok" || fail "prefixed token checksum"
 	cli verify "$tok" >/dev/null || fail "prefixed token does not verify"
+	cli verify "${tok%%|*}|pgt_${tok: -48}" >/dev/null 2>&1 && fail "the secret under pgt_ verifies"
+	cli verify "${tok%%|*}|${tok: -48}" >/dev/null 2>&1 && fail "the secret without its prefix verifies"
+	grep -q 'token refused (prefix)' "$WORK/cli.err" || fail "no reason given for the wrong prefix"
+}
+
+# The default prefix, and the scanner rule the README publishes and deploy/
+# ships for gitleaks: in a file it finds the fresh token and nothing else.
+default_prefix_and_scanner() {
+	local re tok crc_bad not_hex short f hits kept h
+	create "$ALICE" '{"name":"leaked into a repository"}'
+	tok=$TOKEN
+	expect_match "default prefix" "$tok" '^[0-9]+\|pgt_'
+	re=$(sed -n "s/^regex = '''\(.*\)'''\$/\1/p" "$top_srcdir/deploy/gitleaks.toml")
+	expect_eq "the rule's expression" "$re" '[0-9]+\|pgt_[A-Za-z0-9]{40}[0-9a-f]{8}'
+	grep -qF -- "\`$re\`" "$top_srcdir/README.md" || fail "README does not publish the rule's expression"
+	crc_bad="${tok%?}$([ "${tok: -1}" = 0 ] && echo 1 || echo 0)"
+	not_hex="${tok%????????}GGGGGGGG"
+	short="${tok%?????????}${tok: -1}"
+	f="$WORK/leak.txt"
+	{
+		echo "deploy:"
+		echo "  token: \"$tok\""
+		echo "  session: $ALICE"
+		echo "  old: $crc_bad"
+		echo "  older: $not_hex and $short"
+		echo "  other: ${tok%%|*}|xyz_${tok: -48}"
+		head -c 3000 /dev/urandom | base64
+		echo "pgt_ $(head -c 60 /dev/urandom | base64 | tr -dc 'A-Za-z0-9')"
+	} >"$f"
+	hits=$(grep -oE -- "$re" "$f" | sort -u)
+	expect_eq "what the expression finds" "$hits" "$(printf '%s\n' "$tok" "$crc_bad" | sort -u)"
+	# The expression cannot check the CRC-32; the check the rule's comment
+	# asks of a scanner that can leaves the one live token.
+	kept=
+	for h in $hits; do pat_ok "$h" && kept="$kept$h"; done
+	expect_eq "what survives the checksum" "$kept" "$tok"
+	[[ $ALICE =~ $re ]] && fail "the expression matches a session token"
+	return 0
 }
 
 audit_line() {
@@ -101,5 +139,6 @@ t_case "name: 255 code points, trimming, escapes" name_rules_pass
 t_case "Content-Type charset and query string" charset_and_query_string
 t_case "token numbers unique and increasing per user" token_numbers_increase
 t_case "PATGATE_TOKEN_PREFIX inside the secret" prefix_setting
+t_case "pgt_ by default; the published scanner expression finds the token only" default_prefix_and_scanner
 t_case "audit line in the web server's error log, no secret" audit_line
 t_done

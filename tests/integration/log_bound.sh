@@ -105,7 +105,9 @@ cap_applied() {
 check_clean() {
 	local out
 	out=$(cli check) || fail "patgate check: $(printf '%s' "$out" | head -n 3)"
-	expect_eq "patgate check" "$out" "ok: $((USERS * PER_USER + 100 * PER_USER)) tokens, every database verified"
+	expect_eq "patgate check" "$(printf '%s\n' "$out" | head -n 1)" "ok: $((USERS * PER_USER + 100 * PER_USER)) tokens, every database verified"
+	expect_eq "its count of hashes at another cost" "$(printf '%s\n' "$out" | sed -n 2p)" \
+		"cost: 0 PAT and 0 session hashes of another cost than $PATGATE_ARGON2"
 }
 
 first_and_last_verify() {

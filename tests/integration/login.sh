@@ -182,6 +182,44 @@ equally_slow() {
 		fail "the medians differ by 25% or more"
 }
 
+# A password stored at another cost moves to PATGATE_PASSWORD_ARGON2 on its
+# next successful login; from then on a wrong password costs what the
+# stand-in hash of an unknown email does.  The session is at the token cost.
+password_cost_converges() {
+	local i st t uid
+	remember_pw "an old cheap password"
+	uid=$(cli user add old-cost@example.com)
+	printf '%s\n' "an old cheap password" |
+		PATGATE_PASSWORD_ARGON2=m=1024,t=1,p=1 cli user passwd old-cost@example.com ||
+		fail "user passwd at m=1024"
+	"$DB_DUMP" -p -h "$PATGATE_DB" users.db | grep -F "$uid" | grep -q 'm=1024,t=1,p=1' ||
+		fail "the password was not stored at m=1024"
+	login old-cost@example.com "an old cheap password"
+	expect_eq "login at the old cost" "$STATUS" 200
+	"$DB_DUMP" -p -h "$PATGATE_DB" users.db | grep -F "$uid" | grep -q "$PATGATE_PASSWORD_ARGON2" ||
+		fail "the password hash did not move to $PATGATE_PASSWORD_ARGON2"
+	"$DB_DUMP" -p -h "$PATGATE_DB" sessions.db | grep -q "m=19456," &&
+		fail "a session hashed at the password cost"
+	sleep 0.3
+	grep -q "event=password.rehashed user=$uid cost=\"$PATGATE_PASSWORD_ARGON2\"" "$WORK/lighttpd.err" ||
+		fail "no audit line for the rehash"
+	login old-cost@example.com "an old cheap password"
+	expect_eq "login at the new cost" "$STATUS" 200
+	: >"$WORK/c-unknown"
+	: >"$WORK/c-wrong"
+	for i in 1 2 3 4; do
+		read -r st t <<<"$(timed_login "nobody-c$i@example.com" "guess $i")"
+		echo "$t" >>"$WORK/c-unknown"
+		read -r st t <<<"$(timed_login old-cost@example.com "guess $i")"
+		[ "$st" = 401 ] || fail "wrong password $i: $st"
+		echo "$t" >>"$WORK/c-wrong"
+	done
+	# At m=1024 a wrong password took some 1 ms against 25 for an unknown email.
+	awk -v a="$(median "$WORK/c-unknown")" -v b="$(median "$WORK/c-wrong")" \
+	    'BEGIN { exit !(b >= 0.5 * a) }' ||
+		fail "a wrong password is much quicker than an unknown email: $(median "$WORK/c-wrong") s against $(median "$WORK/c-unknown") s"
+}
+
 logout_ends_session() {
 	local i s2
 	login carol@example.com "$CAROL_PW"
@@ -401,6 +439,7 @@ t_case "user passwd: the first line of stdin, as it is; refusals change nothing"
 t_case "user passwd on a terminal: prompted twice, a mismatch refused" passwd_on_a_terminal
 t_case "wrong password, unknown email, no password: the same 401" same_refusal
 t_case "unknown email and wrong password are equally slow" equally_slow
+t_case "a password at another cost moves to the current one on login" password_cost_converges
 t_case "logout: 200, then the session fails at once in every worker" logout_ends_session
 t_case "lockout: 429 with Retry-After after 5 failures, the right password too, no Argon2" lockout
 t_case "bad bodies: 415, 400, 413, 422 per field, 405" bad_bodies

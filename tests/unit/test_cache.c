@@ -1,4 +1,8 @@
-/* test_cache.c: the verified-token cache spares Argon2 for warm tokens only. */
+/*
+ * test_cache.c: the verified-token cache spares Argon2 for warm tokens
+ * only; hashes at another cost are throttled and rewritten; a PAT is
+ * accepted with its own prefix only.
+ */
 #include <stdlib.h>
 
 #include "../../src/patgate.h"
@@ -6,10 +10,17 @@
 
 static char dir[64];
 static struct store *st;
+/* The token cost the checks run at; the tokens below are hashed at it. */
+static struct config cfg = { .argon2_m = 1024, .argon2_t = 1, .argon2_p = 1 };
 
-/* Store a token for a fixed user with a real hash of core; returns its PAT. */
+/*
+ * Store a token for a fixed user with a real hash of core at cost m (t=1,
+ * p=1) and prefix (NULL: a record from before prefixes were stored);
+ * returns its PAT under the prefix given as shown.
+ */
 static void
-mint(char core[TOKEN_CORE_LEN + 1], char *pat, size_t patlen, uint64_t *number)
+mint_as(uint32_t m, const char *prefix, const char *shown, char core[TOKEN_CORE_LEN + 1],
+    char *pat, size_t patlen, uint64_t *number)
 {
 	struct token_rec t;
 
@@ -20,11 +31,21 @@ mint(char core[TOKEN_CORE_LEN + 1], char *pat, size_t patlen, uint64_t *number)
 	strcpy(t.name, "cached");
 	strcpy(t.abilities[0], "*");
 	t.nabilities = 1;
-	hash_make(core, TOKEN_CORE_LEN, 1024, 1, 1, t.hash);
+	hash_make(core, TOKEN_CORE_LEN, m, 1, 1, t.hash);
+	if (prefix != NULL) {
+		snprintf(t.prefix, sizeof(t.prefix), "%s", prefix);
+		t.prefix_known = 1;
+	}
 	t.created_at = time(NULL);
 	CHECK(store_token_create(st, &t, 100, t.created_at) == STORE_OK);
-	token_pat_format(pat, patlen, t.number, "", core);
+	token_pat_format(pat, patlen, t.number, shown, core);
 	*number = t.number;
+}
+
+static void
+mint(char core[TOKEN_CORE_LEN + 1], char *pat, size_t patlen, uint64_t *number)
+{
+	mint_as(1024, "", "", core, pat, patlen, number);
 }
 
 static void
@@ -64,17 +85,17 @@ warm_token_runs_no_argon2(void)
 	cache_clear();
 	mint(core, pat, sizeof(pat), &n);
 	before = hash_check_count();
-	CHECK(auth_pat(st, pat, now, &who, &why) == AUTH_OK);
+	CHECK(auth_pat(st, &cfg, pat, now, &who, &why) == AUTH_OK);
 	CHECK(hash_check_count() == before + 1);	/* cold: one Argon2 run */
 	for (i = 0; i < 20; i++)
-		CHECK(auth_pat(st, pat, now + 1, &who, &why) == AUTH_OK);
+		CHECK(auth_pat(st, &cfg, pat, now + 1, &who, &why) == AUTH_OK);
 	CHECK(hash_check_count() == before + 1);	/* warm: none */
-	CHECK(auth_pat(st, pat, now + 61, &who, &why) == AUTH_OK);
+	CHECK(auth_pat(st, &cfg, pat, now + 61, &who, &why) == AUTH_OK);
 	CHECK(hash_check_count() == before + 2);	/* a minute on: cold again */
 }
 
 static void
-wrong_secret_always_runs_argon2_and_fails(void)
+wrong_secret_runs_argon2_once_and_fails(void)
 {
 	struct principal who;
 	char		 core[TOKEN_CORE_LEN + 1], pat[128], forged[128], fake[TOKEN_CORE_LEN + 1];
@@ -85,21 +106,33 @@ wrong_secret_always_runs_argon2_and_fails(void)
 
 	cache_clear();
 	mint(core, pat, sizeof(pat), &n);
-	CHECK(auth_pat(st, pat, now, &who, &why) == AUTH_OK);	/* warm it */
+	CHECK(auth_pat(st, &cfg, pat, now, &who, &why) == AUTH_OK);	/* warm it */
 	memcpy(fake, core, sizeof(fake));
 	fake[0] = fake[0] == 'A' ? 'B' : 'A';
 	token_pat_format(forged, sizeof(forged), n, "", fake);
 	before = hash_check_count();
-	CHECK(auth_pat(st, forged, now, &who, &why) == AUTH_INVALID);
+	CHECK(auth_pat(st, &cfg, forged, now, &who, &why) == AUTH_INVALID);
 	CHECK(strcmp(why, "wrong-secret") == 0);
 	CHECK(hash_check_count() == before + 1);
 	/* and the holder's entry is still warm */
-	CHECK(auth_pat(st, pat, now, &who, &why) == AUTH_OK);
+	CHECK(auth_pat(st, &cfg, pat, now, &who, &why) == AUTH_OK);
 	CHECK(hash_check_count() == before + 1);
+	/* the same wrong secret again, within the minute: refused without Argon2 */
+	CHECK(auth_pat(st, &cfg, forged, now + 30, &who, &why) == AUTH_INVALID);
+	CHECK(strcmp(why, "wrong-secret") == 0);
+	CHECK(hash_check_count() == before + 1);
+	/* and a minute on, judged afresh */
+	CHECK(auth_pat(st, &cfg, forged, now + 61, &who, &why) == AUTH_INVALID);
+	CHECK(hash_check_count() == before + 2);
 }
 
+/*
+ * Forged secrets for a number, at the current cost: each costs one cheap
+ * Argon2 run and a refusal, and the holder pays nothing for them, warm or
+ * on a worker that has never seen the token.
+ */
 static void
-flood_on_one_number_is_answered_cheaply(void)
+forged_secrets_never_cost_the_holder(void)
 {
 	struct principal who;
 	char		 core[TOKEN_CORE_LEN + 1], pat[128], forged[128], fake[TOKEN_CORE_LEN + 1];
@@ -107,29 +140,137 @@ flood_on_one_number_is_answered_cheaply(void)
 	unsigned long	 before;
 	uint64_t	 n;
 	time_t		 now = time(NULL);
-	int		 i, busy = 0;
+	int		 i, tries = 0, refused = 0, pass;
+
+	for (pass = 0; pass < 2; pass++) {
+		cache_clear();
+		throttle_clear();
+		mint(core, pat, sizeof(pat), &n);
+		if (pass == 0)	/* the holder, warm */
+			CHECK(auth_pat(st, &cfg, pat, now, &who, &why) == AUTH_OK);
+		memcpy(fake, core, sizeof(fake));
+		before = hash_check_count();
+		for (i = 0; i < 30; i++) {
+			fake[0] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"[i];
+			if (fake[0] == core[0])
+				continue;
+			token_pat_format(forged, sizeof(forged), n, "", fake);
+			tries++;
+			if (auth_pat(st, &cfg, forged, now, &who, &why) == AUTH_INVALID &&
+			    strcmp(why, "wrong-secret") == 0)
+				refused++;
+		}
+		CHECK(hash_check_count() - before == 30 - (strchr("ABCDEFGHIJKLMNOPQRSTUVWXYZabcd", core[0]) != NULL));
+		/* eight checks by the holder, all accepted */
+		for (i = 0; i < 8; i++)
+			CHECK(auth_pat(st, &cfg, pat, now, &who, &why) == AUTH_OK);
+		/* the last forged secret, sent again and again, costs no Argon2 */
+		before = hash_check_count();
+		for (i = 0; i < 20; i++)
+			CHECK(auth_pat(st, &cfg, forged, now, &who, &why) == AUTH_INVALID);
+		CHECK(hash_check_count() - before <= 1);	/* its slot held by pass 0's */
+	}
+	CHECK(refused == tries);
+}
+
+/* A hash at another (dearer) cost is throttled, then rewritten on its use. */
+static void
+other_cost_is_throttled_and_rewritten(void)
+{
+	struct principal who;
+	struct token_rec got;
+	char		 core[TOKEN_CORE_LEN + 1], pat[128];
+	const char	*why;
+	unsigned long	 before;
+	uint64_t	 n;
+	time_t		 now = time(NULL);
 
 	cache_clear();
 	throttle_clear();
-	mint(core, pat, sizeof(pat), &n);
-	CHECK(auth_pat(st, pat, now, &who, &why) == AUTH_OK);	/* the holder, warm */
-	memcpy(fake, core, sizeof(fake));
-	before = hash_check_count();
-	for (i = 0; i < 50; i++) {
-		fake[0] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"[i];
-		if (fake[0] == core[0])
-			continue;
-		token_pat_format(forged, sizeof(forged), n, "", fake);
-		if (auth_pat(st, forged, now, &who, &why) == AUTH_BUSY)
-			busy++;
-	}
-	/* five Argon2 runs, then one a second: the rest cost no Argon2 */
-	CHECK(hash_check_count() - before <= 6);
-	CHECK(busy >= 40);
-	/* the holder's warm token is not locked out */
-	CHECK(auth_pat(st, pat, now, &who, &why) == AUTH_OK);
-	CHECK(hash_check_count() - before <= 6);
+	mint_as(2048, "", "", core, pat, sizeof(pat), &n);
+	CHECK(throttle_allow());
+	throttle_record(600);		/* this second's share is spent */
+	CHECK(auth_pat(st, &cfg, pat, now, &who, &why) == AUTH_BUSY);
+	CHECK(strcmp(why, "throttled") == 0);
 	throttle_clear();
+	CHECK(auth_pat(st, &cfg, pat, now, &who, &why) == AUTH_OK);
+	CHECK(strncmp(who.rehash, "$argon2id$v=19$m=1024,t=1,p=1$", 30) == 0);
+	CHECK(hash_check(who.rehash, core, TOKEN_CORE_LEN));
+	/* not written until the use is allowed */
+	CHECK(store_token_get(st, n, &got) == STORE_OK && strstr(got.hash, "m=2048,") != NULL);
+	auth_pat_used(st, &who, now);
+	CHECK(store_token_get(st, n, &got) == STORE_OK && strcmp(got.hash, who.rehash) == 0);
+	CHECK(got.last_used_at == now);
+	/* at the current cost now: no throttle, no rewrite */
+	cache_clear();
+	throttle_record(600);
+	before = hash_check_count();
+	CHECK(auth_pat(st, &cfg, pat, now, &who, &why) == AUTH_OK);
+	CHECK(who.rehash[0] == '\0' && hash_check_count() == before + 1);
+	throttle_clear();
+}
+
+/* A rewrite comes with the use even within the minute of the last one. */
+static void
+rewrite_does_not_wait_for_the_minute(void)
+{
+	struct principal who;
+	struct token_rec got;
+	char		 core[TOKEN_CORE_LEN + 1], pat[128];
+	const char	*why;
+	uint64_t	 n;
+	time_t		 now = time(NULL);
+
+	cache_clear();
+	mint_as(2048, "", "", core, pat, sizeof(pat), &n);
+	CHECK(store_token_get(st, n, &got) == STORE_OK);
+	store_token_touch(st, &got, NULL, NULL, now);	/* a use a moment ago */
+	CHECK(auth_pat(st, &cfg, pat, now + 5, &who, &why) == AUTH_OK);
+	auth_pat_used(st, &who, now + 5);
+	CHECK(store_token_get(st, n, &got) == STORE_OK && strstr(got.hash, "m=1024,") != NULL);
+	/* a rewrite prepared against a hash since changed is not made */
+	strcpy(who.token.hash, "$argon2id$v=19$m=1,t=1,p=1$c2FsdA$aGFzaA");
+	strcpy(who.rehash, "$argon2id$v=19$m=9,t=1,p=1$c2FsdA$aGFzaA");
+	auth_pat_used(st, &who, now + 6);
+	CHECK(store_token_get(st, n, &got) == STORE_OK && strstr(got.hash, "m=1024,") != NULL);
+}
+
+/* A PAT is accepted with its own prefix only; an old record takes its first. */
+static void
+own_prefix_only(void)
+{
+	struct principal who;
+	struct token_rec got;
+	char		 core[TOKEN_CORE_LEN + 1], pat[128], other[128];
+	const char	*why;
+	uint64_t	 n;
+	time_t		 now = time(NULL);
+
+	cache_clear();
+	mint_as(1024, "pgt_", "pgt_", core, pat, sizeof(pat), &n);
+	CHECK(auth_pat(st, &cfg, pat, now, &who, &why) == AUTH_OK);	/* warm too */
+	token_pat_format(other, sizeof(other), n, "", core);
+	CHECK(auth_pat(st, &cfg, other, now, &who, &why) == AUTH_INVALID);
+	CHECK(strcmp(why, "prefix") == 0);
+	token_pat_format(other, sizeof(other), n, "zz_", core);
+	CHECK(auth_pat(st, &cfg, other, now, &who, &why) == AUTH_INVALID);
+	token_pat_format(other, sizeof(other), n, "pgt", core);
+	CHECK(auth_pat(st, &cfg, other, now, &who, &why) == AUTH_INVALID);
+
+	/* a record stored before prefixes were: the first successful use pins it */
+	mint_as(1024, NULL, "old_", core, pat, sizeof(pat), &n);
+	token_pat_format(other, sizeof(other), n, "zz_", "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA");
+	CHECK(auth_pat(st, &cfg, other, now, &who, &why) == AUTH_INVALID);	/* a forger pins nothing */
+	CHECK(store_token_get(st, n, &got) == STORE_OK && !got.prefix_known);
+	CHECK(auth_pat(st, &cfg, pat, now, &who, &why) == AUTH_OK);
+	CHECK(who.pin_prefix && strcmp(who.token.prefix, "old_") == 0);
+	auth_pat_used(st, &who, now);
+	CHECK(store_token_get(st, n, &got) == STORE_OK && got.prefix_known &&
+	    strcmp(got.prefix, "old_") == 0);
+	CHECK(auth_pat(st, &cfg, pat, now, &who, &why) == AUTH_OK && !who.pin_prefix);
+	token_pat_format(other, sizeof(other), n, "pgt_", core);
+	CHECK(auth_pat(st, &cfg, other, now, &who, &why) == AUTH_INVALID);
+	CHECK(strcmp(why, "prefix") == 0);
 }
 
 static void
@@ -144,9 +285,9 @@ revoke_bites_while_warm(void)
 
 	cache_clear();
 	mint(core, pat, sizeof(pat), &n);
-	CHECK(auth_pat(st, pat, now, &who, &why) == AUTH_OK);
+	CHECK(auth_pat(st, &cfg, pat, now, &who, &why) == AUTH_OK);
 	CHECK(store_token_revoke(st, NULL, who.token.id, now, &t) == STORE_OK);
-	CHECK(auth_pat(st, pat, now, &who, &why) == AUTH_INVALID);
+	CHECK(auth_pat(st, &cfg, pat, now, &who, &why) == AUTH_INVALID);
 	CHECK(strcmp(why, "revoked") == 0);
 }
 
@@ -167,6 +308,21 @@ changed_record_misses(void)
 	CHECK(cache_hit(CACHE_PAT, 9, secret, 40, "$argon2id$one", now + 60) == 0);
 	cache_forget(CACHE_PAT, 9);
 	CHECK(cache_hit(CACHE_PAT, 9, secret, 40, "$argon2id$one", now) == 0);
+	/* a refusal is of that secret, against that record, for the minute */
+	cache_remember_refusal(CACHE_PAT, 9, secret, 40, "$argon2id$one", now);
+	CHECK(cache_refused(CACHE_PAT, 9, secret, 40, "$argon2id$one", now + 59) == 1);
+	CHECK(cache_refused(CACHE_PAT, 9, "1123456789012345678901234567890123456789", 40,
+	    "$argon2id$one", now) == 0);
+	CHECK(cache_refused(CACHE_PAT, 9, secret, 40, "$argon2id$two", now) == 0);
+	CHECK(cache_refused(CACHE_PAT, 10, secret, 40, "$argon2id$one", now) == 0);
+	CHECK(cache_refused(CACHE_SESSION, 9, secret, 40, "$argon2id$one", now) == 0);
+	CHECK(cache_refused(CACHE_PAT, 9, secret, 40, "$argon2id$one", now + 60) == 0);
+	/* and apart from the positive cache: neither answers for the other */
+	CHECK(cache_hit(CACHE_PAT, 9, secret, 40, "$argon2id$one", now) == 0);
+	cache_remember(CACHE_PAT, 9, secret, 40, "$argon2id$one", now);
+	CHECK(cache_refused(CACHE_PAT, 9, secret, 40, "$argon2id$one", now) == 1);
+	cache_clear();
+	CHECK(cache_refused(CACHE_PAT, 9, secret, 40, "$argon2id$one", now) == 0);
 }
 
 static void
@@ -186,11 +342,43 @@ sessions_are_cached_too(void)
 	s.expires_at = now + 3600;
 	CHECK(store_session_put(st, &s) == STORE_OK);
 	before = hash_check_count();
-	CHECK(auth_session(st, tok, now, &who) == AUTH_OK);
-	CHECK(auth_session(st, tok, now, &who) == AUTH_OK);
+	CHECK(auth_session(st, &cfg, tok, now, &who) == AUTH_OK);
+	CHECK(auth_session(st, &cfg, tok, now, &who) == AUTH_OK);
 	CHECK(hash_check_count() == before + 1);
 	CHECK(store_session_revoke(st, s.id, now) == STORE_OK);
-	CHECK(auth_session(st, tok, now, &who) == AUTH_INVALID);
+	CHECK(auth_session(st, &cfg, tok, now, &who) == AUTH_INVALID);
+}
+
+/* A session hashed at another cost is rewritten once, on its next use. */
+static void
+session_rewritten_at_the_current_cost(void)
+{
+	struct session_rec s, got, again;
+	struct principal who;
+	char		 tok[SESSION_TOKEN_LEN + 1], core[TOKEN_CORE_LEN + 1];
+	unsigned long	 before;
+	time_t		 now = time(NULL);
+
+	cache_clear();
+	memset(&s, 0, sizeof(s));
+	token_session_new(tok, s.id, core);
+	strcpy(s.user_id, "00000000-0000-4000-8000-000000000001");
+	hash_make(core, TOKEN_CORE_LEN, 2048, 1, 1, s.hash);
+	s.expires_at = now + 3600;
+	CHECK(store_session_put(st, &s) == STORE_OK);
+	CHECK(auth_session(st, &cfg, tok, now, &who) == AUTH_OK);
+	CHECK(store_session_get(st, s.id, &got) == STORE_OK);
+	CHECK(strncmp(got.hash, "$argon2id$v=19$m=1024,t=1,p=1$", 30) == 0);
+	CHECK(hash_check(got.hash, core, TOKEN_CORE_LEN));
+	cache_clear();
+	before = hash_check_count();
+	CHECK(auth_session(st, &cfg, tok, now, &who) == AUTH_OK);
+	CHECK(hash_check_count() == before + 1);
+	CHECK(store_session_get(st, s.id, &again) == STORE_OK && strcmp(again.hash, got.hash) == 0);
+	/* an ended session is never rewritten back to life */
+	CHECK(store_session_revoke(st, s.id, now) == STORE_OK);
+	CHECK(store_session_rehash(st, s.id, again.hash, "$argon2id$x") == STORE_EXISTS);
+	CHECK(store_session_get(st, s.id, &got) == STORE_OK && got.revoked_at == now);
 }
 
 int
@@ -209,11 +397,15 @@ main(void)
 	}
 	RUN(siphash_reference_vectors);
 	RUN(warm_token_runs_no_argon2);
-	RUN(wrong_secret_always_runs_argon2_and_fails);
-	RUN(flood_on_one_number_is_answered_cheaply);
+	RUN(wrong_secret_runs_argon2_once_and_fails);
+	RUN(forged_secrets_never_cost_the_holder);
+	RUN(other_cost_is_throttled_and_rewritten);
+	RUN(rewrite_does_not_wait_for_the_minute);
+	RUN(own_prefix_only);
 	RUN(revoke_bites_while_warm);
 	RUN(changed_record_misses);
 	RUN(sessions_are_cached_too);
+	RUN(session_rewritten_at_the_current_cost);
 	store_close(st);
 	rc = tap_done();
 	dir[strlen(dir) - 3] = '\0';

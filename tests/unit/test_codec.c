@@ -40,9 +40,43 @@ token_round_trip(void)
 	CHECK(strcmp(back.abilities[1], "deploy:prod") == 0);
 	CHECK(back.created_at == t.created_at && back.expires_at == t.expires_at);
 	CHECK(back.revoked_at == 0 && back.last_used_at == t.last_used_at);
+	CHECK(back.prefix_known == 0 && back.prefix[0] == '\0');
 	/* A 20-character name: the record is far below a kilobyte. */
 	CHECK(len < 300);
 	free(enc);
+}
+
+/* A prefix is stored (version 3); a record of version 2 has none known. */
+static void
+token_prefix_round_trip(void)
+{
+	struct token_rec t, back;
+	char		*enc;
+	size_t		 len, len2;
+
+	sample_token(&t);
+	CHECK((enc = store_codec_token(&t, &len2)) != NULL);
+	CHECK(enc[0] == 2);
+	free(enc);
+	snprintf(t.prefix, sizeof(t.prefix), "pgt_");
+	t.prefix_known = 1;
+	CHECK((enc = store_codec_token(&t, &len)) != NULL);
+	CHECK(enc[0] == 3 && len == len2 + 2 + 4);
+	memset(&back, 0x5a, sizeof(back));
+	CHECK(store_uncodec_token(enc, len, &back) == 0);
+	CHECK(back.prefix_known == 1 && strcmp(back.prefix, "pgt_") == 0);
+	CHECK(strcmp(back.hash, t.hash) == 0 && back.nabilities == 2);
+	CHECK(store_uncodec_token(enc, len - 1, &back) == -1);	/* cut short */
+	free(enc);
+	/* A token minted without a prefix has one known: the empty one. */
+	t.prefix[0] = '\0';
+	CHECK((enc = store_codec_token(&t, &len)) != NULL);
+	memset(&back, 0x5a, sizeof(back));
+	CHECK(store_uncodec_token(enc, len, &back) == 0);
+	CHECK(back.prefix_known == 1 && back.prefix[0] == '\0');
+	free(enc);
+	/* A session never takes the token's version 3. */
+	CHECK(store_uncodec_session("\3", 1, &(struct session_rec){ 0 }) == -1);
 }
 
 static void
@@ -120,6 +154,7 @@ int
 main(void)
 {
 	RUN(token_round_trip);
+	RUN(token_prefix_round_trip);
 	RUN(session_round_trip);
 	RUN(json_records_still_read);
 	RUN(damage_is_refused);

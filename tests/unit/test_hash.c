@@ -57,11 +57,29 @@ dummy_costs_a_full_check(void)
 	CHECK(argon2id_verify(enc, "x", 1) == ARGON2_VERIFY_MISMATCH);
 }
 
+static void
+same_cost_reads_the_parameters(void)
+{
+	char	 enc[HASH_ENCODED_MAX];
+
+	CHECK(hash_make("secret", 6, 32, 1, 1, enc) == 0);
+	CHECK(hash_same_cost(enc, 32, 1, 1) == 1);
+	CHECK(hash_same_cost(enc, 3, 1, 1) == 0);	/* m=3 is not m=32 */
+	CHECK(hash_same_cost(enc, 320, 1, 1) == 0);
+	CHECK(hash_same_cost(enc, 32, 2, 1) == 0);
+	CHECK(hash_same_cost(enc, 32, 1, 2) == 0);
+	CHECK(hash_same_cost("$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA", 19456, 2, 1) == 1);
+	CHECK(hash_same_cost("$argon2id$v=16$m=32,t=1,p=1$c2FsdA$aGFzaA", 32, 1, 1) == 0);
+	CHECK(hash_same_cost("$argon2i$v=19$m=32,t=1,p=1$c2FsdA$aGFzaA", 32, 1, 1) == 0);
+	CHECK(hash_same_cost("", 32, 1, 1) == 0);
+}
+
 int
 main(void)
 {
 	RUN(params_parse);
 	RUN(hash_and_check);
 	RUN(dummy_costs_a_full_check);
+	RUN(same_cost_reads_the_parameters);
 	return tap_done();
 }

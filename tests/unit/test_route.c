@@ -314,7 +314,7 @@ another_users_token_is_not_found(void)
 	CHECK(status_is(&r, 404));
 	reply_free(&r);
 	principal_reset(&who);
-	CHECK(auth_pat(app.store, tok, time(NULL), &who, &why) == AUTH_OK);
+	CHECK(auth_pat(app.store, &cfg, tok, time(NULL), &who, &why) == AUTH_OK);
 	snprintf(auth, sizeof(auth), "HTTP_AUTHORIZATION=Bearer %s", bob_session);
 	dispatch(&del, &r);
 	CHECK(status_is(&r, 200));

@@ -1,62 +1,43 @@
-/* test_throttle.c: the Argon2 budget and the per-credential failure throttle. */
+/* test_throttle.c: the budget for Argon2 at a dearer cost than the current one. */
 #include <unistd.h>
 
 #include "../../src/patgate.h"
 #include "tap.h"
 
 static void
-failing_credential_gets_one_try_a_second(void)
-{
-	int	 i;
-
-	throttle_clear();
-	for (i = 0; i < 5; i++) {
-		CHECK(throttle_allow(CACHE_PAT, 42));
-		throttle_record(CACHE_PAT, 42, 1, 0);
-	}
-	CHECK(!throttle_allow(CACHE_PAT, 42));
-	CHECK(throttle_allow(CACHE_PAT, 43));		/* others unaffected */
-	CHECK(throttle_allow(CACHE_SESSION, 42));
-	usleep(1100 * 1000);
-	CHECK(throttle_allow(CACHE_PAT, 42));		/* one try after a second */
-	throttle_record(CACHE_PAT, 42, 1, 0);
-	usleep(1100 * 1000);
-	CHECK(!throttle_allow(CACHE_PAT, 42));		/* then after two */
-	usleep(1000 * 1000);
-	CHECK(throttle_allow(CACHE_PAT, 42));
-}
-
-static void
-success_clears_the_count(void)
-{
-	int	 i;
-
-	throttle_clear();
-	for (i = 0; i < 5; i++)
-		throttle_record(CACHE_PAT, 7, 1, 0);
-	CHECK(!throttle_allow(CACHE_PAT, 7));
-	throttle_record(CACHE_PAT, 7, 1, 1);
-	CHECK(throttle_allow(CACHE_PAT, 7));
-}
-
-static void
 budget_is_half_a_second_per_second(void)
 {
 	throttle_clear();
-	CHECK(throttle_allow(CACHE_PAT, 1));		/* starts the second */
-	throttle_record(CACHE_PAT, 1, 300, 1);
-	CHECK(throttle_allow(CACHE_PAT, 2));
-	throttle_record(CACHE_PAT, 2, 250, 1);
-	CHECK(!throttle_allow(CACHE_PAT, 3));		/* saturated: 503 */
+	CHECK(throttle_allow());		/* starts the second */
+	throttle_record(300);
+	CHECK(throttle_allow());
+	throttle_record(250);
+	CHECK(!throttle_allow());		/* saturated: 503 */
+	CHECK(!throttle_allow());
 	usleep(1100 * 1000);
-	CHECK(throttle_allow(CACHE_PAT, 3));
+	CHECK(throttle_allow());		/* a new second */
+}
+
+static void
+every_check_counts_at_least_a_millisecond(void)
+{
+	int	 i;
+
+	throttle_clear();
+	CHECK(throttle_allow());
+	for (i = 0; i < 499; i++)
+		throttle_record(0);
+	CHECK(throttle_allow());
+	throttle_record(0);
+	CHECK(!throttle_allow());
+	throttle_clear();
+	CHECK(throttle_allow());
 }
 
 int
 main(void)
 {
-	RUN(failing_credential_gets_one_try_a_second);
-	RUN(success_clears_the_count);
 	RUN(budget_is_half_a_second_per_second);
+	RUN(every_check_counts_at_least_a_millisecond);
 	return tap_done();
 }

@@ -41,7 +41,34 @@ pat_round_trip(void)
 	CHECK(token_pat_format(tok, sizeof(tok), 18446744073709ULL, "ci_", core) > 0);
 	CHECK(strncmp(tok, "18446744073709|ci_", 18) == 0);
 	CHECK(token_pat_parse(tok, &p) == 0 && p.number == 18446744073709ULL);
+	CHECK(p.prefix_len == 3 && memcmp(p.prefix, "ci_", 3) == 0);
 	CHECK(token_pat_format(tok, 10, 7, "", core) == -1);
+}
+
+/* The core and checksum are found from the end, whatever the prefix. */
+static void
+pat_prefix_any(void)
+{
+	static const char *const prefixes[] = { "", "pgt_", "pgt", "A", "x-y_z9",
+	    "0123456789abcdefghijABCDEFGHIJ_-" };
+	char	 core[TOKEN_CORE_LEN + 1], tok[128];
+	struct pat p;
+	size_t	 i, n;
+
+	CHECK(token_core_new(core) == 0);
+	for (i = 0; i < sizeof(prefixes) / sizeof(prefixes[0]); i++) {
+		n = strlen(prefixes[i]);
+		CHECK(token_pat_format(tok, sizeof(tok), 42, prefixes[i], core) > 0);
+		CHECK(token_pat_parse(tok, &p) == 0);
+		CHECK(p.number == 42 && p.prefix_len == n);
+		CHECK(memcmp(p.prefix, prefixes[i], n) == 0);
+		CHECK(memcmp(p.core, core, TOKEN_CORE_LEN) == 0);
+	}
+	/* a prefix of 33 characters is refused; so is one with a '|' or '.' */
+	CHECK(token_pat_format(tok, sizeof(tok), 42, "0123456789abcdefghijABCDEFGHIJ_-x", core) > 0);
+	CHECK(token_pat_parse(tok, &p) == -1);
+	CHECK(token_pat_format(tok, sizeof(tok), 42, "a.b", core) > 0);
+	CHECK(token_pat_parse(tok, &p) == -1);
 }
 
 static void
@@ -147,6 +174,7 @@ main(void)
 	RUN(crc32_matches_zlib);
 	RUN(core_is_40_base62_and_varies);
 	RUN(pat_round_trip);
+	RUN(pat_prefix_any);
 	RUN(pat_known_value);
 	RUN(pat_refuses_malformed);
 	RUN(session_round_trip_and_forms_differ);
