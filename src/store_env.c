@@ -26,6 +26,8 @@
 #define STORE_CHECKPOINT_COMMITS 1000
 #define STORE_CHECKPOINT_SECONDS 30
 #define STORE_CHECKPOINT_KBYTES	1024	/* of log by anyone since the last one */
+#define STORE_CHECKPOINT_SPREAD	10	/* seconds by which processes differ */
+#define STORE_CHECKPOINT_FILE	"patgate.checkpoint"
 #define STORE_THREADS		1024	/* slots before dead ones are reused */
 #define STORE_LOCK_FILE		"patgate.lock"
 #define STORE_LOCK_WAIT_MS	3000
@@ -36,10 +38,12 @@ const char *const store_db_files[DB__MAX] = {
 	"user_tokens.db", "token_used.db", "sequences.db", "login_failures.db",
 };
 
+/* Steps the store has taken (see store_steps); read by a signal handler. */
+static volatile sig_atomic_t store_step_count;
+
 static int	store_reopen(struct store *);
 static void	store_exclusive(struct store *, int);
 static int	store_failchk(struct store *);
-static void	store_maintain(struct store *);
 
 int
 store_cursor_done(DBC *c, int rc)
@@ -51,12 +55,25 @@ store_cursor_done(DBC *c, int rc)
 	return rc != 0 ? rc : crc;
 }
 
+/* Berkeley DB's messages go where the request's log lines go. */
 void
 store_errcall(const DB_ENV *env, const char *pfx, const char *msg)
 {
 	(void)env;
 	(void)pfx;
-	fprintf(stderr, "patgate: db: %s\n", msg);
+	log_error("patgate: db: %s", msg);
+}
+
+void
+store_step(void)
+{
+	store_step_count = (store_step_count + 1) & 0x3fffffff;
+}
+
+unsigned long
+store_steps(void)
+{
+	return (unsigned long)store_step_count;
 }
 
 static void
@@ -133,6 +150,7 @@ store_run(struct store *st, int transactional, u_int32_t begin_flags,
 	int		 rc = 0, try, reopened = 0, committing;
 
 	for (try = 0; try < STORE_RETRIES; try++) {
+		store_step();
 		committing = 0;
 		if (st->env == NULL)
 			rc = DB_RUNRECOVERY;
@@ -146,7 +164,7 @@ store_run(struct store *st, int transactional, u_int32_t begin_flags,
 			if (rc == 0 && verdict == STORE_OK) {
 				committing = 1;
 				if ((rc = txn->commit(txn, commit_flags)) == 0) {
-					store_maintain(st);
+					st->commits++;	/* store_maintain checkpoints */
 					return STORE_OK;
 				}
 			} else
@@ -183,7 +201,7 @@ store_run(struct store *st, int transactional, u_int32_t begin_flags,
 	}
 	if (rc == DB_RUNRECOVERY)
 		st->failed = 1;
-	fprintf(stderr, "patgate: db: transaction failed: %s\n", db_strerror(rc));
+	log_error("patgate: db: transaction failed: %s", db_strerror(rc));
 	return STORE_ERROR;
 }
 
@@ -413,26 +431,42 @@ store_reopen(struct store *st)
 
 /*
  * Checkpoint now and then so that log files no longer needed are removed
- * (DB_LOG_AUTO_REMOVE) and the log directory stays bounded.  The counts
- * are this process's; one that commits a little and exits (the CLI, a
- * plain-CGI request) never reaches them, so the log written since the
- * environment's last checkpoint, by any process, decides too: Berkeley
- * DB checkpoints only when it exceeds STORE_CHECKPOINT_KBYTES, and the
- * question costs no I/O.
+ * (DB_LOG_AUTO_REMOVE) and the log directory stays bounded.  Called
+ * between requests, never inside one, so no answer waits for it.  Every
+ * STORE_CHECKPOINT_COMMITS commits or STORE_CHECKPOINT_SECONDS (shifted
+ * by a few seconds a process, so that workers started together do not
+ * all go at once), and otherwise when the log written since the
+ * environment's last checkpoint, by anyone, exceeds
+ * STORE_CHECKPOINT_KBYTES (the question costs no I/O).  One process at a
+ * time: a checkpoint covers the whole environment, so a process that
+ * finds another one at it skips its turn instead of queueing behind it.
  */
-static void
+void
 store_maintain(struct store *st)
 {
-	time_t	 now;
+	char	 path[4200];
+	time_t	 now = time(NULL);
+	u_int32_t kbytes = STORE_CHECKPOINT_KBYTES;
 
-	if (++st->commits < STORE_CHECKPOINT_COMMITS &&
-	    (now = time(NULL)) - st->checkpointed < STORE_CHECKPOINT_SECONDS) {
-		(void)st->env->txn_checkpoint(st->env, STORE_CHECKPOINT_KBYTES, 0, 0);
+	if (st == NULL || st->env == NULL || st->failed || st->commits == 0)
 		return;
+	if (st->commits >= STORE_CHECKPOINT_COMMITS ||
+	    now - st->checkpointed >= STORE_CHECKPOINT_SECONDS +
+	    (time_t)((unsigned)getpid() * 13 % STORE_CHECKPOINT_SPREAD))
+		kbytes = 0;
+	if (st->ckpfd < 0) {
+		snprintf(path, sizeof(path), "%s/%s", st->dir, STORE_CHECKPOINT_FILE);
+		st->ckpfd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, STORE_FILE_MODE);
+		if (st->ckpfd < 0)
+			return;
 	}
-	st->commits = 0;
-	st->checkpointed = time(NULL);
-	(void)st->env->txn_checkpoint(st->env, 0, 0, 0);
+	if (flock(st->ckpfd, LOCK_EX | LOCK_NB) == -1)
+		return;		/* another process is at it */
+	if (st->env->txn_checkpoint(st->env, kbytes, 0, 0) == 0 && kbytes == 0) {
+		st->commits = 0;
+		st->checkpointed = now;
+	}
+	(void)flock(st->ckpfd, LOCK_UN);
 }
 
 enum store_rc
@@ -469,6 +503,7 @@ store_open(const char *dir, int create, struct store **out, char *err, size_t er
 	}
 	snprintf(st->dir, sizeof(st->dir), "%s", dir);
 	st->lockfd = -1;
+	st->ckpfd = -1;
 	if ((rc = store_attach(st, create)) != 0) {
 		snprintf(err, errlen, "cannot open the database in %s: %s", dir, db_strerror(rc));
 		store_close(st);
@@ -488,10 +523,13 @@ store_close(struct store *st)
 {
 	if (st == NULL)
 		return;
+	store_maintain(st);	/* the CLI's and plain CGI's log is bounded too */
 	store_detach(st);
 	store_epoch_close(st);
 	if (st->lockfd >= 0)
 		(void)close(st->lockfd);
+	if (st->ckpfd >= 0)
+		(void)close(st->ckpfd);
 	free(st);
 }
 

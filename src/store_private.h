@@ -47,6 +47,7 @@ struct store {
 	unsigned	 stall_ms;	/* test hook: pause inside a create */
 	int		 nosync;	/* creates commit without an fsync */
 	int		 lockfd;	/* STORE_LOCK_FILE, for store_exclusive */
+	int		 ckpfd;		/* STORE_CHECKPOINT_FILE, for store_maintain */
 	struct {			/* tokens whose last use is known fresh */
 		uint64_t	 n;
 		time_t		 when;
@@ -106,7 +107,9 @@ void	 store_lower(const char *s, char *out, size_t cap);
  * the end); the walk's error, else the close's, else 0.
  */
 int	 store_cursor_done(DBC *c, int rc);
-/* Berkeley DB's error messages, to stderr. */
+/* Count a step of progress, for store_steps. */
+void	 store_step(void);
+/* Berkeley DB's error messages, to the request's log (log_error). */
 void	 store_errcall(const DB_ENV *, const char *pfx, const char *msg);
 
 #endif /* !PATGATE_STORE_PRIVATE_H */
