@@ -260,6 +260,19 @@ store_open_seq(struct store *st, int create)
 	return st->seq->open(st->seq, NULL, &key, create ? DB_CREATE : 0);
 }
 
+/* The environment's lock file, opened on first use: 0, or -1. */
+static int
+store_lockfd(struct store *st)
+{
+	char	 path[4200];
+
+	if (st->lockfd >= 0)
+		return 0;
+	snprintf(path, sizeof(path), "%s/%s", st->dir, STORE_LOCK_FILE);
+	st->lockfd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, STORE_FILE_MODE);
+	return st->lockfd >= 0 ? 0 : -1;
+}
+
 /*
  * Take (on) or drop (off) the environment's own file lock.  Opening the
  * environment and failchk hold it: failchk reads the thread table while a
@@ -270,7 +283,6 @@ store_open_seq(struct store *st, int create)
 static void
 store_exclusive(struct store *st, int on)
 {
-	char	 path[4200];
 	int	 waited;
 
 	if (!on) {
@@ -278,12 +290,8 @@ store_exclusive(struct store *st, int on)
 			(void)flock(st->lockfd, LOCK_UN);
 		return;
 	}
-	if (st->lockfd < 0) {
-		snprintf(path, sizeof(path), "%s/%s", st->dir, STORE_LOCK_FILE);
-		st->lockfd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, STORE_FILE_MODE);
-		if (st->lockfd < 0)
-			return;
-	}
+	if (store_lockfd(st) == -1)
+		return;
 	for (waited = 0; waited < STORE_LOCK_WAIT_MS; waited += 5) {
 		if (flock(st->lockfd, LOCK_EX | LOCK_NB) == 0)
 			return;
@@ -293,12 +301,19 @@ store_exclusive(struct store *st, int on)
 	}
 }
 
+/*
+ * failchk after a lock wait timed out.  Only with the file lock, and
+ * without waiting for it: whoever holds it is opening the environment
+ * (which checks for the dead itself) or running failchk already, so
+ * this process goes back to its retry instead of queueing behind them.
+ */
 static int
 store_failchk(struct store *st)
 {
 	int	 rc;
 
-	store_exclusive(st, 1);
+	if (store_lockfd(st) == -1 || flock(st->lockfd, LOCK_EX | LOCK_NB) == -1)
+		return 0;
 	rc = st->env->failchk(st->env, 0);
 	store_exclusive(st, 0);
 	return rc;

@@ -237,6 +237,7 @@ store_token_walk(struct store *st, DB_TXN *txn, const char *user_id,
 	val.flags = DB_DBT_USERMEM;
 	/* The user's token numbers come a bufferful at a time, not one a call. */
 	while (!stop && (rc = c->get(c, &key, &val, op)) == 0) {
+		store_step();		/* a long list is slow, not stuck */
 		op = DB_NEXT_DUP | DB_MULTIPLE;
 		n = 0;
 		DB_MULTIPLE_INIT(p, &val);

@@ -18,6 +18,7 @@ fail=0
 # others.
 SERIAL="tests/integration/flood.sh tests/integration/reliability.sh"
 SERIAL="$SERIAL tests/integration/log_bound.sh tests/integration/core_secrets.sh"
+SERIAL="$SERIAL tests/integration/soak.sh"
 
 # count DIR LABEL: add the counts of DIR/check.out; show what failed.
 count() {
