@@ -73,7 +73,7 @@ on_alarm(int sig)
 		stalled = 0;
 	} else if (++stalled >= watch_limit) {
 		watch_exiting = 1;
-		alarm(1);	/* SA_NODEFER: this ends a hung log_fatal too */
+		alarm(1);	/* SA_NODEFER: this ends a hung log_error too */
 		/*
 		 * Not async-signal-safe, but the request is abandoned and
 		 * nothing else will touch the stream: told through it, the web

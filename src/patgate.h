@@ -302,9 +302,9 @@ enum store_rc store_open(const char *dir, int create, struct store **out,
 	    char *err, size_t errlen);
 void	 store_close(struct store *);
 /*
- * Periodic work (a checkpoint, which removes log files no longer needed):
- * call it between requests; it returns at once when another process is
- * doing it.  store_close does it too.
+ * Periodic work (a checkpoint, which removes log files no longer needed),
+ * for a server to call between requests: once it has, its commits no
+ * longer do it.  Returns at once when another process is at it.
  */
 void	 store_maintain(struct store *);
 /* Does the database answer?  STORE_OK or STORE_ERROR. */

@@ -44,6 +44,7 @@ static volatile sig_atomic_t store_step_count;
 static int	store_reopen(struct store *);
 static void	store_exclusive(struct store *, int);
 static int	store_failchk(struct store *);
+static void	store_maintain_now(struct store *);
 
 int
 store_cursor_done(DBC *c, int rc)
@@ -164,7 +165,10 @@ store_run(struct store *st, int transactional, u_int32_t begin_flags,
 			if (rc == 0 && verdict == STORE_OK) {
 				committing = 1;
 				if ((rc = txn->commit(txn, commit_flags)) == 0) {
-					st->commits++;	/* store_maintain checkpoints */
+					st->commits++;
+					/* Unless the caller does it between requests. */
+					if (!st->maintained_apart)
+						store_maintain_now(st);
 					return STORE_OK;
 				}
 			} else
@@ -446,8 +450,7 @@ store_reopen(struct store *st)
 
 /*
  * Checkpoint now and then so that log files no longer needed are removed
- * (DB_LOG_AUTO_REMOVE) and the log directory stays bounded.  Called
- * between requests, never inside one, so no answer waits for it.  Every
+ * (DB_LOG_AUTO_REMOVE) and the log directory stays bounded: every
  * STORE_CHECKPOINT_COMMITS commits or STORE_CHECKPOINT_SECONDS (shifted
  * by a few seconds a process, so that workers started together do not
  * all go at once), and otherwise when the log written since the
@@ -456,14 +459,14 @@ store_reopen(struct store *st)
  * time: a checkpoint covers the whole environment, so a process that
  * finds another one at it skips its turn instead of queueing behind it.
  */
-void
-store_maintain(struct store *st)
+static void
+store_maintain_now(struct store *st)
 {
 	char	 path[4200];
 	time_t	 now = time(NULL);
 	u_int32_t kbytes = STORE_CHECKPOINT_KBYTES;
 
-	if (st == NULL || st->env == NULL || st->failed || st->commits == 0)
+	if (st->env == NULL || st->failed || st->commits == 0)
 		return;
 	if (st->commits >= STORE_CHECKPOINT_COMMITS ||
 	    now - st->checkpointed >= STORE_CHECKPOINT_SECONDS +
@@ -482,6 +485,20 @@ store_maintain(struct store *st)
 		st->checkpointed = now;
 	}
 	(void)flock(st->ckpfd, LOCK_UN);
+}
+
+/*
+ * A worker calls this after each answer: from then on its commits leave
+ * the checkpoints to it, and no request waits for one.  Others (the CLI,
+ * a plain-CGI request) checkpoint after a commit, when due.
+ */
+void
+store_maintain(struct store *st)
+{
+	if (st == NULL)
+		return;
+	st->maintained_apart = 1;
+	store_maintain_now(st);
 }
 
 enum store_rc
@@ -538,7 +555,6 @@ store_close(struct store *st)
 {
 	if (st == NULL)
 		return;
-	store_maintain(st);	/* the CLI's and plain CGI's log is bounded too */
 	store_detach(st);
 	store_epoch_close(st);
 	if (st->lockfd >= 0)
@@ -552,6 +568,20 @@ void
 store_set_stall(struct store *st, unsigned ms)
 {
 	st->stall_ms = ms;
+}
+
+/* The test stall, whole: the watchdog's ticks must not cut it short. */
+void
+store_stall(const struct store *st)
+{
+	struct timespec	 left;
+
+	if (st->stall_ms == 0)
+		return;
+	left.tv_sec = st->stall_ms / 1000;
+	left.tv_nsec = (long)(st->stall_ms % 1000) * 1000000L;
+	while (nanosleep(&left, &left) == -1 && errno == EINTR)
+		continue;
 }
 
 void

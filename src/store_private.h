@@ -48,6 +48,7 @@ struct store {
 	int		 nosync;	/* creates commit without an fsync */
 	int		 lockfd;	/* STORE_LOCK_FILE, for store_exclusive */
 	int		 ckpfd;		/* STORE_CHECKPOINT_FILE, for store_maintain */
+	int		 maintained_apart; /* store_maintain runs between requests */
 	struct {			/* tokens whose last use is known fresh */
 		uint64_t	 n;
 		time_t		 when;
@@ -107,6 +108,8 @@ void	 store_lower(const char *s, char *out, size_t cap);
  * the end); the walk's error, else the close's, else 0.
  */
 int	 store_cursor_done(DBC *c, int rc);
+/* Sleep the test stall (store_set_stall), if any, in full. */
+void	 store_stall(const struct store *);
 /* Count a step of progress, for store_steps. */
 void	 store_step(void);
 /* Berkeley DB's error messages, to the request's log (log_error). */

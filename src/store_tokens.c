@@ -305,8 +305,7 @@ store_token_create_txn(struct store *st, DB_TXN *txn, void *arg, enum store_rc *
 	store_dbt(&key, q->t->user_id, UUID_LEN);
 	if ((rc = st->db[DB_USER_TOKENS]->put(st->db[DB_USER_TOKENS], txn, &key, &val, 0)) != 0)
 		return rc;
-	if (st->stall_ms > 0)		/* tests kill a worker here, locks held */
-		usleep(st->stall_ms * 1000);
+	store_stall(st);		/* tests kill a worker here, locks held */
 	return 0;
 }
 
