@@ -166,6 +166,7 @@ store_run(struct store *st, int transactional, u_int32_t begin_flags,
 				committing = 1;
 				if ((rc = txn->commit(txn, commit_flags)) == 0) {
 					st->commits++;
+					st->unlooked++;
 					/* Unless the caller does it between requests. */
 					if (!st->maintained_apart)
 						store_maintain_now(st);
@@ -472,6 +473,8 @@ store_maintain_now(struct store *st)
 	    now - st->checkpointed >= STORE_CHECKPOINT_SECONDS +
 	    (time_t)((unsigned)getpid() * 13 % STORE_CHECKPOINT_SPREAD))
 		kbytes = 0;
+	else if (st->unlooked == 0)
+		return;		/* no commit since the log was looked at */
 	if (st->ckpfd < 0) {
 		snprintf(path, sizeof(path), "%s/%s", st->dir, STORE_CHECKPOINT_FILE);
 		st->ckpfd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, STORE_FILE_MODE);
@@ -480,6 +483,7 @@ store_maintain_now(struct store *st)
 	}
 	if (flock(st->ckpfd, LOCK_EX | LOCK_NB) == -1)
 		return;		/* another process is at it */
+	st->unlooked = 0;
 	if (st->env->txn_checkpoint(st->env, kbytes, 0, 0) == 0 && kbytes == 0) {
 		st->commits = 0;
 		st->checkpointed = now;

@@ -43,6 +43,7 @@ struct store {
 	dev_t		 dir_dev;	/* the directory opened, to notice it gone */
 	ino_t		 dir_ino;
 	unsigned	 commits;	/* since the last checkpoint */
+	unsigned	 unlooked;	/* since the log's size was looked at */
 	time_t		 checkpointed;
 	unsigned	 stall_ms;	/* test hook: pause inside a create */
 	int		 nosync;	/* creates commit without an fsync */
