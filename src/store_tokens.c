@@ -429,11 +429,16 @@ store_token_each(struct store *st, const char *user_id,
 	struct token_each q = { user_id, fn, arg, 0 };
 
 	/*
-	 * Rows go to fn as they are read, not copied first.  No transaction:
-	 * each read sees committed data, and a token pruned between its
-	 * listing and its record is simply not shown.
+	 * Rows go to fn as they are read, not copied first.  In a
+	 * transaction, though a read-only one: outside one, each cursor would
+	 * be a locker of its own, and a create holding a page the second
+	 * wants while waiting for a page the first holds would wait with it
+	 * for good (the deadlock detector sees no cycle through two lockers
+	 * of one thread, and a lock timeout is only noticed when someone
+	 * else asks for a lock).  Read committed: a page's lock goes when the
+	 * cursor leaves it, so a long list holds up no create.
 	 */
-	return store_read(st, store_token_each_txn, &q);
+	return store_txn(st, DB_READ_COMMITTED, DB_TXN_NOSYNC, store_token_each_txn, &q);
 }
 
 struct token_revoke {
