@@ -130,16 +130,21 @@ store_token_live(const struct token_rec *t, time_t now)
 
 /*
  * Records for the ascending token numbers nums[0..n), read a pageful at a
- * time through cursor ct (a user's tokens made close together sit side by
- * side); fn(t, arg) for each found, *stop set when fn asks to stop.
+ * time (a user's tokens made close together sit side by side); fn(t, arg)
+ * for each found, *stop set when fn asks to stop.  Each page comes through
+ * a cursor of its own, closed at once: a cursor kept positioned holds its
+ * page while its next search descends from the root, and a create that
+ * holds the root while it waits for that page then waits for good, on
+ * latches no deadlock detector or lock timeout sees.
  */
 static int
-store_token_fetch_many(struct store *st, DB_TXN *txn, DBC *ct,
+store_token_fetch_many(struct store *st, DB_TXN *txn,
     const unsigned char *nums, size_t n,
     int (*fn)(struct token_rec *, void *), void *arg, int *stop)
 {
 	static uint32_t	 page[65536 / sizeof(uint32_t)];	/* aligned, as bulk reads ask */
 	struct token_rec t;
+	DBC		*ct;
 	enum store_rc	 verdict;
 	DBT		 key, val, used;
 	unsigned char	 k[8];
@@ -147,7 +152,7 @@ store_token_fetch_many(struct store *st, DB_TXN *txn, DBC *ct,
 	size_t		 i = 0, klen, dlen;
 	u_int32_t	 pagesize;
 	uint64_t	 num;
-	int		 rc;
+	int		 rc, crc;
 
 	if ((rc = st->db[DB_TOKENS]->get_pagesize(st->db[DB_TOKENS], &pagesize)) != 0)
 		return rc;
@@ -163,7 +168,11 @@ store_token_fetch_many(struct store *st, DB_TXN *txn, DBC *ct,
 		val.data = page;
 		val.ulen = pagesize;
 		val.flags = DB_DBT_USERMEM;
+		if ((rc = st->db[DB_TOKENS]->cursor(st->db[DB_TOKENS], txn, &ct, 0)) != 0)
+			return rc;
 		rc = ct->get(ct, &key, &val, DB_SET_RANGE | DB_MULTIPLE_KEY);
+		if ((crc = ct->close(ct)) != 0 && rc == 0)
+			rc = crc;
 		if (rc == DB_NOTFOUND)
 			return 0;	/* the rest were pruned */
 		if (rc == DB_BUFFER_SMALL) {
@@ -217,28 +226,36 @@ static int
 store_token_walk(struct store *st, DB_TXN *txn, const char *user_id,
     int (*fn)(struct token_rec *, void *), void *arg)
 {
-	DBC		*c, *ct = NULL;
+	DBC		*c;
 	DBT		 key, val;
 	unsigned char	 bulk[16 * 1024], nums[16 * 1024];
 	void		*p, *item;
 	size_t		 itemlen, n;
-	int		 rc, stop = 0;
-	u_int32_t	 op = DB_SET | DB_MULTIPLE;
+	uint64_t	 next = 0;
+	int		 rc, crc, stop = 0;
 
-	if ((rc = st->db[DB_USER_TOKENS]->cursor(st->db[DB_USER_TOKENS], txn, &c, 0)) != 0)
-		return rc;
-	/* A cursor for the records, read a page at a time. */
-	if ((rc = st->db[DB_TOKENS]->cursor(st->db[DB_TOKENS], txn, &ct, 0)) != 0)
-		goto out;
-	store_dbt(&key, user_id, strlen(user_id));
-	memset(&val, 0, sizeof(val));
-	val.data = bulk;
-	val.ulen = sizeof(bulk);
-	val.flags = DB_DBT_USERMEM;
-	/* The user's token numbers come a bufferful at a time, not one a call. */
-	while (!stop && (rc = c->get(c, &key, &val, op)) == 0) {
+	/*
+	 * The user's token numbers come a bufferful at a time, each through a
+	 * cursor of its own that starts after the last number had (see
+	 * store_token_fetch_many on cursors kept open).
+	 */
+	while (!stop) {
 		store_step();		/* a long list is slow, not stuck */
-		op = DB_NEXT_DUP | DB_MULTIPLE;
+		if ((rc = st->db[DB_USER_TOKENS]->cursor(st->db[DB_USER_TOKENS], txn,
+		    &c, 0)) != 0)
+			return rc;
+		store_dbt(&key, user_id, strlen(user_id));
+		memset(&val, 0, sizeof(val));
+		val.data = bulk;
+		val.ulen = sizeof(bulk);
+		val.flags = DB_DBT_USERMEM;
+		store_be64(next, bulk);
+		val.size = 8;
+		rc = c->get(c, &key, &val, DB_GET_BOTH_RANGE | DB_MULTIPLE);
+		if ((crc = c->close(c)) != 0 && rc == 0)
+			rc = crc;
+		if (rc != 0)
+			return rc == DB_NOTFOUND ? 0 : rc;
 		n = 0;
 		DB_MULTIPLE_INIT(p, &val);
 		for (;;) {
@@ -248,13 +265,13 @@ store_token_walk(struct store *st, DB_TXN *txn, const char *user_id,
 			if (itemlen == 8 && 8 * (n + 1) <= sizeof(nums))
 				memcpy(nums + 8 * n++, item, 8);
 		}
-		if ((rc = store_token_fetch_many(st, txn, ct, nums, n, fn, arg, &stop)) != 0)
-			break;
+		if (n == 0)
+			return 0;
+		next = store_from_be64(nums + 8 * (n - 1)) + 1;
+		if ((rc = store_token_fetch_many(st, txn, nums, n, fn, arg, &stop)) != 0)
+			return rc;
 	}
-out:
-	if (ct != NULL)
-		(void)ct->close(ct);
-	return store_cursor_done(c, rc);
+	return 0;
 }
 
 struct token_create {
