@@ -8,6 +8,7 @@
 #include "patgate.h"
 
 static int log_to_syslog;
+static const struct log_sink *log_request_sink;	/* for log_error */
 
 #define LOG_REPEAT_SLOTS	256
 
@@ -198,6 +199,41 @@ log_audit(const struct log_sink *sink, const char *event, ...)
 	line[at] = '\0';
 	if (sink != NULL && sink->write != NULL)
 		sink->write(sink->ctx, line, at);
+	else {
+		fputs(line, stderr);
+		fflush(stderr);
+	}
+}
+
+void
+log_current(const struct log_sink *sink)
+{
+	log_request_sink = sink;
+}
+
+void
+log_error(const char *fmt, ...)
+{
+	char		 line[1024];
+	int		 n;
+	size_t		 at;
+	va_list		 ap;
+
+	va_start(ap, fmt);
+	n = vsnprintf(line, sizeof(line) - 1, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return;
+	at = (size_t)n < sizeof(line) - 2 ? (size_t)n : sizeof(line) - 2;
+	if (log_to_syslog) {
+		line[at] = '\0';
+		syslog(LOG_ERR, "%s", line);
+		return;
+	}
+	line[at++] = '\n';
+	line[at] = '\0';
+	if (log_request_sink != NULL && log_request_sink->write != NULL)
+		log_request_sink->write(log_request_sink->ctx, line, at);
 	else {
 		fputs(line, stderr);
 		fflush(stderr);

@@ -14,55 +14,88 @@
 static volatile sig_atomic_t stopping;
 
 /*
- * The watchdog.  A request that has not finished in time is stuck, most
- * likely on a mutex a killed worker held: leave, so the supervisor starts
- * a fresh worker that recovers the environment.  Two alarm() calls a
- * request would cost more than the check they guard, so one alarm stays
- * armed across requests and its handler judges the request in progress.
+ * The watchdog.  A request that makes no progress for watch_limit ticks
+ * of a second is stuck, most likely on a mutex a killed worker held:
+ * leave, so the supervisor starts a fresh worker that recovers the
+ * environment.  Progress is this process's CPU time moving or the store
+ * taking a step (a lock wait ending, a retry, a commit, a page of a
+ * list), not the clock: a slow request that moves is left alone.  And
+ * ticks are counted, not seconds: a process that stood still (SIGSTOP, a
+ * suspended or paused machine) is handed one pending tick when it runs
+ * again, however long the pause, so a pause is not taken for a hang.
+ * One alarm stays armed while requests follow each other, so a request
+ * costs no system call; an idle worker lets it lapse.
  */
+#define WATCH_CPU_NS	1000000L	/* CPU time that counts as moving */
+
 static volatile sig_atomic_t watch_busy;	/* a request is being served */
 static volatile sig_atomic_t watch_armed;	/* an alarm is pending */
-static volatile sig_atomic_t watch_started;	/* when it began, monotonic seconds */
+static volatile sig_atomic_t watch_serial;	/* requests begun */
+static volatile sig_atomic_t watch_exiting;	/* the last words are being said */
 static unsigned watch_limit;			/* PATGATE_REQUEST_TIMEOUT */
+static FCGX_Stream *watch_err;			/* the request's error stream */
 
-static long
-watch_clock(void)
+/* This process's CPU time in nanoseconds; clock_gettime is async-signal-safe. */
+static long long
+watch_cpu(void)
 {
 	struct timespec	 ts;
 
-	(void)clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long)ts.tv_sec;
+	if (clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts) == -1)
+		return 0;
+	return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
 }
 
 static void
 on_alarm(int sig)
 {
-	static const char msg[] = "patgate.fcgi: request timed out; exiting\n";
-	long		 spent;
+	static sig_atomic_t seen_serial;
+	static unsigned long seen_steps;
+	static long long seen_cpu;
+	static unsigned	 stalled;
+	unsigned long	 steps;
+	long long	 cpu;
 
 	(void)sig;
+	if (watch_exiting)
+		_exit(70);	/* saying so hung (a stuck log sink): just go */
 	if (!watch_busy) {
 		watch_armed = 0;	/* idle: the next request arms it again */
 		return;
 	}
-	spent = watch_clock() - watch_started;
-	if (spent < (long)watch_limit) {
-		/* Armed by an earlier request: give this one its full time. */
-		alarm(watch_limit - (unsigned)spent);
-		return;
+	steps = store_steps();
+	cpu = watch_cpu();
+	if (seen_serial != watch_serial || steps != seen_steps ||
+	    cpu - seen_cpu >= WATCH_CPU_NS) {
+		seen_serial = watch_serial;
+		seen_steps = steps;
+		seen_cpu = cpu;
+		stalled = 0;
+	} else if (++stalled >= watch_limit) {
+		watch_exiting = 1;
+		alarm(1);	/* SA_NODEFER: this ends a hung log_error too */
+		/*
+		 * Not async-signal-safe, but the request is abandoned and
+		 * nothing else will touch the stream: told through it, the web
+		 * server's log says why the connection closed.
+		 */
+		log_error("patgate.fcgi: a request made no progress for %u s; exiting",
+		    watch_limit);
+		if (watch_err != NULL)
+			(void)FCGX_FFlush(watch_err);
+		_exit(70);
 	}
-	(void)write(STDERR_FILENO, msg, sizeof(msg) - 1);
-	_exit(70);
+	alarm(1);
 }
 
 static void
 watch_begin(void)
 {
-	watch_started = watch_clock();
+	watch_serial = (watch_serial + 1) & 0x3fffffff;
 	watch_busy = 1;
 	if (!watch_armed) {
 		watch_armed = 1;
-		alarm(watch_limit);
+		alarm(1);
 	}
 }
 
@@ -89,7 +122,7 @@ app_store_ready(struct app *app)
 	if (app->store != NULL)
 		return;
 	if (store_open(app->cfg->db_dir, 0, &app->store, err, sizeof(err)) != STORE_OK) {
-		fprintf(stderr, "patgate.fcgi: %s\n", err);
+		log_error("patgate.fcgi: %s", err);
 		app->store = NULL;
 		return;
 	}
@@ -173,10 +206,19 @@ fcgi_read(void *ctx, char *buf, size_t n)
 	return FCGX_GetStr(buf, n > 65536 ? 65536 : (int)n, ctx);
 }
 
+/*
+ * The web server logs each FastCGI stderr record as lines of its own: a
+ * line that would straddle two records (the stream's buffer holds 512
+ * bytes) goes out whole in the next one instead.
+ */
 static void
 fcgi_log(void *ctx, const char *line, size_t len)
 {
-	FCGX_PutStr(line, (int)len, ctx);
+	FCGX_Stream	*err = ctx;
+
+	if (err->stop - err->wrNext < (long)len)
+		(void)FCGX_FFlush(err);
+	FCGX_PutStr(line, (int)len, err);
 }
 
 static void
@@ -188,6 +230,7 @@ serve_one(struct app *app, struct request *req, int (*put)(const char *, size_t,
 	size_t		 len;
 
 	response_init(&res);
+	log_current(&req->log);
 	watch_begin();
 	app_store_ready(app);
 	if (req->role != NULL && strcmp(req->role, "AUTHORIZER") == 0)
@@ -203,6 +246,7 @@ serve_one(struct app *app, struct request *req, int (*put)(const char *, size_t,
 	request_free(req);
 	app_store_check(app);
 	watch_end();
+	log_current(NULL);
 }
 
 static int
@@ -230,10 +274,16 @@ serve_fcgi(struct app *app)
 		src.ctx = r.in;
 		sink.write = fcgi_log;
 		sink.ctx = r.err;
+		watch_err = r.err;
 		fcgi_index(&params, r.envp);
 		request_init(&req, fcgi_param, &params, src, sink);
 		serve_one(app, &req, fcgi_put, r.out);
+		watch_err = NULL;	/* Finish_r frees it */
 		FCGX_Finish_r(&r);
+		/* Answered: periodic work delays no one now, and is watched too. */
+		watch_begin();
+		store_maintain(app->store);
+		watch_end();
 	}
 	return 0;
 }
@@ -337,7 +387,7 @@ main(int argc, char *argv[])
 	/* SA_RESTART: an idle worker's alarm must not end its accept(). */
 	watch_limit = (unsigned)cfg.request_timeout;
 	sa.sa_handler = on_alarm;
-	sa.sa_flags = SA_RESTART;
+	sa.sa_flags = SA_RESTART | SA_NODEFER;
 	sigaction(SIGALRM, &sa, NULL);
 
 	memset(&app, 0, sizeof(app));

@@ -247,6 +247,14 @@ void	 log_audit(const struct log_sink *, const char *event, ...);
  */
 #define LOG_REPEAT_PER_SECOND	3
 int	 log_repeat(const char *kind, time_t now, unsigned long *skipped);
+/*
+ * The sink of the request being served (NULL between requests), where
+ * log_error writes: a failure below the request (the store's) then shows
+ * in the web server's error log beside the request's audit lines.
+ */
+void	 log_current(const struct log_sink *);
+/* A printf-style error line: syslog (LOG_ERR), else that sink, else stderr. */
+void	 log_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* -------------------------------- store_{env,users,tokens,logins,admin}.c */
 
@@ -317,10 +325,22 @@ struct login_limits {
 enum store_rc store_open(const char *dir, int create, struct store **out,
 	    char *err, size_t errlen);
 void	 store_close(struct store *);
+/*
+ * Periodic work (a checkpoint, which removes log files no longer needed),
+ * for a server to call between requests: once it has, its commits no
+ * longer do it.  Returns at once when another process is at it.
+ */
+void	 store_maintain(struct store *);
 /* Does the database answer?  STORE_OK or STORE_ERROR. */
 enum store_rc store_ping(struct store *);
 /* Has the environment failed so that this process must exit? */
 int	 store_must_exit(const struct store *);
+/*
+ * A count of steps taken by the store in this process (a transaction
+ * tried, a lock wait ended, a page of a list read): the watchdog tells a
+ * slow request from a stuck one by it.  Safe to read in a signal handler.
+ */
+unsigned long store_steps(void);
 /* Test hook: pause ms milliseconds inside every create, locks held. */
 void	 store_set_stall(struct store *, unsigned ms);
 /*

@@ -26,6 +26,8 @@
 #define STORE_CHECKPOINT_COMMITS 1000
 #define STORE_CHECKPOINT_SECONDS 30
 #define STORE_CHECKPOINT_KBYTES	1024	/* of log by anyone since the last one */
+#define STORE_CHECKPOINT_SPREAD	10	/* seconds by which processes differ */
+#define STORE_CHECKPOINT_FILE	"patgate.checkpoint"
 #define STORE_THREADS		1024	/* slots before dead ones are reused */
 #define STORE_LOCK_FILE		"patgate.lock"
 #define STORE_LOCK_WAIT_MS	3000
@@ -49,10 +51,13 @@ const char *const store_db_files[DB__MAX] = {
 	"user_live.db", "sessions_from.db",
 };
 
+/* Steps the store has taken (see store_steps); read by a signal handler. */
+static volatile sig_atomic_t store_step_count;
+
 static int	store_reopen(struct store *);
 static void	store_exclusive(struct store *, int);
 static int	store_failchk(struct store *);
-static void	store_maintain(struct store *);
+static void	store_maintain_now(struct store *);
 
 int
 store_cursor_done(DBC *c, int rc)
@@ -64,12 +69,25 @@ store_cursor_done(DBC *c, int rc)
 	return rc != 0 ? rc : crc;
 }
 
+/* Berkeley DB's messages go where the request's log lines go. */
 void
 store_errcall(const DB_ENV *env, const char *pfx, const char *msg)
 {
 	(void)env;
 	(void)pfx;
-	fprintf(stderr, "patgate: db: %s\n", msg);
+	log_error("patgate: db: %s", msg);
+}
+
+void
+store_step(void)
+{
+	store_step_count = (store_step_count + 1) & 0x3fffffff;
+}
+
+unsigned long
+store_steps(void)
+{
+	return (unsigned long)store_step_count;
 }
 
 static void
@@ -146,6 +164,7 @@ store_run(struct store *st, int transactional, u_int32_t begin_flags,
 	int		 rc = 0, try, reopened = 0, committing;
 
 	for (try = 0; try < STORE_RETRIES; try++) {
+		store_step();
 		committing = 0;
 		if (st->env == NULL)
 			rc = DB_RUNRECOVERY;
@@ -159,7 +178,11 @@ store_run(struct store *st, int transactional, u_int32_t begin_flags,
 			if (rc == 0 && verdict == STORE_OK) {
 				committing = 1;
 				if ((rc = txn->commit(txn, commit_flags)) == 0) {
-					store_maintain(st);
+					st->commits++;
+					st->unlooked++;
+					/* Unless the caller does it between requests. */
+					if (!st->maintained_apart)
+						store_maintain_now(st);
 					return STORE_OK;
 				}
 			} else
@@ -196,7 +219,7 @@ store_run(struct store *st, int transactional, u_int32_t begin_flags,
 	}
 	if (rc == DB_RUNRECOVERY)
 		st->failed = 1;
-	fprintf(stderr, "patgate: db: transaction failed: %s\n", db_strerror(rc));
+	log_error("patgate: db: transaction failed: %s", db_strerror(rc));
 	return STORE_ERROR;
 }
 
@@ -256,6 +279,19 @@ store_open_seq(struct store *st, int create)
 	return st->seq->open(st->seq, NULL, &key, create ? DB_CREATE : 0);
 }
 
+/* The environment's lock file, opened on first use: 0, or -1. */
+static int
+store_lockfd(struct store *st)
+{
+	char	 path[4200];
+
+	if (st->lockfd >= 0)
+		return 0;
+	snprintf(path, sizeof(path), "%s/%s", st->dir, STORE_LOCK_FILE);
+	st->lockfd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, STORE_FILE_MODE);
+	return st->lockfd >= 0 ? 0 : -1;
+}
+
 /*
  * Take (on) or drop (off) the environment's own file lock.  Opening the
  * environment and failchk hold it: failchk reads the thread table while a
@@ -266,7 +302,6 @@ store_open_seq(struct store *st, int create)
 static void
 store_exclusive(struct store *st, int on)
 {
-	char	 path[4200];
 	int	 waited;
 
 	if (!on) {
@@ -274,12 +309,8 @@ store_exclusive(struct store *st, int on)
 			(void)flock(st->lockfd, LOCK_UN);
 		return;
 	}
-	if (st->lockfd < 0) {
-		snprintf(path, sizeof(path), "%s/%s", st->dir, STORE_LOCK_FILE);
-		st->lockfd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, STORE_FILE_MODE);
-		if (st->lockfd < 0)
-			return;
-	}
+	if (store_lockfd(st) == -1)
+		return;
 	for (waited = 0; waited < STORE_LOCK_WAIT_MS; waited += 5) {
 		if (flock(st->lockfd, LOCK_EX | LOCK_NB) == 0)
 			return;
@@ -289,12 +320,19 @@ store_exclusive(struct store *st, int on)
 	}
 }
 
+/*
+ * failchk after a lock wait timed out.  Only with the file lock, and
+ * without waiting for it: whoever holds it is opening the environment
+ * (which checks for the dead itself) or running failchk already, so
+ * this process goes back to its retry instead of queueing behind them.
+ */
 static int
 store_failchk(struct store *st)
 {
 	int	 rc;
 
-	store_exclusive(st, 1);
+	if (store_lockfd(st) == -1 || flock(st->lockfd, LOCK_EX | LOCK_NB) == -1)
+		return 0;
 	rc = st->env->failchk(st->env, 0);
 	store_exclusive(st, 0);
 	return rc;
@@ -491,26 +529,58 @@ store_reopen(struct store *st)
 
 /*
  * Checkpoint now and then so that log files no longer needed are removed
- * (DB_LOG_AUTO_REMOVE) and the log directory stays bounded.  The counts
- * are this process's; one that commits a little and exits (the CLI, a
- * plain-CGI request) never reaches them, so the log written since the
- * environment's last checkpoint, by any process, decides too: Berkeley
- * DB checkpoints only when it exceeds STORE_CHECKPOINT_KBYTES, and the
- * question costs no I/O.
+ * (DB_LOG_AUTO_REMOVE) and the log directory stays bounded: every
+ * STORE_CHECKPOINT_COMMITS commits or STORE_CHECKPOINT_SECONDS (shifted
+ * by a few seconds a process, so that workers started together do not
+ * all go at once), and otherwise when the log written since the
+ * environment's last checkpoint, by anyone, exceeds
+ * STORE_CHECKPOINT_KBYTES (the question costs no I/O).  One process at a
+ * time: a checkpoint covers the whole environment, so a process that
+ * finds another one at it skips its turn instead of queueing behind it.
  */
 static void
+store_maintain_now(struct store *st)
+{
+	char	 path[4200];
+	time_t	 now = time(NULL);
+	u_int32_t kbytes = STORE_CHECKPOINT_KBYTES;
+
+	if (st->env == NULL || st->failed || st->commits == 0)
+		return;
+	if (st->commits >= STORE_CHECKPOINT_COMMITS ||
+	    now - st->checkpointed >= STORE_CHECKPOINT_SECONDS +
+	    (time_t)((unsigned)getpid() * 13 % STORE_CHECKPOINT_SPREAD))
+		kbytes = 0;
+	else if (st->unlooked == 0)
+		return;		/* no commit since the log was looked at */
+	if (st->ckpfd < 0) {
+		snprintf(path, sizeof(path), "%s/%s", st->dir, STORE_CHECKPOINT_FILE);
+		st->ckpfd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, STORE_FILE_MODE);
+		if (st->ckpfd < 0)
+			return;
+	}
+	if (flock(st->ckpfd, LOCK_EX | LOCK_NB) == -1)
+		return;		/* another process is at it */
+	st->unlooked = 0;
+	if (st->env->txn_checkpoint(st->env, kbytes, 0, 0) == 0 && kbytes == 0) {
+		st->commits = 0;
+		st->checkpointed = now;
+	}
+	(void)flock(st->ckpfd, LOCK_UN);
+}
+
+/*
+ * A worker calls this after each answer: from then on its commits leave
+ * the checkpoints to it, and no request waits for one.  Others (the CLI,
+ * a plain-CGI request) checkpoint after a commit, when due.
+ */
+void
 store_maintain(struct store *st)
 {
-	time_t	 now;
-
-	if (++st->commits < STORE_CHECKPOINT_COMMITS &&
-	    (now = time(NULL)) - st->checkpointed < STORE_CHECKPOINT_SECONDS) {
-		(void)st->env->txn_checkpoint(st->env, STORE_CHECKPOINT_KBYTES, 0, 0);
+	if (st == NULL)
 		return;
-	}
-	st->commits = 0;
-	st->checkpointed = time(NULL);
-	(void)st->env->txn_checkpoint(st->env, 0, 0, 0);
+	st->maintained_apart = 1;
+	store_maintain_now(st);
 }
 
 enum store_rc
@@ -547,6 +617,7 @@ store_open(const char *dir, int create, struct store **out, char *err, size_t er
 	}
 	snprintf(st->dir, sizeof(st->dir), "%s", dir);
 	st->lockfd = -1;
+	st->ckpfd = -1;
 	if ((rc = store_attach_any(st, create)) != 0) {
 		snprintf(err, errlen, "cannot open the database in %s: %s", dir, db_strerror(rc));
 		store_close(st);
@@ -571,6 +642,8 @@ store_close(struct store *st)
 	store_epoch_close(st);
 	if (st->lockfd >= 0)
 		(void)close(st->lockfd);
+	if (st->ckpfd >= 0)
+		(void)close(st->ckpfd);
 	free(st);
 }
 
@@ -578,6 +651,20 @@ void
 store_set_stall(struct store *st, unsigned ms)
 {
 	st->stall_ms = ms;
+}
+
+/* The test stall, whole: the watchdog's ticks must not cut it short. */
+void
+store_stall(const struct store *st)
+{
+	struct timespec	 left;
+
+	if (st->stall_ms == 0)
+		return;
+	left.tv_sec = st->stall_ms / 1000;
+	left.tv_nsec = (long)(st->stall_ms % 1000) * 1000000L;
+	while (nanosleep(&left, &left) == -1 && errno == EINTR)
+		continue;
 }
 
 void

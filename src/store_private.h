@@ -45,10 +45,13 @@ struct store {
 	dev_t		 dir_dev;	/* the directory opened, to notice it gone */
 	ino_t		 dir_ino;
 	unsigned	 commits;	/* since the last checkpoint */
+	unsigned	 unlooked;	/* since the log's size was looked at */
 	time_t		 checkpointed;
 	unsigned	 stall_ms;	/* test hook: pause inside a create */
 	int		 nosync;	/* creates commit without an fsync */
 	int		 lockfd;	/* STORE_LOCK_FILE, for store_exclusive */
+	int		 ckpfd;		/* STORE_CHECKPOINT_FILE, for store_maintain */
+	int		 maintained_apart; /* store_maintain runs between requests */
 	struct {			/* tokens whose last use is known fresh */
 		uint64_t	 n;
 		time_t		 when;
@@ -146,7 +149,11 @@ void	 store_lower(const char *s, char *out, size_t cap);
  * the end); the walk's error, else the close's, else 0.
  */
 int	 store_cursor_done(DBC *c, int rc);
-/* Berkeley DB's error messages, to stderr. */
+/* Sleep the test stall (store_set_stall), if any, in full. */
+void	 store_stall(const struct store *);
+/* Count a step of progress, for store_steps. */
+void	 store_step(void);
+/* Berkeley DB's error messages, to the request's log (log_error). */
 void	 store_errcall(const DB_ENV *, const char *pfx, const char *msg);
 
 #endif /* !PATGATE_STORE_PRIVATE_H */

@@ -132,16 +132,21 @@ store_token_live(const struct token_rec *t, time_t now)
 
 /*
  * Records for the ascending token numbers nums[0..n), read a pageful at a
- * time through cursor ct (a user's tokens made close together sit side by
- * side); fn(t, arg) for each found, *stop set when fn asks to stop.
+ * time (a user's tokens made close together sit side by side); fn(t, arg)
+ * for each found, *stop set when fn asks to stop.  Each page comes through
+ * a cursor of its own, closed at once: a cursor kept positioned holds its
+ * page while its next search descends from the root, and a create that
+ * holds the root while it waits for that page then waits for good, on
+ * latches no deadlock detector or lock timeout sees.
  */
 static int
-store_token_fetch_many(struct store *st, DB_TXN *txn, DBC *ct,
+store_token_fetch_many(struct store *st, DB_TXN *txn,
     const unsigned char *nums, size_t n,
     int (*fn)(struct token_rec *, void *), void *arg, int *stop)
 {
 	static uint32_t	 page[65536 / sizeof(uint32_t)];	/* aligned, as bulk reads ask */
 	struct token_rec t;
+	DBC		*ct;
 	enum store_rc	 verdict;
 	DBT		 key, val, used;
 	unsigned char	 k[8];
@@ -149,7 +154,7 @@ store_token_fetch_many(struct store *st, DB_TXN *txn, DBC *ct,
 	size_t		 i = 0, klen, dlen;
 	u_int32_t	 pagesize;
 	uint64_t	 num;
-	int		 rc;
+	int		 rc, crc;
 
 	if ((rc = st->db[DB_TOKENS]->get_pagesize(st->db[DB_TOKENS], &pagesize)) != 0)
 		return rc;
@@ -165,7 +170,11 @@ store_token_fetch_many(struct store *st, DB_TXN *txn, DBC *ct,
 		val.data = page;
 		val.ulen = pagesize;
 		val.flags = DB_DBT_USERMEM;
+		if ((rc = st->db[DB_TOKENS]->cursor(st->db[DB_TOKENS], txn, &ct, 0)) != 0)
+			return rc;
 		rc = ct->get(ct, &key, &val, DB_SET_RANGE | DB_MULTIPLE_KEY);
+		if ((crc = ct->close(ct)) != 0 && rc == 0)
+			rc = crc;
 		if (rc == DB_NOTFOUND)
 			return 0;	/* the rest were pruned */
 		if (rc == DB_BUFFER_SMALL) {
@@ -219,27 +228,36 @@ static int
 store_token_walk(struct store *st, DB_TXN *txn, const char *user_id,
     int (*fn)(struct token_rec *, void *), void *arg)
 {
-	DBC		*c, *ct = NULL;
+	DBC		*c;
 	DBT		 key, val;
 	unsigned char	 bulk[16 * 1024], nums[16 * 1024];
 	void		*p, *item;
 	size_t		 itemlen, n;
-	int		 rc, stop = 0;
-	u_int32_t	 op = DB_SET | DB_MULTIPLE;
+	uint64_t	 next = 0;
+	int		 rc, crc, stop = 0;
 
-	if ((rc = st->db[DB_USER_TOKENS]->cursor(st->db[DB_USER_TOKENS], txn, &c, 0)) != 0)
-		return rc;
-	/* A cursor for the records, read a page at a time. */
-	if ((rc = st->db[DB_TOKENS]->cursor(st->db[DB_TOKENS], txn, &ct, 0)) != 0)
-		goto out;
-	store_dbt(&key, user_id, strlen(user_id));
-	memset(&val, 0, sizeof(val));
-	val.data = bulk;
-	val.ulen = sizeof(bulk);
-	val.flags = DB_DBT_USERMEM;
-	/* The user's token numbers come a bufferful at a time, not one a call. */
-	while (!stop && (rc = c->get(c, &key, &val, op)) == 0) {
-		op = DB_NEXT_DUP | DB_MULTIPLE;
+	/*
+	 * The user's token numbers come a bufferful at a time, each through a
+	 * cursor of its own that starts after the last number had (see
+	 * store_token_fetch_many on cursors kept open).
+	 */
+	while (!stop) {
+		store_step();		/* a long list is slow, not stuck */
+		if ((rc = st->db[DB_USER_TOKENS]->cursor(st->db[DB_USER_TOKENS], txn,
+		    &c, 0)) != 0)
+			return rc;
+		store_dbt(&key, user_id, strlen(user_id));
+		memset(&val, 0, sizeof(val));
+		val.data = bulk;
+		val.ulen = sizeof(bulk);
+		val.flags = DB_DBT_USERMEM;
+		store_be64(next, bulk);
+		val.size = 8;
+		rc = c->get(c, &key, &val, DB_GET_BOTH_RANGE | DB_MULTIPLE);
+		if ((crc = c->close(c)) != 0 && rc == 0)
+			rc = crc;
+		if (rc != 0)
+			return rc == DB_NOTFOUND ? 0 : rc;
 		n = 0;
 		DB_MULTIPLE_INIT(p, &val);
 		for (;;) {
@@ -249,13 +267,13 @@ store_token_walk(struct store *st, DB_TXN *txn, const char *user_id,
 			if (itemlen == 8 && 8 * (n + 1) <= sizeof(nums))
 				memcpy(nums + 8 * n++, item, 8);
 		}
-		if ((rc = store_token_fetch_many(st, txn, ct, nums, n, fn, arg, &stop)) != 0)
-			break;
+		if (n == 0)
+			return 0;
+		next = store_from_be64(nums + 8 * (n - 1)) + 1;
+		if ((rc = store_token_fetch_many(st, txn, nums, n, fn, arg, &stop)) != 0)
+			return rc;
 	}
-out:
-	if (ct != NULL)
-		(void)ct->close(ct);
-	return store_cursor_done(c, rc);
+	return 0;
 }
 
 struct token_create {
@@ -311,8 +329,7 @@ store_token_create_txn(struct store *st, DB_TXN *txn, void *arg, enum store_rc *
 		return rc;
 	if ((rc = store_live_add(st, txn, q->t)) != 0)
 		return rc;
-	if (st->stall_ms > 0)		/* tests kill a worker here, locks held */
-		usleep(st->stall_ms * 1000);
+	store_stall(st);		/* tests kill a worker here, locks held */
 	return 0;
 }
 
@@ -448,11 +465,16 @@ store_token_each(struct store *st, const char *user_id,
 	struct token_each q = { user_id, fn, arg, 0 };
 
 	/*
-	 * Rows go to fn as they are read, not copied first.  No transaction:
-	 * each read sees committed data, and a token pruned between its
-	 * listing and its record is simply not shown.
+	 * Rows go to fn as they are read, not copied first.  In a
+	 * transaction, though a read-only one: outside one, each cursor would
+	 * be a locker of its own, and a create holding a page the second
+	 * wants while waiting for a page the first holds would wait with it
+	 * for good (the deadlock detector sees no cycle through two lockers
+	 * of one thread, and a lock timeout is only noticed when someone
+	 * else asks for a lock).  Read committed: a page's lock goes when the
+	 * cursor leaves it, so a long list holds up no create.
 	 */
-	return store_read(st, store_token_each_txn, &q);
+	return store_txn(st, DB_READ_COMMITTED, DB_TXN_NOSYNC, store_token_each_txn, &q);
 }
 
 struct token_revoke {

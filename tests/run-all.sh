@@ -19,7 +19,7 @@ fail=0
 # core_pattern, run alone after the others.
 SERIAL="tests/integration/flood.sh tests/integration/reliability.sh"
 SERIAL="$SERIAL tests/integration/log_bound.sh tests/integration/core_secrets.sh"
-SERIAL="$SERIAL tests/integration/scale.sh"
+SERIAL="$SERIAL tests/integration/scale.sh tests/integration/soak.sh"
 
 # count DIR LABEL: add the counts of DIR/check.out; show what failed.
 count() {
