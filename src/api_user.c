@@ -42,4 +42,6 @@ api_health(struct ctx *c)
 	c->res->status = 200;
 	c->res->body = json_object_new_object();
 	json_object_object_add(c->res->body, "status", json_object_new_string("ok"));
+	/* A load balancer routes writes by role; one site without replication. */
+	json_object_object_add(c->res->body, "role", json_object_new_string("single"));
 }

@@ -182,7 +182,7 @@ seen() { printf '%s\n' "$BODY" | sed -n "s/^$1=//p"; }
 smoke_health() {
 	call GET /api/v1/health
 	expect_eq "status" "$STATUS" 200
-	expect_jq "body" '. == {"status":"ok"}'
+	expect_jq "body" '. == {"status":"ok","role":"single"}'
 }
 
 smoke_create() {

@@ -59,7 +59,7 @@ cgi_errors() {
 	expect_eq "health without a database" "$STATUS" 503
 	cgi GET /api/v1/health ''
 	expect_eq "health" "$STATUS" 200
-	expect_jq "health body" '. == {"status":"ok"}'
+	expect_jq "health body" '. == {"status":"ok","role":"single"}'
 }
 
 # A CGI host that sets no REQUEST_URI: SCRIPT_NAME + PATH_INFO, where a

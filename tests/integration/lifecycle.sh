@@ -139,7 +139,7 @@ current_user() {
 health() {
 	call GET /api/v1/health
 	expect_eq "status" "$STATUS" 200
-	expect_jq "body" '. == {"status":"ok"}'
+	expect_jq "body" '. == {"status":"ok","role":"single"}'
 	mv "$PATGATE_DB" "$PATGATE_DB.away"
 	call GET /api/v1/health
 	expect_eq "directory gone" "$STATUS" 503
