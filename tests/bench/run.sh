@@ -84,8 +84,10 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", (b > 0 ? a / b : 0) }'
 wrk_run() {
 	local name=$1 path=$2 out
 	shift 2
+	# A create or a login at a password cost, queued behind CONNS others
+	# on a loaded machine, can take longer than wrk's default 2 s.
 	out=$(env BENCH_NTHREADS="$THREADS" "$@" wrk -t "$THREADS" -c "$CONNS" \
-		-d "${WRK_DURATION:-$DURATION}s" --latency \
+		-d "${WRK_DURATION:-$DURATION}s" --timeout 10s --latency \
 		-s "$BENCH/req.lua" "http://127.0.0.1:$PORT$path" 2>&1)
 	printf '%s\n' "$out" >"$WORK/wrk-$name.out"
 	RPS=$(printf '%s\n' "$out" | sed -n 's/^Requests\/sec: *\([0-9.]*\).*/\1/p')
@@ -212,7 +214,7 @@ LISTER=$(cli session new lister@example.com)
 # at the token cost in force (the program's default without BENCH_ARGON2).
 TOKEN_COST=$(used_costs | head -n 1)
 [ -n "$TOKEN_COST" ] || { echo "run.sh: no session hash found in the log" >&2; exit 99; }
-say "token and session hashes: $TOKEN_COST (${PATGATE_ARGON2:+BENCH_ARGON2}${PATGATE_ARGON2:-the default})"
+say "token and session hashes: $TOKEN_COST (${BENCH_ARGON2:+from BENCH_ARGON2}${BENCH_ARGON2:-the default})"
 LOGIN_EMAIL=login@example.com
 LOGIN_PASSWORD="benchmark password 0001"
 printf '%s\n' "$LOGIN_PASSWORD" | cli user add "$LOGIN_EMAIL" --password-stdin >/dev/null ||
@@ -307,11 +309,12 @@ cold_check() {
 	eval "$3+=(\$RAW_RPS); ${3}_NON2XX=\$(( \${${3}_NON2XX:-0} + (NON2XX < 0 ? 1 : NON2XX) ))"
 }
 # measure_fast TAG: the request kinds the floor is compared with; each
-# rate is appended to the list named KIND_RUNS<TAG>.  Fresh workers come
-# first (after a floor run), so the cold check starts with empty caches.
+# rate is appended to the list named KIND_RUNS<TAG>.  The workers are
+# fresh (a floor run comes before), so the cold check, last, finds none of
+# its tokens in their caches; being last, it leaves no spent Argon2 budget
+# to the others.
 measure_fast() {
 	local tag=$1
-	cold_check "cold$tag" "$COLD_FILE" "COLD_RUNS$tag"
 	wrk_run "check$tag" /api/v1/auth/check "${CHECK[@]}"; eval "CHECK_RUNS$tag+=(\$RPS)"
 	wrk_run "malformed$tag" /api/v1/auth/check BENCH_EXPECT=401 \
 		BENCH_HEADERS="Authorization: Bearer 12|not-a-token
@@ -321,6 +324,7 @@ $ORIG"; eval "MALFORMED_RUNS$tag+=(\$RPS)"
 $ORIG"; eval "BADCRC_RUNS$tag+=(\$RPS)"
 	wrk_run "list$tag" /api/v1/user/api-tokens BENCH_HEADERS="Authorization: Bearer $LISTER"
 	eval "LIST_RUNS$tag+=(\$RPS)"
+	cold_check "cold$tag" "$COLD_FILE" "COLD_RUNS$tag"
 }
 # measure_create TAG [ROUNDS]: creates at the token cost in force, each
 # round appended to CREATE_RUNS<TAG>, with the fdatasync rate and the
@@ -463,8 +467,8 @@ if [ -z "${BENCH_QUICK:-}" ]; then
 	CHECK_RUNS_SCALE=(); LIST_RUNS_SCALE=(); FLOORS_SCALE=(); COLD_RUNS_SCALE=()
 	floor FLOORS_SCALE
 	for _ in $(seq "$ROUNDS"); do
-		cold_check "cold_SCALE" "$SCALE_FILE" COLD_RUNS_SCALE
 		wrk_run "check_SCALE" /api/v1/auth/check "${CHECK[@]}"; CHECK_RUNS_SCALE+=("$RPS")
+		cold_check "cold_SCALE" "$SCALE_FILE" COLD_RUNS_SCALE
 		floor FLOORS_SCALE
 	done
 	# The list at scale only for the record: no target is set on it.
