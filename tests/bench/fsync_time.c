@@ -9,6 +9,8 @@
  * and the syncs a second the WRITERS made together (COUNT each, default
  * 200; WRITERS default 1).  The file is removed afterwards.
  */
+#define _POSIX_C_SOURCE 200809L
+
 #include <sys/types.h>
 #include <sys/wait.h>
 
