@@ -330,16 +330,21 @@ $ORIG"; eval "BADCRC_RUNS$tag+=(\$RPS)"
 # round appended to CREATE_RUNS<TAG>, with the fdatasync rate and the
 # Argon2 hash timed before the first round and after each (into
 # FSYNC_RATES<TAG> and HASH_TIMES<TAG>).  A round spreads its creates over
-# CREATE_USERS users that start with no token, taken in turn, so that a
-# user holds about as many as the default cap allows (a create walks its
-# user's tokens).
-CREATE_USERS=${BENCH_CREATE_USERS:-100}
+# users that start with no token, taken in turn, so that a user holds
+# about as many as the default cap allows (a create walks its user's
+# tokens): as many users as the bound just timed allows PER_USER creates
+# in the round, at most 300.  No more: each session's first check in a
+# worker is a hash at the token cost, which at a password-like cost would
+# meet the Argon2 throttle.
 measure_create() {
-	local tag=$1 rounds=${2:-1} r i
+	local tag=$1 rounds=${2:-1} r i users syncs hash
 	fsync_rate "FSYNC_RATES$tag"
 	argon2_time "$TOKEN_COST" "HASH_TIMES$tag"
 	for r in $(seq "$rounds"); do
-		for i in $(seq "$CREATE_USERS"); do
+		eval "syncs=\${FSYNC_RATES$tag[-1]}; hash=\${HASH_TIMES$tag[-1]}"
+		users=$(awk -v f="$syncs" -v h="$hash" -v c="$CORES" -v d="$DURATION" -v p="$PER_USER" \
+			'BEGIN { b = c / h; if (f < b) b = f; u = int(b * d / p) + 1; print (u > 300 ? 300 : u) }')
+		for i in $(seq "$users"); do
 			cli user add "creator$tag.$r.$i@example.com" >/dev/null &&
 				cli session new "creator$tag.$r.$i@example.com"
 		done >"$WORK/creators"
