@@ -7,7 +7,8 @@
 #                                        a quicker scale step
 #   BENCH_QUICK=1 tests/bench/run.sh    throughput only: no memory or scale step
 #   BENCH_QUICK=1 BENCH_ROUNDS=1 BENCH_DURATION=3 tests/bench/run.sh
-#                                        a try of the mechanics in about 2 minutes
+#                                        a try of the mechanics: about a minute at
+#                                        a cheap token cost, five at m=19456,t=2,p=1
 # Settings: BENCH_DURATION seconds a measure (10), BENCH_ROUNDS of the floor
 # and the fast kinds taken in turn, of creates, of logins, and of the steps
 # at scale (5), BENCH_CONNECTIONS (16), BENCH_THREADS wrk threads (2),
