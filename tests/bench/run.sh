@@ -2,27 +2,46 @@
 # run.sh: patgate's throughput and memory against what the machine allows,
 # measured side by side in one run: lighttpd + spawn-fcgi (2 workers) and
 # a fresh database, loaded with wrk.  Not part of make check.
-#   tests/bench/run.sh                   the whole run (about 10 minutes)
-#   BENCH_SCALE=200000 tests/bench/run.sh    a quicker scale step
+#   tests/bench/run.sh                   the whole run (about 20 minutes)
+#   BENCH_SCALE=200000 BENCH_SCALE_USABLE=20000 tests/bench/run.sh
+#                                        a quicker scale step
 #   BENCH_QUICK=1 tests/bench/run.sh    throughput only: no memory or scale step
+#   BENCH_QUICK=1 BENCH_ROUNDS=1 BENCH_DURATION=3 tests/bench/run.sh
+#                                        a try of the mechanics: about a minute at
+#                                        a cheap token cost, five at m=19456,t=2,p=1
 # Settings: BENCH_DURATION seconds a measure (10), BENCH_ROUNDS of the floor
-# and the four fast kinds taken in turn, and of the steps at scale (5),
-# BENCH_CONNECTIONS (16),
-# BENCH_THREADS wrk threads (2), BENCH_SCALE tokens for the scale step
-# (1000000), BENCH_WORKERS (2), PATGATE_ARGON2 (m=19456,t=2,p=1).
+# and the fast kinds taken in turn, of creates, of logins, and of the steps
+# at scale (5), BENCH_CONNECTIONS (16), BENCH_THREADS wrk threads (2),
+# BENCH_SCALE tokens stored for the scale step (1000000), of which
+# BENCH_SCALE_USABLE (100000) are made through the API and checked in turn,
+# BENCH_COLD distinct tokens checked in turn at 1,000 (2000),
+# BENCH_WORKERS (2).  Token and session hashes are made at the program's
+# default cost (PATGATE_ARGON2 is unset for the workers and the CLI)
+# unless BENCH_ARGON2 names one; PATGATE_PASSWORD_ARGON2 is passed on.
 # Prints a table: measure, value, baseline, ratio, target, pass/fail.
 # Exit status 0 when every target is met, 1 otherwise.
 set -u
-export PATGATE_ARGON2=${PATGATE_ARGON2:-m=19456,t=2,p=1}
+RUN_T0=$(date +%s)
 export PATGATE_MAX_TOKENS_PER_USER=100000000
 export PATGATE_LOG=stderr
 DURATION=${BENCH_DURATION:-10}
 CONNS=${BENCH_CONNECTIONS:-16}
 THREADS=${BENCH_THREADS:-2}
 SCALE=${BENCH_SCALE:-1000000}
+SCALE_USABLE=${BENCH_SCALE_USABLE:-100000}
+COLD=${BENCH_COLD:-2000}
 NWORKERS=${BENCH_WORKERS:-2}
 BASE_TOKENS=1000
+# Users made through the API hold 100 tokens each, the default cap: a
+# create walks its user's tokens, and no real user holds more.
+PER_USER=100
 . "$(dirname "$0")/../integration/lib.sh"
+# lib.sh sets a test cost; what is measured is the default, or BENCH_ARGON2.
+if [ -n "${BENCH_ARGON2:-}" ]; then
+	export PATGATE_ARGON2=$BENCH_ARGON2
+else
+	unset PATGATE_ARGON2
+fi
 BENCH="$top_srcdir/tests/bench"
 PATGATE_FCGI=$FCGI
 for tool in wrk cc pkg-config; do
@@ -38,40 +57,88 @@ cc -O2 -o "$WORK/floor.fcgi" "$BENCH/floor.c" $(pkg-config --cflags --libs fcgi 
 	{ echo "run.sh: cannot build the floor responder" >&2; exit 99; }
 cc -O2 -o "$WORK/argon2_time" "$BENCH/argon2_time.c" $(pkg-config --cflags --libs libargon2) ||
 	{ echo "run.sh: cannot build argon2_time" >&2; exit 99; }
+cc -O2 -o "$WORK/fsync_time" "$BENCH/fsync_time.c" ||
+	{ echo "run.sh: cannot build fsync_time" >&2; exit 99; }
 
 ROWS=()
 FAILED=0
-# row MEASURE VALUE BASELINE RATIO TARGET-RATIO [cmp: ge|le]
+# row MEASURE VALUE BASELINE RATIO TARGET-RATIO [cmp: ge|le] [NON2XX]
+# A row given NON2XX fails when it is not 0, whatever its ratio.
 row() {
-	local verdict cmp=${6:-ge}
-	if awk -v r="$4" -v t="$5" -v c="$cmp" 'BEGIN { exit !(c == "ge" ? r >= t : r <= t) }'; then
+	local verdict cmp=${6:-ge} target
+	if awk -v r="$4" -v t="$5" -v c="$cmp" 'BEGIN { exit !(c == "ge" ? r >= t : r <= t) }' &&
+	    [ "${7:-0}" = 0 ]; then
 		verdict=pass
 	else
 		verdict=FAIL; FAILED=1
 	fi
-	ROWS+=("$1|$2|$3|$4|$([ "$cmp" = le ] && echo '<=' || echo '>=') $5|$verdict")
+	target="$([ "$cmp" = le ] && echo '<=' || echo '>=') $5${7:+, 0 non-2xx}"
+	ROWS+=("$1|$2|$3|$4|$target|$verdict")
 	say "$1: $2 (baseline $3, ratio $4) $verdict"
 }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", (b > 0 ? a / b : 0) }'; }
 
 # wrk_run NAME URL-PATH [env assignments...]: req/s into RPS; fails on
-# unexpected statuses and socket errors, which are printed.
+# unexpected statuses and socket errors, which are printed.  Whatever
+# happened, the rate wrk saw is in RAW_RPS and the answers outside 2xx
+# in NON2XX.
 wrk_run() {
 	local name=$1 path=$2 out
 	shift 2
-	out=$(env "$@" wrk -t "$THREADS" -c "$CONNS" -d "${WRK_DURATION:-$DURATION}s" --latency \
+	# A create or a login at a password cost, queued behind CONNS others
+	# on a loaded machine, can take longer than wrk's default 2 s.
+	out=$(env BENCH_NTHREADS="$THREADS" "$@" wrk -t "$THREADS" -c "$CONNS" \
+		-d "${WRK_DURATION:-$DURATION}s" --timeout 10s --latency \
 		-s "$BENCH/req.lua" "http://127.0.0.1:$PORT$path" 2>&1)
 	printf '%s\n' "$out" >"$WORK/wrk-$name.out"
 	RPS=$(printf '%s\n' "$out" | sed -n 's/^Requests\/sec: *\([0-9.]*\).*/\1/p')
 	BAD=$(printf '%s\n' "$out" | sed -n 's/^bench: .*unexpected=\([0-9]*\).*/\1/p')
 	BUSY=$(printf '%s\n' "$out" | sed -n 's/^bench: .*busy=\([0-9]*\).*/\1/p')
+	NON2XX=$(printf '%s\n' "$out" | sed -n 's/^bench: .*non2xx=\([0-9]*\).*/\1/p')
 	ERRS=$(printf '%s\n' "$out" | sed -n 's/^ *Socket errors: \(.*\)/\1/p')
-	: "${RPS:=0}"
-	say "$name: $RPS req/s, unexpected statuses ${BAD:-?} (503: ${BUSY:-?})${ERRS:+, socket errors $ERRS}"
+	: "${RPS:=0}" "${NON2XX:=-1}"
+	RAW_RPS=$RPS
+	say "$name: $RPS req/s, unexpected statuses ${BAD:-?} (503: ${BUSY:-?}, non-2xx $NON2XX)${ERRS:+, socket errors $ERRS}"
 	if [ "${BAD:-1}" != 0 ] || [ -n "$ERRS" ]; then
-		say "$name: failures count against it; wrk said:"; sed 's/^/    /' "$WORK/wrk-$name.out" >&2
+		say "$name: failures count against it; wrk said:"; sed 's/^/    /' "$WORK/wrk-$name.out" | head -40 >&2
 		RPS=0
 	fi
+}
+
+# mint_tokens TAG COUNT FILE: COUNT tokens made through the API, PER_USER
+# to each of COUNT / PER_USER new users (a session each from the CLI),
+# 2 x NWORKERS users at a time, each user's creates on one connection of
+# its own curl; the tokens go to FILE.  Sets MINT_S (seconds it took).
+mint_tokens() {
+	local tag=$1 count=$2 file=$3 users i t0 t1 got
+	users=$(( (count + PER_USER - 1) / PER_USER ))
+	: >"$file"
+	t0=$(date +%s.%N)
+	for i in $(seq "$users"); do
+		cli user add "$tag$i@example.com" >/dev/null &&
+			cli session new "$tag$i@example.com" || return 1
+	done >"$WORK/mint-$tag.sessions"
+	printf 'url = "http://127.0.0.1:%s/api/v1/user/api-tokens"\n' "$PORT" >"$WORK/mint.url"
+	for i in $(seq "$PER_USER"); do cat "$WORK/mint.url"; done >"$WORK/mint.urls"
+	# In a subshell: its wait is for the curls alone, not the web server.
+	(
+		i=0
+		while read -r session; do
+			i=$((i + 1))
+			curl -s --max-time 600 -X POST -H "Authorization: Bearer $session" -H "$CT" \
+				--data-binary "$BODY_CREATE" -K "$WORK/mint.urls" |
+				jq -r '.data.token // empty' >"$WORK/mint-$tag.$i" &
+			[ $((i % (2 * NWORKERS))) = 0 ] && wait
+		done <"$WORK/mint-$tag.sessions"
+		wait
+	)
+	for i in $(seq "$users"); do cat "$WORK/mint-$tag.$i"; rm -f "$WORK/mint-$tag.$i"; done |
+		head -n "$count" >"$file"
+	t1=$(date +%s.%N)
+	MINT_S=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }')
+	got=$(wc -l <"$file")
+	say "made $got tokens through the API for $users users in $MINT_S s ($(ratio "$got" "$MINT_S") a second, sessions included)"
+	[ "$got" = "$count" ] || { echo "run.sh: only $got of $count tokens were made" >&2; return 1; }
 }
 
 # use_workers PROGRAM: NWORKERS fresh workers of PROGRAM behind lighttpd.
@@ -110,16 +177,32 @@ rss_kib() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
 
 # ---------------------------------------------------------------- set-up
 
-# The Argon2 bound is timed right before and right after the creates it is
-# compared with (the machine's load drifts), like the floor; the mean is used.
+# The bounds (Argon2, fdatasync) are timed right before and right after
+# the rounds they are compared with (the machine's load drifts), like the
+# floor; the mean of the two is used.
 CORES=$(nproc)
-HASH_TIMES=(); HASH_TIMES_SCALE=()
-# argon2_time [TAG]: one hash's median time, appended to HASH_TIMES<TAG>.
+HASH_TIMES=(); HASH_TIMES_SCALE=(); PW_HASH_TIMES=()
+# argon2_time COST LIST: one hash's median time at COST, appended to LIST.
 argon2_time() {
 	local t
-	t=$("$WORK/argon2_time" "$PATGATE_ARGON2" 15)
-	eval "HASH_TIMES${1:-}+=(\$t)"
-	say "Argon2id at $PATGATE_ARGON2: one hash $t s"
+	t=$("$WORK/argon2_time" "$1" 15)
+	eval "$2+=(\$t)"
+	say "Argon2id at $1: one hash $t s"
+}
+FSYNC_RATES=(); FSYNC_RATES_SCALE=()
+# fsync_rate LIST: the write + fdatasyncs a second that NWORKERS processes
+# make together on the database's file system, appended to LIST.
+fsync_rate() {
+	local out
+	out=$("$WORK/fsync_time" "$PATGATE_DB" 300 "$NWORKERS") || { echo "run.sh: fsync_time failed" >&2; exit 99; }
+	eval "$1+=(\${out#* })"
+	say "fdatasync on $PATGATE_DB: one ${out% *} s; $NWORKERS writers ${out#* } a second"
+}
+# used_costs: the Argon2id costs of the hashes written to the log so far,
+# the most frequent first.
+used_costs() {
+	grep -haoE '[$]argon2id[$]v=19[$]m=[0-9]+,t=[0-9]+,p=[0-9]+' "$PATGATE_DB"/log.* |
+		sed 's/.*[$]//' | sort | uniq -c | sort -rn | awk '{ print $2 }'
 }
 
 cli init 2>/dev/null || { echo "run.sh: patgate init failed" >&2; exit 99; }
@@ -128,6 +211,18 @@ cli user add lister@example.com >/dev/null
 cli user add filler@example.com >/dev/null
 BENCH_SESSION=$(cli session new bench@example.com)
 LISTER=$(cli session new lister@example.com)
+# No password is stored yet: the hashes in the log are the sessions', made
+# at the token cost in force (the program's default without BENCH_ARGON2).
+TOKEN_COST=$(used_costs | head -n 1)
+[ -n "$TOKEN_COST" ] || { echo "run.sh: no session hash found in the log" >&2; exit 99; }
+say "token and session hashes: $TOKEN_COST (${BENCH_ARGON2:+from BENCH_ARGON2}${BENCH_ARGON2:-the default})"
+LOGIN_EMAIL=login@example.com
+LOGIN_PASSWORD="benchmark password 0001"
+printf '%s\n' "$LOGIN_PASSWORD" | cli user add "$LOGIN_EMAIL" --password-stdin >/dev/null ||
+	{ echo "run.sh: cannot add the login user" >&2; exit 99; }
+PW_COST=${PATGATE_PASSWORD_ARGON2:-$(used_costs | grep -vxF "$TOKEN_COST" | head -n 1)}
+: "${PW_COST:=$TOKEN_COST}"
+say "password hashes: $PW_COST"
 cat >"$WORK/rules" <<'RULES'
 GET /service/* read
 RULES
@@ -153,6 +248,13 @@ X-Original-URI: /service/data"
 BODY_CREATE='{"name":"benchmark token 0001","abilities":["read"]}'
 CREATE_ENV=(BENCH_METHOD=POST BENCH_EXPECT=201 BENCH_BODY="$BODY_CREATE")
 CT="Content-Type: application/json"
+BODY_LOGIN="{\"email\":\"$LOGIN_EMAIL\",\"password\":\"$LOGIN_PASSWORD\"}"
+call POST /api/v1/auth/login -H "$CT" --data-binary "$BODY_LOGIN"
+[ "$STATUS" = 200 ] || { echo "run.sh: the login user cannot log in ($STATUS $BODY)" >&2; exit 99; }
+# The cold check: COLD tokens made at the cost in force, sent in turn.
+COLD_FILE="$WORK/cold.tokens"
+mint_tokens cold "$COLD" "$COLD_FILE" || exit 99
+COLD_MINT_S=$MINT_S
 
 # ---------------------------------------------------------------- memory
 # Fresh workers; RSS after 10,000 requests and after 100,000, a mix of
@@ -188,7 +290,7 @@ if [ -z "${BENCH_QUICK:-}" ]; then
 	mix 89900 100
 	for p in $WORKER_PIDS; do RSS100+=("$(rss_kib "$p")"); done
 fi
-ARGON2_KIB=$(printf '%s\n' "$PATGATE_ARGON2" | sed -n 's/.*m=\([0-9]*\).*/\1/p')
+ARGON2_KIB=$(printf '%s\n' "$TOKEN_COST" | sed -n 's/.*m=\([0-9]*\).*/\1/p')
 say "RSS KiB after 10k: ${RSS10[*]}; after 100k: ${RSS100[*]}"
 
 # ---------------------------------------------------------------- throughput
@@ -201,8 +303,17 @@ floor() {
 	into+=("$RPS")
 	use_workers "$PATGATE_FCGI"
 }
-# measure_fast TAG: the four request kinds the floor is compared with; each
-# rate is appended to the list named KIND_RUNS<TAG>.
+# cold_check NAME FILE LIST: the tokens of FILE checked in turn; the rate
+# is appended to LIST, its answers outside 2xx added to COLD_NON2XX<LIST>.
+cold_check() {
+	wrk_run "$1" /api/v1/auth/check BENCH_TOKENS="$2" BENCH_HEADERS="$ORIG"
+	eval "$3+=(\$RAW_RPS); ${3}_NON2XX=\$(( \${${3}_NON2XX:-0} + (NON2XX < 0 ? 1 : NON2XX) ))"
+}
+# measure_fast TAG: the request kinds the floor is compared with; each
+# rate is appended to the list named KIND_RUNS<TAG>.  The workers are
+# fresh (a floor run comes before), so the cold check, last, finds none of
+# its tokens in their caches; being last, it leaves no spent Argon2 budget
+# to the others.
 measure_fast() {
 	local tag=$1
 	wrk_run "check$tag" /api/v1/auth/check "${CHECK[@]}"; eval "CHECK_RUNS$tag+=(\$RPS)"
@@ -214,25 +325,57 @@ $ORIG"; eval "MALFORMED_RUNS$tag+=(\$RPS)"
 $ORIG"; eval "BADCRC_RUNS$tag+=(\$RPS)"
 	wrk_run "list$tag" /api/v1/user/api-tokens BENCH_HEADERS="Authorization: Bearer $LISTER"
 	eval "LIST_RUNS$tag+=(\$RPS)"
+	cold_check "cold$tag" "$COLD_FILE" "COLD_RUNS$tag"
 }
-# measure_create TAG [ROUNDS]: creates at the configured cost, each round
-# appended to CREATE_RUNS<TAG>, with the Argon2 hash timed before the first
-# round and after each (into HASH_TIMES<TAG>).
+# measure_create TAG [ROUNDS]: creates at the token cost in force, each
+# round appended to CREATE_RUNS<TAG>, with the fdatasync rate and the
+# Argon2 hash timed before the first round and after each (into
+# FSYNC_RATES<TAG> and HASH_TIMES<TAG>).  A round spreads its creates over
+# users that start with no token, taken in turn, so that a user holds
+# about as many as the default cap allows (a create walks its user's
+# tokens): as many users as the bound just timed allows PER_USER creates
+# in the round, at most 300.  No more: each session's first check in a
+# worker is a hash at the token cost, which at a password-like cost would
+# meet the Argon2 throttle.
 measure_create() {
-	local tag=$1 rounds=${2:-1} r session
-	argon2_time "$tag"
+	local tag=$1 rounds=${2:-1} r i users syncs hash
+	fsync_rate "FSYNC_RATES$tag"
+	argon2_time "$TOKEN_COST" "HASH_TIMES$tag"
 	for r in $(seq "$rounds"); do
-		# Each round's user starts with no token, as the cap walks them.
-		cli user add "creator$tag$r@example.com" >/dev/null
-		session=$(cli session new "creator$tag$r@example.com")
+		eval "syncs=\${FSYNC_RATES$tag[-1]}; hash=\${HASH_TIMES$tag[-1]}"
+		users=$(awk -v f="$syncs" -v h="$hash" -v c="$CORES" -v d="$DURATION" -v p="$PER_USER" \
+			'BEGIN { b = c / h; if (f < b) b = f; u = int(b * d / p) + 1; print (u > 300 ? 300 : u) }')
+		for i in $(seq "$users"); do
+			cli user add "creator$tag.$r.$i@example.com" >/dev/null &&
+				cli session new "creator$tag.$r.$i@example.com"
+		done >"$WORK/creators"
 		wrk_run "create$tag" /api/v1/user/api-tokens "${CREATE_ENV[@]}" \
-			BENCH_HEADERS="Authorization: Bearer $session
-$CT"
+			BENCH_TOKENS="$WORK/creators" BENCH_HEADERS="$CT"
 		eval "CREATE_RUNS$tag+=(\$RPS)"
-		argon2_time "$tag"
+		fsync_rate "FSYNC_RATES$tag"
+		argon2_time "$TOKEN_COST" "HASH_TIMES$tag"
 	done
 }
-median() { sort -g | awk '{ v[NR] = $1 } END { printf "%.3f", NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+# measure_login ROUNDS: logins with the right password, each round
+# appended to LOGIN_RUNS, the hash at the password cost timed before the
+# first round and after each (into PW_HASH_TIMES).  One user: a success
+# clears its email's failures and gives back its address's reservation,
+# and no more than NWORKERS attempts are in flight, under both limits.
+measure_login() {
+	local r
+	argon2_time "$PW_COST" PW_HASH_TIMES
+	for r in $(seq "$1"); do
+		wrk_run "login" /api/v1/auth/login BENCH_METHOD=POST BENCH_BODY="$BODY_LOGIN" \
+			BENCH_HEADERS="$CT"
+		LOGIN_RUNS+=("$RPS")
+		argon2_time "$PW_COST" PW_HASH_TIMES
+	done
+}
+# median [FORMAT]: of the numbers on stdin, printed with FORMAT (%.3f).
+median() {
+	sort -g | awk -v f="${1:-%.3f}" '{ v[NR] = $1 }
+		END { printf f, NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
 # per_round KIND [FLOORS]: each round's rate over the mean of the floors measured
 # just before and just after it; their median is the kind's ratio.
 per_round() {
@@ -249,31 +392,53 @@ per_round() {
 # floors on either side of it.
 ROUNDS=${BENCH_ROUNDS:-5}
 FLOORS=()
-CHECK_RUNS=(); MALFORMED_RUNS=(); BADCRC_RUNS=(); LIST_RUNS=()
+CHECK_RUNS=(); MALFORMED_RUNS=(); BADCRC_RUNS=(); LIST_RUNS=(); COLD_RUNS=()
 floor
 for _ in $(seq "$ROUNDS"); do
 	measure_fast ""
 	floor
 done
-CREATE_RUNS=(); CREATE_RUNS_SCALE=()
+CREATE_RUNS=(); CREATE_RUNS_SCALE=(); LOGIN_RUNS=()
 measure_create "" "$ROUNDS"
+measure_login "$ROUNDS"
 FLOOR=$(printf '%s\n' "${FLOORS[@]}" | median)
 CHECK_RPS=$(printf '%s\n' "${CHECK_RUNS[@]}" | median)
 MALFORMED_RPS=$(printf '%s\n' "${MALFORMED_RUNS[@]}" | median)
 BADCRC_RPS=$(printf '%s\n' "${BADCRC_RUNS[@]}" | median)
 LIST_RPS=$(printf '%s\n' "${LIST_RUNS[@]}" | median)
 say "floor: ${FLOORS[*]} req/s, median $FLOOR"
+COLD_RPS=$(printf '%s\n' "${COLD_RUNS[@]}" | median)
 CREATE_RPS=$(printf '%s\n' "${CREATE_RUNS[@]}" | median)
-HASH_S=$(printf '%s\n' "${HASH_TIMES[@]}" | median)
+HASH_S=$(printf '%s\n' "${HASH_TIMES[@]}" | median %.6f)
 ARGON2_BOUND=$(awk -v c="$CORES" -v s="$HASH_S" 'BEGIN { printf "%.1f", c / s }')
-say "one hash ${HASH_TIMES[*]} s, median $HASH_S; bound $CORES cores / that = $ARGON2_BOUND creates/s"
-# create_ratio [TAG]: each round's creates over the bound from the hashes
-# timed just before and just after it; the median of those.
+FSYNC_BOUND=$(printf '%s\n' "${FSYNC_RATES[@]}" | median)
+say "one hash at $TOKEN_COST ${HASH_TIMES[*]} s, median $HASH_S; $CORES cores / that = $ARGON2_BOUND creates/s"
+say "fdatasyncs a second, $NWORKERS writers: ${FSYNC_RATES[*]}, median $FSYNC_BOUND"
+# A create is one hash at the token cost and one synchronous commit: the
+# lower of the two rates bounds it.
+CREATE_BOUND_BY=$(awk -v f="$FSYNC_BOUND" -v a="$ARGON2_BOUND" 'BEGIN { print (f <= a ? "fdatasync" : "argon2") }')
+say "creates are bound by $CREATE_BOUND_BY"
+# create_ratio [TAG]: each round's creates over the lower bound (fdatasync
+# or Argon2) from the timings just before and just after it; the median.
 create_ratio() {
-	local -n runs=CREATE_RUNS${1:-} hashes=HASH_TIMES${1:-}
+	local -n runs=CREATE_RUNS${1:-} hashes=HASH_TIMES${1:-} syncs=FSYNC_RATES${1:-}
 	local r
 	for r in "${!runs[@]}"; do
 		awk -v n="${runs[$r]}" -v a="${hashes[$r]}" -v b="${hashes[$((r + 1))]}" \
+		    -v f="${syncs[$r]}" -v g="${syncs[$((r + 1))]}" -v c="$CORES" 'BEGIN {
+			h = c / ((a + b) / 2); s = (f + g) / 2
+			printf "%.3f\n", n / (s < h ? s : h) }'
+	done | median
+}
+LOGIN_RPS=$(printf '%s\n' "${LOGIN_RUNS[@]}" | median)
+PW_HASH_S=$(printf '%s\n' "${PW_HASH_TIMES[@]}" | median %.6f)
+LOGIN_BOUND=$(awk -v c="$CORES" -v s="$PW_HASH_S" 'BEGIN { printf "%.1f", c / s }')
+# login_ratio: each round's logins over cores / one hash at the password
+# cost timed just before and just after it; the median.
+login_ratio() {
+	local r
+	for r in "${!LOGIN_RUNS[@]}"; do
+		awk -v n="${LOGIN_RUNS[$r]}" -v a="${PW_HASH_TIMES[$r]}" -v b="${PW_HASH_TIMES[$((r + 1))]}" \
 		    -v c="$CORES" 'BEGIN { printf "%.3f\n", n / (c / ((a + b) / 2)) }'
 	done | median
 }
@@ -284,23 +449,32 @@ if [ -z "${BENCH_QUICK:-}" ]; then
 	stop_bench_workers
 	cli prune --days 100000 >/dev/null	# a checkpoint: the files hold every page
 	BYTES0=$(db_bytes)
-	say "loading $SCALE tokens"
+	# The bulk loader stores tokens whose secrets nobody knows (it prints
+	# one): SCALE - SCALE_USABLE of them, then SCALE_USABLE made through
+	# the API, whose secrets are kept to be checked in turn.
+	BULK_N=$((SCALE - SCALE_USABLE))
+	say "loading $BULK_N tokens"
 	T0=$(date +%s.%N)
-	BULK_PAT=$(cli token bulk filler@example.com "$SCALE" --name "benchmark token 0001")
+	BULK_PAT=$(cli token bulk filler@example.com "$BULK_N" --name "benchmark token 0001")
 	T1=$(date +%s.%N)
 	BYTES1=$(db_bytes)
-	PER_TOKEN=$(( (BYTES1 - BYTES0) / SCALE ))
+	PER_TOKEN=$(( (BYTES1 - BYTES0) / BULK_N ))
 	LOAD_S=$(awk -v a="$T0" -v b="$T1" 'BEGIN { printf "%.1f", b - a }')
 	say "loaded in $LOAD_S s; $PER_TOKEN bytes a token on disk"
 	"$CLI" verify "$BULK_PAT" >/dev/null 2>&1 || { echo "run.sh: the bulk loader's token fails" >&2; exit 99; }
+	use_workers "$PATGATE_FCGI"
+	SCALE_FILE="$WORK/scale.tokens"
+	mint_tokens usable "$SCALE_USABLE" "$SCALE_FILE" || exit 99
+	SCALE_MINT_S=$MINT_S
 	# As at 1,000 tokens, each figure is taken against what the machine
 	# allowed at that moment: the check in rounds between floor runs, the
 	# creates between hash timings; that ratio is then compared with the
 	# one at 1,000 tokens, so the machine's drift is not charged to the store.
-	CHECK_RUNS_SCALE=(); LIST_RUNS_SCALE=(); FLOORS_SCALE=()
+	CHECK_RUNS_SCALE=(); LIST_RUNS_SCALE=(); FLOORS_SCALE=(); COLD_RUNS_SCALE=()
 	floor FLOORS_SCALE
 	for _ in $(seq "$ROUNDS"); do
 		wrk_run "check_SCALE" /api/v1/auth/check "${CHECK[@]}"; CHECK_RUNS_SCALE+=("$RPS")
+		cold_check "cold_SCALE" "$SCALE_FILE" COLD_RUNS_SCALE
 		floor FLOORS_SCALE
 	done
 	# The list at scale only for the record: no target is set on it.
@@ -308,6 +482,7 @@ if [ -z "${BENCH_QUICK:-}" ]; then
 	LIST_RUNS_SCALE+=("$RPS")
 	measure_create "_SCALE" "$ROUNDS"
 	CHECK_RPS_SCALE=$(printf '%s\n' "${CHECK_RUNS_SCALE[@]}" | median)
+	COLD_RPS_SCALE=$(printf '%s\n' "${COLD_RUNS_SCALE[@]}" | median)
 	CREATE_RPS_SCALE=$(printf '%s\n' "${CREATE_RUNS_SCALE[@]}" | median)
 	LIST_RPS_SCALE=${LIST_RUNS_SCALE[0]}
 fi
@@ -315,11 +490,15 @@ fi
 # ---------------------------------------------------------------- table
 
 CHECK_RPS_SCALE=${CHECK_RPS_SCALE:-0}
+row "check, $COLD tokens in turn, cold (req/s)" "$COLD_RPS, non-2xx ${COLD_RUNS_NON2XX:-0}" "floor $FLOOR" \
+	"$(per_round COLD_RUNS)" 0.75 ge "${COLD_RUNS_NON2XX:-0}"
 row "check, warm valid PAT (req/s)" "$CHECK_RPS" "floor $FLOOR" "$(per_round CHECK_RUNS)" 0.85
 row "check, malformed token (req/s)" "$MALFORMED_RPS" "floor $FLOOR" "$(per_round MALFORMED_RUNS)" 0.9
 row "check, bad checksum (req/s)" "$BADCRC_RPS" "floor $FLOOR" "$(per_round BADCRC_RUNS)" 0.9
 row "list, 10 tokens (req/s)" "$LIST_RPS" "floor $FLOOR" "$(per_round LIST_RUNS)" 0.75
-row "create, $PATGATE_ARGON2 (req/s)" "$CREATE_RPS" "argon2 $ARGON2_BOUND" "$(create_ratio)" 0.9
+if [ "$CREATE_BOUND_BY" = fdatasync ]; then CREATE_BASE="fdatasync $FSYNC_BOUND"; else CREATE_BASE="argon2 $ARGON2_BOUND"; fi
+row "create, $TOKEN_COST (req/s)" "$CREATE_RPS" "$CREATE_BASE" "$(create_ratio)" 0.9
+row "login, $PW_COST (req/s)" "$LOGIN_RPS" "argon2 $LOGIN_BOUND" "$(login_ratio)" 0.9
 i=0
 for p in $WORKER_PIDS; do :; done
 for k in "${!RSS100[@]}"; do
@@ -331,12 +510,15 @@ done
 if [ -z "${BENCH_QUICK:-}" ]; then
 	CHECK_X_SCALE=$(per_round CHECK_RUNS_SCALE FLOORS_SCALE)
 	CREATE_X_SCALE=$(create_ratio _SCALE)
+	row "check, $SCALE_USABLE of $SCALE tokens in turn (req/s)" \
+		"$COLD_RPS_SCALE, non-2xx ${COLD_RUNS_SCALE_NON2XX:-0}" "floor $(printf '%s\n' "${FLOORS_SCALE[@]}" | median)" \
+		"$(per_round COLD_RUNS_SCALE FLOORS_SCALE)" 0.70 ge "${COLD_RUNS_SCALE_NON2XX:-0}"
 	row "check at $SCALE tokens (x floor)" "$CHECK_X_SCALE" "at $BASE_TOKENS: $(per_round CHECK_RUNS)" \
 		"$(ratio "$CHECK_X_SCALE" "$(per_round CHECK_RUNS)")" 0.9
 	row "create at $SCALE tokens (x bound)" "$CREATE_X_SCALE" "at $BASE_TOKENS: $(create_ratio)" \
 		"$(ratio "$CREATE_X_SCALE" "$(create_ratio)")" 0.9
 	row "disk bytes a token, 20-char name" "$PER_TOKEN" "1 KiB 1024" "$(ratio "$PER_TOKEN" 1024)" 1 le
-	say "for scale at $SCALE: list $LIST_RPS_SCALE req/s; load took $LOAD_S s"
+	say "for scale at $SCALE: list $LIST_RPS_SCALE req/s; bulk load of $BULK_N took $LOAD_S s, $SCALE_USABLE through the API $SCALE_MINT_S s"
 fi
 
 {
@@ -345,7 +527,10 @@ fi
 	printf '%s\n' "${ROWS[@]}"
 } | column -t -s '|'
 echo "($CORES cores, $NWORKERS workers, wrk -t$THREADS -c$CONNS -d${DURATION}s, $ROUNDS rounds; value and baseline are medians, a ratio the median of each round's against the floors either side of it)"
-echo "(floor runs: ${FLOORS[*]}; check: ${CHECK_RUNS[*]}; malformed: ${MALFORMED_RUNS[*]}; bad checksum: ${BADCRC_RUNS[*]}; list: ${LIST_RUNS[*]}; creates: ${CREATE_RUNS[*]}; one Argon2id hash: ${HASH_TIMES[*]} s)"
+echo "(floor runs: ${FLOORS[*]}; cold check: ${COLD_RUNS[*]}; check: ${CHECK_RUNS[*]}; malformed: ${MALFORMED_RUNS[*]}; bad checksum: ${BADCRC_RUNS[*]}; list: ${LIST_RUNS[*]})"
+echo "(creates: ${CREATE_RUNS[*]}; fdatasyncs a second, $NWORKERS writers: ${FSYNC_RATES[*]}; one Argon2id hash at $TOKEN_COST: ${HASH_TIMES[*]} s; creates bound by $CREATE_BOUND_BY)"
+echo "(logins: ${LOGIN_RUNS[*]}; one Argon2id hash at $PW_COST: ${PW_HASH_TIMES[*]} s; $COLD cold tokens made through the API in $COLD_MINT_S s)"
 [ -n "${BENCH_QUICK:-}" ] ||
-	echo "(at $SCALE tokens: floor runs: ${FLOORS_SCALE[*]}; check: ${CHECK_RUNS_SCALE[*]}; list: ${LIST_RUNS_SCALE[*]}; creates: ${CREATE_RUNS_SCALE[*]}; one Argon2id hash: ${HASH_TIMES_SCALE[*]} s)"
+	echo "(at $SCALE tokens: floor runs: ${FLOORS_SCALE[*]}; $SCALE_USABLE in turn: ${COLD_RUNS_SCALE[*]}; check: ${CHECK_RUNS_SCALE[*]}; list: ${LIST_RUNS_SCALE[*]}; creates: ${CREATE_RUNS_SCALE[*]}; fdatasyncs: ${FSYNC_RATES_SCALE[*]}; one Argon2id hash: ${HASH_TIMES_SCALE[*]} s; $SCALE_USABLE made through the API in $SCALE_MINT_S s)"
+echo "(the run took $(( $(date +%s) - RUN_T0 )) s)"
 exit "$FAILED"
