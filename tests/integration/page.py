@@ -261,6 +261,12 @@ def s_create_xss():
 
 def s_reload():
     tok = state.get("tok")
+    # A token that expires in two seconds, to be listed as expired.
+    soon = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 2))
+    st, body = api("POST", "user/api-tokens", session(), {"name": "short-lived", "expires_at": soon})
+    if st != 201:
+        fail("creating a short-lived token: %d %r" % (st, body))
+    time.sleep(max(0, time.mktime(time.strptime(soon, "%Y-%m-%dT%H:%M:%SZ")) - time.mktime(time.gmtime()) + 1.2))
     d.refresh()
     wait(lambda: visible("app-section"), "the list after a reload (the session kept)")
     wait(lambda: XSS in names(), "the token listed after the reload")
@@ -277,6 +283,14 @@ def s_reload():
     li = d.find_elements(By.CSS_SELECTOR, "#token-list li.token")
     if li and "read, write" not in li[0].text:
         fail("the abilities are not listed: %r" % li[0].text)
+    wait(lambda: "short-lived" in names(), "the short-lived token listed")
+    li = d.find_elements(By.CSS_SELECTOR, "#token-list li.token")
+    if len(li) != 2 or "expired" not in li[1].text or "Expired" not in li[1].text:
+        fail("the short-lived token is not marked expired: %r" % [e.text for e in li])
+    if len(li) == 2 and li[0].find_elements(By.CSS_SELECTOR, ".badge"):
+        fail("the live token is marked expired")
+    if st == 201:
+        api("DELETE", "user/api-tokens/" + body["data"]["id"], session())
 
 
 def s_revoke():
@@ -421,7 +435,7 @@ try:
     step("login keeps the session in sessionStorage only", s_login)
     step("a 422 shows its message at the field", s_invalid)
     step("create: the name is shown as text, the token once with a warning and a copy button", s_create_xss)
-    step("after a reload the token is nowhere in the page", s_reload)
+    step("after a reload the token is nowhere in the page; an expired token is marked", s_reload)
     step("revoke after the page's own dialog (Escape cancels; keyboard confirms)", s_revoke)
     step("rotate gives a new token that replaces the old", s_rotate)
     step("a session ended elsewhere brings back the login form, keeping what was typed", s_session_revoked)
