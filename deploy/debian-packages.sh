@@ -7,12 +7,15 @@
 # their own configuration; installing them must not start the system
 # services, which would take port 80 and, for the second of Apache and nginx,
 # fail the installation.
+# Chromium, its driver, Selenium and npm (for axe-core) are for the token
+# page's browser test, tests/integration/page.sh.
 set -eu
 PACKAGES="build-essential autoconf automake pkg-config
 	libfcgi-dev libfcgi-bin libjson-c-dev libargon2-dev libdb5.3-dev db5.3-util
 	lighttpd spawn-fcgi multiwatch curl jq ca-certificates procps
 	clang libclang-rt-14-dev wrk strace socat valgrind
-	apache2 libapache2-mod-fcgid nginx mandoc"
+	apache2 libapache2-mod-fcgid nginx mandoc
+	chromium chromium-driver python3-selenium npm"
 missing=
 for p in $PACKAGES; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' ||

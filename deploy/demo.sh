@@ -1,8 +1,8 @@
 #!/bin/bash
 # demo.sh: on a fresh Debian 12 machine (as root), install, build, make a demo
 # database with a demo user and a random password, serve the API on
-# 127.0.0.1:8080 (lighttpd + spawn-fcgi + multiwatch), and print the curls
-# that log in and create a token.
+# 127.0.0.1:8080 (lighttpd + spawn-fcgi + multiwatch), and print the token
+# page's address and the curls that log in and create a token.
 #   deploy/demo.sh          set up and start (again, from scratch)
 #   deploy/demo.sh stop     stop the demo
 set -eu
@@ -69,6 +69,7 @@ server.modules += ("mod_fastcgi", "mod_cgi")
 cgi.assign = (".cgi" => "")
 fastcgi.server = (
   "/api/" => (( "socket" => "$DEMO/fcgi.sock", "check-local" => "disable" )),
+  "/tokens/" => (( "socket" => "$DEMO/fcgi.sock", "check-local" => "disable" )),
   "/protected/" => (( "socket" => "$DEMO/fcgi.sock", "check-local" => "disable",
                       "mode" => "authorizer", "docroot" => "$DEMO/www" ))
 )
@@ -109,6 +110,8 @@ GUARD
 cat <<MSG
 patgate is serving on http://127.0.0.1:$PORT (database $DEMO/db, log $DEMO/error.log).
 Demo user demo@example.com, password $PASSWORD (also in $DEMO/password).
+
+The token page, in a browser:  http://127.0.0.1:$PORT/tokens/
 
 From here on no shell on the server is needed. Log in; the answer holds a
 session token:

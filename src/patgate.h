@@ -530,6 +530,7 @@ struct request {
 	const char	*remote_addr;		/* or "-" */
 	const char	*original_method;	/* X-Original-Method */
 	const char	*original_uri;		/* X-Original-URI */
+	const char	*if_none_match;		/* If-None-Match, or NULL */
 	struct body_source src;
 	char		*body;			/* after request_body() */
 	size_t		 bodylen;
@@ -580,6 +581,10 @@ struct response {
 	struct json_object *body;		/* owned; NULL for none */
 	struct json_out	 text;			/* a body written as text, when body is NULL */
 	int		 exit_after;		/* the worker should exit */
+	/* The token page's files: their type, cacheable; NULL for JSON. */
+	const char	*content_type;
+	const unsigned char *raw;		/* a static body, when set */
+	size_t		 rawlen;
 };
 
 void	 response_init(struct response *);
@@ -712,6 +717,24 @@ void	 api_health(struct ctx *);
 void	 api_auth_check(struct ctx *);
 void	 api_auth_login(struct ctx *);
 void	 api_auth_logout(struct ctx *);
+
+/* ------------------------------------------------------------ page.c */
+
+/* One file of the token page, built in from www/ (src/page_assets.c). */
+struct page_asset {
+	const char	*name;		/* "index.html", "app.js", ... */
+	const char	*type;		/* its Content-Type */
+	const unsigned char *data;
+	size_t		 len;
+};
+
+extern const struct page_asset page_assets[];
+extern const size_t page_nassets;
+
+/* GET /tokens/ and its files, with an ETag; 404 for a name not built in. */
+void	 page_serve(struct ctx *);
+/* GET /tokens: to /tokens/, where the page's relative links work. */
+void	 page_redirect(struct ctx *);
 /* Answer a FastCGI Authorizer request (FCGI_ROLE=AUTHORIZER). */
 void	 authorizer_dispatch(struct app *, struct request *, struct response *);
 

@@ -15,6 +15,9 @@ response_init(struct response *res)
 	res->body = NULL;
 	memset(&res->text, 0, sizeof(res->text));
 	res->exit_after = 0;
+	res->content_type = NULL;
+	res->raw = NULL;
+	res->rawlen = 0;
 }
 
 /* Copy src into dst of size cap, cut short if need be. */
@@ -128,6 +131,8 @@ response_reason(int status)
 	switch (status) {
 	case 200: return "OK";
 	case 201: return "Created";
+	case 301: return "Moved Permanently";
+	case 304: return "Not Modified";
 	case 400: return "Bad Request";
 	case 401: return "Unauthorized";
 	case 403: return "Forbidden";
@@ -176,7 +181,10 @@ response_serialize(const struct response *res, size_t *len)
 	size_t		 bodylen = 0, cap, at = 0, i;
 	char		*out;
 
-	if (res->body != NULL)
+	if (res->raw != NULL) {
+		body = (const char *)res->raw;
+		bodylen = res->rawlen;
+	} else if (res->body != NULL)
 		body = json_object_to_json_string_length(res->body,
 		    JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &bodylen);
 	else if (res->text.failed)
@@ -185,7 +193,8 @@ response_serialize(const struct response *res, size_t *len)
 		body = res->text.buf;
 		bodylen = res->text.len;
 	}
-	cap = 512 + res->nheaders * sizeof(res->headers[0]) + bodylen + 1;
+	cap = 512 + (res->content_type != NULL ? strlen(res->content_type) : 0) +
+	    res->nheaders * sizeof(res->headers[0]) + bodylen + 1;
 	if ((out = malloc(cap)) == NULL)
 		return NULL;
 	/* The Status line comes first and always: an authorizer depends on it. */
@@ -194,20 +203,31 @@ response_serialize(const struct response *res, size_t *len)
 	RESPONSE_PUT(out, &at, " ");
 	reason = response_reason(res->status);
 	response_put(out, &at, reason, strlen(reason));
-	RESPONSE_PUT(out, &at, "\r\n"
-	    "Content-Type: application/json\r\n"
-	    "Cache-Control: no-store\r\n"
-	    "Pragma: no-cache\r\n"
-	    "X-Content-Type-Options: nosniff\r\n");
+	if (res->content_type == NULL)
+		RESPONSE_PUT(out, &at, "\r\n"
+		    "Content-Type: application/json\r\n"
+		    "Cache-Control: no-store\r\n"
+		    "Pragma: no-cache\r\n"
+		    "X-Content-Type-Options: nosniff\r\n");
+	else {
+		/* The page's files hold no secret: their caching is their own. */
+		RESPONSE_PUT(out, &at, "\r\nContent-Type: ");
+		response_put(out, &at, res->content_type, strlen(res->content_type));
+		RESPONSE_PUT(out, &at, "\r\nX-Content-Type-Options: nosniff\r\n");
+	}
 	for (i = 0; i < res->nheaders; i++) {
 		response_put(out, &at, res->headers[i].name, strlen(res->headers[i].name));
 		RESPONSE_PUT(out, &at, ": ");
 		response_put(out, &at, res->headers[i].value, strlen(res->headers[i].value));
 		RESPONSE_PUT(out, &at, "\r\n");
 	}
-	RESPONSE_PUT(out, &at, "Content-Length: ");
-	at = response_number(out, at, bodylen);
-	RESPONSE_PUT(out, &at, "\r\n\r\n");
+	/* A 304 has no body, and no length that would claim one. */
+	if (res->status != 304) {
+		RESPONSE_PUT(out, &at, "Content-Length: ");
+		at = response_number(out, at, bodylen);
+		RESPONSE_PUT(out, &at, "\r\n");
+	}
+	RESPONSE_PUT(out, &at, "\r\n");
 	response_put(out, &at, body, bodylen);
 	*len = at;
 	return out;

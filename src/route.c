@@ -23,6 +23,10 @@ static const struct route routes[] = {
 	{ "GET",    "/api/v1/health",           0, CRED_NONE,    api_health },
 	{ "POST",   "/api/v1/auth/login",       0, CRED_NONE,    api_auth_login },
 	{ "POST",   "/api/v1/auth/logout",      0, CRED_SESSION, api_auth_logout },
+	/* The token page: its HTML at /tokens/, its files below. */
+	{ "GET",    "/tokens/",                 0, CRED_NONE,    page_serve },
+	{ "GET",    "/tokens/",                 1, CRED_NONE,    page_serve },
+	{ "GET",    "/tokens",                  0, CRED_NONE,    page_redirect },
 };
 
 #define NROUTES	(sizeof(routes) / sizeof(routes[0]))

@@ -20,6 +20,8 @@ fail=0
 SERIAL="tests/integration/flood.sh tests/integration/reliability.sh"
 SERIAL="$SERIAL tests/integration/log_bound.sh tests/integration/core_secrets.sh"
 SERIAL="$SERIAL tests/integration/scale.sh tests/integration/soak.sh"
+# The browser test: Chromium takes a core of its own.
+SERIAL="$SERIAL tests/integration/page.sh"
 
 # count DIR LABEL: add the counts of DIR/check.out; show what failed.
 count() {

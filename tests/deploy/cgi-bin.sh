@@ -8,7 +8,7 @@
 . "$(dirname "$0")/lib.sh"
 HOME_DIR="$WORK/home/patgate"
 setup_db
-mkdir -p "$HOME_DIR" "$WORK/www/tokens"
+mkdir -p "$HOME_DIR" "$WORK/www/site"
 mv "$WORK/db" "$HOME_DIR/db"
 export PATGATE_DB="$HOME_DIR/db"
 install -m 755 "$FCGI" "$HOME_DIR/patgate.fcgi"
@@ -18,14 +18,14 @@ chown -R www-data:www-data "$HOME_DIR"
 chmod 0711 "$WORK/home"
 
 # The kit, as a user would upload it: at the site's root, and again below
-# it in tokens/ with PATGATE_BASE set.
+# it in site/ with PATGATE_BASE set.
 cp "$top_srcdir/cgi-bin/.htaccess" "$WORK/www/.htaccess"
 template "$top_srcdir/cgi-bin/patgate.cgi" "$WORK/www/patgate.cgi" \
 	/home/example/patgate "$HOME_DIR"
-cp "$top_srcdir/cgi-bin/.htaccess" "$WORK/www/tokens/.htaccess"
-template "$top_srcdir/cgi-bin/patgate.cgi" "$WORK/www/tokens/patgate.cgi" \
+cp "$top_srcdir/cgi-bin/.htaccess" "$WORK/www/site/.htaccess"
+template "$top_srcdir/cgi-bin/patgate.cgi" "$WORK/www/site/patgate.cgi" \
 	/home/example/patgate "$HOME_DIR" \
-	"PATGATE_BASE=" "PATGATE_BASE=/tokens"
+	"PATGATE_BASE=" "PATGATE_BASE=/site"
 # And in bare/ without the lines that hand Authorization over.
 mkdir -p "$WORK/www/bare"
 template "$top_srcdir/cgi-bin/.htaccess" "$WORK/www/bare/.htaccess" \
@@ -33,7 +33,7 @@ template "$top_srcdir/cgi-bin/.htaccess" "$WORK/www/bare/.htaccess" \
 template "$top_srcdir/cgi-bin/patgate.cgi" "$WORK/www/bare/patgate.cgi" \
 	/home/example/patgate "$HOME_DIR" \
 	"PATGATE_BASE=" "PATGATE_BASE=/bare"
-chmod 755 "$WORK/www/patgate.cgi" "$WORK/www/tokens/patgate.cgi" "$WORK/www/bare/patgate.cgi"
+chmod 755 "$WORK/www/patgate.cgi" "$WORK/www/site/patgate.cgi" "$WORK/www/bare/patgate.cgi"
 
 : >"$WORK/empty.conf"
 APACHE_OVERRIDE="FileInfo Options=ExecCGI"
@@ -53,11 +53,12 @@ guarded() {
 }
 
 below_the_root() {
-	call GET /tokens/api/v1/health
+	call GET /site/api/v1/health
 	expect_eq "health" "$STATUS" 200
-	call GET /tokens/api/user -H "Authorization: Bearer $ALICE"
+	call GET /site/api/user -H "Authorization: Bearer $ALICE"
 	expect_eq "current user" "$STATUS" 200
 	expect_jq "who" ".id == \"$ALICE_ID\""
+	PAGE_BASE=/site smoke_page
 }
 
 authorization_needs_the_kit() {
@@ -68,6 +69,9 @@ authorization_needs_the_kit() {
 }
 
 nothing_else_routed() {
+	call GET /tokensmith
+	expect_eq "a path that only starts like tokens" "$STATUS" 404
+	[[ $BODY == *'"message"'* ]] && fail "patgate answered /tokensmith"
 	call GET /apiary
 	expect_eq "a path that only starts like api" "$STATUS" 404
 	[[ $BODY == *'"message"'* ]] && fail "patgate answered /apiary"
@@ -81,6 +85,6 @@ audit_in_error_log() {
 run_smoke cgi-bin
 t_case "cgi-bin: the kit works below the site's root with PATGATE_BASE" below_the_root
 t_case "cgi-bin: without the kit's rewrite line the session never arrives" authorization_needs_the_kit
-t_case "cgi-bin: only api/ is routed to patgate" nothing_else_routed
+t_case "cgi-bin: only api/ and tokens/ are routed to patgate" nothing_else_routed
 t_case "cgi-bin: audit lines reach the web server's error log" audit_in_error_log
 t_done

@@ -236,6 +236,25 @@ smoke_revoke() {
 	expect_jq "no longer listed" '.data == []'
 }
 
+# The token page through the web server: the HTML with its CSP, and the
+# script and style it loads.  $PAGE_BASE heads the path (a kit below the root).
+smoke_page() {
+	call GET "${PAGE_BASE:-}/tokens/"
+	expect_eq "status" "$STATUS" 200
+	expect_match "content-type" "$(header Content-Type)" '^text/html'
+	expect_eq "CSP" "$(header Content-Security-Policy)" "default-src 'self'; frame-ancestors 'none'"
+	expect_eq "nosniff" "$(header X-Content-Type-Options)" nosniff
+	[[ $BODY == *'<script src="app.js"'* ]] || fail "the page does not load app.js"
+	call GET "${PAGE_BASE:-}/tokens/app.js"
+	expect_eq "the script: status" "$STATUS" 200
+	expect_match "the script: content-type" "$(header Content-Type)" '^text/javascript'
+	expect_eq "the script: CSP" "$(header Content-Security-Policy)" "default-src 'self'; frame-ancestors 'none'"
+	[[ $BODY == *'../api/v1/'* ]] || fail "the script is not the page's"
+	call GET "${PAGE_BASE:-}/tokens/app.css"
+	expect_eq "the style: status" "$STATUS" 200
+	expect_match "the style: content-type" "$(header Content-Type)" '^text/css'
+}
+
 # run_smoke LABEL: the same cases against whichever stack is running.
 run_smoke() {
 	t_case "$1: health through the web server" smoke_health
@@ -244,6 +263,7 @@ run_smoke() {
 	t_case "$1: the guarded backend accepts the PAT and is told who called" smoke_guard_allows
 	t_case "$1: the guard refuses no token, a session, garbage (401) and a missing ability (403)" smoke_guard_refuses
 	t_case "$1: after a revoke the guarded backend refuses the PAT" smoke_revoke
+	t_case "$1: the token page at /tokens/ with its CSP, script and style" smoke_page
 }
 
 # ---------------------------------------------------------------- Apache

@@ -188,6 +188,83 @@ create_pat(const char *session, const char *json, char *token, size_t tokenlen,
 	return ok;
 }
 
+/* The serialised answer holds needle (1) or not (0). */
+static int
+wire_has(const struct reply *r, const char *needle)
+{
+	char	*wire;
+	size_t	 len;
+	int	 has;
+
+	if ((wire = response_serialize(&r->res, &len)) == NULL)
+		return -1;
+	has = memmem(wire, len, needle, strlen(needle)) != NULL;
+	free(wire);
+	return has;
+}
+
+/*
+ * The token page: its files with their type, CSP, nosniff and an ETag that
+ * If-None-Match turns into a bodiless 304; unknown files 404; /tokens
+ * redirects; the API's answers keep no-store and get no CSP.
+ */
+static void
+page_served_with_its_headers(void)
+{
+	struct call	 html = { { "REQUEST_METHOD=GET", "REQUEST_URI=/tokens/" }, NULL };
+	struct call	 js = { { "REQUEST_METHOD=GET", "REQUEST_URI=/tokens/app.js?v=1" }, NULL };
+	struct call	 other = { { "REQUEST_METHOD=GET", "REQUEST_URI=/tokens/app.css",
+	    "HTTP_IF_NONE_MATCH=\"0000000000000000\"" }, NULL };
+	struct call	 none = { { "REQUEST_METHOD=GET", "REQUEST_URI=/tokens/secret.txt" }, NULL };
+	struct call	 bare = { { "REQUEST_METHOD=GET", "REQUEST_URI=/tokens" }, NULL };
+	struct call	 post = { { "REQUEST_METHOD=POST", "REQUEST_URI=/tokens/" }, NULL };
+	struct call	 health = { { "REQUEST_METHOD=GET", "REQUEST_URI=/api/v1/health" }, NULL };
+	const char	*csp = "default-src 'self'; frame-ancestors 'none'", *tag;
+	char		 inm[64];
+	struct reply	 r;
+
+	dispatch(&html, &r);
+	CHECK(r.res.status == 200 && r.res.content_type != NULL &&
+	    strncmp(r.res.content_type, "text/html", 9) == 0);
+	CHECK(header_is(&r, "Content-Security-Policy", csp));
+	CHECK(r.res.raw != NULL && memmem(r.res.raw, r.res.rawlen,
+	    "<script src=\"app.js\"", 20) != NULL);
+	CHECK(wire_has(&r, "X-Content-Type-Options: nosniff\r\n") == 1);
+	CHECK(wire_has(&r, "no-store") == 0);
+	reply_free(&r);
+
+	dispatch(&js, &r);
+	CHECK(r.res.status == 200 && r.res.content_type != NULL &&
+	    strncmp(r.res.content_type, "text/javascript", 15) == 0);
+	tag = header(&r, "ETag");
+	CHECK(tag != NULL && strlen(tag) == 18 && tag[0] == '"');
+	snprintf(inm, sizeof(inm), "HTTP_IF_NONE_MATCH=W/\"x\", %s", tag != NULL ? tag : "");
+	reply_free(&r);
+	js.env[2] = inm;
+	dispatch(&js, &r);
+	CHECK(r.res.status == 304 && r.res.raw == NULL);
+	CHECK(wire_has(&r, "Content-Length") == 0);
+	CHECK(header_is(&r, "Content-Security-Policy", csp));
+	reply_free(&r);
+
+	dispatch(&other, &r);
+	CHECK(r.res.status == 200 && r.res.rawlen > 0);
+	reply_free(&r);
+	dispatch(&none, &r);
+	CHECK(status_is(&r, 404) && r.res.content_type == NULL);
+	reply_free(&r);
+	dispatch(&bare, &r);
+	CHECK(status_is(&r, 301) && header_is(&r, "Location", "tokens/"));
+	reply_free(&r);
+	dispatch(&post, &r);
+	CHECK(status_is(&r, 405) && header_is(&r, "Allow", "GET"));
+	reply_free(&r);
+	dispatch(&health, &r);
+	CHECK(wire_has(&r, "Cache-Control: no-store\r\n") == 1);
+	CHECK(header(&r, "Content-Security-Policy") == NULL);
+	reply_free(&r);
+}
+
 static void
 method_not_allowed_names_allow(void)
 {
@@ -481,6 +558,7 @@ main(void)
 	RUN(check_endpoint_needs_method_and_uri);
 	RUN(authorizer_role);
 	RUN(script_name_and_path_info);
+	RUN(page_served_with_its_headers);
 	rc = tap_done();
 	store_close(app.store);
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
