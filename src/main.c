@@ -1,7 +1,9 @@
 /* main.c: patgate.fcgi, the FastCGI accept loop with a plain-CGI fallback. */
 #include <errno.h>
 #include <fcgiapp.h>
+#include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,24 +20,26 @@ static volatile sig_atomic_t stopping;
  * of a second is stuck, most likely on a mutex a killed worker held:
  * leave, so the supervisor starts a fresh worker that recovers the
  * environment.  Progress is this process's CPU time moving or the store
- * taking a step (a lock wait ending, a retry, a commit, a page of a
- * list), not the clock: a slow request that moves is left alone.  And
- * ticks are counted, not seconds: a process that stood still (SIGSTOP, a
- * suspended or paused machine) is handed one pending tick when it runs
- * again, however long the pause, so a pause is not taken for a hang.
- * One alarm stays armed while requests follow each other, so a request
- * costs no system call; an idle worker lets it lapse.
+ * taking a step (a deadlock broken, a commit, a page of a list), not the
+ * clock: a slow request that moves is left alone.  And ticks are counted,
+ * not seconds: a process that stood still (SIGSTOP, a suspended or paused
+ * machine) wakes to one tick however long the pause, so a pause is not
+ * taken for a hang.
+ *
+ * The ticks are a thread's sleeps, not a signal: a signal interrupts
+ * whatever system call the worker is in, and libfcgi drops a new
+ * connection whose first read is cut short that way (its wait for a unix
+ * socket to become readable is not restarted), so a tick that fell there
+ * lost a request.  A request still costs no system call to watch.
  */
 #define WATCH_CPU_NS	1000000L	/* CPU time that counts as moving */
 
-static volatile sig_atomic_t watch_busy;	/* a request is being served */
-static volatile sig_atomic_t watch_armed;	/* an alarm is pending */
-static volatile sig_atomic_t watch_serial;	/* requests begun */
-static volatile sig_atomic_t watch_exiting;	/* the last words are being said */
-static unsigned watch_limit;			/* PATGATE_REQUEST_TIMEOUT */
-static FCGX_Stream *watch_err;			/* the request's error stream */
+static atomic_int	 watch_busy;	/* a request is being served */
+static atomic_uint	 watch_serial;	/* requests begun */
+static unsigned		 watch_limit;	/* PATGATE_REQUEST_TIMEOUT */
+static FCGX_Stream *_Atomic watch_err;	/* the request's error stream */
 
-/* This process's CPU time in nanoseconds; clock_gettime is async-signal-safe. */
+/* This process's CPU time, all threads, in nanoseconds. */
 static long long
 watch_cpu(void)
 {
@@ -46,63 +50,90 @@ watch_cpu(void)
 	return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
 }
 
+/* Say why, once, and leave; if saying so hangs, SIGALRM ends it. */
 static void
-on_alarm(int sig)
+watch_fire(void)
 {
-	static sig_atomic_t seen_serial;
-	static unsigned long seen_steps;
-	static long long seen_cpu;
-	static unsigned	 stalled;
-	unsigned long	 steps;
-	long long	 cpu;
+	FCGX_Stream	*err;
 
-	(void)sig;
-	if (watch_exiting)
-		_exit(70);	/* saying so hung (a stuck log sink): just go */
-	if (!watch_busy) {
-		watch_armed = 0;	/* idle: the next request arms it again */
-		return;
+	signal(SIGALRM, SIG_DFL);
+	alarm(2);
+	/*
+	 * The request is abandoned and its thread stuck: nothing else
+	 * writes the stream now, and told through it, the web server's log
+	 * says why the connection closed.
+	 */
+	log_error("patgate.fcgi: a request made no progress for %u s; exiting",
+	    watch_limit);
+	if ((err = atomic_load(&watch_err)) != NULL)
+		(void)FCGX_FFlush(err);
+	_exit(70);
+}
+
+static void *
+watch_run(void *arg)
+{
+	struct timespec	 tick = { 1, 0 };
+	unsigned long	 steps, seen_steps = 0;
+	long long	 cpu, seen_cpu = 0;
+	unsigned	 serial, seen_serial = 0, stalled = 0;
+
+	(void)arg;
+	for (;;) {
+		/* Relative: a long pause ends in one tick, not many. */
+		while (clock_nanosleep(CLOCK_MONOTONIC, 0, &tick, NULL) == EINTR)
+			continue;
+		if (!atomic_load(&watch_busy)) {
+			stalled = 0;
+			continue;
+		}
+		serial = atomic_load(&watch_serial);
+		steps = store_steps();
+		cpu = watch_cpu();
+		if (serial != seen_serial || steps != seen_steps ||
+		    cpu - seen_cpu >= WATCH_CPU_NS) {
+			seen_serial = serial;
+			seen_steps = steps;
+			seen_cpu = cpu;
+			stalled = 0;
+		} else if (++stalled >= watch_limit)
+			watch_fire();
 	}
-	steps = store_steps();
-	cpu = watch_cpu();
-	if (seen_serial != watch_serial || steps != seen_steps ||
-	    cpu - seen_cpu >= WATCH_CPU_NS) {
-		seen_serial = watch_serial;
-		seen_steps = steps;
-		seen_cpu = cpu;
-		stalled = 0;
-	} else if (++stalled >= watch_limit) {
-		watch_exiting = 1;
-		alarm(1);	/* SA_NODEFER: this ends a hung log_error too */
-		/*
-		 * Not async-signal-safe, but the request is abandoned and
-		 * nothing else will touch the stream: told through it, the web
-		 * server's log says why the connection closed.
-		 */
-		log_error("patgate.fcgi: a request made no progress for %u s; exiting",
-		    watch_limit);
-		if (watch_err != NULL)
-			(void)FCGX_FFlush(watch_err);
-		_exit(70);
-	}
-	alarm(1);
+	return NULL;
+}
+
+/*
+ * Start the watching thread with every signal blocked in it, so that
+ * they all go to the worker's own thread as before.  0 or -1.
+ */
+static int
+watch_start(void)
+{
+	pthread_t	 t;
+	sigset_t	 all, old;
+	int		 rc;
+
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &old);
+	rc = pthread_create(&t, NULL, watch_run, NULL);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (rc != 0)
+		return -1;
+	(void)pthread_detach(t);
+	return 0;
 }
 
 static void
 watch_begin(void)
 {
-	watch_serial = (watch_serial + 1) & 0x3fffffff;
-	watch_busy = 1;
-	if (!watch_armed) {
-		watch_armed = 1;
-		alarm(1);
-	}
+	atomic_fetch_add(&watch_serial, 1);
+	atomic_store(&watch_busy, 1);
 }
 
 static void
 watch_end(void)
 {
-	watch_busy = 0;
+	atomic_store(&watch_busy, 0);
 }
 
 static void
@@ -274,11 +305,11 @@ serve_fcgi(struct app *app)
 		src.ctx = r.in;
 		sink.write = fcgi_log;
 		sink.ctx = r.err;
-		watch_err = r.err;
+		atomic_store(&watch_err, r.err);
 		fcgi_index(&params, r.envp);
 		request_init(&req, fcgi_param, &params, src, sink);
 		serve_one(app, &req, fcgi_put, r.out);
-		watch_err = NULL;	/* Finish_r frees it */
+		atomic_store(&watch_err, NULL);	/* Finish_r frees it */
 		FCGX_Finish_r(&r);
 		/* Answered: periodic work delays no one now, and is watched too. */
 		watch_begin();
@@ -384,11 +415,9 @@ main(int argc, char *argv[])
 	sa.sa_handler = on_term;	/* no SA_RESTART: accept() must return */
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
-	/* SA_RESTART: an idle worker's alarm must not end its accept(). */
 	watch_limit = (unsigned)cfg.request_timeout;
-	sa.sa_handler = on_alarm;
-	sa.sa_flags = SA_RESTART | SA_NODEFER;
-	sigaction(SIGALRM, &sa, NULL);
+	if (watch_start() == -1)
+		return fail_config("cannot start the request watchdog");
 
 	memset(&app, 0, sizeof(app));
 	app.cfg = &cfg;

@@ -170,7 +170,10 @@ store_check_txn(struct store *st, DB_TXN *txn, void *arg, enum store_rc *verdict
 		else if (rc != 0)
 			break;
 		t.number = n;
-		rc = t.revoked_at == 0 && st->live_ready ? store_live_has(st, txn, &t) : 0;
+		/* An expired token leaves the index when a count meets it. */
+		rc = t.revoked_at == 0 && st->live_ready &&
+		    (t.expires_at == 0 || t.expires_at > time(NULL)) ?
+		    store_live_has(st, txn, &t) : 0;
 		if (rc == DB_NOTFOUND)
 			store_check_say(q, "token %llu: not counted among its user's live tokens%s",
 			    n, "");

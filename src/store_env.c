@@ -164,7 +164,6 @@ store_run(struct store *st, int transactional, u_int32_t begin_flags,
 	int		 rc = 0, try, reopened = 0, committing;
 
 	for (try = 0; try < STORE_RETRIES; try++) {
-		store_step();
 		committing = 0;
 		if (st->env == NULL)
 			rc = DB_RUNRECOVERY;
@@ -214,6 +213,12 @@ store_run(struct store *st, int transactional, u_int32_t begin_flags,
 				break;
 			continue;
 		}
+		/*
+		 * A deadlock broken is a step; a lock wait that timed out is
+		 * not: retrying behind a dead holder for ever is being stuck.
+		 */
+		if (rc == DB_LOCK_DEADLOCK)
+			store_step();
 		/* Back off a little, more each time, so the winner can finish. */
 		usleep((useconds_t)(1000 * (try < 20 ? try : 20) + (rand() % 1000)));
 	}

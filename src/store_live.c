@@ -1,9 +1,10 @@
 /*
- * store_live.c: each user's unrevoked tokens, ordered by expiry, so that
- * the per-user cap is counted from the first token not yet expired and
- * stops at the cap: it costs the same with 10 tokens behind the user or
- * 100,000 revoked or pruned ones.  A create adds its token, a revoke and
- * a prune take theirs out, in the same transaction.  An environment made
+ * store_live.c: each user's unrevoked tokens, ordered by expiry, and how
+ * many there are, so that the per-user cap costs the same with 10 tokens
+ * behind the user or 100,000, live, revoked or pruned: the count is one
+ * record, less the entries that have expired since they were put, which
+ * the count takes out as it meets them (each once).  A create adds its
+ * token, a revoke and a prune take theirs out, in the same transaction.  An environment made
  * before the index gains it on open (store_live_upgrade); until then the
  * count says it is not ready and the caller walks the tokens instead.
  */
@@ -21,6 +22,52 @@
 #define LIVE_UPGRADE_FILE	"patgate.upgrade"
 
 static int	store_live_ready(struct store *, DB_TXN *, int *ready);
+
+#define LIVE_COUNT_TAG		"n:"		/* "n:" + user id: the count */
+
+/*
+ * Add delta to user_id's count of entries and give the new count in *out
+ * (if not NULL).  The count is an 8-byte value under its own key, which
+ * no entry (16 bytes, under the bare user id) is taken for.
+ */
+static int
+store_live_tally(struct store *st, DB_TXN *txn, const char *user_id, long delta,
+    long *out)
+{
+	char		 k[sizeof(LIVE_COUNT_TAG) + UUID_LEN + 1];
+	unsigned char	 v[8];
+	DB		*db = st->db[DB_USER_LIVE];
+	DBT		 key, val;
+	int64_t		 n = 0;
+	int		 rc;
+
+	snprintf(k, sizeof(k), "%s%s", LIVE_COUNT_TAG, user_id);
+	store_dbt(&key, k, strlen(k));
+	memset(&val, 0, sizeof(val));
+	val.data = v;
+	val.ulen = sizeof(v);
+	val.flags = DB_DBT_USERMEM;
+	rc = db->get(db, txn, &key, &val, DB_RMW);
+	if (rc == 0 && val.size == sizeof(v))
+		n = (int64_t)store_from_be64(v);
+	else if (rc != 0 && rc != DB_NOTFOUND)
+		return rc;
+	if (delta != 0) {
+		n += delta;
+		if (n < 0)
+			n = 0;
+		/* Sorted duplicates cannot be overwritten in place: replace. */
+		if (rc == 0 && (rc = db->del(db, txn, &key, 0)) != 0)
+			return rc;
+		store_be64((uint64_t)n, v);
+		store_dbt(&val, v, sizeof(v));
+		if ((rc = db->put(db, txn, &key, &val, 0)) != 0)
+			return rc;
+	}
+	if (out != NULL)
+		*out = (long)n;
+	return 0;
+}
 
 /* An entry: the expiry (never: the largest) then the number, big-endian. */
 static void
@@ -41,7 +88,9 @@ store_live_add(struct store *st, DB_TXN *txn, const struct token_rec *t)
 	store_dbt(&key, t->user_id, strlen(t->user_id));
 	store_dbt(&val, e, sizeof(e));
 	rc = st->db[DB_USER_LIVE]->put(st->db[DB_USER_LIVE], txn, &key, &val, DB_NODUPDATA);
-	return rc == DB_KEYEXIST ? 0 : rc;
+	if (rc == DB_KEYEXIST)
+		return 0;	/* there already: counted then */
+	return rc != 0 ? rc : store_live_tally(st, txn, t->user_id, 1, NULL);
 }
 
 int
@@ -57,8 +106,9 @@ store_live_del(struct store *st, DB_TXN *txn, const struct token_rec *t)
 		return rc;
 	store_dbt(&key, t->user_id, strlen(t->user_id));
 	store_dbt(&val, e, sizeof(e));
-	if ((rc = c->get(c, &key, &val, DB_GET_BOTH | DB_RMW)) == 0)
-		rc = c->del(c, 0);
+	if ((rc = c->get(c, &key, &val, DB_GET_BOTH | DB_RMW)) == 0 &&
+	    (rc = c->del(c, 0)) == 0)
+		rc = store_live_tally(st, txn, t->user_id, -1, NULL);
 	return store_cursor_done(c, rc);
 }
 
@@ -144,32 +194,39 @@ int
 store_live_count(struct store *st, DB_TXN *txn, const char *user_id, time_t now,
     long max, long *live, int *ready)
 {
-	unsigned char	 from[16], buf[16];
+	unsigned char	 buf[16];
 	DBC		*c;
 	DBT		 key, val;
+	long		 gone = 0;
 	int		 rc;
 
+	(void)max;	/* the count is read whole, whatever the cap */
 	*live = 0;
 	if ((rc = store_live_ready(st, txn, ready)) != 0 || !*ready)
 		return rc;
 	if ((rc = st->db[DB_USER_LIVE]->cursor(st->db[DB_USER_LIVE], txn, &c, 0)) != 0)
 		return rc;
-	/* The first entry expiring after now; every one after it is live too. */
-	store_be64((uint64_t)now + 1, from);
-	memset(from + 8, 0, 8);
+	/*
+	 * Entries come in expiry order: those expired by now lead.  They
+	 * never live again, so each is taken out the first time it is met
+	 * and no count walks it twice.
+	 */
 	store_dbt(&key, user_id, strlen(user_id));
 	memset(&val, 0, sizeof(val));
-	memcpy(buf, from, sizeof(buf));
 	val.data = buf;
-	val.size = sizeof(buf);
 	val.ulen = sizeof(buf);
 	val.flags = DB_DBT_USERMEM;
-	rc = c->get(c, &key, &val, DB_GET_BOTH_RANGE);
-	while (rc == 0 && *live < max) {
-		(*live)++;
-		rc = c->get(c, &key, &val, DB_NEXT_DUP);
+	rc = c->get(c, &key, &val, DB_SET | DB_RMW);
+	while (rc == 0 && val.size == sizeof(buf) &&
+	    store_from_be64(buf) <= (uint64_t)now) {
+		if ((rc = c->del(c, 0)) != 0)
+			break;
+		gone++;
+		rc = c->get(c, &key, &val, DB_NEXT_DUP | DB_RMW);
 	}
-	return store_cursor_done(c, rc);
+	if ((rc = store_cursor_done(c, rc)) != 0)
+		return rc;
+	return store_live_tally(st, txn, user_id, -gone, live);
 }
 
 /* The build's step for one token record: index it unless revoked. */

@@ -109,9 +109,11 @@ void	 store_memo_put(struct store *, uint64_t n, uint64_t epoch, time_t now,
 int	 store_live_add(struct store *, DB_TXN *, const struct token_rec *t);
 int	 store_live_del(struct store *, DB_TXN *, const struct token_rec *t);
 /*
- * How many of user_id's tokens are live at now, counted up to max (and
- * no further), in *live.  *ready is 0 when the index is still being
- * built: the count is then not to be trusted.
+ * How many of user_id's tokens are live at now, in *live, at the cost of
+ * one record and the entries expired since the last count (taken out, so
+ * call it in a write transaction).  max is not needed and kept for the
+ * callers.  *ready is 0 when the index is still being built: the count is
+ * then not to be trusted.
  */
 int	 store_live_count(struct store *, DB_TXN *, const char *user_id,
 	    time_t now, long max, long *live, int *ready);

@@ -86,7 +86,9 @@ if [ "${PATGATE_QUICK:-0}" != 1 ]; then
 		# kill storm can cut it short; asan_symbolize.sh names the frames.
 		export ASAN_OPTIONS="allocator_may_return_null=1:detect_leaks=0:symbolize=0:log_path=/tmp/patgate-asan/report"
 		export UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1:symbolize=0:log_path=/tmp/patgate-asan/report"
-		suite "$asan" asan
+		# The sanitizers look at the code paths, not at scale or time:
+		# a fifth of the million tokens and a minute of soak cover them.
+		SCALE_TOKENS=200000 SOAK_SECONDS=60 suite "$asan" asan
 		unset ASAN_OPTIONS UBSAN_OPTIONS
 		# A sanitizer report from any process (a worker's goes nowhere else)
 		# fails.  Two kinds are expected and only shown: libfcgi refusing the

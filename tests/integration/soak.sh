@@ -48,6 +48,18 @@ seed_tokens() {
 	remember_all <"$WORK/tokens"
 }
 
+# seed_lister: bob's ten tokens, the list the load reads.
+seed_lister() {
+	local i
+	for i in $(seq 10); do
+		curl -sS --max-time 30 -H "Authorization: Bearer $BOB" -H "Content-Type: application/json" \
+			--data-binary "{\"name\":\"listed $i\"}" "http://127.0.0.1:$PORT/api/v1/user/api-tokens" |
+			jq -r '.data.token // empty'
+	done >"$WORK/bob-tokens"
+	expect_eq "bob's tokens" "$(grep -c . "$WORK/bob-tokens")" 10
+	remember_all <"$WORK/bob-tokens"
+}
+
 remember_all() {
 	local t
 	while read -r t; do remember_secret "$t"; done
@@ -57,7 +69,11 @@ write_lua() {
 	cat >"$WORK/mix.lua" <<LUA
 local toks = {}
 for line in io.lines("$WORK/tokens") do toks[#toks + 1] = line end
+-- Creates go to alice, whose tokens grow; lists to bob, whose ten do not,
+-- so the create rate measures a create's own cost as alice's history grows
+-- (a list's cost grows with what it lists, as it must).
 local sess = "$ALICE"
+local lister = "$BOB"
 local threads = {}
 local i = 0
 function setup(thread) table.insert(threads, thread) end
@@ -72,7 +88,7 @@ function request()
 		return wrk.format("GET", "/api/v1/auth/check", {["Authorization"] = "Bearer 1|garbage" .. i,
 			["X-Original-Method"] = "GET", ["X-Original-URI"] = "/protected/read/x"})
 	elseif k < 19 then
-		return wrk.format("GET", "/api/v1/user/api-tokens?x=" .. i, {["Authorization"] = "Bearer " .. sess})
+		return wrk.format("GET", "/api/v1/user/api-tokens?x=" .. i, {["Authorization"] = "Bearer " .. lister})
 	end
 	return wrk.format("POST", "/api/v1/user/api-tokens", {["Authorization"] = "Bearer " .. sess,
 		["Content-Type"] = "application/json"}, '{"name":"soak create"}')
@@ -96,6 +112,7 @@ LUA
 mixed_load_holds() {
 	local wrkpid t=0 total s200 s201 s401 other p99 max errs w rc
 	seed_tokens
+	seed_lister
 	write_lua
 	wrk -t2 -c8 -d"${SECONDS_TOTAL}s" --timeout 30s -s "$WORK/mix.lua" \
 		"http://127.0.0.1:$PORT/" >"$WORK/wrk.out" 2>&1 &

@@ -339,14 +339,20 @@ live_index_drop(struct store *st)
 	    DB_AUTO_COMMIT);
 }
 
+/* The count, in a transaction of its own: it takes expired entries out. */
 static long
 live_count(struct store *st, const char *u, time_t now, int *ready)
 {
+	DB_TXN	*txn;
 	long	 live = -1;
 
-	if (store_live_count(st, NULL, u, now, 1000, &live, ready) != 0)
+	if (st->env->txn_begin(st->env, NULL, &txn, 0) != 0)
 		return -1;
-	return live;
+	if (store_live_count(st, txn, u, now, 1000, &live, ready) != 0) {
+		(void)txn->abort(txn);
+		return -1;
+	}
+	return txn->commit(txn, 0) == 0 ? live : -1;
 }
 
 /*
