@@ -446,7 +446,7 @@ cli_token_row(const struct token_rec *t, void *arg)
 		return;
 	}
 	JSON_OUT_LIT(w, "{");
-	api_token_fields(w, t, NULL, 1);
+	token_object_write(w, t, NULL, 0);
 	JSON_OUT_LIT(w, ",\"number\":");
 	json_out_raw(w, num, (size_t)snprintf(num, sizeof(num), "%llu",
 	    (unsigned long long)t->number));
@@ -727,7 +727,7 @@ cmd_verify(struct cli *c)
 		return 1;
 	switch (auth_pat(c->store, &c->cfg, c->argv[0], time(NULL), &who, &why)) {
 	case AUTH_OK:
-		auth_pat_used(c->store, &who, time(NULL));
+		auth_pat_used(c->store, &who, NULL, time(NULL));
 		break;
 	case AUTH_ERROR:
 		fprintf(stderr, "patgate: the database failed\n");

@@ -229,19 +229,19 @@ touch_sets_last_used_once_a_minute(void)
 
 	make_token(&t, "00000000-0000-4000-8000-0000000000ee", "touch", 0);
 	CHECK(store_token_create(st, &t, 100, 1700000000) == STORE_OK);
-	store_token_touch(st, &t, NULL, NULL, 1700000010);
+	store_token_touch(st, &t, NULL, NULL, NULL, 1700000010);
 	CHECK(store_token_get(st, t.number, &got) == STORE_OK && got.last_used_at == 1700000010);
-	store_token_touch(st, &got, NULL, NULL, 1700000030);	/* within the minute: kept */
+	store_token_touch(st, &got, NULL, NULL, NULL, 1700000030);	/* within the minute: kept */
 	CHECK(store_token_get(st, t.number, &got) == STORE_OK && got.last_used_at == 1700000010);
-	store_token_touch(st, &got, NULL, NULL, 1700000080);
+	store_token_touch(st, &got, NULL, NULL, NULL, 1700000080);
 	CHECK(store_token_get(st, t.number, &got) == STORE_OK && got.last_used_at == 1700000080);
 	/* a new hash or a first prefix is written within the minute too */
-	store_token_touch(st, &got, "$argon2id$v=19$m=32,t=1,p=1$c2FsdA$bmV3", "old_", 1700000090);
+	store_token_touch(st, &got, "$argon2id$v=19$m=32,t=1,p=1$c2FsdA$bmV3", "old_", NULL, 1700000090);
 	CHECK(store_token_get(st, t.number, &got) == STORE_OK && got.last_used_at == 1700000090);
 	CHECK(strcmp(got.hash, "$argon2id$v=19$m=32,t=1,p=1$c2FsdA$bmV3") == 0);
 	CHECK(got.prefix_known && strcmp(got.prefix, "old_") == 0);
 	/* a prefix once known is never replaced */
-	store_token_touch(st, &got, NULL, "new_", 1700000095);
+	store_token_touch(st, &got, NULL, "new_", NULL, 1700000095);
 	CHECK(store_token_get(st, t.number, &got) == STORE_OK && strcmp(got.prefix, "old_") == 0);
 	store_close(st);
 }
