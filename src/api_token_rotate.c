@@ -40,32 +40,36 @@ api_rotate_body(struct ctx *c, time_t *expires_at, int *given)
 	return 0;
 }
 
+int
+api_rotate_lifetime(const struct config *cfg, const struct token_rec *old, time_t now,
+    time_t *expires_at)
+{
+	long long	 span, most = (long long)cfg->max_token_days * 86400;
+
+	*expires_at = 0;
+	if (old->expires_at == 0)
+		return cfg->require_expiry ? -1 : 0;
+	span = (long long)old->expires_at - (long long)old->created_at;
+	if (span > most)
+		span = most;
+	if (span < 1)
+		span = 1;
+	*expires_at = now + (time_t)span;
+	return 0;
+}
+
 /*
- * The new token's expiry: the one asked for, else the old one's lifetime
- * from now (within the longest allowed), else none where policy allows.
+ * The new token's expiry: the one asked for, else api_rotate_lifetime's.
  * 0, or -1 with a 422 in res.
  */
 static int
 api_rotate_expiry(struct ctx *c, const struct token_rec *old, int given,
     time_t asked, time_t *expires_at)
 {
-	const struct config *cfg = c->app->cfg;
 	struct field_errors errs = { NULL };
-	long long	 span, most = (long long)cfg->max_token_days * 86400;
 
 	*expires_at = asked;
-	if (given)
-		return 0;
-	if (old->expires_at != 0) {
-		span = (long long)old->expires_at - (long long)old->created_at;
-		if (span > most)
-			span = most;
-		if (span < 1)
-			span = 1;
-		*expires_at = c->now + (time_t)span;
-		return 0;
-	}
-	if (!cfg->require_expiry)
+	if (given || api_rotate_lifetime(c->app->cfg, old, c->now, expires_at) == 0)
 		return 0;
 	valid_expiry_required(NULL, &errs);
 	response_invalid(c->res, &errs);
@@ -113,7 +117,7 @@ api_rotate(struct ctx *c, const struct token_rec *old, int given, time_t asked,
 	explicit_bzero(core, sizeof(core));
 	c->res->status = 201;
 	JSON_OUT_LIT(&c->res->text, "{\"data\":{");
-	token_object_write(&c->res->text, &nw, token, 0);
+	token_object_write(&c->res->text, &nw, token, TOKEN_OBJ_NEW);
 	JSON_OUT_LIT(&c->res->text, "}}");
 	explicit_bzero(token, sizeof(token));
 	snprintf(from, sizeof(from), "%llu", (unsigned long long)was.number);

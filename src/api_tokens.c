@@ -71,7 +71,7 @@ api_tokens_create(struct ctx *c)
 	explicit_bzero(core, sizeof(core));
 	c->res->status = 201;
 	JSON_OUT_LIT(&c->res->text, "{\"data\":{");
-	token_object_write(&c->res->text, &t, token, 0);
+	token_object_write(&c->res->text, &t, token, TOKEN_OBJ_NEW);
 	JSON_OUT_LIT(&c->res->text, "}}");
 	explicit_bzero(token, sizeof(token));
 	snprintf(num, sizeof(num), "%llu", (unsigned long long)t.number);

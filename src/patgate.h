@@ -426,7 +426,7 @@ enum store_rc store_token_each(struct store *, const char *user_id,
  */
 enum store_rc store_token_revoke(struct store *, const char *user_id,
 	    const char *id, time_t now, struct token_rec *rec);
-/* Token id of user_id, unrevoked.  STORE_NOTFOUND otherwise. */
+/* Token id of user_id (NULL: any user), unrevoked.  STORE_NOTFOUND otherwise. */
 enum store_rc store_token_by_id(struct store *, const char *user_id,
 	    const char *id, struct token_rec *rec);
 /*
@@ -597,11 +597,13 @@ void	 json_out_free(struct json_out *);
 /* ------------------------------------------------------------ token_object.c */
 
 #define TOKEN_OBJ_REVOKED	0x1	/* revoked_at, when set */
+#define TOKEN_OBJ_NEW		0x2	/* a create's or rotate's: no last use yet to show */
 
 /*
  * The token object of the contract (id, name, abilities, created_at,
  * expires_at, last_used_at, last_used_ips, and rotated_from where set),
  * without the braces around it; token (the PAT, shown once) when not NULL.
+ * flags: TOKEN_OBJ_* above.
  */
 void	 token_object_write(struct json_out *, const struct token_rec *,
 	    const char *token, unsigned flags);
@@ -613,7 +615,7 @@ void	 token_object_write(struct json_out *, const struct token_rec *,
 struct response {
 	int		 status;
 	struct {
-		char	 name[32];
+		char	 name[48];	/* Variable-PATGATE_TOKEN_EXPIRES_AT fits */
 		char	 value[3328];	/* room for 50 abilities, comma-joined */
 	}		 headers[RESPONSE_HEADERS_MAX];
 	size_t		 nheaders;
@@ -755,6 +757,13 @@ struct json_object *api_json_body(struct ctx *);
 int	 api_token_mint(const struct config *, const struct token_input *in,
 	    const char *user_id, time_t now, struct token_rec *t,
 	    char core[TOKEN_CORE_LEN + 1]);
+/*
+ * The expiry of old's replacement made at now when none is asked for: its
+ * lifetime from now, within cfg's longest; none if it had none.  0, or -1
+ * when it had none and cfg requires one.
+ */
+int	 api_rotate_lifetime(const struct config *, const struct token_rec *old,
+	    time_t now, time_t *expires_at);
 void	 api_tokens_create(struct ctx *);
 void	 api_tokens_list(struct ctx *);
 void	 api_tokens_get(struct ctx *);

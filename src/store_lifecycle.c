@@ -56,7 +56,8 @@ store_token_by_id_txn(struct store *st, DB_TXN *txn, void *arg, enum store_rc *v
 	    *verdict != STORE_OK)
 		return rc;
 	/* Another user's token looks exactly like an unknown one. */
-	if (q->t->revoked_at != 0 || strcmp(q->t->user_id, q->user_id) != 0)
+	if (q->t->revoked_at != 0 ||
+	    (q->user_id != NULL && strcmp(q->t->user_id, q->user_id) != 0))
 		*verdict = STORE_NOTFOUND;
 	return 0;
 }

@@ -33,19 +33,21 @@ token_object_write(struct json_out *w, const struct token_rec *t, const char *to
 	json_out_time(w, t->created_at);
 	JSON_OUT_LIT(w, ",\"expires_at\":");
 	json_out_time(w, t->expires_at);
-	JSON_OUT_LIT(w, ",\"last_used_at\":");
-	json_out_time(w, t->last_used_at);
-	JSON_OUT_LIT(w, ",\"last_used_ips\":[");
-	for (i = 0; i < t->nips && i < TOKEN_IPS_MAX; i++) {
-		if (i > 0)
-			JSON_OUT_LIT(w, ",");
-		JSON_OUT_LIT(w, "{\"ip\":");
-		json_out_str(w, t->ips[i].ip);
-		JSON_OUT_LIT(w, ",\"at\":");
-		json_out_time(w, t->ips[i].at);
-		JSON_OUT_LIT(w, "}");
+	if (!(flags & TOKEN_OBJ_NEW)) {
+		JSON_OUT_LIT(w, ",\"last_used_at\":");
+		json_out_time(w, t->last_used_at);
+		JSON_OUT_LIT(w, ",\"last_used_ips\":[");
+		for (i = 0; i < t->nips && i < TOKEN_IPS_MAX; i++) {
+			if (i > 0)
+				JSON_OUT_LIT(w, ",");
+			JSON_OUT_LIT(w, "{\"ip\":");
+			json_out_str(w, t->ips[i].ip);
+			JSON_OUT_LIT(w, ",\"at\":");
+			json_out_time(w, t->ips[i].at);
+			JSON_OUT_LIT(w, "}");
+		}
+		JSON_OUT_LIT(w, "]");
 	}
-	JSON_OUT_LIT(w, "]");
 	/* The token's bindings (addresses, paths, rate, canary) go here, where set. */
 	if (t->rotated_from[0] != '\0') {
 		JSON_OUT_LIT(w, ",\"rotated_from\":");
