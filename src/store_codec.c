@@ -10,7 +10,9 @@
  * the prefix unknown.  Version 4, written only for a record that has
  * any of them, adds what came with rotation and the recent addresses:
  * after version 3's fields, a byte saying whether the prefix is known,
- * then tagged entries (a tag byte, a two-byte length, the bytes), of
+ * the count of tagged entries (two bytes, so that a record cut short
+ * between two is still told damaged), then the entries (a tag byte, a
+ * two-byte length, the bytes), of
  * which a reader skips the tags it does not know, so that later fields
  * (a token's bindings, say) need no new version.
  */
@@ -297,7 +299,7 @@ pack_tag(struct pack *w, enum codec_tag tag, size_t n)
 static size_t
 codec_token_tagged_len(const struct token_rec *t)
 {
-	size_t	 i, n = 0;
+	size_t	 i, n = 2;	/* the count */
 
 	if (t->rotated_from[0] != '\0')
 		n += 3 + strlen(t->rotated_from);
@@ -305,15 +307,19 @@ codec_token_tagged_len(const struct token_rec *t)
 		n += 3 + 8;
 	for (i = 0; i < t->nips && i < TOKEN_IPS_MAX; i++)
 		n += 3 + 8 + strlen(t->ips[i].ip);
-	return n;
+	return n > 2 ? n : 0;
 }
 
 static void
 pack_token_tagged(struct pack *w, const struct token_rec *t)
 {
-	size_t	 i;
+	size_t	 i, count;
 
+	count = (t->rotated_from[0] != '\0') + (t->rotated_to != 0) +
+	    (t->nips < TOKEN_IPS_MAX ? t->nips : TOKEN_IPS_MAX);
 	w->p[w->len++] = t->prefix_known ? 1 : 0;
+	w->p[w->len++] = (unsigned char)(count & 0xff);
+	w->p[w->len++] = (unsigned char)(count >> 8);
 	if (t->rotated_from[0] != '\0') {
 		pack_tag(w, TAG_ROTATED_FROM, strlen(t->rotated_from));
 		memcpy(w->p + w->len, t->rotated_from, strlen(t->rotated_from));
@@ -377,15 +383,17 @@ unpack_token_tagged(struct unpack *r, struct token_rec *t)
 {
 	struct unpack	 field;
 	const unsigned char *d;
-	size_t		 n;
+	size_t		 n, count;
 	int		 tag;
 
-	if (r->bad || r->len - r->at < 1) {
+	if (r->bad || r->len - r->at < 3) {
 		r->bad = 1;
 		return;
 	}
 	t->prefix_known = r->p[r->at++] != 0;
-	while (!r->bad && r->at < r->len) {
+	count = (size_t)r->p[r->at] | (size_t)r->p[r->at + 1] << 8;
+	r->at += 2;
+	for (; count > 0 && !r->bad; count--) {
 		if (r->len - r->at < 3) {
 			r->bad = 1;
 			return;
