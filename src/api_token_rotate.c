@@ -22,9 +22,8 @@ api_rotate_body(struct ctx *c, time_t *expires_at, int *given)
 
 	*given = 0;
 	*expires_at = 0;
-	/* No body at all is a rotation that keeps the lifetime. */
-	if ((len == NULL || *len == '\0' || strcmp(len, "0") == 0) &&
-	    c->req->content_type == NULL)
+	/* No body (whatever its announced type) is a rotation that keeps the lifetime. */
+	if (len == NULL || *len == '\0' || strcmp(len, "0") == 0)
 		return 0;
 	if ((body = api_json_body(c)) == NULL)
 		return -1;
