@@ -527,6 +527,8 @@ cli_get_rotate_prune() {
 		cli prune --unused-days "$bad" >/dev/null
 		expect_eq "--unused-days '$bad'" "$?" 2
 	done
+	# After every rotation, reuse and revoke above, the indexes still agree.
+	cli check >"$WORK/check.out" || fail "patgate check: $(cat "$WORK/check.out")"
 }
 
 t_case "get one token: the token object; 404 unknown, revoked, another's; 401, 405" get_one
