@@ -327,6 +327,21 @@ parallel_rotate() {
 	expect_eq "three live tokens, one per race" "$(live_count "$EMAIL")" 3
 	expect_eq "six records" "$(cli token list "$EMAIL" | grep -c .)" 6
 	expect_eq "each rotated once" "$(cli token list "$EMAIL" | jq -s '[.[] | select(.rotated_from != null)] | length')" 3
+	# Two processes whose rotations surely overlap: each holds its
+	# transaction open 400 ms (the tests' stall), the second waits on the
+	# first's lock, then finds the token revoked.
+	create "$SESS" '{"name":"race stalled"}'
+	id=$(id_of)
+	pids=()
+	for i in 1 2; do
+		( cgi_rotate "$id" "$SESS" PATGATE_TEST_STALL_MS=400; echo "$STATUS" >"$WORK/race.$i" ) &
+		pids+=($!)
+	done
+	wait "${pids[@]}"
+	codes=$(cat "$WORK/race.1" "$WORK/race.2" | sort | tr '\n' ' ')
+	expect_eq "stalled: one 201, one 404" "$codes" "201 404 "
+	expect_eq "four live tokens" "$(live_count "$EMAIL")" 4
+	expect_eq "eight records" "$(cli token list "$EMAIL" | grep -c .)" 8
 }
 
 rotate_past_the_cap() {
