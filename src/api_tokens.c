@@ -1,43 +1,12 @@
-/* api_tokens.c: create, list and revoke a user's personal access tokens. */
+/* api_tokens.c: create, list, get and revoke a user's personal access tokens. */
 #include <json-c/json.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "patgate.h"
 
-void
-api_token_fields(struct json_out *w, const struct token_rec *t, const char *token,
-    int with_last_used)
-{
-	size_t		 i;
-
-	JSON_OUT_LIT(w, "\"id\":");
-	json_out_str(w, t->id);
-	JSON_OUT_LIT(w, ",\"name\":");
-	json_out_str(w, t->name);
-	JSON_OUT_LIT(w, ",\"abilities\":[");
-	for (i = 0; i < t->nabilities; i++) {
-		if (i > 0)
-			JSON_OUT_LIT(w, ",");
-		json_out_str(w, t->abilities[i]);
-	}
-	JSON_OUT_LIT(w, "]");
-	if (token != NULL) {
-		JSON_OUT_LIT(w, ",\"token\":");
-		json_out_str(w, token);
-	}
-	if (with_last_used) {
-		JSON_OUT_LIT(w, ",\"last_used_at\":");
-		json_out_time(w, t->last_used_at);
-	}
-	JSON_OUT_LIT(w, ",\"created_at\":");
-	json_out_time(w, t->created_at);
-	JSON_OUT_LIT(w, ",\"expires_at\":");
-	json_out_time(w, t->expires_at);
-}
-
 /* Fill t from valid input: a fresh id and secret, its hash.  0 or -1. */
-static int
+int
 api_token_mint(const struct config *cfg, const struct token_input *in,
     const char *user_id, time_t now, struct token_rec *t, char core[TOKEN_CORE_LEN + 1])
 {
@@ -69,7 +38,10 @@ api_tokens_create(struct ctx *c)
 
 	if ((body = api_json_body(c)) == NULL)
 		return;
-	if (valid_token_input(body, c->now, cfg->max_token_days, &in, &errs) == -1) {
+	(void)valid_token_input(body, c->now, cfg->max_token_days, &in, &errs);
+	if (cfg->require_expiry)
+		valid_expiry_required(body, &errs);
+	if (errs.obj != NULL) {
 		json_object_put(body);
 		response_invalid(c->res, &errs);
 		return;
@@ -99,7 +71,7 @@ api_tokens_create(struct ctx *c)
 	explicit_bzero(core, sizeof(core));
 	c->res->status = 201;
 	JSON_OUT_LIT(&c->res->text, "{\"data\":{");
-	api_token_fields(&c->res->text, &t, token, 0);
+	token_object_write(&c->res->text, &t, token, TOKEN_OBJ_NEW);
 	JSON_OUT_LIT(&c->res->text, "}}");
 	explicit_bzero(token, sizeof(token));
 	snprintf(num, sizeof(num), "%llu", (unsigned long long)t.number);
@@ -107,11 +79,46 @@ api_tokens_create(struct ctx *c)
 	    "user", t.user_id, "addr", c->req->remote_addr, NULL);
 }
 
+/* Which of a user's tokens a list shows (its query's state). */
+enum list_state {
+	LIST_DEFAULT,		/* every token not revoked */
+	LIST_ACTIVE,		/* neither revoked nor expired */
+	LIST_EXPIRED,
+	LIST_REVOKED,
+	LIST_ALL
+};
+
 struct list_rows {
 	struct json_out	*w;
 	size_t		 start;		/* where the rows begin */
 	size_t		 n;
+	enum list_state	 state;
+	time_t		 used_before;	/* 0: any */
+	time_t		 now;
 };
+
+/* Does the list show t? */
+static int
+api_tokens_list_shows(const struct list_rows *rows, const struct token_rec *t)
+{
+	int	 expired = t->expires_at != 0 && t->expires_at <= rows->now;
+
+	if (rows->used_before != 0 && t->last_used_at != 0 &&
+	    t->last_used_at >= rows->used_before)
+		return 0;
+	switch (rows->state) {
+	case LIST_ACTIVE:
+		return t->revoked_at == 0 && !expired;
+	case LIST_EXPIRED:
+		return t->revoked_at == 0 && expired;
+	case LIST_REVOKED:
+		return t->revoked_at != 0;
+	case LIST_ALL:
+		return 1;
+	default:
+		return t->revoked_at == 0;
+	}
+}
 
 static void
 api_tokens_list_one(const struct token_rec *t, void *arg)
@@ -123,20 +130,88 @@ api_tokens_list_one(const struct token_rec *t, void *arg)
 		rows->n = 0;
 		return;
 	}
-	if (t->revoked_at != 0)
+	if (!api_tokens_list_shows(rows, t))
 		return;
 	if (rows->n++ > 0)
 		JSON_OUT_LIT(rows->w, ",");
 	JSON_OUT_LIT(rows->w, "{");
-	api_token_fields(rows->w, t, NULL, 1);
+	token_object_write(rows->w, t, NULL, TOKEN_OBJ_REVOKED);
 	JSON_OUT_LIT(rows->w, "}");
+}
+
+/* Decode a query value's percent escapes into out (size cap).  0, or -1 if bad or long. */
+static int
+api_query_decode(const char *s, size_t len, char *out, size_t cap)
+{
+	size_t		 i, o = 0;
+	unsigned	 hi, lo;
+
+	for (i = 0; i < len; i++) {
+		if (o + 1 >= cap)
+			return -1;
+		if (s[i] != '%') {
+			out[o++] = s[i];
+			continue;
+		}
+		if (i + 2 >= len)
+			return -1;
+		hi = (unsigned)(s[i + 1] >= 'a' ? s[i + 1] - 'a' + 10 :
+		    s[i + 1] >= 'A' ? s[i + 1] - 'A' + 10 : s[i + 1] - '0');
+		lo = (unsigned)(s[i + 2] >= 'a' ? s[i + 2] - 'a' + 10 :
+		    s[i + 2] >= 'A' ? s[i + 2] - 'A' + 10 : s[i + 2] - '0');
+		if (hi > 15 || lo > 15 || (hi == 0 && lo == 0))
+			return -1;
+		out[o++] = (char)(hi << 4 | lo);
+		i += 2;
+	}
+	out[o] = '\0';
+	return 0;
+}
+
+/* The list's query: state and last_used_before.  0, or -1 with errs. */
+static int
+api_tokens_list_query(const char *query, struct list_rows *rows, struct field_errors *errs)
+{
+	static const char *const states[] = { "", "active", "expired", "revoked", "all" };
+	const char	*p, *end, *eq;
+	char		 key[32], val[128];
+	size_t		 i;
+
+	for (p = query; p != NULL && *p != '\0'; p = *end != '\0' ? end + 1 : end) {
+		end = p + strcspn(p, "&");
+		eq = memchr(p, '=', (size_t)(end - p));
+		if (eq == NULL || api_query_decode(p, (size_t)(eq - p), key, sizeof(key)) == -1)
+			continue;	/* not a parameter the list reads */
+		if (strcmp(key, "state") == 0) {
+			rows->state = LIST_DEFAULT;
+			for (i = 1; i < sizeof(states) / sizeof(states[0]); i++)
+				if ((size_t)(end - eq - 1) == strlen(states[i]) &&
+				    strncmp(eq + 1, states[i], strlen(states[i])) == 0)
+					rows->state = (enum list_state)i;
+			if (rows->state == LIST_DEFAULT)
+				field_error_add(errs, "state",
+				    "The state must be active, expired, revoked or all.");
+		} else if (strcmp(key, "last_used_before") == 0) {
+			if (api_query_decode(eq + 1, (size_t)(end - eq - 1), val,
+			    sizeof(val)) == -1 || valid_rfc3339(val, &rows->used_before) == -1 ||
+			    rows->used_before <= 0)
+				field_error_add(errs, "last_used_before",
+				    "The last_used_before must be an RFC 3339 time such as 2030-01-15T19:00:00Z.");
+		}
+	}
+	return errs->obj == NULL ? 0 : -1;
 }
 
 void
 api_tokens_list(struct ctx *c)
 {
-	struct list_rows rows = { &c->res->text, 0, 0 };
+	struct list_rows rows = { &c->res->text, 0, 0, LIST_DEFAULT, 0, c->now };
+	struct field_errors errs = { NULL };
 
+	if (api_tokens_list_query(c->req->query, &rows, &errs) == -1) {
+		response_invalid(c->res, &errs);
+		return;
+	}
 	JSON_OUT_LIT(rows.w, "{\"data\":[");
 	rows.start = rows.w->len;
 	if (store_token_each(c->app->store, c->who.user_id, api_tokens_list_one,
@@ -148,11 +223,89 @@ api_tokens_list(struct ctx *c)
 	c->res->status = 200;
 }
 
+/* 200 with {"data": t}. */
+static void
+api_tokens_show(struct ctx *c, const struct token_rec *t)
+{
+	JSON_OUT_LIT(&c->res->text, "{\"data\":{");
+	token_object_write(&c->res->text, t, NULL, 0);
+	JSON_OUT_LIT(&c->res->text, "}}");
+	c->res->status = 200;
+}
+
+void
+api_tokens_get(struct ctx *c)
+{
+	struct token_rec t;
+
+	switch (store_token_by_id(c->app->store, c->who.user_id, c->param, &t)) {
+	case STORE_OK:
+		api_tokens_show(c, &t);
+		return;
+	case STORE_NOTFOUND:
+		response_error(c->res, 404, "Token not found.");
+		return;
+	default:
+		response_storage_error(c->res);
+		return;
+	}
+}
+
+/* The PAT reads itself: the record as its check read it, this use included. */
+void
+api_tokens_self_get(struct ctx *c)
+{
+	struct token_rec t;
+
+	/* Read again: the use just recorded (and its address) shows. */
+	switch (store_token_by_id(c->app->store, c->who.user_id, c->who.token.id, &t)) {
+	case STORE_OK:
+		api_tokens_show(c, &t);
+		return;
+	case STORE_NOTFOUND:
+		response_unauthenticated(c->res, 1);	/* revoked since its check */
+		return;
+	default:
+		response_storage_error(c->res);
+		return;
+	}
+}
+
+/* A revoke's answer and audit line. */
+static void
+api_tokens_revoked(struct ctx *c, const struct token_rec *t)
+{
+	char	 num[24];
+
+	response_error(c->res, 200, "Token revoked");
+	snprintf(num, sizeof(num), "%llu", (unsigned long long)t->number);
+	log_audit(&c->req->log, "token.revoke", "token", num, "id", t->id,
+	    "user", t->user_id, "addr", c->req->remote_addr, NULL);
+}
+
+void
+api_tokens_self_revoke(struct ctx *c)
+{
+	struct token_rec t;
+
+	switch (store_token_revoke(c->app->store, c->who.user_id, c->who.token.id,
+	    c->now, &t)) {
+	case STORE_OK:
+		api_tokens_revoked(c, &t);
+		return;
+	case STORE_NOTFOUND:
+		response_unauthenticated(c->res, 1);	/* revoked since its check */
+		return;
+	default:
+		response_storage_error(c->res);
+		return;
+	}
+}
+
 void
 api_tokens_revoke(struct ctx *c)
 {
 	struct token_rec t;
-	char		 num[24];
 
 	switch (store_token_revoke(c->app->store, c->who.user_id, c->param, c->now, &t)) {
 	case STORE_OK:
@@ -164,8 +317,5 @@ api_tokens_revoke(struct ctx *c)
 		response_storage_error(c->res);
 		return;
 	}
-	response_error(c->res, 200, "Token revoked");
-	snprintf(num, sizeof(num), "%llu", (unsigned long long)t.number);
-	log_audit(&c->req->log, "token.revoke", "token", num, "id", t.id,
-	    "user", t.user_id, "addr", c->req->remote_addr, NULL);
+	api_tokens_revoked(c, &t);
 }

@@ -144,6 +144,9 @@ principal_reset(struct principal *who)
 	who->token.revoked_at = who->token.last_used_at = 0;
 	who->token.prefix[0] = '\0';
 	who->token.prefix_known = 0;
+	who->token.rotated_from[0] = '\0';
+	who->token.rotated_to = 0;
+	who->token.nips = 0;
 	who->rehash[0] = '\0';
 	who->pin_prefix = 0;
 }
@@ -156,9 +159,10 @@ auth_prefix_matches(const struct token_rec *t, const struct pat *parsed)
 	    memcmp(t->prefix, parsed->prefix, parsed->prefix_len) == 0;
 }
 
-enum auth_rc
-auth_pat(struct store *st, const struct config *cfg, const char *token,
-    time_t now, struct principal *who, const char **why)
+/* auth_pat, with revoked tokens judged on their secret when revoked_ok. */
+static enum auth_rc
+auth_pat_judge(struct store *st, const struct config *cfg, const char *token,
+    time_t now, struct principal *who, const char **why, int revoked_ok)
 {
 	struct pat	 parsed;
 	enum store_rc	 rc;
@@ -182,11 +186,12 @@ auth_pat(struct store *st, const struct config *cfg, const char *token,
 		*why = "storage";
 		return AUTH_ERROR;
 	}
-	if (who->token.revoked_at != 0) {
+	if (who->token.revoked_at != 0 && !revoked_ok) {
 		*why = "revoked";
 		return AUTH_INVALID;
 	}
-	if (who->token.expires_at != 0 && who->token.expires_at <= now) {
+	if (who->token.expires_at != 0 && who->token.expires_at <= now &&
+	    !(revoked_ok && who->token.revoked_at != 0)) {
 		*why = "expired";
 		return AUTH_INVALID;
 	}
@@ -218,9 +223,24 @@ auth_pat(struct store *st, const struct config *cfg, const char *token,
 	return AUTH_OK;
 }
 
+enum auth_rc
+auth_pat(struct store *st, const struct config *cfg, const char *token,
+    time_t now, struct principal *who, const char **why)
+{
+	return auth_pat_judge(st, cfg, token, now, who, why, 0);
+}
+
+enum auth_rc
+auth_pat_revoked_too(struct store *st, const struct config *cfg, const char *token,
+    time_t now, struct principal *who, const char **why)
+{
+	return auth_pat_judge(st, cfg, token, now, who, why, 1);
+}
+
 void
-auth_pat_used(struct store *st, const struct principal *who, time_t now)
+auth_pat_used(struct store *st, const struct principal *who, const char *addr,
+    time_t now)
 {
 	store_token_touch(st, &who->token, who->rehash[0] != '\0' ? who->rehash : NULL,
-	    who->pin_prefix ? who->token.prefix : NULL, now);
+	    who->pin_prefix ? who->token.prefix : NULL, addr, now);
 }

@@ -15,9 +15,11 @@ enum authz_style {
 	AUTHZ_STYLE__MAX
 };
 
-static const char *const authz_headers[AUTHZ_STYLE__MAX][3] = {
-	{ "Variable-PATGATE_USER_ID", "Variable-PATGATE_TOKEN_ID", "Variable-PATGATE_ABILITIES" },
-	{ "X-Patgate-User-Id", "X-Patgate-Token-Id", "X-Patgate-Abilities" },
+static const char *const authz_headers[AUTHZ_STYLE__MAX][4] = {
+	{ "Variable-PATGATE_USER_ID", "Variable-PATGATE_TOKEN_ID", "Variable-PATGATE_ABILITIES",
+	  "Variable-PATGATE_TOKEN_EXPIRES_AT" },
+	{ "X-Patgate-User-Id", "X-Patgate-Token-Id", "X-Patgate-Abilities",
+	  "X-Patgate-Token-Expires-At" },
 };
 
 static int
@@ -79,11 +81,19 @@ authz_log_failure(struct ctx *c, const char *why)
 	    "addr", c->req->remote_addr, "repeated", skipped, NULL);
 }
 
+/* 403, naming the ability that was missing (RFC 6750 section 3) when one was. */
 static void
-authz_forbid(struct ctx *c, const char *message)
+authz_forbid(struct ctx *c, const char *message, const char *need)
 {
+	char	 value[ABILITY_MAX_LEN + 64];
+
 	response_error(c->res, 403, message);
-	response_header(c->res, "WWW-Authenticate", "Bearer error=\"insufficient_scope\"");
+	if (need != NULL)
+		snprintf(value, sizeof(value),
+		    "Bearer error=\"insufficient_scope\", scope=\"%s\"", need);
+	else
+		snprintf(value, sizeof(value), "Bearer error=\"insufficient_scope\"");
+	response_header(c->res, "WWW-Authenticate", value);
 }
 
 /* 200: the principal's identity in headers for the backend, and in the body. */
@@ -92,7 +102,7 @@ authz_allow(struct ctx *c, enum authz_style style)
 {
 	const struct token_rec *t = &c->who.token;
 	struct json_out	*w = &c->res->text;
-	char		 joined[ABILITIES_MAX * (ABILITY_MAX_LEN + 1) + 1];
+	char		 joined[ABILITIES_MAX * (ABILITY_MAX_LEN + 1) + 1], when[21];
 	size_t		 i, n, at = 0;
 
 	/* Each ability fits ABILITY_MAX_LEN, and joined has room for all of them. */
@@ -107,6 +117,11 @@ authz_allow(struct ctx *c, enum authz_style style)
 	response_header(c->res, authz_headers[style][0], c->who.user_id);
 	response_header(c->res, authz_headers[style][1], t->id);
 	response_header(c->res, authz_headers[style][2], joined);
+	/* So that the holder can be warned before it stops working. */
+	if (t->expires_at != 0) {
+		valid_time_format(t->expires_at, when);
+		response_header(c->res, authz_headers[style][3], when);
+	}
 	c->res->status = 200;
 	JSON_OUT_LIT(w, "{\"user_id\":");
 	json_out_str(w, c->who.user_id);
@@ -161,7 +176,7 @@ authz_decide(struct ctx *c, const char *method, const char *uri, enum authz_styl
 	    log_repeat("rules.unusable", c->now, &skipped))
 		log_audit(&c->req->log, "rules.unusable", "error", err, NULL);
 	if (uri == NULL || rules_normalize(uri, path, sizeof(path)) == -1) {
-		authz_forbid(c, "The request path cannot be judged.");
+		authz_forbid(c, "The request path cannot be judged.", NULL);
 		return;
 	}
 	need = rules_ability_for(method, path);
@@ -172,11 +187,11 @@ authz_decide(struct ctx *c, const char *method, const char *uri, enum authz_styl
 		    "need", need != NULL ? need : "(no rule)", "method", method,
 		    "path", path, "addr", c->req->remote_addr, NULL);
 		authz_forbid(c, need == NULL ? "No rule allows this request." :
-		    "The token lacks the ability this request needs.");
+		    "The token lacks the ability this request needs.", need);
 		return;
 	}
 	/* Only an allowed check is a use: a 403 leaves last_used_at alone. */
-	auth_pat_used(c->app->store, &c->who, c->now);
+	auth_pat_used(c->app->store, &c->who, c->req->remote_addr, c->now);
 	authz_allow(c, style);
 }
 

@@ -26,6 +26,8 @@ static const char usage_text[] =
     "  session revoke TOKEN              end a session\n"
     "  token list EMAIL                  one JSON object per token (no secrets)\n"
     "  token revoke TOKEN_ID             revoke a token by its id\n"
+    "  token get TOKEN_ID                the token's JSON object (no secret)\n"
+    "  token rotate TOKEN_ID             replace a live token: prints the new one\n"
     "  token bulk EMAIL COUNT [--name NAME] [--revoked]\n"
     "                                    store COUNT tokens at once (for load tests),\n"
     "                                    revoked already with --revoked (a history);\n"
@@ -39,6 +41,7 @@ static const char usage_text[] =
     "  prune [--days N]                  remove tokens revoked or expired N days ago (30),\n"
     "                                    sessions expired or ended, and login counters\n"
     "                                    whose window has ended\n"
+    "  prune --unused-days N             revoke the live tokens unused for N days\n"
     "  backup DIR                        a consistent copy of the database, while it serves\n"
     "  check                             verify the database files and their indexes\n"
     "\n"
@@ -446,7 +449,7 @@ cli_token_row(const struct token_rec *t, void *arg)
 		return;
 	}
 	JSON_OUT_LIT(w, "{");
-	api_token_fields(w, t, NULL, 1);
+	token_object_write(w, t, NULL, 0);
 	JSON_OUT_LIT(w, ",\"number\":");
 	json_out_raw(w, num, (size_t)snprintf(num, sizeof(num), "%llu",
 	    (unsigned long long)t->number));
@@ -499,6 +502,83 @@ cmd_token_revoke(struct cli *c)
 		fprintf(stderr, "patgate: the database failed\n");
 		return 1;
 	}
+}
+
+static int
+cmd_token_get(struct cli *c)
+{
+	struct token_rec t;
+	struct json_out	 w = { NULL, 0, 0, 0 };
+
+	if (c->argc != 1)
+		return usage();
+	if (cli_open(c, 0) == -1)
+		return 1;
+	switch (store_token_by_id(c->store, NULL, c->argv[0], &t)) {
+	case STORE_OK:
+		break;
+	case STORE_NOTFOUND:
+		fprintf(stderr, "patgate: no live token with the id %s\n", c->argv[0]);
+		return 1;
+	default:
+		fprintf(stderr, "patgate: the database failed\n");
+		return 1;
+	}
+	JSON_OUT_LIT(&w, "{");
+	token_object_write(&w, &t, NULL, 0);
+	JSON_OUT_LIT(&w, "}\n");
+	if (!w.failed)
+		fwrite(w.buf, 1, w.len, stdout);
+	json_out_free(&w);
+	return 0;
+}
+
+/* A rotation from the console: as the API's, the lifetime kept. */
+static int
+cmd_token_rotate(struct cli *c)
+{
+	struct token_rec old, nw, was;
+	struct token_input in;
+	char		 core[TOKEN_CORE_LEN + 1], token[128], num[24], from[24];
+	time_t		 now = time(NULL);
+	enum store_rc	 rc;
+
+	if (c->argc != 1)
+		return usage();
+	if (cli_open(c, 0) == -1)
+		return 1;
+	rc = store_token_by_id(c->store, NULL, c->argv[0], &old);
+	if (rc == STORE_OK && old.expires_at != 0 && old.expires_at <= now)
+		rc = STORE_NOTFOUND;
+	if (rc != STORE_OK) {
+		fprintf(stderr, rc == STORE_NOTFOUND ? "patgate: no live token with the id %s\n" :
+		    "patgate: the database failed\n", c->argv[0]);
+		return 1;
+	}
+	memset(&in, 0, sizeof(in));
+	if (api_rotate_lifetime(&c->cfg, &old, now, &in.expires_at) == -1) {
+		fprintf(stderr, "patgate: the token never expires and PATGATE_REQUIRE_EXPIRY=1: "
+		    "rotate it through the API with an expires_at\n");
+		return 1;
+	}
+	memcpy(in.name, old.name, sizeof(in.name));
+	memcpy(in.abilities, old.abilities, sizeof(in.abilities));
+	in.nabilities = old.nabilities;
+	if (api_token_mint(&c->cfg, &in, old.user_id, now, &nw, core) == -1 ||
+	    (rc = store_token_rotate(c->store, NULL, old.id, 0, now, &nw, &was)) != STORE_OK) {
+		explicit_bzero(core, sizeof(core));
+		fprintf(stderr, "patgate: the token could not be rotated\n");
+		return 1;
+	}
+	(void)token_pat_format(token, sizeof(token), nw.number, c->cfg.token_prefix, core);
+	explicit_bzero(core, sizeof(core));
+	puts(token);
+	explicit_bzero(token, sizeof(token));
+	snprintf(num, sizeof(num), "%llu", (unsigned long long)nw.number);
+	snprintf(from, sizeof(from), "%llu", (unsigned long long)was.number);
+	log_audit(NULL, "token.rotate", "token", num, "id", nw.id, "from", from,
+	    "from_id", was.id, "user", nw.user_id, "addr", "cli", NULL);
+	return 0;
 }
 
 #define BULK_BATCH	1000	/* tokens handed to the store at once */
@@ -727,7 +807,7 @@ cmd_verify(struct cli *c)
 		return 1;
 	switch (auth_pat(c->store, &c->cfg, c->argv[0], time(NULL), &who, &why)) {
 	case AUTH_OK:
-		auth_pat_used(c->store, &who, time(NULL));
+		auth_pat_used(c->store, &who, NULL, time(NULL));
 		break;
 	case AUTH_ERROR:
 		fprintf(stderr, "patgate: the database failed\n");
@@ -750,16 +830,56 @@ cmd_verify(struct cli *c)
 	return 0;
 }
 
+/* One token revoked for want of use: an audit line (no secret). */
+static void
+cli_unused_row(const struct token_rec *t, void *arg)
+{
+	char	 num[24];
+
+	(void)arg;
+	snprintf(num, sizeof(num), "%llu", (unsigned long long)t->number);
+	log_audit(NULL, "token.revoke.unused", "token", num, "id", t->id,
+	    "user", t->user_id, "addr", "cli", NULL);
+}
+
+/* prune --unused-days N: revoke the live tokens nobody used for N days. */
+static int
+cli_prune_unused(struct cli *c, const char *days_s)
+{
+	unsigned long	 revoked;
+	char		*end;
+	long		 days;
+	time_t		 now = time(NULL);
+
+	days = strtol(days_s, &end, 10);
+	if (*days_s == '\0' || *end != '\0' || days < 1 || days > 100000) {
+		fprintf(stderr, "patgate: --unused-days takes a whole number of days, at least 1\n");
+		return EXIT_USAGE;
+	}
+	if (cli_open(c, 0) == -1)
+		return 1;
+	if (store_token_revoke_unused(c->store, now - days * 86400, now, cli_unused_row,
+	    NULL, &revoked) != STORE_OK) {
+		fprintf(stderr, "patgate: the database failed\n");
+		return 1;
+	}
+	printf("%lu\n", revoked);
+	return 0;
+}
+
 static int
 cmd_prune(struct cli *c)
 {
+	const char	*unused_s = cli_option(c, "--unused-days");
 	const char	*days_s = cli_option(c, "--days");
 	unsigned long	 removed;
 	char		*end;
 	long		 days = 30;
 
-	if (c->argc != 0)
+	if (c->argc != 0 || (unused_s != NULL && days_s != NULL))
 		return usage();
+	if (unused_s != NULL)
+		return cli_prune_unused(c, unused_s);
 	if (days_s != NULL) {
 		days = strtol(days_s, &end, 10);
 		if (*days_s == '\0' || *end != '\0' || days < 0 || days > 100000) {
@@ -855,6 +975,8 @@ static const struct command commands[] = {
 	{ "session", "revoke", cmd_session_revoke },
 	{ "token", "list", cmd_token_list },
 	{ "token", "revoke", cmd_token_revoke },
+	{ "token", "get", cmd_token_get },
+	{ "token", "rotate", cmd_token_rotate },
 	{ "token", "bulk", cmd_token_bulk },
 	{ "verify", NULL, cmd_verify },
 	{ "prune", NULL, cmd_prune },

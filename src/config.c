@@ -120,6 +120,16 @@ config_load(struct config *cfg, char *err, size_t errlen)
 	    &cfg->login_window, err, errlen) == -1)
 		return -1;
 
+	s = getenv("PATGATE_REQUIRE_EXPIRY");
+	if (s == NULL || *s == '\0' || strcmp(s, "0") == 0)
+		cfg->require_expiry = 0;
+	else if (strcmp(s, "1") == 0)
+		cfg->require_expiry = 1;
+	else {
+		snprintf(err, errlen, "PATGATE_REQUIRE_EXPIRY must be 0 or 1");
+		return -1;
+	}
+
 	s = getenv("PATGATE_RULES");
 	cfg->rules_path = (s != NULL && *s != '\0') ? s : NULL;
 

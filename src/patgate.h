@@ -30,6 +30,7 @@ struct config {
 	long		 request_timeout;	/* PATGATE_REQUEST_TIMEOUT, seconds */
 	long		 test_stall_ms;		/* PATGATE_TEST_STALL_MS: tests only */
 	long		 login_window;		/* PATGATE_LOGIN_WINDOW, seconds */
+	int		 require_expiry;	/* PATGATE_REQUIRE_EXPIRY=1 */
 };
 
 /*
@@ -203,6 +204,14 @@ struct token_input {
  */
 int	 valid_token_input(struct json_object *body, time_t now, long max_days,
 	    struct token_input *in, struct field_errors *errs);
+/*
+ * Judge a rotate body (an object): only expires_at, as at create.  *given
+ * says whether the field was there (null included).  0, or -1 with errs.
+ */
+int	 valid_rotate_input(struct json_object *body, time_t now, long max_days,
+	    time_t *expires_at, int *given, struct field_errors *errs);
+/* Where every new token needs an expiry: name expires_at if absent or null. */
+void	 valid_expiry_required(struct json_object *body, struct field_errors *errs);
 /* What a valid login body holds; the strings point into the body. */
 struct login_input {
 	const char	*email;
@@ -286,6 +295,9 @@ struct session_rec {
 	time_t		 revoked_at;			/* 0: live */
 };
 
+#define TOKEN_IPS_MAX		5	/* addresses a token remembers using it */
+#define TOKEN_IP_MAX		63	/* bytes of one; a longer one is not kept */
+
 struct token_rec {
 	uint64_t	 number;
 	char		 id[UUID_LEN + 1];
@@ -300,6 +312,13 @@ struct token_rec {
 	time_t		 last_used_at;			/* 0: never used */
 	char		 prefix[TOKEN_PREFIX_MAX + 1];	/* its secret's prefix */
 	int		 prefix_known;			/* 0: a record older than that */
+	char		 rotated_from[UUID_LEN + 1];	/* the id it replaced, or "" */
+	uint64_t	 rotated_to;			/* the number that replaced it, or 0 */
+	struct token_use {				/* newest first */
+		char	 ip[TOKEN_IP_MAX + 1];
+		time_t	 at;
+	}		 ips[TOKEN_IPS_MAX];
+	size_t		 nips;
 };
 
 #define LOGIN_MAX_PER_EMAIL	5	/* failed logins per email per window */
@@ -427,16 +446,44 @@ enum store_rc store_token_each(struct store *, const char *user_id,
  */
 enum store_rc store_token_revoke(struct store *, const char *user_id,
 	    const char *id, time_t now, struct token_rec *rec);
+/* Token id of user_id (NULL: any user), unrevoked.  STORE_NOTFOUND otherwise. */
+enum store_rc store_token_by_id(struct store *, const char *user_id,
+	    const char *id, struct token_rec *rec);
+/*
+ * Replace a live token by nw in one transaction: the old one (id of
+ * user_id, or number when id is NULL; live at now) is revoked and points
+ * to the new, which takes the next number into nw->number and rotated_from.
+ * The per-user cap is not applied.  STORE_NOTFOUND when the old token is
+ * unknown, another's, revoked or expired.  old receives it as it was.
+ */
+enum store_rc store_token_rotate(struct store *, const char *user_id,
+	    const char *id, uint64_t number, time_t now, struct token_rec *nw,
+	    struct token_rec *old);
+/*
+ * Revoke every live token that descends, by rotation, from token number;
+ * the count goes to *revoked.  Checks in every process see it at once.
+ */
+enum store_rc store_token_revoke_family(struct store *, uint64_t number,
+	    time_t now, unsigned long *revoked);
+/*
+ * Revoke the live tokens last used (or, never used, made) before cutoff,
+ * a bounded batch a transaction; fn(t, arg) for each one revoked, after
+ * its batch commits.  The count goes to *revoked.
+ */
+enum store_rc store_token_revoke_unused(struct store *, time_t cutoff, time_t now,
+	    void (*fn)(const struct token_rec *, void *), void *arg,
+	    unsigned long *revoked);
 /*
  * Record a use of t (as read for the check) at now, at most once a minute,
  * without waiting for a lock and without an fsync: a busy record is simply
  * skipped.  rehash (the secret's hash at the current cost) and prefix (the
  * one the secret came with, for a record that holds none) are written in
  * the same transaction, and then the use is written whatever the minute;
- * NULL for none.  A record whose hash changed since t was read keeps its own.
+ * NULL for none.  addr (NULL: none) joins t's recent addresses: one not
+ * the newest is written at once, but not twice in a second.  A record whose hash changed since t was read keeps its own.
  */
 void	 store_token_touch(struct store *, const struct token_rec *t,
-	    const char *rehash, const char *prefix, time_t now);
+	    const char *rehash, const char *prefix, const char *addr, time_t now);
 /*
  * Remove token records revoked or expired before cutoff, a bounded batch
  * a transaction.  The count of removed records goes to *removed.
@@ -521,6 +568,7 @@ struct request {
 	const char	*method;
 	const char	*role;			/* FCGI_ROLE, or NULL */
 	const char	*raw_uri;		/* REQUEST_URI as sent, or path */
+	const char	*query;			/* after REQUEST_URI's '?', or QUERY_STRING; or NULL */
 	char		 path[1024];		/* REQUEST_URI up to '?' */
 	int		 path_too_long;
 	const char	*path_info;		/* PATH_INFO, without REQUEST_URI */
@@ -567,6 +615,20 @@ void	 json_out_time(struct json_out *, time_t);
 /* Wipe (it may hold a new token) and release. */
 void	 json_out_free(struct json_out *);
 
+/* ------------------------------------------------------------ token_object.c */
+
+#define TOKEN_OBJ_REVOKED	0x1	/* revoked_at, when set */
+#define TOKEN_OBJ_NEW		0x2	/* a create's or rotate's: no last use yet to show */
+
+/*
+ * The token object of the contract (id, name, abilities, created_at,
+ * expires_at, last_used_at, last_used_ips, and rotated_from where set),
+ * without the braces around it; token (the PAT, shown once) when not NULL.
+ * flags: TOKEN_OBJ_* above.
+ */
+void	 token_object_write(struct json_out *, const struct token_rec *,
+	    const char *token, unsigned flags);
+
 /* ------------------------------------------------------------ response.c */
 
 #define RESPONSE_HEADERS_MAX	8
@@ -574,7 +636,7 @@ void	 json_out_free(struct json_out *);
 struct response {
 	int		 status;
 	struct {
-		char	 name[32];
+		char	 name[48];	/* Variable-PATGATE_TOKEN_EXPIRES_AT fits */
 		char	 value[3328];	/* room for 50 abilities, comma-joined */
 	}		 headers[RESPONSE_HEADERS_MAX];
 	size_t		 nheaders;
@@ -654,8 +716,15 @@ enum auth_rc auth_session_new(struct store *, const struct config *,
  */
 enum auth_rc auth_pat(struct store *, const struct config *, const char *token,
 	    time_t now, struct principal *, const char **why);
-/* Record an allowed use of the PAT auth_pat accepted into who. */
-void	 auth_pat_used(struct store *, const struct principal *who, time_t now);
+/*
+ * auth_pat, but a revoked token whose secret is right is AUTH_OK too
+ * (who->token.revoked_at tells): for reuse detection, nothing else.
+ */
+enum auth_rc auth_pat_revoked_too(struct store *, const struct config *,
+	    const char *token, time_t now, struct principal *, const char **why);
+/* Record an allowed use, from addr, of the PAT auth_pat accepted into who. */
+void	 auth_pat_used(struct store *, const struct principal *who,
+	    const char *addr, time_t now);
 
 /* ------------------------------------------------------------ rules.c */
 
@@ -684,6 +753,7 @@ struct app {
 enum cred_kind {
 	CRED_NONE,		/* no credentials */
 	CRED_SESSION,		/* a session token */
+	CRED_PAT,		/* the PAT itself (the self endpoints) */
 	CRED_KIND__MAX
 };
 
@@ -705,13 +775,28 @@ void	 route_dispatch(struct app *, struct request *, struct response *);
 
 /* Read and parse the JSON body; on failure res is filled, NULL returned. */
 struct json_object *api_json_body(struct ctx *);
-/* A token's fields as the API shows them, without the braces around them. */
-void	 api_token_fields(struct json_out *, const struct token_rec *,
-	    const char *token, int with_last_used);
-
+/*
+ * Fill t for user_id from valid input at now: a fresh id and secret (into
+ * core), its hash at the token cost, the current prefix.  0 or -1.
+ */
+int	 api_token_mint(const struct config *, const struct token_input *in,
+	    const char *user_id, time_t now, struct token_rec *t,
+	    char core[TOKEN_CORE_LEN + 1]);
+/*
+ * The expiry of old's replacement made at now when none is asked for: its
+ * lifetime from now, within cfg's longest; none if it had none.  0, or -1
+ * when it had none and cfg requires one.
+ */
+int	 api_rotate_lifetime(const struct config *, const struct token_rec *old,
+	    time_t now, time_t *expires_at);
 void	 api_tokens_create(struct ctx *);
 void	 api_tokens_list(struct ctx *);
+void	 api_tokens_get(struct ctx *);
 void	 api_tokens_revoke(struct ctx *);
+void	 api_tokens_self_get(struct ctx *);
+void	 api_tokens_self_revoke(struct ctx *);
+void	 api_tokens_rotate(struct ctx *);
+void	 api_tokens_self_rotate(struct ctx *);
 void	 api_user_show(struct ctx *);
 void	 api_health(struct ctx *);
 void	 api_auth_check(struct ctx *);

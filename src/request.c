@@ -60,9 +60,13 @@ request_init(struct request *req, const char *(*getparam)(const char *, void *),
 		}
 		memcpy(req->path, uri, len);
 		req->path[len] = '\0';
+		if (q != NULL)
+			req->query = q + 1;
 	} else
 		request_script_path(req, getparam("SCRIPT_NAME", env),
 		    getparam("PATH_INFO", env));
+	if (req->query == NULL)
+		req->query = getparam("QUERY_STRING", env);
 	req->content_type = getparam("CONTENT_TYPE", env);
 	req->content_length = getparam("CONTENT_LENGTH", env);
 	req->authorization = getparam("HTTP_AUTHORIZATION", env);

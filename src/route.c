@@ -6,8 +6,8 @@
 
 struct route {
 	const char	*method;
-	const char	*pattern;	/* the whole path, or its fixed head */
-	int		 id_follows;	/* an {id} segment follows the head */
+	const char	*pattern;	/* the whole path, or one with an {id} segment */
+	int		 id_follows;	/* pattern ends with, or holds, an {id} segment */
 	enum cred_kind	 cred;
 	handler_fn	 handler;
 };
@@ -18,7 +18,14 @@ static const struct route routes[] = {
 	{ "*",      "/api/v1/auth/check",       0, CRED_NONE,    api_auth_check },
 	{ "POST",   "/api/v1/user/api-tokens",  0, CRED_SESSION, api_tokens_create },
 	{ "GET",    "/api/v1/user/api-tokens",  0, CRED_SESSION, api_tokens_list },
+	/* The self forms come before {id}, which "self" would match. */
+	{ "GET",    "/api/v1/user/api-tokens/self", 0, CRED_PAT, api_tokens_self_get },
+	{ "DELETE", "/api/v1/user/api-tokens/self", 0, CRED_PAT, api_tokens_self_revoke },
+	/* Authenticates itself: a rotated-away PAT is judged there, not refused. */
+	{ "POST",   "/api/v1/user/api-tokens/self/rotate", 0, CRED_NONE, api_tokens_self_rotate },
+	{ "GET",    "/api/v1/user/api-tokens/", 1, CRED_SESSION, api_tokens_get },
 	{ "DELETE", "/api/v1/user/api-tokens/", 1, CRED_SESSION, api_tokens_revoke },
+	{ "POST",   "/api/v1/user/api-tokens/{id}/rotate", 1, CRED_SESSION, api_tokens_rotate },
 	{ "GET",    "/api/user",                0, CRED_SESSION, api_user_show },
 	{ "GET",    "/api/v1/health",           0, CRED_NONE,    api_health },
 	{ "POST",   "/api/v1/auth/login",       0, CRED_NONE,    api_auth_login },
@@ -31,21 +38,67 @@ static const struct route routes[] = {
 
 #define NROUTES	(sizeof(routes) / sizeof(routes[0]))
 
-/* Does path fit route r?  *param receives the {id} segment, if any. */
+/*
+ * Does path fit route r?  *param receives the {id} segment, if any, and
+ * *paramlen its length.  The {id} is a whole segment: "{id}" in the
+ * pattern, or all that follows a pattern without one.
+ */
 static int
-route_match(const struct route *r, const char *path, const char **param)
+route_match(const struct route *r, const char *path, const char **param,
+    size_t *paramlen)
 {
-	size_t		 fixed;
+	const char	*mark, *tail, *seg;
+	size_t		 fixed, seglen;
 
 	*param = NULL;
+	*paramlen = 0;
 	if (!r->id_follows)
 		return strcmp(r->pattern, path) == 0;
-	fixed = strlen(r->pattern);
-	if (strncmp(r->pattern, path, fixed) != 0 || path[fixed] == '\0' ||
-	    strchr(path + fixed, '/') != NULL)
+	mark = strstr(r->pattern, "{id}");
+	fixed = mark != NULL ? (size_t)(mark - r->pattern) : strlen(r->pattern);
+	tail = mark != NULL ? mark + 4 : "";
+	if (strncmp(r->pattern, path, fixed) != 0)
 		return 0;
-	*param = path + fixed;
+	seg = path + fixed;
+	seglen = strcspn(seg, "/");
+	if (seglen == 0 || strcmp(seg + seglen, tail) != 0)
+		return 0;
+	*param = seg;
+	*paramlen = seglen;
 	return 1;
+}
+
+/*
+ * Check the PAT of a self endpoint; its use is recorded.  On refusal res
+ * is filled and -1 returned.
+ */
+static int
+route_authenticate_pat(struct ctx *c)
+{
+	const char	*token = auth_bearer(c->req->authorization), *why = "";
+
+	if (token == NULL) {
+		response_unauthenticated(c->res, 0);
+		return -1;
+	}
+	if (c->app->store == NULL) {
+		response_storage_error(c->res);
+		return -1;
+	}
+	switch (auth_pat(c->app->store, c->app->cfg, token, c->now, &c->who, &why)) {
+	case AUTH_OK:
+		auth_pat_used(c->app->store, &c->who, c->req->remote_addr, c->now);
+		return 0;
+	case AUTH_ERROR:
+		response_storage_error(c->res);
+		return -1;
+	case AUTH_BUSY:
+		response_busy(c->res);
+		return -1;
+	default:
+		response_unauthenticated(c->res, 1);
+		return -1;
+	}
 }
 
 /* Check the session credential; on refusal res is filled and -1 returned. */
@@ -83,23 +136,31 @@ route_authenticate(struct ctx *c)
  */
 static int
 route_find(const char *path, const char *method, const struct route **hit,
-    const char **param, char *allow, size_t allowlen)
+    const char **param, size_t *paramlen, char *allow, size_t allowlen)
 {
-	const char	*p;
-	size_t		 i;
+	const char	*p, *at;
+	size_t		 i, n, len;
 
 	allow[0] = '\0';
 	for (i = 0; i < NROUTES; i++) {
-		if (!route_match(&routes[i], path, &p))
+		if (!route_match(&routes[i], path, &p, &n))
 			continue;
 		if (strcmp(routes[i].method, method) == 0 ||
 		    strcmp(routes[i].method, "*") == 0) {
 			*hit = &routes[i];
 			*param = p;
+			*paramlen = n;
 			return 1;
 		}
-		snprintf(allow + strlen(allow), allowlen - strlen(allow), "%s%s",
-		    allow[0] != '\0' ? ", " : "", routes[i].method);
+		/* A method named once, though a self form and {id} both serve it. */
+		len = strlen(routes[i].method);
+		for (at = strstr(allow, routes[i].method); at != NULL;
+		    at = strstr(at + 1, routes[i].method))
+			if ((at == allow || at[-1] == ' ') && (at[len] == ',' || at[len] == '\0'))
+				break;
+		if (at == NULL)
+			snprintf(allow + strlen(allow), allowlen - strlen(allow), "%s%s",
+			    allow[0] != '\0' ? ", " : "", routes[i].method);
 	}
 	return 0;
 }
@@ -110,7 +171,8 @@ route_dispatch(struct app *app, struct request *req, struct response *res)
 	struct ctx	 c;
 	const struct route *hit = NULL;
 	const char	*param = NULL;
-	char		 allow[64] = "";
+	char		 allow[64] = "", id[UUID_LEN + 2];
+	size_t		 paramlen = 0;
 	int		 found = 0;
 
 	c.app = app;
@@ -120,11 +182,12 @@ route_dispatch(struct app *app, struct request *req, struct response *res)
 	c.now = time(NULL);
 	principal_reset(&c.who);
 	if (!req->path_too_long)
-		found = route_find(req->path, req->method, &hit, &param, allow, sizeof(allow));
+		found = route_find(req->path, req->method, &hit, &param, &paramlen, allow,
+		    sizeof(allow));
 	/* A cgi-bin script's own URL heads SCRIPT_NAME + PATH_INFO: try PATH_INFO. */
 	if (!found && allow[0] == '\0' && req->path_info != NULL)
-		found = route_find(req->path_info, req->method, &hit, &param, allow,
-		    sizeof(allow));
+		found = route_find(req->path_info, req->method, &hit, &param, &paramlen,
+		    allow, sizeof(allow));
 	if (!found && allow[0] != '\0') {
 		response_error(res, 405, "The method is not allowed on this path.");
 		response_header(res, "Allow", allow);
@@ -134,9 +197,18 @@ route_dispatch(struct app *app, struct request *req, struct response *res)
 		response_error(res, 404, "Not found.");
 		return;
 	}
-	c.param = param;
+	/* An {id} longer than any id names no token: kept short, it matches none. */
+	if (param != NULL) {
+		if (paramlen >= sizeof(id))
+			paramlen = sizeof(id) - 1;
+		memcpy(id, param, paramlen);
+		id[paramlen] = '\0';
+		c.param = id;
+	}
 	/* Credentials before the body: an anonymous client learns nothing more. */
 	if (hit->cred == CRED_SESSION && route_authenticate(&c) == -1)
+		return;
+	if (hit->cred == CRED_PAT && route_authenticate_pat(&c) == -1)
 		return;
 	hit->handler(&c);
 }

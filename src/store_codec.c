@@ -7,7 +7,14 @@
  * token holds its last use too; a JSON one left it in token_used.  A
  * token packed under version 3 also ends with its secret's prefix; one of
  * version 2 (or JSON) was stored before the prefix was, and is read with
- * the prefix unknown.
+ * the prefix unknown.  Version 4, written only for a record that has
+ * any of them, adds what came with rotation and the recent addresses:
+ * after version 3's fields, a byte saying whether the prefix is known,
+ * the count of tagged entries (two bytes, so that a record cut short
+ * between two is still told damaged), then the entries (a tag byte, a
+ * two-byte length, the bytes), of
+ * which a reader skips the tags it does not know, so that later fields
+ * (a token's bindings, say) need no new version.
  */
 #include <json-c/json.h>
 #include <stdio.h>
@@ -19,6 +26,13 @@
 #define CODEC_VERSION	1
 #define CODEC_PACKED	2	/* first byte of a packed record; JSON starts with '{' */
 #define CODEC_PACKED_PREFIX 3	/* a packed token that ends with its prefix */
+#define CODEC_PACKED_TAGGED 4	/* ... then tagged entries */
+
+enum codec_tag {
+	TAG_ROTATED_FROM = 1,	/* the id it replaced */
+	TAG_ROTATED_TO = 2,	/* 8 bytes: the number that replaced it */
+	TAG_USE = 3,		/* 8 bytes of time, then an address; newest first */
+};
 
 /* ------------------------------------------------------------ packed form */
 
@@ -111,7 +125,8 @@ unpack_begin(struct unpack *r, const void *buf, size_t len)
 	r->len = len;
 	r->at = 1;
 	r->bad = 0;
-	if (len == 0 || (r->p[0] != CODEC_PACKED && r->p[0] != CODEC_PACKED_PREFIX))
+	if (len == 0 || (r->p[0] != CODEC_PACKED && r->p[0] != CODEC_PACKED_PREFIX &&
+	    r->p[0] != CODEC_PACKED_TAGGED))
 		return -1;
 	return r->p[0];
 }
@@ -271,21 +286,75 @@ store_uncodec_session(const void *buf, size_t len, struct session_rec *s)
 	return rc;
 }
 
+/* A tag and its length. */
+static void
+pack_tag(struct pack *w, enum codec_tag tag, size_t n)
+{
+	w->p[w->len++] = (unsigned char)tag;
+	w->p[w->len++] = (unsigned char)(n & 0xff);
+	w->p[w->len++] = (unsigned char)(n >> 8);
+}
+
+/* The bytes t's tagged entries take (0: none, and version 4 is not needed). */
+static size_t
+codec_token_tagged_len(const struct token_rec *t)
+{
+	size_t	 i, n = 2;	/* the count */
+
+	if (t->rotated_from[0] != '\0')
+		n += 3 + strlen(t->rotated_from);
+	if (t->rotated_to != 0)
+		n += 3 + 8;
+	for (i = 0; i < t->nips && i < TOKEN_IPS_MAX; i++)
+		n += 3 + 8 + strlen(t->ips[i].ip);
+	return n > 2 ? n : 0;
+}
+
+static void
+pack_token_tagged(struct pack *w, const struct token_rec *t)
+{
+	size_t	 i, count;
+
+	count = (t->rotated_from[0] != '\0') + (t->rotated_to != 0) +
+	    (t->nips < TOKEN_IPS_MAX ? t->nips : TOKEN_IPS_MAX);
+	w->p[w->len++] = t->prefix_known ? 1 : 0;
+	w->p[w->len++] = (unsigned char)(count & 0xff);
+	w->p[w->len++] = (unsigned char)(count >> 8);
+	if (t->rotated_from[0] != '\0') {
+		pack_tag(w, TAG_ROTATED_FROM, strlen(t->rotated_from));
+		memcpy(w->p + w->len, t->rotated_from, strlen(t->rotated_from));
+		w->len += strlen(t->rotated_from);
+	}
+	if (t->rotated_to != 0) {
+		pack_tag(w, TAG_ROTATED_TO, 8);
+		pack_u64(w, t->rotated_to);
+	}
+	for (i = 0; i < t->nips && i < TOKEN_IPS_MAX; i++) {
+		pack_tag(w, TAG_USE, 8 + strlen(t->ips[i].ip));
+		pack_u64(w, (uint64_t)t->ips[i].at);
+		memcpy(w->p + w->len, t->ips[i].ip, strlen(t->ips[i].ip));
+		w->len += strlen(t->ips[i].ip);
+	}
+}
+
 char *
 store_codec_token(const struct token_rec *t, size_t *len)
 {
 	struct pack	 w;
-	size_t		 i, strbytes;
+	size_t		 i, strbytes, tagged;
 
+	tagged = codec_token_tagged_len(t);
 	strbytes = strlen(t->id) + strlen(t->user_id) + strlen(t->name) +
-	    strlen(t->hash) + strlen(t->prefix);
+	    strlen(t->hash) + strlen(t->prefix) + (tagged > 0 ? 1 + tagged : 0);
 	for (i = 0; i < t->nabilities; i++)
 		strbytes += 2 + strlen(t->abilities[i]);
 	/* The count of abilities rides in one more "string" slot's two bytes. */
 	if (pack_begin(&w, 4, 6, strbytes) == -1)
 		return NULL;
 	/* A record whose prefix is still unknown keeps the form without one. */
-	if (t->prefix_known)
+	if (tagged > 0)
+		w.p[0] = CODEC_PACKED_TAGGED;
+	else if (t->prefix_known)
 		w.p[0] = CODEC_PACKED_PREFIX;
 	pack_u64(&w, (uint64_t)t->created_at);
 	pack_u64(&w, (uint64_t)t->expires_at);
@@ -299,10 +368,64 @@ store_codec_token(const struct token_rec *t, size_t *len)
 	w.p[w.len++] = (unsigned char)(t->nabilities >> 8);
 	for (i = 0; i < t->nabilities; i++)
 		pack_str(&w, t->abilities[i]);
-	if (t->prefix_known)
+	if (tagged > 0) {
+		pack_str(&w, t->prefix);
+		pack_token_tagged(&w, t);
+	} else if (t->prefix_known)
 		pack_str(&w, t->prefix);
 	*len = w.len;
 	return (char *)w.p;
+}
+
+/* Version 4's tail: the prefix's flag, then the tagged entries. */
+static void
+unpack_token_tagged(struct unpack *r, struct token_rec *t)
+{
+	struct unpack	 field;
+	const unsigned char *d;
+	size_t		 n, count;
+	int		 tag;
+
+	if (r->bad || r->len - r->at < 3) {
+		r->bad = 1;
+		return;
+	}
+	t->prefix_known = r->p[r->at++] != 0;
+	count = (size_t)r->p[r->at] | (size_t)r->p[r->at + 1] << 8;
+	r->at += 2;
+	for (; count > 0 && !r->bad; count--) {
+		if (r->len - r->at < 3) {
+			r->bad = 1;
+			return;
+		}
+		tag = r->p[r->at];
+		n = (size_t)r->p[r->at + 1] | (size_t)r->p[r->at + 2] << 8;
+		r->at += 3;
+		if (r->len - r->at < n) {
+			r->bad = 1;
+			return;
+		}
+		d = r->p + r->at;
+		if (tag == TAG_ROTATED_FROM && n < sizeof(t->rotated_from) &&
+		    memchr(d, '\0', n) == NULL) {
+			memcpy(t->rotated_from, d, n);
+			t->rotated_from[n] = '\0';
+		} else if (tag == TAG_ROTATED_TO && n == 8) {
+			field = (struct unpack){ d, 8, 0, 0 };
+			t->rotated_to = (uint64_t)unpack_time(&field);
+		} else if (tag == TAG_USE && n >= 8 && n - 8 <= TOKEN_IP_MAX &&
+		    t->nips < TOKEN_IPS_MAX && memchr(d + 8, '\0', n - 8) == NULL) {
+			field = (struct unpack){ d, 8, 0, 0 };
+			t->ips[t->nips].at = unpack_time(&field);
+			memcpy(t->ips[t->nips].ip, d + 8, n - 8);
+			t->ips[t->nips].ip[n - 8] = '\0';
+			t->nips++;
+		} else if (tag == TAG_ROTATED_FROM || tag == TAG_ROTATED_TO || tag == TAG_USE) {
+			r->bad = 1;	/* a known tag, damaged */
+			return;
+		}
+		r->at += n;	/* an unknown tag: a later version's; skipped */
+	}
 }
 
 /* The packed form of a token of version v; 0, or -1 when damaged. */
@@ -328,10 +451,12 @@ unpack_token(struct unpack *r, int v, struct token_rec *t)
 	for (i = 0; i < n; i++)
 		unpack_str(r, t->abilities[i], sizeof(t->abilities[i]));
 	t->nabilities = n;
-	if (v == CODEC_PACKED_PREFIX) {
+	if (v == CODEC_PACKED_PREFIX || v == CODEC_PACKED_TAGGED) {
 		unpack_str(r, t->prefix, sizeof(t->prefix));
 		t->prefix_known = 1;
 	}
+	if (v == CODEC_PACKED_TAGGED)
+		unpack_token_tagged(r, t);
 	return unpack_end(r);
 }
 
@@ -348,6 +473,9 @@ store_uncodec_token(const void *buf, size_t len, struct token_rec *t)
 	t->last_used_at = 0;
 	t->prefix[0] = '\0';
 	t->prefix_known = 0;
+	t->rotated_from[0] = '\0';
+	t->rotated_to = 0;
+	t->nips = 0;
 	if ((v = unpack_begin(&r, buf, len)) != -1)
 		return unpack_token(&r, v, t);
 	if ((o = codec_open(buf, len)) == NULL)

@@ -27,7 +27,8 @@
 
 #define STORE_EPOCH_FILE	"tokens.epoch"
 #define STORE_MEMO_SLOTS	64	/* records a process keeps */
-#define STORE_MEMO_BYTES	512	/* a packed record longer is not kept */
+#define STORE_MEMO_BYTES	1024	/* a packed record longer is not kept; five
+					   IPv6 addresses take some 250 bytes */
 
 struct store_memo {
 	uint64_t	 n;		/* token number; 0: empty */

@@ -125,6 +125,24 @@ int	 store_live_check(struct store *, DB_TXN *,
 /* Build the index of an environment made before it; 0 or a Berkeley DB code. */
 int	 store_live_upgrade(struct store *);
 
+/* ------------------------------------------------------------ store_tokens.c */
+
+/* Where a read record is kept for later checks (store_memo.c). */
+struct token_keep {
+	uint64_t	 epoch;
+	time_t		 now;
+};
+
+/*
+ * Read token number n into t (flags: DB_RMW, say); keep it in the memo
+ * if keep is not NULL.  A missing record sets *verdict to STORE_NOTFOUND.
+ */
+int	 store_token_read(struct store *, DB_TXN *, uint64_t n, struct token_rec *t,
+	    u_int32_t flags, const struct token_keep *keep, enum store_rc *verdict);
+int	 store_token_write(struct store *, DB_TXN *, const struct token_rec *t);
+/* Is t live (neither revoked nor expired) at now? */
+int	 store_token_live(const struct token_rec *t, time_t now);
+
 /* ------------------------------------------------------------ store_sweep.c */
 
 /*
@@ -141,6 +159,10 @@ typedef int (*store_sweep_fn)(struct store *, DB_TXN *, const DBT *key,
  */
 enum store_rc store_sweep(struct store *, enum store_db i, store_sweep_fn fn,
 	    void *arg, unsigned long *removed);
+/* batch(arg, 0) as each batch (or its retry) begins, batch(arg, 1) once it commits. */
+typedef void (*store_batch_fn)(void *arg, int committed);
+enum store_rc store_sweep_batched(struct store *, enum store_db i, store_sweep_fn fn,
+	    store_batch_fn batch, void *arg, unsigned long *removed);
 
 /* ------------------------------------------------------------ store_users.c */
 

@@ -17,6 +17,7 @@ struct sweep {
 	enum store_db	 db;
 	store_sweep_fn	 fn;
 	void		*arg;
+	store_batch_fn	 batch;		/* or NULL */
 	unsigned char	 from[STORE_SWEEP_KEY_MAX];	/* the last key done */
 	size_t		 fromlen;
 	int		 started;
@@ -39,6 +40,8 @@ store_sweep_txn(struct store *st, DB_TXN *txn, void *arg, enum store_rc *verdict
 	int		 rc, remove;
 
 	(void)verdict;
+	if (q->batch != NULL)
+		q->batch(q->arg, 0);	/* a batch, or its retry, begins */
 	q->removed = 0;
 	q->done = 0;
 	q->lastlen = 0;
@@ -81,6 +84,13 @@ enum store_rc
 store_sweep(struct store *st, enum store_db i, store_sweep_fn fn, void *arg,
     unsigned long *removed)
 {
+	return store_sweep_batched(st, i, fn, NULL, arg, removed);
+}
+
+enum store_rc
+store_sweep_batched(struct store *st, enum store_db i, store_sweep_fn fn,
+    store_batch_fn batch, void *arg, unsigned long *removed)
+{
 	struct sweep	*q;
 	enum store_rc	 rc = STORE_OK;
 
@@ -90,10 +100,13 @@ store_sweep(struct store *st, enum store_db i, store_sweep_fn fn, void *arg,
 	q->db = i;
 	q->fn = fn;
 	q->arg = arg;
+	q->batch = batch;
 	for (;;) {
 		if ((rc = store_txn(st, 0, DB_TXN_NOSYNC, store_sweep_txn, q)) != STORE_OK)
 			break;
 		*removed += q->removed;
+		if (batch != NULL)
+			batch(arg, 1);	/* it committed */
 		if (q->done || q->lastlen == 0)
 			break;
 		memcpy(q->from, q->last, q->lastlen);

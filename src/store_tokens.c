@@ -64,14 +64,8 @@ store_token_used(struct store *st, DB_TXN *txn, DBT *key, struct token_rec *t)
 	return 0;
 }
 
-/* Where a read record is kept for later checks (store_memo.c). */
-struct token_keep {
-	uint64_t	 epoch;
-	time_t		 now;
-};
-
 /* Read token number n into t, its last use included; keep it if asked. */
-static int
+int
 store_token_read(struct store *st, DB_TXN *txn, uint64_t n, struct token_rec *t,
     u_int32_t flags, const struct token_keep *keep, enum store_rc *verdict)
 {
@@ -104,7 +98,7 @@ store_token_read(struct store *st, DB_TXN *txn, uint64_t n, struct token_rec *t,
 	return rc == 1 ? store_token_used(st, txn, &key, t) : 0;
 }
 
-static int
+int
 store_token_write(struct store *st, DB_TXN *txn, const struct token_rec *t)
 {
 	unsigned char	 k[8];
@@ -124,7 +118,7 @@ store_token_write(struct store *st, DB_TXN *txn, const struct token_rec *t)
 }
 
 /* Is t live (neither revoked nor expired) at now? */
-static int
+int
 store_token_live(const struct token_rec *t, time_t now)
 {
 	return t->revoked_at == 0 && (t->expires_at == 0 || t->expires_at > now);
@@ -540,20 +534,48 @@ struct token_touch {
 	const char	*read_hash;	/* the hash the use was checked against */
 	const char	*rehash;	/* or NULL */
 	const char	*prefix;	/* or NULL */
+	const char	*addr;		/* or NULL */
 	time_t		 when;		/* out: last use as now stored */
 };
+
+/* Is addr one a record keeps (not too long, not the CGI stand-in "-")? */
+static int
+store_addr_kept(const char *addr)
+{
+	return addr != NULL && addr[0] != '\0' && strcmp(addr, "-") != 0 &&
+	    strlen(addr) <= TOKEN_IP_MAX;
+}
+
+/* Put addr first in t's recent addresses, used at now; the oldest falls off. */
+static void
+store_token_use_from(struct token_rec *t, const char *addr, time_t now)
+{
+	size_t	 i;
+
+	for (i = 0; i < t->nips && strcmp(t->ips[i].ip, addr) != 0; i++)
+		continue;
+	if (i == t->nips && t->nips < TOKEN_IPS_MAX)
+		t->nips++;
+	if (i == TOKEN_IPS_MAX)
+		i = TOKEN_IPS_MAX - 1;
+	memmove(&t->ips[1], &t->ips[0], i * sizeof(t->ips[0]));
+	snprintf(t->ips[0].ip, sizeof(t->ips[0].ip), "%s", addr);
+	t->ips[0].at = now;
+}
 
 /*
  * Set the token's last use to now unless it was set within the minute,
  * and take the new hash or the first prefix in the same write.  A record
- * whose hash changed since the use was checked keeps its own.
+ * whose hash changed since the use was checked keeps its own.  An address
+ * that is not the newest is written at once, unless an address was
+ * written in this second already; a due write refreshes it too.
  */
 static int
 store_token_touch_txn(struct store *st, DB_TXN *txn, void *arg, enum store_rc *verdict)
 {
 	struct token_touch *q = arg;
 	struct token_rec t;
-	int		 rc, same, due;
+	int		 rc, same, due, addr_due = 0;
 
 	rc = store_token_read(st, txn, q->n, &t, DB_RMW, NULL, verdict);
 	if (rc != 0 || *verdict != STORE_OK)
@@ -570,26 +592,37 @@ store_token_touch_txn(struct store *st, DB_TXN *txn, void *arg, enum store_rc *v
 		t.prefix_known = 1;
 		due = 1;
 	}
-	if (!due)
+	if (store_addr_kept(q->addr))
+		addr_due = (t.nips == 0 || strcmp(t.ips[0].ip, q->addr) != 0) &&
+		    !(t.nips > 0 && t.ips[0].at == q->now);
+	if (!due && !addr_due)
 		return 0;
-	q->when = t.last_used_at = q->now;
+	if (store_addr_kept(q->addr))
+		store_token_use_from(&t, q->addr, q->now);
+	if (due)
+		q->when = t.last_used_at = q->now;
 	return store_token_write(st, txn, &t);
 }
 
 void
 store_token_touch(struct store *st, const struct token_rec *t, const char *rehash,
-    const char *prefix, time_t now)
+    const char *prefix, const char *addr, time_t now)
 {
-	struct token_touch q = { t->number, now, t->hash, rehash, prefix, 0 };
+	struct token_touch q = { t->number, now, t->hash, rehash, prefix, addr, 0 };
 	size_t		 slot = t->number % STORE_TOUCH_SLOTS;
+	int		 addr_known;
 
 	/*
-	 * This process knows of a use within the minute and nothing is to be
-	 * rewritten: no read, no write.  Otherwise one transaction reads and,
-	 * if due, writes; no wait for a lock and no fsync, since a lost touch
-	 * costs a minute's precision and a lost rewrite is made on a later use.
+	 * This process knows of a use within the minute, the address is the
+	 * record's newest and nothing is to be rewritten: no read, no write.
+	 * Otherwise one transaction reads and, if due, writes; no wait for a
+	 * lock and no fsync, since a lost touch costs a minute's precision
+	 * and a lost rewrite is made on a later use.
 	 */
-	if (rehash == NULL && prefix == NULL && st->touched[slot].n == t->number &&
+	addr_known = !store_addr_kept(addr) ||
+	    (t->nips > 0 && strcmp(t->ips[0].ip, addr) == 0);
+	if (rehash == NULL && prefix == NULL && addr_known &&
+	    st->touched[slot].n == t->number &&
 	    now >= st->touched[slot].when && now - st->touched[slot].when < 60)
 		return;
 	if (store_txn(st, DB_TXN_NOWAIT, DB_TXN_NOSYNC, store_token_touch_txn, &q) == STORE_OK) {

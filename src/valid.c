@@ -244,6 +244,30 @@ valid_token_input(struct json_object *body, time_t now, long max_days,
 	return errs->obj == NULL ? 0 : -1;
 }
 
+int
+valid_rotate_input(struct json_object *body, time_t now, long max_days,
+    time_t *expires_at, int *given, struct field_errors *errs)
+{
+	struct json_object *v;
+	struct token_input in;
+
+	*given = json_object_object_get_ex(body, "expires_at", &v);
+	valid_expires(*given ? v : NULL, now, max_days, &in, errs);
+	*expires_at = in.expires_at;
+	return errs->obj == NULL ? 0 : -1;
+}
+
+void
+valid_expiry_required(struct json_object *body, struct field_errors *errs)
+{
+	struct json_object *v;
+
+	if (body == NULL || !json_object_object_get_ex(body, "expires_at", &v) ||
+	    json_object_get_type(v) == json_type_null)
+		field_error_add(errs, "expires_at",
+		    "The expires_at field is required: every token must expire.");
+}
+
 /* A required string field: non-empty, its bytes returned (NULL when it fails). */
 static const char *
 valid_required_string(struct json_object *body, const char *field, size_t *len,

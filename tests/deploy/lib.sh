@@ -220,7 +220,7 @@ smoke_guard_refuses() {
 	guarded POST "$PAT" "x"
 	expect_eq "a read token writing" "$STATUS" 403
 	expect_eq "a read token writing: WWW-Authenticate" "$(header WWW-Authenticate)" \
-		'Bearer error="insufficient_scope"'
+		'Bearer error="insufficient_scope", scope="write"'
 	[[ $BODY == *user=* ]] && fail "the backend answered a refused request"
 	return 0
 }

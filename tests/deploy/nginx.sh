@@ -62,7 +62,22 @@ the_check_is_internal() {
 	expect_eq "status" "$STATUS" 404
 }
 
+# The token's expiry reaches the client's answer; a token without one adds no header.
+expiry_to_the_client() {
+	local exp
+	exp=$(date -u -d '+5 days' +%Y-%m-%dT%H:%M:%SZ)
+	create "$ALICE" "{\"name\":\"expiring\",\"abilities\":[\"read\"],\"expires_at\":\"$exp\"}"
+	call GET "$GUARDED" -H "Authorization: Bearer $TOKEN"
+	expect_eq "status" "$STATUS" 200
+	expect_eq "Patgate-Token-Expires-At" "$(header Patgate-Token-Expires-At)" "$exp"
+	create "$ALICE" '{"name":"forever","abilities":["read"]}'
+	call GET "$GUARDED" -H "Authorization: Bearer $TOKEN"
+	expect_eq "status" "$STATUS" 200
+	expect_eq "no expiry, no header" "$(header Patgate-Token-Expires-At)" ""
+}
+
 run_smoke nginx
+t_case "nginx: the token's expiry reaches the client as Patgate-Token-Expires-At" expiry_to_the_client
 t_case "nginx: forged X-Original-* and X-Patgate-* headers change nothing" no_forged_headers
 t_case "nginx: the auth_request location is not reachable from outside" the_check_is_internal
 t_done

@@ -67,7 +67,7 @@ abilities_403() {
 	create "$ALICE" '{"name":"full"}'; full=$TOKEN
 	get /protected/write/echo.cgi "$ro"
 	expect_eq "read token writing" "$STATUS" 403
-	expect_eq "insufficient_scope" "$(header WWW-Authenticate)" 'Bearer error="insufficient_scope"'
+	expect_eq "insufficient_scope" "$(header WWW-Authenticate)" 'Bearer error="insufficient_scope", scope="write"'
 	get /protected/echo.cgi "$ro"
 	expect_eq "read token at admin" "$STATUS" 403
 	call POST /protected/read/echo.cgi -H "Authorization: Bearer $ro" --data-binary x
@@ -248,7 +248,7 @@ nginx_check_endpoint() {
 	call POST /api/v1/auth/check -H "Authorization: Bearer $ro" \
 		-H "X-Original-Method: POST" -H "X-Original-URI: /protected/write/x" --data-binary ""
 	expect_eq "missing ability (method kept by auth_request)" "$STATUS" 403
-	expect_eq "insufficient_scope" "$(header WWW-Authenticate)" 'Bearer error="insufficient_scope"'
+	expect_eq "insufficient_scope" "$(header WWW-Authenticate)" 'Bearer error="insufficient_scope", scope="write"'
 	[ -z "$(header X-Patgate-User-Id)" ] || fail "identity headers on a 403"
 	call GET /api/v1/auth/check -H "Authorization: Bearer nonsense" \
 		-H "X-Original-Method: GET" -H "X-Original-URI: /protected/read/x"

@@ -145,7 +145,7 @@ routing() {
 	expect_match "Allow" "$(header Allow)" 'GET'
 	call PATCH $URL/00000000-0000-4000-8000-000000000000 -H "Authorization: Bearer $ALICE"
 	expect_error 405
-	expect_eq "Allow on a token" "$(header Allow)" "DELETE"
+	expect_eq "Allow on a token (read one, revoke it)" "$(header Allow)" "GET, DELETE"
 	call GET /api/v1/nothing-here -H "Authorization: Bearer $ALICE"
 	expect_error 404
 	call POST /api/v1/user/api-tokens/ -H "Authorization: Bearer $ALICE" "${JSON[@]}" --data-binary '{"name":"x"}'

@@ -24,7 +24,7 @@ list_order_and_isolation() {
 	expect_eq "status" "$STATUS" 200
 	expect_match "no-store" "$(header Cache-Control)" no-store
 	expect_jq "oldest first, own only" "[.data[].id] == [\"$a1\",\"$a2\",\"$a3\"]"
-	expect_jq "fields" '.data | all(keys == ["abilities","created_at","expires_at","id","last_used_at","name"])'
+	expect_jq "fields" '.data | all(keys == ["abilities","created_at","expires_at","id","last_used_at","last_used_ips","name"])'
 	expect_jq "no token value" '[.. | strings | select(test("^[0-9]+\\|"))] == []'
 	expect_jq "abilities" '.data[1].abilities == ["read"]'
 	list "$CAROL"

@@ -198,7 +198,7 @@ other_cost_is_throttled_and_rewritten(void)
 	CHECK(hash_check(who.rehash, core, TOKEN_CORE_LEN));
 	/* not written until the use is allowed */
 	CHECK(store_token_get(st, n, &got) == STORE_OK && strstr(got.hash, "m=2048,") != NULL);
-	auth_pat_used(st, &who, now);
+	auth_pat_used(st, &who, NULL, now);
 	CHECK(store_token_get(st, n, &got) == STORE_OK && strcmp(got.hash, who.rehash) == 0);
 	CHECK(got.last_used_at == now);
 	/* at the current cost now: no throttle, no rewrite */
@@ -224,14 +224,14 @@ rewrite_does_not_wait_for_the_minute(void)
 	cache_clear();
 	mint_as(2048, "", "", core, pat, sizeof(pat), &n);
 	CHECK(store_token_get(st, n, &got) == STORE_OK);
-	store_token_touch(st, &got, NULL, NULL, now);	/* a use a moment ago */
+	store_token_touch(st, &got, NULL, NULL, NULL, now);	/* a use a moment ago */
 	CHECK(auth_pat(st, &cfg, pat, now + 5, &who, &why) == AUTH_OK);
-	auth_pat_used(st, &who, now + 5);
+	auth_pat_used(st, &who, NULL, now + 5);
 	CHECK(store_token_get(st, n, &got) == STORE_OK && strstr(got.hash, "m=1024,") != NULL);
 	/* a rewrite prepared against a hash since changed is not made */
 	strcpy(who.token.hash, "$argon2id$v=19$m=1,t=1,p=1$c2FsdA$aGFzaA");
 	strcpy(who.rehash, "$argon2id$v=19$m=9,t=1,p=1$c2FsdA$aGFzaA");
-	auth_pat_used(st, &who, now + 6);
+	auth_pat_used(st, &who, NULL, now + 6);
 	CHECK(store_token_get(st, n, &got) == STORE_OK && strstr(got.hash, "m=1024,") != NULL);
 }
 
@@ -264,7 +264,7 @@ own_prefix_only(void)
 	CHECK(store_token_get(st, n, &got) == STORE_OK && !got.prefix_known);
 	CHECK(auth_pat(st, &cfg, pat, now, &who, &why) == AUTH_OK);
 	CHECK(who.pin_prefix && strcmp(who.token.prefix, "old_") == 0);
-	auth_pat_used(st, &who, now);
+	auth_pat_used(st, &who, NULL, now);
 	CHECK(store_token_get(st, n, &got) == STORE_OK && got.prefix_known &&
 	    strcmp(got.prefix, "old_") == 0);
 	CHECK(auth_pat(st, &cfg, pat, now, &who, &why) == AUTH_OK && !who.pin_prefix);

@@ -50,7 +50,7 @@ token_fields_parse_back(void)
 	t.nabilities = 2;
 	t.created_at = 1764316800;
 	JSON_OUT_LIT(&w, "{");
-	api_token_fields(&w, &t, "12|pat_x", 1);
+	token_object_write(&w, &t, "12|pat_x", 0);
 	JSON_OUT_LIT(&w, "}");
 	json_out_raw(&w, "", 1);	/* a terminating NUL for the parser */
 	CHECK(!w.failed);

@@ -270,8 +270,12 @@ method_not_allowed_names_allow(void)
 {
 	struct call	 c1 = { { "REQUEST_METHOD=DELETE", "REQUEST_URI=/api/v1/health" }, NULL };
 	struct call	 c2 = { { "REQUEST_METHOD=PUT", "REQUEST_URI=/api/v1/user/api-tokens" }, NULL };
-	struct call	 c3 = { { "REQUEST_METHOD=GET", "REQUEST_URI=/api/v1/user/api-tokens/abc" }, NULL };
+	struct call	 c3 = { { "REQUEST_METHOD=PUT", "REQUEST_URI=/api/v1/user/api-tokens/abc" }, NULL };
 	struct call	 c4 = { { "REQUEST_METHOD=GET", "REQUEST_URI=/api/v1/nowhere" }, NULL };
+	struct call	 c5 = { { "REQUEST_METHOD=GET", "REQUEST_URI=/api/v1/user/api-tokens/abc/rotate" }, NULL };
+	struct call	 c6 = { { "REQUEST_METHOD=POST", "REQUEST_URI=/api/v1/user/api-tokens/self" }, NULL };
+	struct call	 c7 = { { "REQUEST_METHOD=GET", "REQUEST_URI=/api/v1/user/api-tokens/abc/other" }, NULL };
+	struct call	 c8 = { { "REQUEST_METHOD=GET", "REQUEST_URI=/api/v1/user/api-tokens//rotate" }, NULL };
 	struct reply	 r;
 
 	dispatch(&c1, &r);
@@ -281,10 +285,23 @@ method_not_allowed_names_allow(void)
 	CHECK(status_is(&r, 405) && header_is(&r, "Allow", "POST, GET"));
 	reply_free(&r);
 	dispatch(&c3, &r);
-	CHECK(status_is(&r, 405) && header_is(&r, "Allow", "DELETE"));
+	CHECK(status_is(&r, 405) && header_is(&r, "Allow", "GET, DELETE"));
 	reply_free(&r);
 	dispatch(&c4, &r);
 	CHECK(status_is(&r, 404) && header(&r, "Allow") == NULL);
+	reply_free(&r);
+	/* {id} inside a path, and a self form beside {id}: each method named once. */
+	dispatch(&c5, &r);
+	CHECK(status_is(&r, 405) && header_is(&r, "Allow", "POST"));
+	reply_free(&r);
+	dispatch(&c6, &r);
+	CHECK(status_is(&r, 405) && header_is(&r, "Allow", "GET, DELETE"));
+	reply_free(&r);
+	dispatch(&c7, &r);
+	CHECK(status_is(&r, 404));
+	reply_free(&r);
+	dispatch(&c8, &r);
+	CHECK(status_is(&r, 404));
 	reply_free(&r);
 }
 

@@ -221,6 +221,53 @@ cap_counts_live_tokens_only(void)
 	store_close(st);
 }
 
+/* A rotation: old revoked and pointing on, new numbered, outside the cap; once only. */
+static void
+rotate_family_and_unused(void)
+{
+	struct store	*st = open_store(0);
+	struct token_rec a, b, c, old, got, spare;
+	unsigned long	 n;
+	long		 live;
+	int		 ready;
+	const char	*u = "00000000-0000-4000-8000-0000000007a7";
+
+	make_token(&a, u, "first", 0);
+	CHECK(store_token_create(st, &a, 1, 1700000000) == STORE_OK);
+	make_token(&b, u, "second", 0);
+	CHECK(store_token_rotate(st, u, a.id, 0, 1700000010, &b, &old) == STORE_OK);
+	CHECK(b.number > a.number && strcmp(b.rotated_from, a.id) == 0);
+	CHECK(old.number == a.number && old.revoked_at == 0);
+	CHECK(store_token_get(st, a.number, &got) == STORE_OK);
+	CHECK(got.revoked_at == 1700000010 && got.rotated_to == b.number);
+	CHECK(store_live_count(st, NULL, u, 1700000010, 10, &live, &ready) == 0 &&
+	    (!ready || live == 1));
+	/* Once: the old one is revoked now, and another's token is not found. */
+	make_token(&spare, u, "again", 0);
+	CHECK(store_token_rotate(st, u, a.id, 0, 1700000011, &spare, &old) == STORE_NOTFOUND);
+	CHECK(store_token_rotate(st, "00000000-0000-4000-8000-000000000001", b.id, 0,
+	    1700000011, &spare, &old) == STORE_NOTFOUND);
+	make_token(&c, u, "third", 0);
+	CHECK(store_token_rotate(st, NULL, NULL, b.number, 1700000020, &c, &old) == STORE_OK);
+	/* The first, reused: its live descendant goes. */
+	CHECK(store_token_revoke_family(st, a.number, 1700000030, &n) == STORE_OK && n == 1);
+	CHECK(store_token_get(st, c.number, &got) == STORE_OK && got.revoked_at == 1700000030);
+	CHECK(store_token_revoke_family(st, a.number, 1700000031, &n) == STORE_OK && n == 0);
+	/* Unused since a cutoff: never used counts from the create. */
+	make_token(&a, u, "idle", 0);
+	CHECK(store_token_create(st, &a, 10, 1700000000) == STORE_OK);
+	make_token(&b, u, "busy", 0);
+	CHECK(store_token_create(st, &b, 10, 1700000000) == STORE_OK);
+	store_token_touch(st, &b, NULL, NULL, "192.0.2.1", 1700090000);
+	CHECK(store_token_get(st, b.number, &got) == STORE_OK && got.nips == 1 &&
+	    strcmp(got.ips[0].ip, "192.0.2.1") == 0 && got.last_used_at == 1700090000);
+	CHECK(store_token_revoke_unused(st, 1700050000, 1700100000, NULL, NULL, &n) == STORE_OK);
+	CHECK(n >= 1);	/* the other cases' tokens are idle too */
+	CHECK(store_token_get(st, a.number, &got) == STORE_OK && got.revoked_at == 1700100000);
+	CHECK(store_token_get(st, b.number, &got) == STORE_OK && got.revoked_at == 0);
+	store_close(st);
+}
+
 static void
 touch_sets_last_used_once_a_minute(void)
 {
@@ -229,19 +276,19 @@ touch_sets_last_used_once_a_minute(void)
 
 	make_token(&t, "00000000-0000-4000-8000-0000000000ee", "touch", 0);
 	CHECK(store_token_create(st, &t, 100, 1700000000) == STORE_OK);
-	store_token_touch(st, &t, NULL, NULL, 1700000010);
+	store_token_touch(st, &t, NULL, NULL, NULL, 1700000010);
 	CHECK(store_token_get(st, t.number, &got) == STORE_OK && got.last_used_at == 1700000010);
-	store_token_touch(st, &got, NULL, NULL, 1700000030);	/* within the minute: kept */
+	store_token_touch(st, &got, NULL, NULL, NULL, 1700000030);	/* within the minute: kept */
 	CHECK(store_token_get(st, t.number, &got) == STORE_OK && got.last_used_at == 1700000010);
-	store_token_touch(st, &got, NULL, NULL, 1700000080);
+	store_token_touch(st, &got, NULL, NULL, NULL, 1700000080);
 	CHECK(store_token_get(st, t.number, &got) == STORE_OK && got.last_used_at == 1700000080);
 	/* a new hash or a first prefix is written within the minute too */
-	store_token_touch(st, &got, "$argon2id$v=19$m=32,t=1,p=1$c2FsdA$bmV3", "old_", 1700000090);
+	store_token_touch(st, &got, "$argon2id$v=19$m=32,t=1,p=1$c2FsdA$bmV3", "old_", NULL, 1700000090);
 	CHECK(store_token_get(st, t.number, &got) == STORE_OK && got.last_used_at == 1700000090);
 	CHECK(strcmp(got.hash, "$argon2id$v=19$m=32,t=1,p=1$c2FsdA$bmV3") == 0);
 	CHECK(got.prefix_known && strcmp(got.prefix, "old_") == 0);
 	/* a prefix once known is never replaced */
-	store_token_touch(st, &got, NULL, "new_", 1700000095);
+	store_token_touch(st, &got, NULL, "new_", NULL, 1700000095);
 	CHECK(store_token_get(st, t.number, &got) == STORE_OK && strcmp(got.prefix, "old_") == 0);
 	store_close(st);
 }
@@ -616,6 +663,7 @@ main(void)
 	RUN(login_email_limit_and_window);
 	RUN(login_success_clears_the_email_only);
 	RUN(login_clear_and_prune);
+	RUN(rotate_family_and_unused);
 	rc = tap_done();
 	dir[strlen(dir) - 3] = '\0';
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
