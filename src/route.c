@@ -23,6 +23,7 @@ static const struct route routes[] = {
 	{ "GET",    "/api/v1/health",           0, CRED_NONE,    api_health },
 	{ "POST",   "/api/v1/auth/login",       0, CRED_NONE,    api_auth_login },
 	{ "POST",   "/api/v1/auth/logout",      0, CRED_SESSION, api_auth_logout },
+	{ "POST",   "/api/v1/credentials/revoke", 0, CRED_NONE,  api_credentials_revoke },
 };
 
 #define NROUTES	(sizeof(routes) / sizeof(routes[0]))

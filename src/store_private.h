@@ -29,6 +29,7 @@ enum store_db {
 	DB_LOGINS,		/* "email:..." or "addr:..." -> failed-login counter */
 	DB_USER_LIVE,		/* user id -> expiry + number of each unrevoked token */
 	DB_SESSIONS_FROM,	/* user id -> time before which its sessions ended */
+	DB_EVENTS,		/* the queue of events for owners (store_events.c) */
 	DB__MAX
 };
 
@@ -136,6 +137,17 @@ typedef int (*store_sweep_fn)(struct store *, DB_TXN *, const DBT *key,
  */
 enum store_rc store_sweep(struct store *, enum store_db i, store_sweep_fn fn,
 	    void *arg, unsigned long *removed);
+
+/* ------------------------------------------------------------ store_events.c */
+
+/*
+ * Queue event (a name such as "token.revoke.leaked") about token t at
+ * time at, with details (an object, borrowed; NULL: none), in txn: it
+ * commits or aborts with the change it describes.  Never pass a secret.
+ * 0 or a Berkeley DB code.
+ */
+int	 store_event_append(struct store *, DB_TXN *, const char *event,
+	    const struct token_rec *t, time_t at, struct json_object *details);
 
 /* ------------------------------------------------------------ store_users.c */
 
