@@ -12,7 +12,8 @@ PACKAGES="build-essential autoconf automake pkg-config
 	libfcgi-dev libfcgi-bin libjson-c-dev libargon2-dev libdb5.3-dev db5.3-util
 	lighttpd spawn-fcgi multiwatch curl jq ca-certificates procps
 	clang libclang-rt-14-dev wrk strace socat valgrind
-	apache2 libapache2-mod-fcgid nginx mandoc"
+	apache2 libapache2-mod-fcgid nginx mandoc
+	msmtp python3-aiosmtpd"
 missing=
 for p in $PACKAGES; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' ||

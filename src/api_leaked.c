@@ -10,8 +10,8 @@
  * no live record to check it against, so neither the answer nor its time
  * tells whether a number exists.  (A malformed entry costs nothing, as
  * at the gate: its form is no secret.)  A hash stored at an older, dearer
- * cost is checked only LEAKED_DEAR_MAX times a request and within the
- * Argon2 throttle, so no request makes a worker burn seconds; past that
+ * cost is checked only while the request has spent less than
+ * LEAKED_DEAR_MS on such checks, and within the Argon2 throttle, so no request makes a worker burn seconds; past that
  * such an entry is checked against the stand-in and not revoked (a
  * successful use moves a hash to the current cost, so these fade).
  */
@@ -24,7 +24,7 @@
 
 #define LEAKED_MAX		1000	/* entries a request may hold */
 #define LEAKED_WINDOW		900	/* seconds a reporter's count is kept */
-#define LEAKED_DEAR_MAX		2	/* checks at another cost, a request */
+#define LEAKED_DEAR_MS		200	/* on checks at another cost, a request */
 
 /* The credentials field: 1 to LEAKED_MAX strings.  The array, or NULL and errs. */
 static struct json_object *
@@ -59,12 +59,13 @@ api_leaked_input(struct json_object *body, struct field_errors *errs)
 
 /*
  * Does s name a live PAT whose secret verifies?  1 with leak filled (its
- * number and the hash the secret passed against), else 0.  t is room for
- * the record; dear counts the checks at another cost still allowed.
+ * number), else 0.  t is room for
+ * the record; dear_ms is what is left of the time for checks at another
+ * cost.
  */
 static int
 api_leaked_judge(struct ctx *c, const char *s, const char *stand_in,
-    struct token_rec *t, int *dear, struct token_leak *leak)
+    struct token_rec *t, long *dear_ms, struct token_leak *leak)
 {
 	const struct config *cfg = c->app->cfg;
 	struct pat	 p;
@@ -81,19 +82,18 @@ api_leaked_judge(struct ctx *c, const char *s, const char *stand_in,
 	    memcmp(t->prefix, p.prefix, p.prefix_len) == 0));
 	if (live && hash_same_cost(t->hash, cfg->argon2_m, cfg->argon2_t, cfg->argon2_p))
 		use = t->hash;
-	else if (live && *dear > 0 && throttle_allow()) {
-		(*dear)--;
+	else if (live && *dear_ms > 0 && throttle_allow())
 		use = t->hash;
-	}
 	t0 = throttle_now_ms();
 	ok = hash_check(use, p.core, TOKEN_CORE_LEN);
 	if (use == t->hash &&
-	    !hash_same_cost(t->hash, cfg->argon2_m, cfg->argon2_t, cfg->argon2_p))
+	    !hash_same_cost(t->hash, cfg->argon2_m, cfg->argon2_t, cfg->argon2_p)) {
+		*dear_ms -= (long)(throttle_now_ms() - t0);
 		throttle_record((long)(throttle_now_ms() - t0));
+	}
 	if (!ok || use == stand_in)
 		return 0;
 	leak->number = p.number;
-	memcpy(leak->hash, t->hash, sizeof(leak->hash));	/* same size */
 	return 1;
 }
 
@@ -121,7 +121,7 @@ api_credentials_revoke(struct ctx *c)
 	char		 stand_in[HASH_ENCODED_MAX], num[24], counts[2][24];
 	size_t		 i, n, found = 0, revoked = 0;
 	long		 retry_after = 0;
-	int		 dear = LEAKED_DEAR_MAX;
+	long		 dear_ms = LEAKED_DEAR_MS;
 
 	if (c->app->store == NULL) {
 		response_storage_error(c->res);
@@ -154,7 +154,7 @@ api_credentials_revoke(struct ctx *c)
 	hash_dummy(cfg->argon2_m, cfg->argon2_t, cfg->argon2_p, stand_in);
 	for (i = 0; i < n; i++)
 		found += api_leaked_judge(c, json_object_get_string(
-		    json_object_array_get_idx(list, i)), stand_in, t, &dear, &leaks[found]);
+		    json_object_array_get_idx(list, i)), stand_in, t, &dear_ms, &leaks[found]);
 	json_object_object_add(details, "addr", json_object_new_string(c->req->remote_addr));
 	if (store_token_revoke_leaked(c->app->store, leaks, found, c->now, details) !=
 	    STORE_OK) {

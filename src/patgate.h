@@ -410,17 +410,15 @@ enum store_rc store_token_each(struct store *, const char *user_id,
  */
 enum store_rc store_token_revoke(struct store *, const char *user_id,
 	    const char *id, time_t now, struct token_rec *rec);
-/* A leaked PAT whose secret passed against hash, to be revoked. */
+/* A leaked PAT whose secret verified, to be revoked. */
 struct token_leak {
 	uint64_t	 number;
-	char		 hash[HASH_ENCODED_MAX];
 	int		 revoked;		/* out: revoked by this call */
 	char		 id[UUID_LEN + 1];	/* out, when revoked */
 	char		 user_id[UUID_LEN + 1];	/* out, when revoked */
 };
 /*
- * Revoke each of leaks[0..n) that is still unrevoked and holds the hash
- * its secret passed against, and queue token.revoke.leaked for it with
+ * Revoke each of leaks[0..n) that is still unrevoked, and queue token.revoke.leaked for it with
  * details (an object, borrowed) in the same transaction; a few dozen a
  * transaction, each committed synchronously, the epoch bumped before
  * it returns.  STORE_OK or STORE_ERROR (the batches before stay).

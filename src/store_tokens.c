@@ -464,15 +464,13 @@ struct token_revoke {
 /*
  * Revoke token n in txn, read for update, and take it out of the live
  * index: unless it is revoked already, or not user_id's (NULL: anyone's),
- * or no longer holds hash (NULL: any), when *verdict is STORE_NOTFOUND
- * and nothing changes.  t receives the token.  Both revokes, by id and
+ * when *verdict is STORE_NOTFOUND and nothing changes.  t receives the token.  Both revokes, by id and
  * by a leaked secret, come here: whichever commits first wins, the
  * other finds it revoked.
  */
 static int
 store_token_revoke_number(struct store *st, DB_TXN *txn, uint64_t n,
-    const char *user_id, const char *hash, time_t now, struct token_rec *t,
-    enum store_rc *verdict)
+    const char *user_id, time_t now, struct token_rec *t, enum store_rc *verdict)
 {
 	int	 rc;
 
@@ -480,8 +478,7 @@ store_token_revoke_number(struct store *st, DB_TXN *txn, uint64_t n,
 	    *verdict != STORE_OK)
 		return rc;
 	/* Another user's token looks exactly like an unknown one. */
-	if (t->revoked_at != 0 || (user_id != NULL && strcmp(t->user_id, user_id) != 0) ||
-	    (hash != NULL && strcmp(t->hash, hash) != 0)) {
+	if (t->revoked_at != 0 || (user_id != NULL && strcmp(t->user_id, user_id) != 0)) {
 		*verdict = STORE_NOTFOUND;
 		return 0;
 	}
@@ -512,7 +509,7 @@ store_token_revoke_txn(struct store *st, DB_TXN *txn, void *arg, enum store_rc *
 	if (rc != 0)
 		return rc;
 	return store_token_revoke_number(st, txn, store_from_be64(num), q->user_id,
-	    NULL, q->now, q->t, verdict);
+	    q->now, q->t, verdict);
 }
 
 enum store_rc
@@ -555,8 +552,9 @@ store_token_revoke_leaked_txn(struct store *st, DB_TXN *txn, void *arg,
 		q->leaks[i].revoked = 0;	/* a retried batch starts over */
 	for (i = 0; i < q->n; i++) {
 		one = STORE_OK;
+		/* A number's secret never changes (a rehash keeps it): no hash to compare. */
 		if ((rc = store_token_revoke_number(st, txn, q->leaks[i].number, NULL,
-		    q->leaks[i].hash, q->now, q->t, &one)) != 0)
+		    q->now, q->t, &one)) != 0)
 			return rc;
 		if (one != STORE_OK)
 			continue;	/* revoked already, by another or twice listed */
