@@ -12,7 +12,7 @@ set -eu
 event=$(cat)
 field() { printf '%s' "$event" | jq -r "$1"; }
 # Header values lose any line break, so nothing can add a header.
-one_line() { tr '\r\n' '  '; }
+one_line() { tr '\r\n' '  ' | sed 's/ *$//'; }
 
 to=$(field '.user.email // empty' | one_line)
 if [ -z "$to" ]; then
