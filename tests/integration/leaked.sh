@@ -6,7 +6,7 @@
 # alike for unknown numbers and wrong secrets; the per-address limit.
 export PATGATE_ARGON2="${PATGATE_ARGON2:-m=32,t=1,p=1}"	# the shipped token cost
 . "$(dirname "$0")/lib.sh"
-LIMIT=60
+LIMIT=100
 export PATGATE_REVOKE_MAX_PER_ADDR=$LIMIT
 printf 'GET /x read\n' >"$WORK/rules"
 export PATGATE_RULES="$WORK/rules"
@@ -189,6 +189,43 @@ dear_hashes_bounded() {
 	expect_eq "a dear token, reported alone, is revoked" "$(gate "$dear")" 401
 }
 
+# Each token revoked by its owner and reported leaked at the same moment:
+# exactly one of the two takes it (a 200 to the owner, or an event).
+one_outcome() {
+	local i ids=() toks=() pids=() n=16 owner=0 leaked id
+	cli notify --dry-run >/dev/null
+	PATGATE_NOTIFY_CMD='cat >/dev/null' cli notify || fail "could not empty the queue"
+	for i in $(seq $n); do
+		create "$ALICE" "{\"name\":\"race $i\"}"
+		ids+=("$(printf '%s' "$BODY" | jq -r .data.id)")
+		toks+=("$TOKEN")
+	done
+	for i in $(seq 0 $((n - 1))); do
+		curl -sS -o /dev/null -w '%{http_code}\n' -X DELETE \
+			-H "Authorization: Bearer $ALICE" \
+			"http://127.0.0.1:$PORT/api/v1/user/api-tokens/${ids[$i]}" >"$WORK/race.$i" &
+		pids+=($!)
+		curl -sS -o /dev/null -X POST -H 'Content-Type: application/json' \
+			--data-binary "{\"credentials\":[\"${toks[$i]}\"]}" \
+			"http://127.0.0.1:$PORT/api/v1/credentials/revoke" &
+		pids+=($!)
+	done
+	wait "${pids[@]}"	# not lighttpd, also a child of this shell
+	REPORTS=$((REPORTS + n))
+	cli notify --dry-run >"$WORK/race.events"
+	for i in $(seq 0 $((n - 1))); do
+		id=${ids[$i]}
+		leaked=$(jq -r --arg id "$id" 'select(.token.id == $id) | .event' "$WORK/race.events" | grep -c .)
+		case "$(cat "$WORK/race.$i"):$leaked" in
+		200:0) owner=$((owner + 1)) ;;
+		404:1) ;;
+		*) fail "token $id: owner's revoke $(cat "$WORK/race.$i"), $leaked leaked events" ;;
+		esac
+		expect_eq "race $i at the gate" "$(gate "${toks[$i]}")" 401
+	done
+	echo "# $owner of $n went to the owner's revoke, $((n - owner)) to the report"
+}
+
 per_address_limit() {
 	local left=$((LIMIT - REPORTS)) i
 	[ "$left" -ge 1 ] || { fail "the script sent $REPORTS reports; raise LIMIT"; return; }
@@ -207,5 +244,6 @@ t_case "bad bodies: 415, 400, 413, 422 naming credentials; nothing revoked" bad_
 t_case "one answer for a real token, garbage, an unknown number, a wrong secret" same_answer
 t_case "1000 entries well under a second, unknown numbers not cheaper" cost_of_a_thousand
 t_case "hashes at an older cost cannot make a report slow" dear_hashes_bounded
+t_case "a revoke and a report of one token at once: exactly one outcome" one_outcome
 t_case "past PATGATE_REVOKE_MAX_PER_ADDR from one address: 429 with Retry-After" per_address_limit
 t_done
