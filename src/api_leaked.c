@@ -11,9 +11,10 @@
  * tells whether a number exists.  (A malformed entry costs nothing, as
  * at the gate: its form is no secret.)  A hash stored at an older, dearer
  * cost is checked only while the request has spent less than
- * LEAKED_DEAR_MS on such checks, and within the Argon2 throttle, so no request makes a worker burn seconds; past that
- * such an entry is checked against the stand-in and not revoked (a
- * successful use moves a hash to the current cost, so these fade).
+ * LEAKED_DEAR_MS on such checks, and within the Argon2 throttle, so no
+ * request makes a worker burn seconds; past that such an entry is
+ * checked against the stand-in and not revoked (a successful use moves
+ * a hash to the current cost, so these fade).
  */
 #include <json-c/json.h>
 #include <stdio.h>
@@ -59,24 +60,27 @@ api_leaked_input(struct json_object *body, struct field_errors *errs)
 
 /*
  * Does s name a live PAT whose secret verifies?  1 with leak filled (its
- * number), else 0.  t is room for
+ * number), else 0; *failed is set when its record could not be read.  t is room for
  * the record; dear_ms is what is left of the time for checks at another
  * cost.
  */
 static int
 api_leaked_judge(struct ctx *c, const char *s, const char *stand_in,
-    struct token_rec *t, long *dear_ms, struct token_leak *leak)
+    struct token_rec *t, long *dear_ms, struct token_leak *leak, int *failed)
 {
 	const struct config *cfg = c->app->cfg;
 	struct pat	 p;
 	const char	*use = stand_in;
+	enum store_rc	 rc;
 	long long	 t0;
 	int		 ok, live;
 
 	if (token_pat_parse(s, &p) == -1)
 		return 0;
 	/* Read either way: an unknown number takes the time a known one does. */
-	live = store_token_get(c->app->store, p.number, t) == STORE_OK &&
+	if ((rc = store_token_get(c->app->store, p.number, t)) == STORE_ERROR)
+		*failed = 1;
+	live = rc == STORE_OK &&
 	    t->revoked_at == 0 && (t->expires_at == 0 || t->expires_at > c->now) &&
 	    (!t->prefix_known || (strlen(t->prefix) == p.prefix_len &&
 	    memcmp(t->prefix, p.prefix, p.prefix_len) == 0));
@@ -122,6 +126,7 @@ api_credentials_revoke(struct ctx *c)
 	size_t		 i, n, found = 0, revoked = 0;
 	long		 retry_after = 0;
 	long		 dear_ms = LEAKED_DEAR_MS;
+	int		 failed = 0;
 
 	if (c->app->store == NULL) {
 		response_storage_error(c->res);
@@ -153,8 +158,9 @@ api_credentials_revoke(struct ctx *c)
 	}
 	hash_dummy(cfg->argon2_m, cfg->argon2_t, cfg->argon2_p, stand_in);
 	for (i = 0; i < n; i++)
-		found += api_leaked_judge(c, json_object_get_string(
-		    json_object_array_get_idx(list, i)), stand_in, t, &dear_ms, &leaks[found]);
+		found += api_leaked_judge(c,
+		    json_object_get_string(json_object_array_get_idx(list, i)),
+		    stand_in, t, &dear_ms, &leaks[found], &failed);
 	json_object_object_add(details, "addr", json_object_new_string(c->req->remote_addr));
 	if (store_token_revoke_leaked(c->app->store, leaks, found, c->now, details) !=
 	    STORE_OK) {
@@ -175,10 +181,12 @@ api_credentials_revoke(struct ctx *c)
 	snprintf(counts[1], sizeof(counts[1]), "%zu", revoked);
 	log_audit(&c->req->log, "credentials.report", "entries", counts[0],
 	    "revoked", counts[1], "addr", c->req->remote_addr, NULL);
-	response_error(c->res, 202, "Accepted");
+	/* What verified is revoked; one the store could not read must not look so. */
+	if (failed)
+		response_storage_error(c->res);
+	else
+		response_error(c->res, 202, "Accepted");
 out:
-	if (leaks != NULL)
-		explicit_bzero(leaks, n * sizeof(*leaks));
 	free(leaks);
 	free(t);
 	json_object_put(details);

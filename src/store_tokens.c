@@ -464,9 +464,9 @@ struct token_revoke {
 /*
  * Revoke token n in txn, read for update, and take it out of the live
  * index: unless it is revoked already, or not user_id's (NULL: anyone's),
- * when *verdict is STORE_NOTFOUND and nothing changes.  t receives the token.  Both revokes, by id and
- * by a leaked secret, come here: whichever commits first wins, the
- * other finds it revoked.
+ * when *verdict is STORE_NOTFOUND and nothing changes.  t receives the
+ * token.  Both revokes, by id and by a leaked secret, come here:
+ * whichever commits first wins, the other finds it revoked.
  */
 static int
 store_token_revoke_number(struct store *st, DB_TXN *txn, uint64_t n,
