@@ -787,6 +787,10 @@ cmd_prune(struct cli *c)
 		fprintf(stderr, "patgate: the database failed\n");
 		return 1;
 	}
+	if (store_event_prune(c->store, &removed) != STORE_OK) {
+		fprintf(stderr, "patgate: the database failed\n");
+		return 1;
+	}
 	return 0;
 }
 

@@ -521,6 +521,8 @@ enum store_rc store_event_delete(struct store *, uint64_t seq);
  */
 enum store_rc store_event_queue_expiring(struct store *, time_t now,
 	    time_t horizon, unsigned long *queued);
+/* Forget which tokens were given token.expiring once they are pruned. */
+enum store_rc store_event_prune(struct store *, unsigned long *removed);
 
 /* ------------------------------------------------------------ store_codec.c */
 

@@ -361,3 +361,33 @@ store_event_queue_expiring(struct store *st, time_t now, time_t horizon,
 	free(q.nums);
 	return rc;
 }
+
+/* A prune's step for one key of the queue: a mark whose token is gone goes. */
+static int
+store_event_prune_one(struct store *st, DB_TXN *txn, const DBT *key, const DBT *val,
+    void *arg, int *remove)
+{
+	const unsigned char *k = key->data;
+	DBT		 tkey, tval;
+	int		 rc;
+
+	(void)val;
+	(void)arg;
+	if (key->size != 9 || k[0] != EVENT_KEY_MARK)
+		return 0;
+	store_dbt(&tkey, k + 1, 8);
+	memset(&tval, 0, sizeof(tval));
+	tval.flags = DB_DBT_PARTIAL;	/* whether it is there, no more */
+	rc = st->db[DB_TOKENS]->get(st->db[DB_TOKENS], txn, &tkey, &tval, 0);
+	if (rc == DB_NOTFOUND) {
+		*remove = 1;
+		return 0;
+	}
+	return rc;
+}
+
+enum store_rc
+store_event_prune(struct store *st, unsigned long *removed)
+{
+	return store_sweep(st, DB_EVENTS, store_event_prune_one, NULL, removed);
+}

@@ -162,6 +162,19 @@ expiring_queued_once(void)
 }
 
 static void
+prune_forgets_marks_of_pruned_tokens(void)
+{
+	unsigned long	 removed = 0;
+	time_t		 now = time(NULL);
+
+	/* Two marks (soon, later); prune every token, then the marks go. */
+	CHECK(store_event_prune(st, &removed) == STORE_OK && removed == 0);
+	CHECK(store_prune(st, now + 100 * 86400, &removed) == STORE_OK && removed > 0);
+	CHECK(store_event_prune(st, &removed) == STORE_OK && removed == 2);
+	CHECK(store_event_prune(st, &removed) == STORE_OK && removed == 0);
+}
+
+static void
 report_counter_limits_an_address(void)
 {
 	time_t	 now = 1800000000;
@@ -196,6 +209,7 @@ main(void)
 	RUN(owner_revoke_first_leaves_no_event);
 	RUN(event_aborts_with_its_transaction);
 	RUN(expiring_queued_once);
+	RUN(prune_forgets_marks_of_pruned_tokens);
 	RUN(report_counter_limits_an_address);
 	store_close(st);
 	rc = tap_done();
