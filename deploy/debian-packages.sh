@@ -15,7 +15,8 @@ PACKAGES="build-essential autoconf automake pkg-config
 	lighttpd spawn-fcgi multiwatch curl jq ca-certificates procps
 	clang libclang-rt-14-dev wrk strace socat valgrind
 	apache2 libapache2-mod-fcgid nginx mandoc
-	chromium chromium-driver python3-selenium npm"
+	chromium chromium-driver python3-selenium npm
+	msmtp python3-aiosmtpd"
 missing=
 for p in $PACKAGES; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' ||

@@ -44,6 +44,9 @@ static const char usage_text[] =
     "  prune --unused-days N             revoke the live tokens unused for N days\n"
     "  backup DIR                        a consistent copy of the database, while it serves\n"
     "  check                             verify the database files and their indexes\n"
+    "  notify [--follow] [--dry-run]     queue expiry notices, then run PATGATE_NOTIFY_CMD\n"
+    "                                    once per queued event (JSON on its stdin);\n"
+    "                                    --follow keeps taking them, --dry-run prints them\n"
     "\n"
     "The database is PATGATE_DB (default /var/lib/patgate) unless --db is given.\n"
     "Exit status: 0 done, 1 failed, 2 usage.\n";
@@ -904,6 +907,10 @@ cmd_prune(struct cli *c)
 		fprintf(stderr, "patgate: the database failed\n");
 		return 1;
 	}
+	if (store_event_prune(c->store, &removed) != STORE_OK) {
+		fprintf(stderr, "patgate: the database failed\n");
+		return 1;
+	}
 	return 0;
 }
 
@@ -961,6 +968,22 @@ cmd_check(struct cli *c)
 	return 0;
 }
 
+static int
+cmd_notify(struct cli *c)
+{
+	int	 follow = cli_flag(c, "--follow"), dry = cli_flag(c, "--dry-run");
+
+	if (c->argc != 0)
+		return usage();
+	if (!dry && c->cfg.notify_cmd == NULL) {
+		fprintf(stderr, "patgate: PATGATE_NOTIFY_CMD is not set\n");
+		return 1;
+	}
+	if (cli_open(c, 0) == -1)
+		return 1;
+	return cli_notify(&c->cfg, c->store, follow, dry);
+}
+
 struct command {
 	const char	*word1, *word2;
 	int		(*fn)(struct cli *);
@@ -982,6 +1005,7 @@ static const struct command commands[] = {
 	{ "prune", NULL, cmd_prune },
 	{ "backup", NULL, cmd_backup },
 	{ "check", NULL, cmd_check },
+	{ "notify", NULL, cmd_notify },
 };
 
 int

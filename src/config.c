@@ -119,6 +119,13 @@ config_load(struct config *cfg, char *err, size_t errlen)
 	    config_long("PATGATE_LOGIN_WINDOW", 900, 366L * 86400,
 	    &cfg->login_window, err, errlen) == -1)
 		return -1;
+	if (config_long("PATGATE_REVOKE_MAX_PER_ADDR", 30, 100000000L,
+	    &cfg->revoke_max_per_addr, err, errlen) == -1 ||
+	    config_long("PATGATE_EXPIRY_NOTICE_DAYS", 7, 366,
+	    &cfg->expiry_notice_days, err, errlen) == -1)
+		return -1;
+	s = getenv("PATGATE_NOTIFY_CMD");
+	cfg->notify_cmd = (s != NULL && *s != '\0') ? s : NULL;
 
 	s = getenv("PATGATE_REQUIRE_EXPIRY");
 	if (s == NULL || *s == '\0' || strcmp(s, "0") == 0)

@@ -31,6 +31,9 @@ struct config {
 	long		 test_stall_ms;		/* PATGATE_TEST_STALL_MS: tests only */
 	long		 login_window;		/* PATGATE_LOGIN_WINDOW, seconds */
 	int		 require_expiry;	/* PATGATE_REQUIRE_EXPIRY=1 */
+	long		 revoke_max_per_addr;	/* PATGATE_REVOKE_MAX_PER_ADDR */
+	const char	*notify_cmd;		/* PATGATE_NOTIFY_CMD, or NULL */
+	long		 expiry_notice_days;	/* PATGATE_EXPIRY_NOTICE_DAYS */
 };
 
 /*
@@ -473,6 +476,21 @@ enum store_rc store_token_revoke_family(struct store *, uint64_t number,
 enum store_rc store_token_revoke_unused(struct store *, time_t cutoff, time_t now,
 	    void (*fn)(const struct token_rec *, void *), void *arg,
 	    unsigned long *revoked);
+/* A leaked PAT whose secret verified, to be revoked. */
+struct token_leak {
+	uint64_t	 number;
+	int		 revoked;		/* out: revoked by this call */
+	char		 id[UUID_LEN + 1];	/* out, when revoked */
+	char		 user_id[UUID_LEN + 1];	/* out, when revoked */
+};
+/*
+ * Revoke each of leaks[0..n) that is still unrevoked, and queue token.revoke.leaked for it with
+ * details (an object, borrowed) in the same transaction; a few dozen a
+ * transaction, each committed synchronously, the epoch bumped before
+ * it returns.  STORE_OK or STORE_ERROR (the batches before stay).
+ */
+enum store_rc store_token_revoke_leaked(struct store *, struct token_leak *leaks,
+	    size_t n, time_t now, struct json_object *details);
 /*
  * Record a use of t (as read for the check) at now, at most once a minute,
  * without waiting for a lock and without an fsync: a busy record is simply
@@ -523,11 +541,55 @@ enum store_rc store_login_reserve(struct store *, const char *email,
  */
 enum store_rc store_login_succeeded(struct store *, const char *email,
 	    const char *addr, long window, time_t now);
+/*
+ * Count a leaked-credential report from addr at now, in a window of
+ * window seconds kept with the login counters (store_login_prune ends
+ * it).  STORE_OK, or STORE_LIMIT when addr has made max already: then
+ * nothing is counted and *retry_after receives the seconds left.
+ */
+enum store_rc store_report_reserve(struct store *, const char *addr, long max,
+	    long window, time_t now, long *retry_after);
 /* Forget the failed logins counted for email (a new password lifts a lockout). */
 enum store_rc store_login_clear(struct store *, const char *email);
 /* Remove the counters whose window (of window seconds) has ended by now. */
 enum store_rc store_login_prune(struct store *, long window, time_t now,
 	    unsigned long *removed);
+
+/* ------------------------------------------------------------ store_events.c */
+
+#define EVENT_NAME_MAX		32
+
+/* One queued event, as patgate notify takes it. */
+struct event_rec {
+	uint64_t	 seq;			/* its place in the queue */
+	char		 event[EVENT_NAME_MAX];	/* "token.revoke.leaked", ... */
+	time_t		 at;
+	char		 user_id[UUID_LEN + 1];
+	char		 token_id[UUID_LEN + 1];
+	uint64_t	 token_number;
+	char		 token_name[NAME_MAX_POINTS * 4 + 1];	/* when queued */
+	time_t		 token_expires_at;	/* 0: never */
+	struct json_object *details;		/* owned: store_event_release */
+};
+
+/*
+ * The oldest queued event after sequence number after (0: the oldest of
+ * all) into e.  STORE_OK, STORE_NOTFOUND when there is none, STORE_ERROR.
+ */
+enum store_rc store_event_next(struct store *, uint64_t after, struct event_rec *e);
+/* Free what e holds. */
+void	 store_event_release(struct event_rec *e);
+/* Take event seq off the queue (synchronously).  STORE_NOTFOUND if gone. */
+enum store_rc store_event_delete(struct store *, uint64_t seq);
+/*
+ * Queue token.expiring, once per token, for each live token expiring
+ * after now and by horizon; *queued counts those queued now.  A pass
+ * queues at most a thousand; the next one goes on.
+ */
+enum store_rc store_event_queue_expiring(struct store *, time_t now,
+	    time_t horizon, unsigned long *queued);
+/* Forget which tokens were given token.expiring once they are pruned. */
+enum store_rc store_event_prune(struct store *, unsigned long *removed);
 
 /* ------------------------------------------------------------ store_codec.c */
 
@@ -771,6 +833,16 @@ typedef void (*handler_fn)(struct ctx *);
 /* Route req to its handler and fill res.  Never fails: errors are answers. */
 void	 route_dispatch(struct app *, struct request *, struct response *);
 
+/* ------------------------------------------------------------ cli_notify.c */
+
+/*
+ * patgate notify: queue the expiry notices due, then deliver the queued
+ * events to cfg->notify_cmd (dry: print them as JSON lines, removing
+ * nothing); follow: keep at it until SIGTERM or SIGINT.  The exit status:
+ * 0, or 1 when an event was not delivered or the store failed.
+ */
+int	 cli_notify(const struct config *, struct store *, int follow, int dry);
+
 /* ------------------------------------------------------------ handlers */
 
 /* Read and parse the JSON body; on failure res is filled, NULL returned. */
@@ -802,6 +874,7 @@ void	 api_health(struct ctx *);
 void	 api_auth_check(struct ctx *);
 void	 api_auth_login(struct ctx *);
 void	 api_auth_logout(struct ctx *);
+void	 api_credentials_revoke(struct ctx *);
 
 /* ------------------------------------------------------------ page.c */
 

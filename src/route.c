@@ -34,6 +34,7 @@ static const struct route routes[] = {
 	{ "GET",    "/tokens/",                 0, CRED_NONE,    page_serve },
 	{ "GET",    "/tokens/",                 1, CRED_NONE,    page_serve },
 	{ "GET",    "/tokens",                  0, CRED_NONE,    page_redirect },
+	{ "POST",   "/api/v1/credentials/revoke", 0, CRED_NONE,  api_credentials_revoke },
 };
 
 #define NROUTES	(sizeof(routes) / sizeof(routes[0]))

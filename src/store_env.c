@@ -48,7 +48,7 @@
 const char *const store_db_files[DB__MAX] = {
 	"users.db", "emails.db", "sessions.db", "tokens.db", "token_ids.db",
 	"user_tokens.db", "token_used.db", "sequences.db", "login_failures.db",
-	"user_live.db", "sessions_from.db",
+	"user_live.db", "sessions_from.db", "events.db",
 };
 
 /* Steps the store has taken (see store_steps); read by a signal handler. */
@@ -252,7 +252,8 @@ store_open_db(struct store *st, enum store_db i, int create)
 	if ((rc = db_create(&db, st->env, 0)) != 0)
 		return rc;
 	/* These may start empty: an environment made before them gains the file. */
-	if (i == DB_LOGINS || i == DB_USER_LIVE || i == DB_SESSIONS_FROM)
+	if (i == DB_LOGINS || i == DB_USER_LIVE || i == DB_SESSIONS_FROM ||
+	    i == DB_EVENTS)
 		create = 1;
 	if ((i == DB_USER_TOKENS || i == DB_USER_LIVE) &&
 	    (rc = db->set_flags(db, DB_DUP | DB_DUPSORT)) != 0) {

@@ -47,7 +47,7 @@ store_live_tally(struct store *st, DB_TXN *txn, const char *user_id, long delta,
 	val.data = v;
 	val.ulen = sizeof(v);
 	val.flags = DB_DBT_USERMEM;
-	rc = db->get(db, txn, &key, &val, DB_RMW);
+	rc = db->get(db, txn, &key, &val, txn != NULL ? DB_RMW : 0);
 	if (rc == 0 && val.size == sizeof(v))
 		n = (int64_t)store_from_be64(v);
 	else if (rc != 0 && rc != DB_NOTFOUND)
@@ -198,6 +198,7 @@ store_live_count(struct store *st, DB_TXN *txn, const char *user_id, time_t now,
 	DBC		*c;
 	DBT		 key, val;
 	long		 gone = 0;
+	u_int32_t	 rmw;
 	int		 rc;
 
 	(void)max;	/* the count is read whole, whatever the cap */
@@ -216,16 +217,23 @@ store_live_count(struct store *st, DB_TXN *txn, const char *user_id, time_t now,
 	val.data = buf;
 	val.ulen = sizeof(buf);
 	val.flags = DB_DBT_USERMEM;
-	rc = c->get(c, &key, &val, DB_SET | DB_RMW);
+	rmw = txn != NULL ? DB_RMW : 0;
+	rc = c->get(c, &key, &val, DB_SET | rmw);
 	while (rc == 0 && val.size == sizeof(buf) &&
 	    store_from_be64(buf) <= (uint64_t)now) {
-		if ((rc = c->del(c, 0)) != 0)
+		/* Outside a transaction (a look, not a create): only counted. */
+		if (txn != NULL && (rc = c->del(c, 0)) != 0)
 			break;
 		gone++;
-		rc = c->get(c, &key, &val, DB_NEXT_DUP | DB_RMW);
+		rc = c->get(c, &key, &val, DB_NEXT_DUP | rmw);
 	}
 	if ((rc = store_cursor_done(c, rc)) != 0)
 		return rc;
+	if (txn == NULL) {
+		if ((rc = store_live_tally(st, NULL, user_id, 0, live)) == 0)
+			*live = *live > gone ? *live - gone : 0;
+		return rc;
+	}
 	return store_live_tally(st, txn, user_id, -gone, live);
 }
 

@@ -148,6 +148,50 @@ store_login_reserve(struct store *st, const char *email, const char *addr,
 	return rc;
 }
 
+struct report_reserve {
+	char		 key[300];
+	long		 max, window, retry_after;
+	time_t		 now;
+};
+
+/* Count one leaked-credential report from an address, unless it is held. */
+static int
+store_report_reserve_txn(struct store *st, DB_TXN *txn, void *arg, enum store_rc *verdict)
+{
+	struct report_reserve *q = arg;
+	struct login_rec r;
+	int		 rc, found;
+
+	if ((rc = store_login_read(st, txn, q->key, &r, q->window, q->now, &found)) != 0)
+		return rc;
+	if (store_login_held(&r, q->max, q->window, q->now, &q->retry_after)) {
+		*verdict = STORE_LIMIT;
+		return 0;
+	}
+	if (++r.count == q->max)
+		r.since = q->now;
+	return store_login_write(st, txn, q->key, &r);
+}
+
+enum store_rc
+store_report_reserve(struct store *st, const char *addr, long max, long window,
+    time_t now, long *retry_after)
+{
+	struct report_reserve q;
+	enum store_rc	 rc;
+
+	memset(&q, 0, sizeof(q));
+	/* A key space of its own beside the logins': "report:<addr>". */
+	store_login_key(q.key, sizeof(q.key), "report", addr);
+	q.max = max;
+	q.window = window;
+	q.now = now;
+	rc = store_txn(st, 0, DB_TXN_NOSYNC, store_report_reserve_txn, &q);
+	if (rc == STORE_LIMIT)
+		*retry_after = q.retry_after;
+	return rc;
+}
+
 struct login_success {
 	char		 email[300], addr[300];
 	long		 window;

@@ -29,6 +29,7 @@ enum store_db {
 	DB_LOGINS,		/* "email:..." or "addr:..." -> failed-login counter */
 	DB_USER_LIVE,		/* user id -> expiry + number of each unrevoked token */
 	DB_SESSIONS_FROM,	/* user id -> time before which its sessions ended */
+	DB_EVENTS,		/* the queue of events for owners (store_events.c) */
 	DB__MAX
 };
 
@@ -110,8 +111,8 @@ int	 store_live_add(struct store *, DB_TXN *, const struct token_rec *t);
 int	 store_live_del(struct store *, DB_TXN *, const struct token_rec *t);
 /*
  * How many of user_id's tokens are live at now, in *live, at the cost of
- * one record and the entries expired since the last count (taken out, so
- * call it in a write transaction).  max is not needed and kept for the
+ * one record and the entries expired since the last count (taken out
+ * when txn is not NULL; without a transaction they are only counted).  max is not needed and kept for the
  * callers.  *ready is 0 when the index is still being built: the count is
  * then not to be trusted.
  */
@@ -163,6 +164,17 @@ enum store_rc store_sweep(struct store *, enum store_db i, store_sweep_fn fn,
 typedef void (*store_batch_fn)(void *arg, int committed);
 enum store_rc store_sweep_batched(struct store *, enum store_db i, store_sweep_fn fn,
 	    store_batch_fn batch, void *arg, unsigned long *removed);
+
+/* ------------------------------------------------------------ store_events.c */
+
+/*
+ * Queue event (a name such as "token.revoke.leaked") about token t at
+ * time at, with details (an object, borrowed; NULL: none), in txn: it
+ * commits or aborts with the change it describes.  Never pass a secret.
+ * 0 or a Berkeley DB code.
+ */
+int	 store_event_append(struct store *, DB_TXN *, const char *event,
+	    const struct token_rec *t, time_t at, struct json_object *details);
 
 /* ------------------------------------------------------------ store_users.c */
 

@@ -477,6 +477,33 @@ struct token_revoke {
 	struct token_rec *t;
 };
 
+/*
+ * Revoke token n in txn, read for update, and take it out of the live
+ * index: unless it is revoked already, or not user_id's (NULL: anyone's),
+ * when *verdict is STORE_NOTFOUND and nothing changes.  t receives the
+ * token.  Both revokes, by id and by a leaked secret, come here:
+ * whichever commits first wins, the other finds it revoked.
+ */
+static int
+store_token_revoke_number(struct store *st, DB_TXN *txn, uint64_t n,
+    const char *user_id, time_t now, struct token_rec *t, enum store_rc *verdict)
+{
+	int	 rc;
+
+	if ((rc = store_token_read(st, txn, n, t, DB_RMW, NULL, verdict)) != 0 ||
+	    *verdict != STORE_OK)
+		return rc;
+	/* Another user's token looks exactly like an unknown one. */
+	if (t->revoked_at != 0 || (user_id != NULL && strcmp(t->user_id, user_id) != 0)) {
+		*verdict = STORE_NOTFOUND;
+		return 0;
+	}
+	t->revoked_at = now;
+	if ((rc = store_live_del(st, txn, t)) != 0)
+		return rc;
+	return store_token_write(st, txn, t);
+}
+
 static int
 store_token_revoke_txn(struct store *st, DB_TXN *txn, void *arg, enum store_rc *verdict)
 {
@@ -497,19 +524,8 @@ store_token_revoke_txn(struct store *st, DB_TXN *txn, void *arg, enum store_rc *
 	}
 	if (rc != 0)
 		return rc;
-	if ((rc = store_token_read(st, txn, store_from_be64(num), q->t, DB_RMW, NULL,
-	    verdict)) != 0 || *verdict != STORE_OK)
-		return rc;
-	/* Another user's token looks exactly like an unknown one. */
-	if (q->t->revoked_at != 0 ||
-	    (q->user_id != NULL && strcmp(q->t->user_id, q->user_id) != 0)) {
-		*verdict = STORE_NOTFOUND;
-		return 0;
-	}
-	q->t->revoked_at = q->now;
-	if ((rc = store_live_del(st, txn, q->t)) != 0)
-		return rc;
-	return store_token_write(st, txn, q->t);
+	return store_token_revoke_number(st, txn, store_from_be64(num), q->user_id,
+	    q->now, q->t, verdict);
 }
 
 enum store_rc
@@ -524,6 +540,71 @@ store_token_revoke(struct store *st, const char *user_id, const char *id,
 		return STORE_NOTFOUND;
 	rc = store_txn(st, 0, DB_TXN_SYNC, store_token_revoke_txn, &q);
 	/* Before the answer, whatever it is: nobody goes on trusting an old read. */
+	store_epoch_bump(st);
+	return rc;
+}
+
+#define STORE_LEAK_BATCH	50	/* leaked tokens a transaction revokes */
+
+struct token_revoke_leaked {
+	struct token_leak *leaks;
+	size_t		 n;
+	time_t		 now;
+	struct json_object *details;
+	struct token_rec *t;		/* room for one record */
+};
+
+static int
+store_token_revoke_leaked_txn(struct store *st, DB_TXN *txn, void *arg,
+    enum store_rc *verdict)
+{
+	struct token_revoke_leaked *q = arg;
+	enum store_rc	 one;
+	size_t		 i;
+	int		 rc;
+
+	(void)verdict;
+	for (i = 0; i < q->n; i++)
+		q->leaks[i].revoked = 0;	/* a retried batch starts over */
+	for (i = 0; i < q->n; i++) {
+		one = STORE_OK;
+		/* A number's secret never changes (a rehash keeps it): no hash to compare. */
+		if ((rc = store_token_revoke_number(st, txn, q->leaks[i].number, NULL,
+		    q->now, q->t, &one)) != 0)
+			return rc;
+		if (one != STORE_OK)
+			continue;	/* revoked already, by another or twice listed */
+		if ((rc = store_event_append(st, txn, "token.revoke.leaked", q->t, q->now,
+		    q->details)) != 0)
+			return rc;
+		q->leaks[i].revoked = 1;
+		memcpy(q->leaks[i].id, q->t->id, sizeof(q->leaks[i].id));
+		memcpy(q->leaks[i].user_id, q->t->user_id, sizeof(q->leaks[i].user_id));
+	}
+	return 0;
+}
+
+enum store_rc
+store_token_revoke_leaked(struct store *st, struct token_leak *leaks, size_t n,
+    time_t now, struct json_object *details)
+{
+	struct token_revoke_leaked q;
+	enum store_rc	 rc = STORE_OK;
+	size_t		 i;
+
+	if (n == 0)
+		return STORE_OK;
+	memset(&q, 0, sizeof(q));
+	q.now = now;
+	q.details = details;
+	if ((q.t = malloc(sizeof(*q.t))) == NULL)
+		return STORE_ERROR;
+	for (i = 0; i < n && rc == STORE_OK; i += q.n) {
+		q.leaks = leaks + i;
+		q.n = n - i < STORE_LEAK_BATCH ? n - i : STORE_LEAK_BATCH;
+		rc = store_txn(st, 0, DB_TXN_SYNC, store_token_revoke_leaked_txn, &q);
+	}
+	free(q.t);
 	store_epoch_bump(st);
 	return rc;
 }

@@ -22,7 +22,8 @@ mk install DESTDIR="$DEST" >"$WORK/install.out" 2>&1 || bail "make install: $(ta
 layout() {
 	local f
 	for f in "$bindir/patgate" "$sbindir/patgate.fcgi" \
-		"$pkgdatadir/cgi-bin/patgate.cgi" "$pkgdatadir/deploy/whoami.cgi"; do
+		"$pkgdatadir/cgi-bin/patgate.cgi" "$pkgdatadir/deploy/whoami.cgi" \
+		"$pkgdatadir/deploy/notify/mail.sh" "$pkgdatadir/deploy/notify/webhook.sh"; do
 		[ -x "$DEST$f" ] || fail "$f is not installed executable"
 	done
 	for f in "$mandir/man8/patgate.8" "$mandir/man8/patgate.fcgi.8" \
@@ -34,6 +35,7 @@ layout() {
 		[ -f "$DEST$f" ] || fail "$f is not installed"
 	done
 	[ -n "$unitdir" ] && { [ -f "$DEST$unitdir/patgate.service" ] || fail "no patgate.service in $unitdir"; }
+	[ -n "$unitdir" ] && { [ -f "$DEST$unitdir/patgate-notify.service" ] || fail "no patgate-notify.service in $unitdir"; }
 	expect_eq "the database directory" "$(stat -c %a "$DEST$localstatedir/lib/patgate" 2>&1)" 700
 	"$DEST$bindir/patgate" --help >/dev/null || fail "patgate --help"
 	"$DEST$sbindir/patgate.fcgi" --help >/dev/null || fail "patgate.fcgi --help"
@@ -45,7 +47,10 @@ configured_paths() {
 	grep -q "^EnvironmentFile=$sysconfdir/default/patgate\$" "$unit" || fail "EnvironmentFile is not $sysconfdir/default/patgate"
 	grep -q "^PATGATE_DB=$localstatedir/lib/patgate\$" "$settings" || fail "PATGATE_DB is not $localstatedir/lib/patgate"
 	grep -q "^PATGATE_RULES=$sysconfdir/patgate/rules\$" "$settings" || fail "PATGATE_RULES is not $sysconfdir/patgate/rules"
-	grep -q '@[a-z]*@' "$unit" "$settings" && fail "an unsubstituted @variable@"
+	grep -q "^ExecStart=$bindir/patgate notify --follow\$" "$top_builddir/deploy/systemd/patgate-notify.service" ||
+		fail "patgate-notify.service does not run $bindir/patgate notify --follow"
+	grep -q '@[a-z]*@' "$unit" "$settings" "$top_builddir/deploy/systemd/patgate-notify.service" &&
+		fail "an unsubstituted @variable@"
 	return 0
 }
 
@@ -57,7 +62,14 @@ man_pages_lint() {
 
 unit_verifies() {
 	local out
-	out=$(systemd-analyze verify --man=no "$DEST$unitdir/patgate.service" 2>&1) ||
+	# The notify unit runs patgate from bindir, here still under DEST; the
+	# copies sit apart, as verify also loads units beside the ones named.
+	mkdir -p "$WORK/units"
+	cp "$DEST$unitdir/patgate.service" "$WORK/units/"
+	sed "s|^ExecStart=/|ExecStart=$DEST/|" "$DEST$unitdir/patgate-notify.service" \
+		>"$WORK/units/patgate-notify.service"
+	out=$(systemd-analyze verify --man=no "$WORK/units/patgate.service" \
+		"$WORK/units/patgate-notify.service" 2>&1) ||
 		fail "systemd-analyze verify: $out"
 }
 
@@ -74,7 +86,7 @@ t_case "make install: programs, man pages, unit, settings, rules, recipes, datab
 t_case "the unit and settings name the configured paths" configured_paths
 t_case "the man pages pass mandoc -Tlint" man_pages_lint
 if [ -n "$unitdir" ] && command -v systemd-analyze >/dev/null 2>&1; then
-	t_case "patgate.service passes systemd-analyze verify" unit_verifies
+	t_case "patgate.service and patgate-notify.service pass systemd-analyze verify" unit_verifies
 else
 	TAP_N=$((TAP_N + 1))
 	echo "ok $TAP_N - patgate.service passes systemd-analyze verify # SKIP no systemd-analyze, or no unit"
