@@ -4,10 +4,13 @@
  * rotated-away ancestors' reuse answered by revoking its family, and the
  * tokens nobody uses revoked in bulk.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+#include <json-c/json.h>
 
 #include "store_private.h"
 
@@ -170,7 +173,8 @@ static int
 store_token_family_txn(struct store *st, DB_TXN *txn, void *arg, enum store_rc *verdict)
 {
 	struct token_family *q = arg;
-	struct token_rec t;
+	struct token_rec t, reused;
+	struct json_object *details;
 	enum store_rc	 v = STORE_OK;
 	uint64_t	 n;
 	unsigned	 hops;
@@ -178,11 +182,11 @@ store_token_family_txn(struct store *st, DB_TXN *txn, void *arg, enum store_rc *
 
 	(void)verdict;
 	q->revoked = 0;
-	if ((rc = store_token_read(st, txn, q->number, &t, 0, NULL, &v)) != 0 ||
+	if ((rc = store_token_read(st, txn, q->number, &reused, 0, NULL, &v)) != 0 ||
 	    v != STORE_OK)
 		return rc;
 	/* Rotation makes a chain: each token replaced once, by one. */
-	for (hops = 0, n = t.rotated_to; n != 0 && hops < STORE_FAMILY_MAX; hops++) {
+	for (hops = 0, n = reused.rotated_to; n != 0 && hops < STORE_FAMILY_MAX; hops++) {
 		if ((rc = store_token_read(st, txn, n, &t, DB_RMW, NULL, &v)) != 0)
 			return rc;
 		if (v != STORE_OK)
@@ -197,7 +201,14 @@ store_token_family_txn(struct store *st, DB_TXN *txn, void *arg, enum store_rc *
 		}
 		n = t.rotated_to;
 	}
-	return 0;
+	/* The owner hears of it, in the transaction that revoked the family. */
+	if ((details = json_object_new_object()) == NULL)
+		return ENOMEM;
+	json_object_object_add(details, "revoked",
+	    json_object_new_int64((int64_t)q->revoked));
+	rc = store_event_append(st, txn, "token.reuse", &reused, q->now, details);
+	json_object_put(details);
+	return rc;
 }
 
 enum store_rc

@@ -302,6 +302,10 @@ reuse_detection() {
 	call GET "$API" -H "Authorization: Bearer $SESS"
 	expect_jq "the family is gone from the list" "[.data[].id] | index(\"$cid\") == null"
 	grep -q "event=token.reuse .*token=${a%%|*} .*revoked=1" "$WORK/lighttpd.err" || fail "no token.reuse audit line"
+	# Queued for the owner in the revoke's own transaction, without a secret.
+	BODY=$(cli notify --dry-run | jq -sc '[.[] | select(.event == "token.reuse")]')
+	expect_jq "one token.reuse event, for the reused token" "length == 1 and .[0].token.id == \"$aid\" and .[0].revoked == 1"
+	expect_jq "no secret in the event" "[.. | strings | select(test(\"pgt_\"))] == []"
 	# The middle one, presented again: nothing left to revoke, still 401.
 	rotate self "$b"
 	expect_error 401
