@@ -32,6 +32,7 @@ PASSWORD = os.environ["PASSWORD"]
 AXE = open(os.environ["AXE"], encoding="utf-8").read()
 SHOTS = os.environ["SHOTS"]
 MINTED = os.environ.get("MINTED")
+EXPIRED_SESSION = os.environ["EXPIRED_SESSION"]
 XSS = "<img src=x onerror=alert(1)>"
 PAT = re.compile(r"^[1-9][0-9]*\|pgt_[A-Za-z0-9]{40}[0-9a-f]{8}$")
 
@@ -398,6 +399,28 @@ def s_session_revoked():
         fail("the typed name was lost: %r" % by_id("create-name").get_attribute("value"))
 
 
+def s_session_expired():
+    # The session the page holds runs out (a real one, two seconds long,
+    # made by the CLI): the next call brings back the login form with a
+    # word why, and what was typed stays.
+    st, _ = api("GET", "user/api-tokens", EXPIRED_SESSION)
+    if st != 401:
+        fail("the expired session still works: %d" % st)
+    d.execute_script("sessionStorage.setItem('patgate.session', arguments[0])", EXPIRED_SESSION)
+    type_into("create-name", "typed before the session expired")
+    by_id("create-submit").click()
+    wait(lambda: visible("login-section"), "the login form")
+    if "session has ended" not in text("alert"):
+        fail("no word that the session ended: %r" % text("alert"))
+    login(PASSWORD)
+    wait(lambda: visible("app-section"), "the token list again")
+    remember(session())
+    if session() == EXPIRED_SESSION:
+        fail("the expired session is still stored")
+    if by_id("create-name").get_attribute("value") != "typed before the session expired":
+        fail("the typed name was lost: %r" % by_id("create-name").get_attribute("value"))
+
+
 def s_logout():
     s = session()
     by_id("logout").click()
@@ -481,6 +504,7 @@ try:
     step("revoke after the page's own dialog (Escape cancels; keyboard confirms)", s_revoke)
     step("rotate gives a new token that replaces the old", s_rotate)
     step("a session ended elsewhere brings back the login form, keeping what was typed", s_session_revoked)
+    step("an expired session brings back the login form, keeping what was typed", s_session_expired)
     step("logout ends the session", s_logout)
     step("a 503 from the server is shown as a message", s_unavailable)
     step("a network failure is shown as a message", s_unreachable)

@@ -32,11 +32,15 @@ start_workers 2
 LIGHTTPD_EXTRA="fastcgi.server += ( \"/tokens/\" => (( \"socket\" => \"$SOCK\", \"check-local\" => \"disable\" )) )"
 start_lighttpd
 
+# A session that lasts two seconds: long expired when the page is handed it.
+EXPIRED=$(cli session new page@example.com --ttl 2)
+remember_secret "$EXPIRED"
 SHOTS="$top_builddir/tests/integration/page-shots"
 rm -rf "$SHOTS"
 mkdir -p "$SHOTS"
 PAGE_URL="http://127.0.0.1:$PORT/tokens/" API_URL="http://127.0.0.1:$PORT/api/v1/" \
 	EMAIL=page@example.com PASSWORD="$PASSWORD" AXE="$AXE" SHOTS="$SHOTS" MINTED="$WORK/minted" \
+	EXPIRED_SESSION="$EXPIRED" \
 	timeout 110 "$PY" "$top_srcdir/tests/integration/page.py" 2>"$WORK/page.err" | tee "$WORK/page.tap"
 rc=${PIPESTATUS[0]}
 [ -s "$WORK/page.err" ] && sed 's/^/# /' "$WORK/page.err" | tail -n 20
