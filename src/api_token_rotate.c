@@ -86,7 +86,7 @@ api_rotate(struct ctx *c, const struct token_rec *old, int given, time_t asked,
 	const struct config *cfg = c->app->cfg;
 	struct token_input in;
 	struct token_rec nw, was;
-	char		 core[TOKEN_CORE_LEN + 1], token[128], from[24], num[24];
+	char		 core[TOKEN_CORE_LEN + 1], from[24], num[24];
 	enum store_rc	 rc;
 
 	memset(&in, 0, sizeof(in));
@@ -112,13 +112,7 @@ api_rotate(struct ctx *c, const struct token_rec *old, int given, time_t asked,
 			response_error(c->res, 404, "Token not found.");
 		return;
 	}
-	(void)token_pat_format(token, sizeof(token), nw.number, cfg->token_prefix, core);
-	explicit_bzero(core, sizeof(core));
-	c->res->status = 201;
-	JSON_OUT_LIT(&c->res->text, "{\"data\":{");
-	token_object_write(&c->res->text, &nw, token, TOKEN_OBJ_NEW);
-	JSON_OUT_LIT(&c->res->text, "}}");
-	explicit_bzero(token, sizeof(token));
+	api_token_answer_new(c, &nw, core);
 	snprintf(from, sizeof(from), "%llu", (unsigned long long)was.number);
 	snprintf(num, sizeof(num), "%llu", (unsigned long long)nw.number);
 	log_audit(&c->req->log, "token.rotate", "token", num, "id", nw.id,

@@ -25,6 +25,26 @@ api_token_mint(const struct config *cfg, const struct token_input *in,
 	    cfg->argon2_p, t->hash);
 }
 
+/*
+ * The 201 of a create or a rotation: t with its token, made of the
+ * prefix and core, shown this once; core and the token are wiped.
+ */
+void
+api_token_answer_new(struct ctx *c, const struct token_rec *t,
+    char core[TOKEN_CORE_LEN + 1])
+{
+	char	 token[128];		/* "<n>|" and the longest secret */
+
+	(void)token_pat_format(token, sizeof(token), t->number,
+	    c->app->cfg->token_prefix, core);
+	explicit_bzero(core, TOKEN_CORE_LEN + 1);
+	c->res->status = 201;
+	JSON_OUT_LIT(&c->res->text, "{\"data\":{");
+	token_object_write(&c->res->text, t, token, TOKEN_OBJ_NEW);
+	JSON_OUT_LIT(&c->res->text, "}}");
+	explicit_bzero(token, sizeof(token));
+}
+
 void
 api_tokens_create(struct ctx *c)
 {
@@ -33,7 +53,7 @@ api_tokens_create(struct ctx *c)
 	struct field_errors errs = { NULL };
 	struct token_input in;
 	struct token_rec t;
-	char		 core[TOKEN_CORE_LEN + 1], token[128], num[24], msg[128];
+	char		 core[TOKEN_CORE_LEN + 1], num[24], msg[128];
 	enum store_rc	 rc;
 
 	if ((body = api_json_body(c)) == NULL)
@@ -67,13 +87,7 @@ api_tokens_create(struct ctx *c)
 		response_storage_error(c->res);
 		return;
 	}
-	(void)token_pat_format(token, sizeof(token), t.number, cfg->token_prefix, core);
-	explicit_bzero(core, sizeof(core));
-	c->res->status = 201;
-	JSON_OUT_LIT(&c->res->text, "{\"data\":{");
-	token_object_write(&c->res->text, &t, token, TOKEN_OBJ_NEW);
-	JSON_OUT_LIT(&c->res->text, "}}");
-	explicit_bzero(token, sizeof(token));
+	api_token_answer_new(c, &t, core);
 	snprintf(num, sizeof(num), "%llu", (unsigned long long)t.number);
 	log_audit(&c->req->log, "token.create", "token", num, "id", t.id,
 	    "user", t.user_id, "addr", c->req->remote_addr, NULL);

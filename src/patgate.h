@@ -861,6 +861,9 @@ int	 api_token_mint(const struct config *, const struct token_input *in,
  */
 int	 api_rotate_lifetime(const struct config *, const struct token_rec *old,
 	    time_t now, time_t *expires_at);
+/* The 201 of a create or rotation, with the new token shown once; wipes core. */
+void	 api_token_answer_new(struct ctx *, const struct token_rec *,
+	    char core[TOKEN_CORE_LEN + 1]);
 void	 api_tokens_create(struct ctx *);
 void	 api_tokens_list(struct ctx *);
 void	 api_tokens_get(struct ctx *);
