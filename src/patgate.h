@@ -832,6 +832,13 @@ typedef void (*handler_fn)(struct ctx *);
 
 /* Route req to its handler and fill res.  Never fails: errors are answers. */
 void	 route_dispatch(struct app *, struct request *, struct response *);
+/*
+ * Call fn once for each route the table serves, in its order: its method
+ * ("*" for any) and its path, "{id}" standing for the one variable
+ * segment.  For the API's description to be checked against; reads only.
+ */
+typedef void (*route_each_fn)(const char *method, const char *path, void *arg);
+void	 route_each(route_each_fn, void *);
 
 /* ------------------------------------------------------------ cli_notify.c */
 

@@ -167,6 +167,21 @@ route_find(const char *path, const char *method, const struct route **hit,
 }
 
 void
+route_each(route_each_fn fn, void *arg)
+{
+	char	 path[128];
+	size_t	 i;
+
+	for (i = 0; i < NROUTES; i++) {
+		/* A trailing {id} is implied by id_follows alone: spell it out. */
+		snprintf(path, sizeof(path), "%s%s", routes[i].pattern,
+		    routes[i].id_follows && strstr(routes[i].pattern, "{id}") == NULL ?
+		    "{id}" : "");
+		fn(routes[i].method, path, arg);
+	}
+}
+
+void
 route_dispatch(struct app *app, struct request *req, struct response *res)
 {
 	struct ctx	 c;
