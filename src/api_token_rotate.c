@@ -95,6 +95,7 @@ api_rotate(struct ctx *c, const struct token_rec *old, int given, time_t asked,
 	memcpy(in.name, old->name, sizeof(in.name));	/* same size */
 	memcpy(in.abilities, old->abilities, sizeof(in.abilities));
 	in.nabilities = old->nabilities;
+	in.bind = old->bind;	/* a decoy's successor is a decoy too */
 	if (api_token_mint(cfg, &in, old->user_id, c->now, &nw, core) == -1) {
 		explicit_bzero(core, sizeof(core));
 		response_error(c->res, 500, "The token could not be made.");
@@ -172,33 +173,12 @@ api_rotate_reuse(struct ctx *c)
 void
 api_tokens_self_rotate(struct ctx *c)
 {
-	const char	*token = auth_bearer(c->req->authorization), *why = "";
 	time_t		 asked;
 	int		 given;
 
-	if (token == NULL) {
-		response_unauthenticated(c->res, 0);
-		return;
-	}
-	if (c->app->store == NULL) {
-		response_storage_error(c->res);
-		return;
-	}
 	/* A revoked token is judged on its secret too: only its holder can reuse it. */
-	switch (auth_pat_revoked_too(c->app->store, c->app->cfg, token, c->now, &c->who,
-	    &why)) {
-	case AUTH_OK:
-		break;
-	case AUTH_ERROR:
-		response_storage_error(c->res);
+	if (route_pat(c, 1) == -1)
 		return;
-	case AUTH_BUSY:
-		response_busy(c->res);
-		return;
-	default:
-		response_unauthenticated(c->res, 1);
-		return;
-	}
 	if (c->who.token.revoked_at != 0) {
 		if (c->who.token.rotated_to != 0)
 			api_rotate_reuse(c);

@@ -19,6 +19,7 @@ api_token_mint(const struct config *cfg, const struct token_input *in,
 	t->nabilities = in->nabilities;
 	t->created_at = now;
 	t->expires_at = in->expires_at;
+	t->bind = in->bind;
 	memcpy(t->prefix, cfg->token_prefix, sizeof(t->prefix));	/* same size */
 	t->prefix_known = 1;
 	return hash_make(core, TOKEN_CORE_LEN, cfg->argon2_m, cfg->argon2_t,

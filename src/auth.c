@@ -147,6 +147,10 @@ principal_reset(struct principal *who)
 	who->token.rotated_from[0] = '\0';
 	who->token.rotated_to = 0;
 	who->token.nips = 0;
+	who->token.bind.nips = 0;
+	who->token.bind.npaths = 0;
+	who->token.bind.rate_limit = 0;
+	who->token.bind.canary = 0;
 	who->rehash[0] = '\0';
 	who->pin_prefix = 0;
 }
@@ -243,4 +247,18 @@ auth_pat_used(struct store *st, const struct principal *who, const char *addr,
 {
 	store_token_touch(st, &who->token, who->rehash[0] != '\0' ? who->rehash : NULL,
 	    who->pin_prefix ? who->token.prefix : NULL, addr, now);
+}
+
+enum auth_rc
+auth_pat_bound(const struct principal *who, const char *addr, const char **why)
+{
+	if (who->token.bind.canary) {
+		*why = "canary";
+		return AUTH_INVALID;
+	}
+	if (!binding_addr_ok(&who->token.bind, addr)) {
+		*why = "address";
+		return AUTH_INVALID;
+	}
+	return AUTH_OK;
 }

@@ -96,6 +96,48 @@ authz_forbid(struct ctx *c, const char *message, const char *need)
 	response_header(c->res, "WWW-Authenticate", value);
 }
 
+static void
+authz_log_denied(struct ctx *c, const char *need, const char *method,
+    const char *path)
+{
+	char	 num[24];
+
+	snprintf(num, sizeof(num), "%llu", (unsigned long long)c->who.token.number);
+	log_audit(&c->req->log, "token.check.denied", "token", num,
+	    "id", c->who.token.id, "user", c->who.user_id, "need", need,
+	    "method", method, "path", path, "addr", c->req->remote_addr, NULL);
+}
+
+/*
+ * Count the request against the token's rate_limit, across the host's
+ * workers: 1 to go on, or 0 with a 429 and Retry-After in the response.
+ * The refusals are told once a second per token, not one line each.
+ */
+static int
+authz_rate_take(struct ctx *c)
+{
+	const struct token_rec *t = &c->who.token;
+	char		 num[24], retry[24], kind[48], count[24];
+	unsigned long	 skipped;
+	long		 after;
+
+	if (store_rate_take(c->app->store, t->number, t->bind.rate_limit, c->now,
+	    &after))
+		return 1;
+	snprintf(num, sizeof(num), "%llu", (unsigned long long)t->number);
+	snprintf(retry, sizeof(retry), "%ld", after);
+	response_error(c->res, 429, "The token's rate limit is reached; retry later.");
+	response_header(c->res, "Retry-After", retry);
+	snprintf(kind, sizeof(kind), "rate %s", num);
+	if (log_repeat(kind, c->now, &skipped)) {
+		snprintf(count, sizeof(count), "%lu", skipped);
+		log_audit(&c->req->log, "token.check.limited", "token", num,
+		    "id", t->id, "user", t->user_id, "addr", c->req->remote_addr,
+		    "repeated", count, NULL);
+	}
+	return 0;
+}
+
 /* 200: the principal's identity in headers for the backend, and in the body. */
 static void
 authz_allow(struct ctx *c, enum authz_style style)
@@ -146,8 +188,9 @@ authz_decide(struct ctx *c, const char *method, const char *uri, enum authz_styl
 {
 	const struct config *cfg = c->app->cfg;
 	const char	*token, *why = "", *need;
-	char		 path[1024], num[24], err[512];
+	char		 path[1024], err[512];
 	unsigned long	 skipped;
+	enum auth_rc	 arc;
 
 	if ((token = auth_bearer(c->req->authorization)) == NULL) {
 		response_unauthenticated(c->res, 0);
@@ -157,7 +200,11 @@ authz_decide(struct ctx *c, const char *method, const char *uri, enum authz_styl
 		response_storage_error(c->res);
 		return;
 	}
-	switch (auth_pat(c->app->store, cfg, token, c->now, &c->who, &why)) {
+	arc = auth_pat(c->app->store, cfg, token, c->now, &c->who, &why);
+	/* A canary or a stranger's address: refused as a bad token is, at once. */
+	if (arc == AUTH_OK)
+		arc = auth_pat_bound(&c->who, c->req->remote_addr, &why);
+	switch (arc) {
 	case AUTH_OK:
 		break;
 	case AUTH_ERROR:
@@ -169,6 +216,9 @@ authz_decide(struct ctx *c, const char *method, const char *uri, enum authz_styl
 	default:
 		authz_log_failure(c, why);
 		response_unauthenticated(c->res, 1);
+		if (strcmp(why, "canary") == 0)
+			binding_canary_seen(c->app->store, &c->who.token, c->req,
+			    method, uri, c->now);
 		return;
 	}
 	/* A broken rules file is told once a second, not on every request. */
@@ -181,15 +231,18 @@ authz_decide(struct ctx *c, const char *method, const char *uri, enum authz_styl
 	}
 	need = rules_ability_for(method, path);
 	if (need == NULL || !authz_holds(&c->who.token, need)) {
-		snprintf(num, sizeof(num), "%llu", (unsigned long long)c->who.token.number);
-		log_audit(&c->req->log, "token.check.denied", "token", num,
-		    "id", c->who.token.id, "user", c->who.user_id,
-		    "need", need != NULL ? need : "(no rule)", "method", method,
-		    "path", path, "addr", c->req->remote_addr, NULL);
+		authz_log_denied(c, need != NULL ? need : "(no rule)", method, path);
 		authz_forbid(c, need == NULL ? "No rule allows this request." :
 		    "The token lacks the ability this request needs.", need);
 		return;
 	}
+	if (!binding_path_ok(&c->who.token.bind, path)) {
+		authz_log_denied(c, "(paths)", method, path);
+		authz_forbid(c, "The token is not bound to this path.", need);
+		return;
+	}
+	if (c->who.token.bind.rate_limit > 0 && !authz_rate_take(c))
+		return;
 	/* Only an allowed check is a use: a 403 leaves last_used_at alone. */
 	auth_pat_used(c->app->store, &c->who, c->req->remote_addr, c->now);
 	authz_allow(c, style);

@@ -186,7 +186,7 @@ static const struct {
 	WANT("FCGI_ROLE"), WANT("CONTENT_TYPE"), WANT("CONTENT_LENGTH"),
 	WANT("HTTP_AUTHORIZATION"), WANT("REMOTE_ADDR"),
 	WANT("HTTP_X_ORIGINAL_METHOD"), WANT("HTTP_X_ORIGINAL_URI"),
-	WANT("PATH_INFO"),
+	WANT("PATH_INFO"), WANT("HTTP_USER_AGENT"),
 };
 #undef WANT
 #define FCGI_WANTED	(sizeof(fcgi_wanted) / sizeof(fcgi_wanted[0]))
@@ -313,6 +313,7 @@ serve_fcgi(struct app *app)
 		FCGX_Finish_r(&r);
 		/* Answered: periodic work delays no one now, and is watched too. */
 		watch_begin();
+		binding_canary_flush(app->store);
 		store_maintain(app->store);
 		watch_end();
 	}
@@ -356,6 +357,8 @@ serve_cgi(struct app *app)
 
 	request_init(&req, cgi_param, NULL, src, sink);
 	serve_one(app, &req, cgi_put, NULL);
+	/* The answer is out (flushed): now the write it must not wait for. */
+	binding_canary_flush(app->store);
 	return 0;
 }
 

@@ -192,12 +192,35 @@ struct field_errors {
 void	 field_error_add(struct field_errors *, const char *field,
 	    const char *sentence);
 
+#define BIND_IPS_MAX		20	/* allowed_ips: blocks a token holds */
+#define BIND_PATHS_MAX		20	/* paths: patterns a token holds */
+#define BIND_PATH_MAX		255	/* bytes of one pattern */
+#define BIND_RATE_MAX		1000000	/* rate_limit: requests a minute */
+#define CIDR_TEXT_MAX		49	/* "ffff:...:ffff/128" */
+
+/* An address block; an IPv4 one is held as its IPv4-mapped IPv6 block. */
+struct cidr {
+	unsigned char	 addr[16];
+	unsigned char	 bits;		/* 0 to 128, over all 16 bytes */
+};
+
+/* What a token is bound to besides its abilities (none when all zero). */
+struct token_bindings {
+	struct cidr	 ips[BIND_IPS_MAX];	/* allowed_ips */
+	size_t		 nips;			/* 0: any address */
+	char		 paths[BIND_PATHS_MAX][BIND_PATH_MAX + 1];
+	size_t		 npaths;		/* 0: wherever the rules allow */
+	long		 rate_limit;		/* guarded requests a minute; 0: none */
+	int		 canary;		/* a decoy, never accepted */
+};
+
 /* What a valid create body becomes. */
 struct token_input {
 	char		 name[NAME_MAX_POINTS * 4 + 1];
 	char		 abilities[ABILITIES_MAX][ABILITY_MAX_LEN + 1];
 	size_t		 nabilities;
 	time_t		 expires_at;		/* 0: never */
+	struct token_bindings bind;
 };
 
 /*
@@ -213,6 +236,12 @@ int	 valid_token_input(struct json_object *body, time_t now, long max_days,
  */
 int	 valid_rotate_input(struct json_object *body, time_t now, long max_days,
 	    time_t *expires_at, int *given, struct field_errors *errs);
+/*
+ * Judge the bindings of a create body (allowed_ips, paths, rate_limit,
+ * canary) into b, each failing field named in errs (valid_bind.c).
+ */
+void	 valid_token_bindings(struct json_object *body, struct token_bindings *b,
+	    struct field_errors *errs);
 /* Where every new token needs an expiry: name expires_at if absent or null. */
 void	 valid_expiry_required(struct json_object *body, struct field_errors *errs);
 /* What a valid login body holds; the strings point into the body. */
@@ -322,6 +351,7 @@ struct token_rec {
 		time_t	 at;
 	}		 ips[TOKEN_IPS_MAX];
 	size_t		 nips;
+	struct token_bindings bind;
 };
 
 #define LOGIN_MAX_PER_EMAIL	5	/* failed logins per email per window */
@@ -555,6 +585,25 @@ enum store_rc store_login_clear(struct store *, const char *email);
 enum store_rc store_login_prune(struct store *, long window, time_t now,
 	    unsigned long *removed);
 
+/* ------------------------------------------------------------ store_rate.c */
+
+/*
+ * Count one guarded request of token number against limit a minute, in a
+ * table every process of the host maps (tokens.rates).  1 when it may go
+ * on (and is counted); 0 when the minute's limit is reached, with the
+ * seconds until the next minute in *retry_after.
+ */
+int	 store_rate_take(struct store *, uint64_t number, long limit, time_t now,
+	    long *retry_after);
+/*
+ * A use of canary number at now: 1 when its event is due (none yet this
+ * second, on the whole host), with *uses the uses it stands for (this one
+ * and those counted since the last event); 0 when one was queued this
+ * second already (this use is counted into the next).
+ */
+int	 store_canary_due(struct store *, uint64_t number, time_t now,
+	    unsigned long *uses);
+
 /* ------------------------------------------------------------ store_events.c */
 
 #define EVENT_NAME_MAX		32
@@ -579,6 +628,12 @@ struct event_rec {
 enum store_rc store_event_next(struct store *, uint64_t after, struct event_rec *e);
 /* Free what e holds. */
 void	 store_event_release(struct event_rec *e);
+/*
+ * Queue event about t at at with details (an object, borrowed), in a
+ * transaction of its own, committed synchronously.  STORE_OK or STORE_ERROR.
+ */
+enum store_rc store_event_queue(struct store *, const char *event,
+	    const struct token_rec *t, time_t at, struct json_object *details);
 /* Take event seq off the queue (synchronously).  STORE_NOTFOUND if gone. */
 enum store_rc store_event_delete(struct store *, uint64_t seq);
 /*
@@ -641,6 +696,7 @@ struct request {
 	const char	*original_method;	/* X-Original-Method */
 	const char	*original_uri;		/* X-Original-URI */
 	const char	*if_none_match;		/* If-None-Match, or NULL */
+	const char	*user_agent;		/* User-Agent, or NULL */
 	struct body_source src;
 	char		*body;			/* after request_body() */
 	size_t		 bodylen;
@@ -784,6 +840,14 @@ enum auth_rc auth_pat(struct store *, const struct config *, const char *token,
  */
 enum auth_rc auth_pat_revoked_too(struct store *, const struct config *,
 	    const char *token, time_t now, struct principal *, const char **why);
+/*
+ * The bindings that make the PAT auth_pat accepted into who look like a
+ * bad token, judged after its secret: a canary (*why "canary") or a
+ * request from addr outside its allowed_ips (*why "address") is
+ * AUTH_INVALID; anything else AUTH_OK.
+ */
+enum auth_rc auth_pat_bound(const struct principal *who, const char *addr,
+	    const char **why);
 /* Record an allowed use, from addr, of the PAT auth_pat accepted into who. */
 void	 auth_pat_used(struct store *, const struct principal *who,
 	    const char *addr, time_t now);
@@ -802,8 +866,49 @@ int	 rules_refresh(const char *path, char *err, size_t errlen);
  * empty segments; the query is dropped).  0, or -1 for a path to refuse.
  */
 int	 rules_normalize(const char *in, char *out, size_t outlen);
+/*
+ * Is s a path pattern of the rules' syntax (a path starting with "/", an
+ * optional final "*" for any rest, no blank or control character), already
+ * in the form rules_normalize gives (no escapes, dot or empty segments),
+ * within max bytes?  1 or 0.
+ */
+int	 rules_pattern_ok(const char *s, size_t max);
+/* Does the normalized path match pattern (exact, or a prefix ending in "*")? */
+int	 rules_pattern_match(const char *pattern, const char *path);
 /* The ability the first matching rule names, or NULL when none matches. */
 const char *rules_ability_for(const char *method, const char *path);
+
+/* ------------------------------------------------------------ binding.c */
+
+/*
+ * Parse "addr/bits" or a bare address (one host), IPv4 or IPv6, into c.
+ * 0, or -1 with a sentence in *why (host bits set below the prefix among
+ * the reasons).
+ */
+int	 binding_cidr_parse(const char *s, struct cidr *c, const char **why);
+/* Write c as the API shows it ("203.0.113.0/24", "2001:db8::/32"). */
+void	 binding_cidr_format(const struct cidr *c, char out[CIDR_TEXT_MAX + 1]);
+/*
+ * May a request from addr (REMOTE_ADDR as given) use a token bound by b?
+ * 1 when b holds no block or addr is inside one (an IPv4-mapped IPv6
+ * address counts as its IPv4 one); 0 otherwise, and for an addr that is
+ * not an address at all.
+ */
+int	 binding_addr_ok(const struct token_bindings *b, const char *addr);
+/* May the token bound by b reach the normalized path?  1 or 0. */
+int	 binding_path_ok(const struct token_bindings *b, const char *path);
+/*
+ * A canary was used: remember it to queue token.canary (addr, method,
+ * path, user agent) once the answer is out, at most one event a second
+ * per canary across the host's workers (the uses in between are counted
+ * into the next).  Costs no write before the answer: a canary's refusal
+ * takes the time a bad token's does.
+ */
+void	 binding_canary_seen(struct store *, const struct token_rec *t,
+	    const struct request *req, const char *method, const char *uri,
+	    time_t now);
+/* Queue the token.canary noted since the last call, if any. */
+void	 binding_canary_flush(struct store *);
 
 /* ------------------------------------------------------------ route.c */
 
@@ -830,6 +935,13 @@ struct ctx {
 
 typedef void (*handler_fn)(struct ctx *);
 
+/*
+ * Authenticate c's bearer PAT (a revoked one too when revoked_too, for
+ * reuse detection; c->who.token.revoked_at tells) with the bindings that
+ * make a live token look bad (a canary, a stranger's address).  0, or -1
+ * with the refusal in c->res.
+ */
+int	 route_pat(struct ctx *, int revoked_too);
 /* Route req to its handler and fill res.  Never fails: errors are answers. */
 void	 route_dispatch(struct app *, struct request *, struct response *);
 /*

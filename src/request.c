@@ -76,6 +76,7 @@ request_init(struct request *req, const char *(*getparam)(const char *, void *),
 	req->original_method = getparam("HTTP_X_ORIGINAL_METHOD", env);
 	req->original_uri = getparam("HTTP_X_ORIGINAL_URI", env);
 	req->if_none_match = getparam("HTTP_IF_NONE_MATCH", env);
+	req->user_agent = getparam("HTTP_USER_AGENT", env);
 	req->src = src;
 	req->log = log;
 }

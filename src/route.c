@@ -69,14 +69,11 @@ route_match(const struct route *r, const char *path, const char **param,
 	return 1;
 }
 
-/*
- * Check the PAT of a self endpoint; its use is recorded.  On refusal res
- * is filled and -1 returned.
- */
-static int
-route_authenticate_pat(struct ctx *c)
+int
+route_pat(struct ctx *c, int revoked_too)
 {
 	const char	*token = auth_bearer(c->req->authorization), *why = "";
+	enum auth_rc	 rc;
 
 	if (token == NULL) {
 		response_unauthenticated(c->res, 0);
@@ -86,9 +83,14 @@ route_authenticate_pat(struct ctx *c)
 		response_storage_error(c->res);
 		return -1;
 	}
-	switch (auth_pat(c->app->store, c->app->cfg, token, c->now, &c->who, &why)) {
+	rc = revoked_too ?
+	    auth_pat_revoked_too(c->app->store, c->app->cfg, token, c->now, &c->who, &why) :
+	    auth_pat(c->app->store, c->app->cfg, token, c->now, &c->who, &why);
+	/* A revoked token has no bindings left to judge: reuse is judged instead. */
+	if (rc == AUTH_OK && c->who.token.revoked_at == 0)
+		rc = auth_pat_bound(&c->who, c->req->remote_addr, &why);
+	switch (rc) {
 	case AUTH_OK:
-		auth_pat_used(c->app->store, &c->who, c->req->remote_addr, c->now);
 		return 0;
 	case AUTH_ERROR:
 		response_storage_error(c->res);
@@ -98,8 +100,21 @@ route_authenticate_pat(struct ctx *c)
 		return -1;
 	default:
 		response_unauthenticated(c->res, 1);
+		if (strcmp(why, "canary") == 0)
+			binding_canary_seen(c->app->store, &c->who.token, c->req,
+			    c->req->method, c->req->raw_uri, c->now);
 		return -1;
 	}
+}
+
+/* The PAT itself (the self endpoints), its use recorded once it passes. */
+static int
+route_authenticate_pat(struct ctx *c)
+{
+	if (route_pat(c, 0) == -1)
+		return -1;
+	auth_pat_used(c->app->store, &c->who, c->req->remote_addr, c->now);
+	return 0;
 }
 
 /* Check the session credential; on refusal res is filled and -1 returned. */

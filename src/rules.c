@@ -282,3 +282,34 @@ rules_ability_for(const char *method, const char *path)
 	}
 	return NULL;
 }
+
+int
+rules_pattern_ok(const char *s, size_t max)
+{
+	char		 stem[BIND_PATH_MAX + 1], norm[2 * BIND_PATH_MAX + 8];
+	size_t		 n = strlen(s), i;
+
+	if (n == 0 || n > max || n > BIND_PATH_MAX || s[0] != '/')
+		return 0;
+	for (i = 0; i < n; i++)
+		if ((unsigned char)s[i] <= 0x20 || s[i] == 0x7f || s[i] == '%' ||
+		    (s[i] == '*' && i != n - 1))
+			return 0;
+	/* The stem must be what normalizing a request path can give. */
+	n -= s[n - 1] == '*';
+	memcpy(stem, s, n);
+	stem[n] = '\0';
+	if (n == 0 || rules_normalize(stem, norm, sizeof(norm)) == -1)
+		return 0;
+	return strcmp(stem, norm) == 0;
+}
+
+int
+rules_pattern_match(const char *pattern, const char *path)
+{
+	size_t	 n = strlen(pattern);
+
+	if (n > 0 && pattern[n - 1] == '*')
+		return strncmp(path, pattern, n - 1) == 0;
+	return strcmp(path, pattern) == 0;
+}

@@ -14,7 +14,7 @@
  * between two is still told damaged), then the entries (a tag byte, a
  * two-byte length, the bytes), of
  * which a reader skips the tags it does not know, so that later fields
- * (a token's bindings, say) need no new version.
+ * need no new version: a token's bindings came that way.
  */
 #include <json-c/json.h>
 #include <stdio.h>
@@ -32,6 +32,10 @@ enum codec_tag {
 	TAG_ROTATED_FROM = 1,	/* the id it replaced */
 	TAG_ROTATED_TO = 2,	/* 8 bytes: the number that replaced it */
 	TAG_USE = 3,		/* 8 bytes of time, then an address; newest first */
+	TAG_ALLOWED_IP = 4,	/* a block of allowed_ips: its bits, 16 bytes */
+	TAG_PATH = 5,		/* a pattern of paths */
+	TAG_RATE_LIMIT = 6,	/* 8 bytes: requests a minute */
+	TAG_CANARY = 7,		/* no bytes: a decoy */
 };
 
 /* ------------------------------------------------------------ packed form */
@@ -286,6 +290,12 @@ store_uncodec_session(const void *buf, size_t len, struct session_rec *s)
 	return rc;
 }
 
+static size_t
+codec_min(size_t a, size_t b)
+{
+	return a < b ? a : b;
+}
+
 /* A tag and its length. */
 static void
 pack_tag(struct pack *w, enum codec_tag tag, size_t n)
@@ -307,6 +317,13 @@ codec_token_tagged_len(const struct token_rec *t)
 		n += 3 + 8;
 	for (i = 0; i < t->nips && i < TOKEN_IPS_MAX; i++)
 		n += 3 + 8 + strlen(t->ips[i].ip);
+	n += (3 + 17) * codec_min(t->bind.nips, BIND_IPS_MAX);
+	for (i = 0; i < t->bind.npaths && i < BIND_PATHS_MAX; i++)
+		n += 3 + strlen(t->bind.paths[i]);
+	if (t->bind.rate_limit > 0)
+		n += 3 + 8;
+	if (t->bind.canary)
+		n += 3;
 	return n > 2 ? n : 0;
 }
 
@@ -316,7 +333,9 @@ pack_token_tagged(struct pack *w, const struct token_rec *t)
 	size_t	 i, count;
 
 	count = (t->rotated_from[0] != '\0') + (t->rotated_to != 0) +
-	    (t->nips < TOKEN_IPS_MAX ? t->nips : TOKEN_IPS_MAX);
+	    codec_min(t->nips, TOKEN_IPS_MAX) + codec_min(t->bind.nips, BIND_IPS_MAX) +
+	    codec_min(t->bind.npaths, BIND_PATHS_MAX) + (t->bind.rate_limit > 0) +
+	    (t->bind.canary != 0);
 	w->p[w->len++] = t->prefix_known ? 1 : 0;
 	w->p[w->len++] = (unsigned char)(count & 0xff);
 	w->p[w->len++] = (unsigned char)(count >> 8);
@@ -335,6 +354,23 @@ pack_token_tagged(struct pack *w, const struct token_rec *t)
 		memcpy(w->p + w->len, t->ips[i].ip, strlen(t->ips[i].ip));
 		w->len += strlen(t->ips[i].ip);
 	}
+	for (i = 0; i < t->bind.nips && i < BIND_IPS_MAX; i++) {
+		pack_tag(w, TAG_ALLOWED_IP, 17);
+		w->p[w->len++] = t->bind.ips[i].bits;
+		memcpy(w->p + w->len, t->bind.ips[i].addr, 16);
+		w->len += 16;
+	}
+	for (i = 0; i < t->bind.npaths && i < BIND_PATHS_MAX; i++) {
+		pack_tag(w, TAG_PATH, strlen(t->bind.paths[i]));
+		memcpy(w->p + w->len, t->bind.paths[i], strlen(t->bind.paths[i]));
+		w->len += strlen(t->bind.paths[i]);
+	}
+	if (t->bind.rate_limit > 0) {
+		pack_tag(w, TAG_RATE_LIMIT, 8);
+		pack_u64(w, (uint64_t)t->bind.rate_limit);
+	}
+	if (t->bind.canary)
+		pack_tag(w, TAG_CANARY, 0);
 }
 
 char *
@@ -375,6 +411,56 @@ store_codec_token(const struct token_rec *t, size_t *len)
 		pack_str(&w, t->prefix);
 	*len = w.len;
 	return (char *)w.p;
+}
+
+/*
+ * A tagged entry of the token's bindings into b: 0 when taken, or of a
+ * tag it does not know (a later version's, skipped); -1 when damaged.
+ */
+static int
+unpack_token_binding(int tag, const unsigned char *d, size_t n,
+    struct token_bindings *b)
+{
+	struct unpack	 field;
+	uint64_t	 v;
+
+	switch (tag) {
+	case TAG_ALLOWED_IP:
+		if (n != 17 || d[0] > 128 || b->nips >= BIND_IPS_MAX)
+			return -1;
+		b->ips[b->nips].bits = d[0];
+		memcpy(b->ips[b->nips].addr, d + 1, 16);
+		b->nips++;
+		return 0;
+	case TAG_PATH:
+		if (n == 0 || n > BIND_PATH_MAX || b->npaths >= BIND_PATHS_MAX ||
+		    memchr(d, '\0', n) != NULL)
+			return -1;
+		memcpy(b->paths[b->npaths], d, n);
+		b->paths[b->npaths][n] = '\0';
+		b->npaths++;
+		return 0;
+	case TAG_RATE_LIMIT:
+		if (n != 8)
+			return -1;
+		field = (struct unpack){ d, 8, 0, 0 };
+		v = (uint64_t)unpack_time(&field);
+		if (v == 0 || v > BIND_RATE_MAX)
+			return -1;
+		b->rate_limit = (long)v;
+		return 0;
+	case TAG_CANARY:
+		if (n != 0)
+			return -1;
+		b->canary = 1;
+		return 0;
+	case TAG_ROTATED_FROM:
+	case TAG_ROTATED_TO:
+	case TAG_USE:
+		return -1;	/* reached only when damaged */
+	default:
+		return 0;
+	}
 }
 
 /* Version 4's tail: the prefix's flag, then the tagged entries. */
@@ -420,7 +506,7 @@ unpack_token_tagged(struct unpack *r, struct token_rec *t)
 			memcpy(t->ips[t->nips].ip, d + 8, n - 8);
 			t->ips[t->nips].ip[n - 8] = '\0';
 			t->nips++;
-		} else if (tag == TAG_ROTATED_FROM || tag == TAG_ROTATED_TO || tag == TAG_USE) {
+		} else if (unpack_token_binding(tag, d, n, &t->bind) == -1) {
 			r->bad = 1;	/* a known tag, damaged */
 			return;
 		}
@@ -476,6 +562,10 @@ store_uncodec_token(const void *buf, size_t len, struct token_rec *t)
 	t->rotated_from[0] = '\0';
 	t->rotated_to = 0;
 	t->nips = 0;
+	t->bind.nips = 0;
+	t->bind.npaths = 0;
+	t->bind.rate_limit = 0;
+	t->bind.canary = 0;
 	if ((v = unpack_begin(&r, buf, len)) != -1)
 		return unpack_token(&r, v, t);
 	if ((o = codec_open(buf, len)) == NULL)

@@ -646,6 +646,7 @@ store_close(struct store *st)
 		return;
 	store_detach(st);
 	store_epoch_close(st);
+	store_rate_close(st);
 	if (st->lockfd >= 0)
 		(void)close(st->lockfd);
 	if (st->ckpfd >= 0)

@@ -224,6 +224,31 @@ store_event_delete(struct store *st, uint64_t seq)
 	return store_txn(st, 0, DB_TXN_SYNC, store_event_delete_txn, &seq);
 }
 
+struct event_put {
+	const char	*event;
+	const struct token_rec *t;
+	time_t		 at;
+	struct json_object *details;
+};
+
+static int
+store_event_queue_txn(struct store *st, DB_TXN *txn, void *arg, enum store_rc *verdict)
+{
+	const struct event_put *q = arg;
+
+	(void)verdict;
+	return store_event_append(st, txn, q->event, q->t, q->at, q->details);
+}
+
+enum store_rc
+store_event_queue(struct store *st, const char *event, const struct token_rec *t,
+    time_t at, struct json_object *details)
+{
+	struct event_put q = { event, t, at, details };
+
+	return store_txn(st, 0, DB_TXN_SYNC, store_event_queue_txn, &q);
+}
+
 /* ------------------------------------------------------------ token.expiring */
 
 struct expiring {

@@ -27,8 +27,9 @@
 
 #define STORE_EPOCH_FILE	"tokens.epoch"
 #define STORE_MEMO_SLOTS	64	/* records a process keeps */
-#define STORE_MEMO_BYTES	1024	/* a packed record longer is not kept; five
-					   IPv6 addresses take some 250 bytes */
+#define STORE_MEMO_BYTES	8192	/* a packed record longer is not kept; five
+					   IPv6 addresses take some 250 bytes,
+					   bindings up to some 5,600 */
 
 struct store_memo {
 	uint64_t	 n;		/* token number; 0: empty */

@@ -60,6 +60,8 @@ struct store {
 	uint64_t	*epoch;		/* shared: see store_memo.c; NULL: none */
 	struct store_memo *memo;	/* token records read lately */
 	int		 live_ready;	/* DB_USER_LIVE is known complete */
+	struct store_rate_slot *rates;	/* shared: see store_rate.c; NULL: not yet */
+	size_t		 rates_len;	/* bytes mapped, or 0 for a table of our own */
 };
 
 /* A transaction body: returns a Berkeley DB code; a verdict aborts it. */
@@ -103,6 +105,11 @@ void	 store_memo_forget(struct store *, uint64_t n);
 /* Keep token n's packed record, read under epoch in second now. */
 void	 store_memo_put(struct store *, uint64_t n, uint64_t epoch, time_t now,
 	    const void *buf, size_t len);
+
+/* ------------------------------------------------------------ store_rate.c */
+
+/* Let go of the shared counters. */
+void	 store_rate_close(struct store *);
 
 /* ------------------------------------------------------------ store_live.c */
 

@@ -8,6 +8,40 @@
 
 #include "patgate.h"
 
+/* The token's bindings, each only where set. */
+static void
+token_object_bindings(struct json_out *w, const struct token_bindings *b)
+{
+	char	 text[CIDR_TEXT_MAX + 1], n[48];
+	size_t	 i;
+
+	if (b->nips > 0) {
+		JSON_OUT_LIT(w, ",\"allowed_ips\":[");
+		for (i = 0; i < b->nips && i < BIND_IPS_MAX; i++) {
+			if (i > 0)
+				JSON_OUT_LIT(w, ",");
+			binding_cidr_format(&b->ips[i], text);
+			json_out_str(w, text);
+		}
+		JSON_OUT_LIT(w, "]");
+	}
+	if (b->npaths > 0) {
+		JSON_OUT_LIT(w, ",\"paths\":[");
+		for (i = 0; i < b->npaths && i < BIND_PATHS_MAX; i++) {
+			if (i > 0)
+				JSON_OUT_LIT(w, ",");
+			json_out_str(w, b->paths[i]);
+		}
+		JSON_OUT_LIT(w, "]");
+	}
+	if (b->rate_limit > 0) {
+		snprintf(n, sizeof(n), ",\"rate_limit\":%ld", b->rate_limit);
+		json_out_raw(w, n, strlen(n));
+	}
+	if (b->canary)
+		JSON_OUT_LIT(w, ",\"canary\":true");
+}
+
 void
 token_object_write(struct json_out *w, const struct token_rec *t, const char *token,
     unsigned flags)
@@ -48,7 +82,7 @@ token_object_write(struct json_out *w, const struct token_rec *t, const char *to
 		}
 		JSON_OUT_LIT(w, "]");
 	}
-	/* The token's bindings (addresses, paths, rate, canary) go here, where set. */
+	token_object_bindings(w, &t->bind);
 	if (t->rotated_from[0] != '\0') {
 		JSON_OUT_LIT(w, ",\"rotated_from\":");
 		json_out_str(w, t->rotated_from);

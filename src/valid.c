@@ -241,6 +241,7 @@ valid_token_input(struct json_object *body, time_t now, long max_days,
 	valid_abilities(json_object_object_get_ex(body, "abilities", &v) ? v : NULL, in, errs);
 	valid_expires(json_object_object_get_ex(body, "expires_at", &v) ? v : NULL,
 	    now, max_days, in, errs);
+	valid_token_bindings(body, &in->bind, errs);
 	return errs->obj == NULL ? 0 : -1;
 }
 
