@@ -716,3 +716,33 @@ store_ping(struct store *st)
 		return STORE_ERROR;
 	return store_txn(st, 0, 0, store_ping_txn, NULL);
 }
+
+void
+store_prefault(struct store *st)
+{
+	char		 line[4608], path[4200];
+	unsigned long	 start, end, off, at;
+	long		 page = sysconf(_SC_PAGESIZE);
+	size_t		 dirlen = strlen(st->dir);
+	struct stat	 sb;
+	FILE		*maps;
+
+	if (page <= 0 || (maps = fopen("/proc/self/maps", "re")) == NULL)
+		return;
+	while (fgets(line, sizeof(line), maps) != NULL) {
+		if (sscanf(line, "%lx-%lx r%*s %lx %*s %*s %4199s", &start, &end, &off,
+		    path) != 4)
+			continue;
+		if (strncmp(path, st->dir, dirlen) != 0 ||
+		    strncmp(path + dirlen, "/__db.", 6) != 0 || stat(path, &sb) == -1)
+			continue;
+		/* A region may be mapped for more than its file holds yet: not past it. */
+		if ((unsigned long)sb.st_size <= off)
+			continue;
+		if (end - start > (unsigned long)sb.st_size - off)
+			end = start + ((unsigned long)sb.st_size - off);
+		for (at = start; at < end; at += (unsigned long)page)
+			(void)*(volatile const char *)at;
+	}
+	(void)fclose(maps);
+}
