@@ -9,6 +9,8 @@
 #   BENCH_QUICK=1 BENCH_ROUNDS=1 BENCH_DURATION=3 tests/bench/run.sh
 #                                        a try of the mechanics: about a minute at
 #                                        a cheap token cost, five at m=19456,t=2,p=1
+#   BENCH_ONLY=bound tests/bench/run.sh  only the warm check of a bound token
+#                                        against an unbound one (two minutes)
 # Settings: BENCH_DURATION seconds a measure (10), BENCH_ROUNDS of the floor
 # and the fast kinds taken in turn, of creates, of logins, and of the steps
 # at scale (5), BENCH_CONNECTIONS (16), BENCH_THREADS wrk threads (2),
@@ -21,6 +23,10 @@
 # Prints a table: measure, value, baseline, ratio, target, pass/fail.
 # Exit status 0 when every target is met, 1 otherwise.
 set -u
+case ${BENCH_ONLY:-} in
+"" | bound) ;;
+*) echo "run.sh: BENCH_ONLY is empty or bound, not $BENCH_ONLY" >&2; exit 99 ;;
+esac
 RUN_T0=$(date +%s)
 export PATGATE_MAX_TOKENS_PER_USER=100000000
 export PATGATE_LOG=stderr
@@ -253,8 +259,10 @@ call POST /api/v1/auth/login -H "$CT" --data-binary "$BODY_LOGIN"
 [ "$STATUS" = 200 ] || { echo "run.sh: the login user cannot log in ($STATUS $BODY)" >&2; exit 99; }
 # The cold check: COLD tokens made at the cost in force, sent in turn.
 COLD_FILE="$WORK/cold.tokens"
-mint_tokens cold "$COLD" "$COLD_FILE" || exit 99
-COLD_MINT_S=$MINT_S
+if [ -z "${BENCH_ONLY:-}" ]; then
+	mint_tokens cold "$COLD" "$COLD_FILE" || exit 99
+	COLD_MINT_S=$MINT_S
+fi
 
 # ---------------------------------------------------------------- memory
 # Fresh workers; RSS after 10,000 requests and after 100,000, a mix of
@@ -282,7 +290,7 @@ mix() {
 }
 printf '%s' "$BODY_CREATE" >"$WORK/create.json"
 RSS10=(); RSS100=()
-if [ -z "${BENCH_QUICK:-}" ]; then
+if [ -z "${BENCH_QUICK:-}${BENCH_ONLY:-}" ]; then
 	say "memory: fresh workers"
 	use_workers "$PATGATE_FCGI"
 	mix 9900 100
@@ -386,11 +394,69 @@ per_round() {
 			'BEGIN { printf "%.3f\n", m / ((a + b) / 2) }'
 	done | median
 }
+# print_table: the rows so far.
+print_table() {
+	{
+		echo "measure|value|baseline|ratio|target|result"
+		echo "-|-|-|-|-|-"
+		printf '%s\n' "${ROWS[@]}"
+	} | column -t -s '|'
+}
 
 # The machine's speed drifts (other work shares it): the floor is measured
 # between rounds of the four kinds, and each round is compared with the
 # floors on either side of it.
 ROUNDS=${BENCH_ROUNDS:-5}
+
+# ---------------------------------------------------------------- bindings
+# The warm check of a token bound to address blocks, paths and a rate
+# limit against that of a token of the same kind without them, in turn:
+# unbound, bound, unbound ... ROUNDS bound runs, each compared with the
+# unbound runs either side of it, as the fast kinds are with the floor.
+# The client's block and the request's pattern come last in their lists,
+# so every entry is tried.  The limit is the most allowed, 1,000,000 a
+# minute: with bound runs half of each minute, out of reach below about
+# 30,000 checks a second (a 429 would fail the row).
+BIND_BODY='{"name":"benchmark token 0001","abilities":["read"],
+ "allowed_ips":["10.0.0.0/8","2001:db8::/32","127.0.0.0/8"],
+ "paths":["/admin/*","/reports/daily","/service/*"],"rate_limit":1000000}'
+create "$BENCH_SESSION" "$BODY_CREATE"
+UNBOUND_PAT=$TOKEN
+create "$BENCH_SESSION" "$BIND_BODY"
+BOUND_PAT=$TOKEN
+[ "$(printf '%s' "$BODY" | jq -c '[.data.allowed_ips, .data.paths, .data.rate_limit]')" = \
+    '[["10.0.0.0/8","2001:db8::/32","127.0.0.0/8"],["/admin/*","/reports/daily","/service/*"],1000000]' ] ||
+	{ echo "run.sh: could not create the bound token ($STATUS $BODY)" >&2; exit 99; }
+for tok in "$UNBOUND_PAT" "$BOUND_PAT"; do
+	call GET /api/v1/auth/check -H "Authorization: Bearer $tok" -H "X-Original-Method: GET" \
+		-H "X-Original-URI: /service/data"
+	[ "$STATUS" = 200 ] || { echo "run.sh: a benchmark token is refused ($STATUS $BODY)" >&2; exit 99; }
+done
+UNBOUND_RUNS=(); BOUND_RUNS=()
+wrk_run "check-unbound" /api/v1/auth/check BENCH_HEADERS="Authorization: Bearer $UNBOUND_PAT
+$ORIG"; UNBOUND_RUNS+=("$RPS")
+for _ in $(seq "$ROUNDS"); do
+	wrk_run "check-bound" /api/v1/auth/check BENCH_HEADERS="Authorization: Bearer $BOUND_PAT
+$ORIG"; BOUND_RUNS+=("$RPS")
+	wrk_run "check-unbound" /api/v1/auth/check BENCH_HEADERS="Authorization: Bearer $UNBOUND_PAT
+$ORIG"; UNBOUND_RUNS+=("$RPS")
+done
+BOUND_RPS=$(printf '%s\n' "${BOUND_RUNS[@]}" | median)
+UNBOUND_RPS=$(printf '%s\n' "${UNBOUND_RUNS[@]}" | median)
+bound_row() {
+	row "check, warm PAT with 3 ips, 3 paths, rate_limit (req/s)" "$BOUND_RPS" \
+		"unbound $UNBOUND_RPS" "$(per_round BOUND_RUNS UNBOUND_RUNS)" 0.9
+}
+BOUND_NOTE="(warm check, bound: ${BOUND_RUNS[*]}; the same without bindings, either side: ${UNBOUND_RUNS[*]})"
+if [ -n "${BENCH_ONLY:-}" ]; then
+	bound_row
+	print_table
+	echo "($CORES cores, $NWORKERS workers, wrk -t$THREADS -c$CONNS -d${DURATION}s, $ROUNDS rounds; value and baseline are medians, the ratio the median of each bound run's against the unbound runs either side of it)"
+	echo "$BOUND_NOTE"
+	echo "(the run took $(( $(date +%s) - RUN_T0 )) s)"
+	exit "$FAILED"
+fi
+
 FLOORS=()
 CHECK_RUNS=(); MALFORMED_RUNS=(); BADCRC_RUNS=(); LIST_RUNS=(); COLD_RUNS=()
 floor
@@ -493,6 +559,7 @@ CHECK_RPS_SCALE=${CHECK_RPS_SCALE:-0}
 row "check, $COLD tokens in turn, cold (req/s)" "$COLD_RPS, non-2xx ${COLD_RUNS_NON2XX:-0}" "floor $FLOOR" \
 	"$(per_round COLD_RUNS)" 0.75 ge "${COLD_RUNS_NON2XX:-0}"
 row "check, warm valid PAT (req/s)" "$CHECK_RPS" "floor $FLOOR" "$(per_round CHECK_RUNS)" 0.85
+bound_row
 row "check, malformed token (req/s)" "$MALFORMED_RPS" "floor $FLOOR" "$(per_round MALFORMED_RUNS)" 0.9
 row "check, bad checksum (req/s)" "$BADCRC_RPS" "floor $FLOOR" "$(per_round BADCRC_RUNS)" 0.9
 row "list, 10 tokens (req/s)" "$LIST_RPS" "floor $FLOOR" "$(per_round LIST_RUNS)" 0.75
@@ -521,15 +588,12 @@ if [ -z "${BENCH_QUICK:-}" ]; then
 	say "for scale at $SCALE: list $LIST_RPS_SCALE req/s; bulk load of $BULK_N took $LOAD_S s, $SCALE_USABLE through the API $SCALE_MINT_S s"
 fi
 
-{
-	echo "measure|value|baseline|ratio|target|result"
-	echo "-|-|-|-|-|-"
-	printf '%s\n' "${ROWS[@]}"
-} | column -t -s '|'
+print_table
 echo "($CORES cores, $NWORKERS workers, wrk -t$THREADS -c$CONNS -d${DURATION}s, $ROUNDS rounds; value and baseline are medians, a ratio the median of each round's against the floors either side of it)"
 echo "(floor runs: ${FLOORS[*]}; cold check: ${COLD_RUNS[*]}; check: ${CHECK_RUNS[*]}; malformed: ${MALFORMED_RUNS[*]}; bad checksum: ${BADCRC_RUNS[*]}; list: ${LIST_RUNS[*]})"
 echo "(creates: ${CREATE_RUNS[*]}; fdatasyncs a second, $NWORKERS writers: ${FSYNC_RATES[*]}; one Argon2id hash at $TOKEN_COST: ${HASH_TIMES[*]} s; creates bound by $CREATE_BOUND_BY)"
 echo "(logins: ${LOGIN_RUNS[*]}; one Argon2id hash at $PW_COST: ${PW_HASH_TIMES[*]} s; $COLD cold tokens made through the API in $COLD_MINT_S s)"
+echo "$BOUND_NOTE"
 [ -n "${BENCH_QUICK:-}" ] ||
 	echo "(at $SCALE tokens: floor runs: ${FLOORS_SCALE[*]}; $SCALE_USABLE in turn: ${COLD_RUNS_SCALE[*]}; check: ${CHECK_RUNS_SCALE[*]}; list: ${LIST_RUNS_SCALE[*]}; creates: ${CREATE_RUNS_SCALE[*]}; fdatasyncs: ${FSYNC_RATES_SCALE[*]}; one Argon2id hash: ${HASH_TIMES_SCALE[*]} s; $SCALE_USABLE made through the API in $SCALE_MINT_S s)"
 echo "(the run took $(( $(date +%s) - RUN_T0 )) s)"
