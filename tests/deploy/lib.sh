@@ -368,8 +368,9 @@ denied_count() {
 # expect_bound PATH WANT BY [curl args...]: GET PATH (sent as it is) with
 # $BOUND_TOKEN; the answer must be WANT, and never the backend's unless
 # WANT is 200.  BY names who refused: "patgate" (its audit line for the
-# token's paths follows, naming the path outside them) or "server" (none:
-# the web server answered without asking patgate, or in spite of it).
+# token's paths follows, naming the path outside them) or "server" (none,
+# and the same answer without a token: the web server refused the request
+# before any authorization).
 expect_bound() {
 	local p=$1 want=$2 by=$3 before after
 	shift 3
@@ -393,7 +394,10 @@ expect_bound() {
 		[ "$want" != 403 ] ||
 			expect_match "$p: WWW-Authenticate" "$(header WWW-Authenticate)" 'error="insufficient_scope"' ;;
 	server)
-		[ "$after" = "$before" ] || fail "$p: patgate refused it, not the web server" ;;
+		[ "$after" = "$before" ] || fail "$p: patgate refused it, not the web server"
+		# Without a token too: the server answered before any authorization.
+		call GET "$p" --path-as-is "$@"
+		expect_eq "$p without a token" "$STATUS" "$want" ;;
 	*) bail "expect_bound: who is $by?" ;;
 	esac
 }
