@@ -30,7 +30,7 @@ serve() {
 	template "$DEPLOY/apache/patgate.conf" "$WORK/patgate.conf" \
 		127.0.0.1:9070 "127.0.0.1:$FCGI_PORT" \
 		/var/www/html "$WORK/www" "$@"
-	start_apache "$WORK/patgate.conf" proxy proxy_fcgi authnz_fcgi
+	start_apache "$WORK/patgate.conf" proxy proxy_fcgi authnz_fcgi ${APACHE_MORE_MODULES:-}
 }
 retry serve
 
@@ -72,4 +72,10 @@ t_case "apache: another PAT for the control below" keep_a_pat
 stop_server
 retry serve "CGIPassAuth On" "# CGIPassAuth On"
 t_case "apache: without the recipe's CGIPassAuth, Apache drops Authorization" without_cgipassauth
+stop_server
+# As a2enmod remoteip would, with README.md's lines next to the recipe.
+APACHE_MORE_MODULES=remoteip
+APACHE_EXTRA=$(readme_block RemoteIPHeader)
+retry serve
+t_case "apache: behind a proxy, with README.md's mod_remoteip lines" binding_behind_proxy
 t_done

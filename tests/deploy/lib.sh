@@ -447,3 +447,35 @@ binding_handed_over() {
 	expect_jq "REMOTE_ADDR was the client's" '.[0].addr == "127.0.0.2"'
 	expect_jq "the path was the client's, as sent" ".[0].path == \"${RAW_JUDGED:-$raw}\""
 }
+
+# readme_block WORD: README.md's fenced block that holds WORD (the lines it
+# tells you to add behind a proxy), with its proxy, 192.0.2.10, made
+# 127.0.0.1: the proxy in these tests.
+readme_block() {
+	local text
+	text=$(awk -v w="$1" '
+		/^```/ { if (inb) { if (hit) printf "%s", buf; inb = 0; buf = ""; hit = 0 } else inb = 1; next }
+		inb { buf = buf $0 "\n"; if (index($0, w)) hit = 1 }' "$top_srcdir/README.md")
+	[[ $text == *192.0.2.10* ]] || bail "README.md has no block with $1 and 192.0.2.10"
+	printf '%s\n' "${text//192.0.2.10/127.0.0.1}"
+}
+
+# With README.md's lines for a proxy at 127.0.0.1 in place: the client's
+# address the proxy vouches for is judged, and no one else's word counts.
+binding_behind_proxy() {
+	local tok
+	create "$ALICE" '{"name":"behind a proxy","abilities":["read"],"allowed_ips":["127.0.0.2/32"]}'
+	expect_eq "create" "$STATUS" 201
+	tok=$TOKEN
+	as_bearer "$tok" "$GUARDED" -H "X-Forwarded-For: 127.0.0.2"
+	expect_eq "the proxy, for 127.0.0.2" "$STATUS" 200
+	expect_eq "the backend was told the user" "$(seen user)" "$ALICE_ID"
+	as_bearer "$tok" "$GUARDED"
+	expect_eq "the proxy, for no one" "$STATUS" 401
+	as_bearer "$tok" "$GUARDED" -H "X-Forwarded-For: 127.0.0.2, 127.0.0.3"
+	expect_eq "the proxy, for 127.0.0.3 who claimed 127.0.0.2" "$STATUS" 401
+	as_bearer "$tok" "$GUARDED" -H "X-Forwarded-For: 127.0.0.2" --interface 127.0.0.3
+	expect_eq "127.0.0.3, not the proxy, claiming 127.0.0.2" "$STATUS" 401
+	[[ $BODY == *user=* ]] && fail "the backend answered a refused request"
+	return 0
+}

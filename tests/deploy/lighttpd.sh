@@ -31,6 +31,7 @@ server.groupname = "www-data"
 server.errorlog = "$LOGS/lighttpd.err"
 server.pid-file = "$WORK/lighttpd.pid"
 server.modules += ("mod_fastcgi", "mod_cgi")
+${LIGHTTPD_EXTRA:-}
 include "$WORK/50-patgate.conf"
 CONF
 	start_server "$WORK/lighttpd.out" lighttpd -D -f "$WORK/lighttpd.conf"
@@ -60,4 +61,9 @@ t_case "lighttpd: a token bound to /protected/in/* passes inside, 403 outside an
 	"/protected/in/./..//out/X 403 patgate"
 t_case "lighttpd: the authorizer is handed the client's address and raw request URI" \
 	binding_handed_over
+stop_server
+# As lighty-enable-mod extforward would, with README.md's lines.
+LIGHTTPD_EXTRA=$(readme_block extforward.forwarder)
+retry serve
+t_case "lighttpd: behind a proxy, with README.md's mod_extforward lines" binding_behind_proxy
 t_done

@@ -14,6 +14,7 @@ ERRLOG=$LOGS/nginx.err
 # What Debian's nginx.conf provides around a site, with the test's paths.
 ln -s /etc/nginx/fastcgi_params "$WORK/fastcgi_params"
 mkdir -p "$WORK/nginx-temp"
+# serve [FROM TO...]: the recipe, templated, and more changes if asked.
 serve() {
 	PORT=$(free_port)
 	BACKEND_PORT=$(free_port)
@@ -21,7 +22,7 @@ serve() {
 	template "$DEPLOY/nginx/patgate.conf" "$WORK/patgate.conf" \
 		"listen 80;" "listen 127.0.0.1:$PORT;" \
 		127.0.0.1:8081 "127.0.0.1:$BACKEND_PORT" \
-		/run/patgate/fcgi.sock "$SOCK"
+		/run/patgate/fcgi.sock "$SOCK" "$@"
 	cat >"$WORK/nginx.conf" <<CONF
 user www-data;
 worker_processes 1;
@@ -104,4 +105,9 @@ t_case "nginx: the auth_request subrequest carries the client's address and raw 
 t_case "nginx: the token's expiry reaches the client as Patgate-Token-Expires-At" expiry_to_the_client
 t_case "nginx: forged X-Original-* and X-Patgate-* headers change nothing" no_forged_headers
 t_case "nginx: the auth_request location is not reachable from outside" the_check_is_internal
+stop_server
+# README.md's lines in the recipe's server block.
+retry serve "server_name tokens.example.com;" "server_name tokens.example.com;
+$(readme_block real_ip_header)"
+t_case "nginx: behind a proxy, with README.md's real_ip lines" binding_behind_proxy
 t_done
