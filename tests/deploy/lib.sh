@@ -362,7 +362,7 @@ binding_address() {
 # denied_count: patgate's audit lines so far for a request refused by a
 # token's paths, at the path outside them (every escape below lands there).
 denied_count() {
-	grep -cF "need=(paths) method=GET path=$(bound_out) " "$ERRLOG"
+	grep -cF "need=(paths) method=GET path=$(bound_out) " "${ERRLOG:?}"
 }
 
 # expect_bound PATH WANT BY [curl args...]: GET PATH (sent as it is) with
@@ -428,8 +428,7 @@ events_as_workers() {
 
 # What the web server hands patgate, seen as a canary's use records it: the
 # client's address (from 127.0.0.2) and the request URI as the client sent
-# it, dot segments, escapes and query and all ($RAW_JUDGED, when the server
-# hands over a normalized one instead, is what patgate is given).
+# it, dot segments, escapes and query and all.
 binding_handed_over() {
 	local id raw="/protected/in/%2e%2e/out/./${GUARDED##*/}?q=../%41"
 	create "$ALICE" '{"name":"decoy","canary":true,"abilities":["read"]}'
@@ -445,7 +444,7 @@ binding_handed_over() {
 	done
 	expect_jq "one token.canary" 'length == 1'
 	expect_jq "REMOTE_ADDR was the client's" '.[0].addr == "127.0.0.2"'
-	expect_jq "the path was the client's, as sent" ".[0].path == \"${RAW_JUDGED:-$raw}\""
+	expect_jq "the path was the client's, as sent" ".[0].path == \"$raw\""
 }
 
 # readme_block WORD: README.md's fenced block that holds WORD (the lines it
