@@ -22,6 +22,11 @@ retry pool
 # the copy patgate.service's workers run, to tell them apart).
 mkdir -p "$WORK/www/protected" "$WORK/apache-sbin"
 install -m 755 "$DEPLOY/whoami.cgi" "$WORK/www/protected/whoami.cgi"
+# Two more places behind the guard, for a token bound to one of them.
+mkdir -p "$WORK/www/protected/in" "$WORK/www/protected/out"
+install -m 755 "$DEPLOY/whoami.cgi" "$WORK/www/protected/in/whoami.cgi"
+install -m 755 "$DEPLOY/whoami.cgi" "$WORK/www/protected/out/whoami.cgi"
+ERRLOG=$LOGS/apache.err
 install -m 755 "$FCGI" "$WORK/apache-sbin/patgate.fcgi"
 # What Debian's fcgid.conf sets at server level, with the test's paths (mod_fcgid
 # makes the directory itself, for www-data).
@@ -63,6 +68,14 @@ without_cgipassauth() {
 }
 
 run_smoke apache-fcgid
+t_case "apache-fcgid: a token bound to 127.0.0.2 is refused from 127.0.0.1, passes from 127.0.0.2" \
+	binding_address
+# The same guard as apache.sh's: see there for who refuses which escape.
+t_case "apache-fcgid: a token bound to /protected/in/* passes inside, 403 outside and on escapes" \
+	binding_path \
+	"/protected/in/../out/X 403 patgate" \
+	"/protected/in/%2e%2e/out/X 403 patgate" \
+	"/protected/in/..%2fout/X 404 server"
 t_case "apache-fcgid: the API is served by workers Apache started, as www-data" served_by_mod_fcgid
 t_case "apache-fcgid: another PAT for the control below" keep_a_pat
 stop_server

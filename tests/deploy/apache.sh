@@ -18,6 +18,11 @@ retry pool
 
 mkdir -p "$WORK/www/protected"
 install -m 755 "$DEPLOY/whoami.cgi" "$WORK/www/protected/whoami.cgi"
+# Two more places behind the guard, for a token bound to one of them.
+mkdir -p "$WORK/www/protected/in" "$WORK/www/protected/out"
+install -m 755 "$DEPLOY/whoami.cgi" "$WORK/www/protected/in/whoami.cgi"
+install -m 755 "$DEPLOY/whoami.cgi" "$WORK/www/protected/out/whoami.cgi"
+ERRLOG=$LOGS/apache.err
 # serve [FROM TO...]: the recipe, templated, and more changes if asked.
 serve() {
 	PORT=$(free_port)
@@ -25,7 +30,7 @@ serve() {
 	template "$DEPLOY/apache/patgate.conf" "$WORK/patgate.conf" \
 		127.0.0.1:9070 "127.0.0.1:$FCGI_PORT" \
 		/var/www/html "$WORK/www" "$@"
-	start_apache "$WORK/patgate.conf" proxy proxy_fcgi authnz_fcgi
+	start_apache "$WORK/patgate.conf" proxy proxy_fcgi authnz_fcgi ${APACHE_MORE_MODULES:-}
 }
 retry serve
 
@@ -46,8 +51,31 @@ without_cgipassauth() {
 }
 
 run_smoke apache
+t_case "apache: a token bound to 127.0.0.2 is refused from 127.0.0.1, passes from 127.0.0.2" \
+	binding_address
+# Apache decodes %2e and removes dot segments before it maps the request,
+# so those escapes still reach the authorizer, handed the raw REQUEST_URI,
+# and patgate refuses them.  An encoded slash Apache refuses itself, 404
+# before any authorization (AllowEncodedSlashes Off, the default).
+t_case "apache: a token bound to /protected/in/* passes inside, 403 outside and on escapes" \
+	binding_path \
+	"/protected/out/../in/X 200 -" \
+	"/protected/in/../out/X 403 patgate" \
+	"/protected/in/%2e%2e/out/X 403 patgate" \
+	"/protected/in/%2E%2E/out/X 403 patgate" \
+	"/protected/in/..%2fout/X 404 server" \
+	"/protected/in/%2e%2e%2fout/X 404 server" \
+	"/protected/in/./..//out/X 403 patgate"
+t_case "apache: the authorizer is handed the client's address and raw request URI" \
+	binding_handed_over
 t_case "apache: another PAT for the control below" keep_a_pat
 stop_server
 retry serve "CGIPassAuth On" "# CGIPassAuth On"
 t_case "apache: without the recipe's CGIPassAuth, Apache drops Authorization" without_cgipassauth
+stop_server
+# As a2enmod remoteip would, with README.md's lines next to the recipe.
+APACHE_MORE_MODULES=remoteip
+APACHE_EXTRA=$(readme_block RemoteIPHeader)
+retry serve
+t_case "apache: behind a proxy, with README.md's mod_remoteip lines" binding_behind_proxy
 t_done

@@ -308,3 +308,173 @@ start_apache() {
 		bail "apache2 -t: $(cat "$WORK/apache-t.out")"
 	start_server "$WORK/apache.out" "$apache2" -f "$WORK/apache.conf" -DFOREGROUND
 }
+
+# ---------------------------------------------------------------- bindings
+#
+# A token's allowed_ips and paths, judged by patgate on what the web server
+# hands it: REMOTE_ADDR, and the raw request URI (REQUEST_URI, or nginx's
+# X-Original-URI).  The server listens on 127.0.0.1 and curl connects from
+# 127.0.0.2 with --interface, so both addresses are real clients.
+# Each test names its server's error log, where the workers' audit lines
+# go, in ERRLOG.
+
+# as_bearer TOKEN PATH [curl args...]: GET PATH with the token; sets
+# STATUS, BODY.
+as_bearer() {
+	local tok=$1 p=$2
+	shift 2
+	call GET "$p" -H "Authorization: Bearer $tok" "$@"
+}
+
+# A path under the guard ($GUARDED's directory) inside the pattern
+# $BOUND_PATTERN, and one outside it; the backend answers both.
+BOUND_PATTERN=/protected/in/*
+bound_in() { echo "/protected/in/${GUARDED##*/}"; }
+bound_out() { echo "/protected/out/${GUARDED##*/}"; }
+
+binding_address() {
+	local tok id bad_body bad_auth
+	create "$ALICE" '{"name":"from 127.0.0.2","abilities":["read"],"allowed_ips":["127.0.0.2/32"]}'
+	expect_eq "create" "$STATUS" 201
+	tok=$TOKEN
+	id=$(printf '%s' "$BODY" | jq -r '.data.id // empty')
+	as_bearer "1|nonsense" "$GUARDED"
+	bad_body=$BODY
+	bad_auth=$(header WWW-Authenticate)
+	as_bearer "$tok" "$GUARDED"
+	expect_eq "from 127.0.0.1" "$STATUS" 401
+	expect_eq "from 127.0.0.1: the body of a bad token" "$BODY" "$bad_body"
+	expect_eq "from 127.0.0.1: the header of a bad token" "$(header WWW-Authenticate)" "$bad_auth"
+	[[ $BODY == *user=* ]] && fail "the backend answered a request from 127.0.0.1"
+	# The shipped recipe trusts no client header for the address.
+	as_bearer "$tok" "$GUARDED" -H "X-Forwarded-For: 127.0.0.2" -H "X-Real-IP: 127.0.0.2" \
+		-H "Forwarded: for=127.0.0.2" -H "Client-IP: 127.0.0.2"
+	expect_eq "from 127.0.0.1 claiming 127.0.0.2 in headers" "$STATUS" 401
+	as_bearer "$tok" "$GUARDED" --interface 127.0.0.2
+	expect_eq "from 127.0.0.2" "$STATUS" 200
+	expect_eq "from 127.0.0.2: the backend was told the user" "$(seen user)" "$ALICE_ID"
+	expect_eq "from 127.0.0.2: the backend was told the token" "$(seen token)" "$id"
+	# What patgate was handed as REMOTE_ADDR, as it recorded it.
+	call GET "/api/v1/user/api-tokens/$id" -H "Authorization: Bearer $ALICE"
+	expect_jq "only the use from 127.0.0.2 was recorded" '[.data.last_used_ips[].ip] == ["127.0.0.2"]'
+}
+
+# denied_count: patgate's audit lines so far for a request refused by a
+# token's paths, at the path outside them (every escape below lands there).
+denied_count() {
+	grep -cF "need=(paths) method=GET path=$(bound_out) " "${ERRLOG:?}"
+}
+
+# expect_bound PATH WANT BY [curl args...]: GET PATH (sent as it is) with
+# $BOUND_TOKEN; the answer must be WANT, and never the backend's unless
+# WANT is 200.  BY names who refused: "patgate" (its audit line for the
+# token's paths follows, naming the path outside them) or "server" (none,
+# and the same answer without a token: the web server refused the request
+# before any authorization).
+expect_bound() {
+	local p=$1 want=$2 by=$3 before after
+	shift 3
+	before=$(denied_count)
+	as_bearer "$BOUND_TOKEN" "$p" --path-as-is "$@"
+	expect_eq "$p" "$STATUS" "$want"
+	if [ "$want" = 200 ]; then
+		expect_eq "$p: the backend was told the user" "$(seen user)" "$ALICE_ID"
+		return 0
+	fi
+	[[ $BODY == *user=* ]] && fail "$p: the backend answered"
+	for _ in $(seq 20); do
+		after=$(denied_count)
+		[ "$after" != "$before" ] && break
+		[ "$by" = server ] && break
+		sleep 0.05
+	done
+	case $by in
+	patgate)
+		[ "$after" -gt "$before" ] || fail "$p: no audit line from patgate for the refusal"
+		[ "$want" != 403 ] ||
+			expect_match "$p: WWW-Authenticate" "$(header WWW-Authenticate)" 'error="insufficient_scope"' ;;
+	server)
+		[ "$after" = "$before" ] || fail "$p: patgate refused it, not the web server"
+		# Without a token too: the server answered before any authorization.
+		call GET "$p" --path-as-is "$@"
+		expect_eq "$p without a token" "$STATUS" "$want" ;;
+	*) bail "expect_bound: who is $by?" ;;
+	esac
+}
+
+# binding_path ESCAPE...: a token bound to $BOUND_PATTERN passes inside,
+# is 403 outside, and each ESCAPE ("PATH STATUS BY", PATH with X for the
+# backend's file name) answers as its server does.
+binding_path() {
+	local e p want by x=${GUARDED##*/}
+	create "$ALICE" "{\"name\":\"one place\",\"abilities\":[\"read\"],\"paths\":[\"$BOUND_PATTERN\"]}"
+	expect_eq "create" "$STATUS" 201
+	BOUND_TOKEN=$TOKEN
+	expect_bound "$(bound_in)" 200 -
+	expect_bound "$(bound_out)" 403 patgate
+	for e in "$@"; do
+		read -r p want by <<<"$e"
+		expect_bound "${p//X/$x}" "$want" "$by"
+	done
+}
+
+# events_as_workers: the events queued so far (JSON, one a line), read by
+# the CLI as the workers' account, which owns the database.
+events_as_workers() {
+	install -m 755 "$CLI" "$WORK/sbin/patgate"
+	runuser -u "$POOL_USER" -- env PATGATE_DB="$PATGATE_DB" "$WORK/sbin/patgate" notify --dry-run \
+		2>>"$WORK/cli.err"
+}
+
+# What the web server hands patgate, seen as a canary's use records it: the
+# client's address (from 127.0.0.2) and the request URI as the client sent
+# it, dot segments, escapes and query and all.
+binding_handed_over() {
+	local id raw="/protected/in/%2e%2e/out/./${GUARDED##*/}?q=../%41"
+	create "$ALICE" '{"name":"decoy","canary":true,"abilities":["read"]}'
+	expect_eq "create" "$STATUS" 201
+	id=$(printf '%s' "$BODY" | jq -r '.data.id // empty')
+	as_bearer "$TOKEN" "$raw" --path-as-is --interface 127.0.0.2
+	expect_eq "a canary at the guard" "$STATUS" 401
+	[[ $BODY == *user=* ]] && fail "the backend answered a canary"
+	for _ in $(seq 20); do
+		BODY=$(events_as_workers | jq -sc "[.[] | select(.event == \"token.canary\" and .token.id == \"$id\")]")
+		[ "$BODY" != "[]" ] && break
+		sleep 0.1
+	done
+	expect_jq "one token.canary" 'length == 1'
+	expect_jq "REMOTE_ADDR was the client's" '.[0].addr == "127.0.0.2"'
+	expect_jq "the path was the client's, as sent" ".[0].path == \"$raw\""
+}
+
+# readme_block WORD: README.md's fenced block that holds WORD (the lines it
+# tells you to add behind a proxy), with its proxy, 192.0.2.10, made
+# 127.0.0.1: the proxy in these tests.
+readme_block() {
+	local text
+	text=$(awk -v w="$1" '
+		/^```/ { if (inb) { if (hit) printf "%s", buf; inb = 0; buf = ""; hit = 0 } else inb = 1; next }
+		inb { buf = buf $0 "\n"; if (index($0, w)) hit = 1 }' "$top_srcdir/README.md")
+	[[ $text == *192.0.2.10* ]] || bail "README.md has no block with $1 and 192.0.2.10"
+	printf '%s\n' "${text//192.0.2.10/127.0.0.1}"
+}
+
+# With README.md's lines for a proxy at 127.0.0.1 in place: the client's
+# address the proxy vouches for is judged, and no one else's word counts.
+binding_behind_proxy() {
+	local tok
+	create "$ALICE" '{"name":"behind a proxy","abilities":["read"],"allowed_ips":["127.0.0.2/32"]}'
+	expect_eq "create" "$STATUS" 201
+	tok=$TOKEN
+	as_bearer "$tok" "$GUARDED" -H "X-Forwarded-For: 127.0.0.2"
+	expect_eq "the proxy, for 127.0.0.2" "$STATUS" 200
+	expect_eq "the backend was told the user" "$(seen user)" "$ALICE_ID"
+	as_bearer "$tok" "$GUARDED"
+	expect_eq "the proxy, for no one" "$STATUS" 401
+	as_bearer "$tok" "$GUARDED" -H "X-Forwarded-For: 127.0.0.2, 127.0.0.3"
+	expect_eq "the proxy, for 127.0.0.3 who claimed 127.0.0.2" "$STATUS" 401
+	as_bearer "$tok" "$GUARDED" -H "X-Forwarded-For: 127.0.0.2" --interface 127.0.0.3
+	expect_eq "127.0.0.3, not the proxy, claiming 127.0.0.2" "$STATUS" 401
+	[[ $BODY == *user=* ]] && fail "the backend answered a refused request"
+	return 0
+}

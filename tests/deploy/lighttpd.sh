@@ -10,6 +10,11 @@ retry start_pool
 
 mkdir -p "$WORK/www/protected"
 install -m 755 "$DEPLOY/whoami.cgi" "$WORK/www/protected/whoami.cgi"
+# Two more places behind the guard, for a token bound to one of them.
+mkdir -p "$WORK/www/protected/in" "$WORK/www/protected/out"
+install -m 755 "$DEPLOY/whoami.cgi" "$WORK/www/protected/in/whoami.cgi"
+install -m 755 "$DEPLOY/whoami.cgi" "$WORK/www/protected/out/whoami.cgi"
+ERRLOG=$LOGS/lighttpd.err
 template "$DEPLOY/lighttpd/50-patgate.conf" "$WORK/50-patgate.conf" \
 	/run/patgate/fcgi.sock "$SOCK" \
 	/var/www/html "$WORK/www"
@@ -26,6 +31,7 @@ server.groupname = "www-data"
 server.errorlog = "$LOGS/lighttpd.err"
 server.pid-file = "$WORK/lighttpd.pid"
 server.modules += ("mod_fastcgi", "mod_cgi")
+${LIGHTTPD_EXTRA:-}
 include "$WORK/50-patgate.conf"
 CONF
 	start_server "$WORK/lighttpd.out" lighttpd -D -f "$WORK/lighttpd.conf"
@@ -39,4 +45,25 @@ socket_is_private() {
 
 t_case "lighttpd: the workers run as their own account; the socket is for www-data only" socket_is_private
 run_smoke lighttpd
+t_case "lighttpd: a token bound to 127.0.0.2 is refused from 127.0.0.1, passes from 127.0.0.2" \
+	binding_address
+# lighttpd decodes %2e and removes dot segments before it routes (not %2f),
+# so every escape below still lands under /protected/ and in the authorizer,
+# which is handed the raw REQUEST_URI: each refusal is patgate's own.
+t_case "lighttpd: a token bound to /protected/in/* passes inside, 403 outside and on escapes" \
+	binding_path \
+	"/protected/out/../in/X 200 -" \
+	"/protected/in/../out/X 403 patgate" \
+	"/protected/in/%2e%2e/out/X 403 patgate" \
+	"/protected/in/%2E%2E/out/X 403 patgate" \
+	"/protected/in/..%2fout/X 403 patgate" \
+	"/protected/in/%2e%2e%2fout/X 403 patgate" \
+	"/protected/in/./..//out/X 403 patgate"
+t_case "lighttpd: the authorizer is handed the client's address and raw request URI" \
+	binding_handed_over
+stop_server
+# As lighty-enable-mod extforward would, with README.md's lines.
+LIGHTTPD_EXTRA=$(readme_block extforward.forwarder)
+retry serve
+t_case "lighttpd: behind a proxy, with README.md's mod_extforward lines" binding_behind_proxy
 t_done
