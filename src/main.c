@@ -159,8 +159,6 @@ app_store_ready(struct app *app)
 	}
 	if (app->cfg->test_stall_ms > 0)
 		store_set_stall(app->store, (unsigned)app->cfg->test_stall_ms);
-	if (!FCGX_IsCGI())
-		store_prefault(app->store);
 }
 
 /* After a panic the handles are useless: close them and open afresh next time. */

@@ -383,15 +383,6 @@ void	 store_close(struct store *);
  * longer do it.  Returns at once when another process is at it.
  */
 void	 store_maintain(struct store *);
-/*
- * Touch every page of the environment's shared regions (the cache, the
- * lock and log regions) in this process: a long-lived worker then maps
- * them all from the start, instead of growing by each page of the cache
- * it meets for the first time, which looks like a leak in its size for
- * minutes.  The pages are the ones every process shares: no memory is
- * spent that the cache does not hold anyway.
- */
-void	 store_prefault(struct store *);
 /* Does the database answer?  STORE_OK or STORE_ERROR. */
 enum store_rc store_ping(struct store *);
 /* Has the environment failed so that this process must exit? */
