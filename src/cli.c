@@ -347,14 +347,16 @@ cmd_user_list(struct cli *c)
 static int
 cli_user(struct cli *c, const char *email, struct user_rec *u)
 {
-	switch (store_user_by_email(c->store, email, u)) {
+	enum store_rc	 rc;
+
+	switch ((rc = store_user_by_email(c->store, email, u))) {
 	case STORE_OK:
 		return 0;
 	case STORE_NOTFOUND:
 		fprintf(stderr, "patgate: no user with the email %s\n", email);
 		return -1;
 	default:
-		fprintf(stderr, "patgate: the database failed\n");
+		fprintf(stderr, "patgate: %s\n", store_strerror(rc));
 		return -1;
 	}
 }
@@ -418,6 +420,7 @@ static int
 cmd_session_revoke(struct cli *c)
 {
 	struct session_token parsed;
+	enum store_rc	 rc;
 
 	if (c->argc != 1)
 		return usage();
@@ -428,7 +431,7 @@ cmd_session_revoke(struct cli *c)
 	if (cli_open(c, 0) == -1)
 		return 1;
 	/* Ending a session needs only its id: whoever holds the token may end it. */
-	switch (store_session_revoke(c->store, parsed.id, time(NULL))) {
+	switch ((rc = store_session_revoke(c->store, parsed.id, time(NULL)))) {
 	case STORE_OK:
 		log_audit(NULL, "session.revoke", "session", parsed.id, NULL);
 		return 0;
@@ -436,7 +439,7 @@ cmd_session_revoke(struct cli *c)
 		fprintf(stderr, "patgate: no such live session\n");
 		return 1;
 	default:
-		fprintf(stderr, "patgate: the database failed\n");
+		fprintf(stderr, "patgate: %s\n", store_strerror(rc));
 		return 1;
 	}
 }
@@ -487,12 +490,14 @@ cmd_token_revoke(struct cli *c)
 {
 	struct token_rec t;
 	char		 num[24];
+	enum store_rc	 rc;
 
 	if (c->argc != 1)
 		return usage();
 	if (cli_open(c, 0) == -1)
 		return 1;
-	switch (store_token_revoke(c->store, NULL, c->argv[0], time(NULL), &t)) {
+	switch ((rc = store_token_revoke(c->store, NULL, c->argv[0], time(NULL),
+	    &t))) {
 	case STORE_OK:
 		snprintf(num, sizeof(num), "%llu", (unsigned long long)t.number);
 		log_audit(NULL, "token.revoke", "token", num, "id", t.id, "user", t.user_id,
@@ -502,7 +507,7 @@ cmd_token_revoke(struct cli *c)
 		fprintf(stderr, "patgate: no live token with the id %s\n", c->argv[0]);
 		return 1;
 	default:
-		fprintf(stderr, "patgate: the database failed\n");
+		fprintf(stderr, "patgate: %s\n", store_strerror(rc));
 		return 1;
 	}
 }
@@ -512,19 +517,20 @@ cmd_token_get(struct cli *c)
 {
 	struct token_rec t;
 	struct json_out	 w = { NULL, 0, 0, 0 };
+	enum store_rc	 rc;
 
 	if (c->argc != 1)
 		return usage();
 	if (cli_open(c, 0) == -1)
 		return 1;
-	switch (store_token_by_id(c->store, NULL, c->argv[0], &t)) {
+	switch ((rc = store_token_by_id(c->store, NULL, c->argv[0], &t))) {
 	case STORE_OK:
 		break;
 	case STORE_NOTFOUND:
 		fprintf(stderr, "patgate: no live token with the id %s\n", c->argv[0]);
 		return 1;
 	default:
-		fprintf(stderr, "patgate: the database failed\n");
+		fprintf(stderr, "patgate: %s\n", store_strerror(rc));
 		return 1;
 	}
 	JSON_OUT_LIT(&w, "{");
@@ -553,9 +559,12 @@ cmd_token_rotate(struct cli *c)
 	rc = store_token_by_id(c->store, NULL, c->argv[0], &old);
 	if (rc == STORE_OK && old.expires_at != 0 && old.expires_at <= now)
 		rc = STORE_NOTFOUND;
+	if (rc == STORE_NOTFOUND) {
+		fprintf(stderr, "patgate: no live token with the id %s\n", c->argv[0]);
+		return 1;
+	}
 	if (rc != STORE_OK) {
-		fprintf(stderr, rc == STORE_NOTFOUND ? "patgate: no live token with the id %s\n" :
-		    "patgate: the database failed\n", c->argv[0]);
+		fprintf(stderr, "patgate: %s\n", store_strerror(rc));
 		return 1;
 	}
 	memset(&in, 0, sizeof(in));
@@ -628,6 +637,7 @@ cli_bulk_each(struct cli *c, const struct user_rec *users, size_t nusers,
 	char		 core[TOKEN_CORE_LEN + 1], dummy[HASH_ENCODED_MAX];
 	char		 first[128], last[128], num[24], nu[24];
 	unsigned long	 done = 0;
+	enum store_rc	 src;
 	int		 real, rc = 1;
 
 	hash_dummy(c->cfg.argon2_m, c->cfg.argon2_t, c->cfg.argon2_p, dummy);
@@ -644,8 +654,8 @@ cli_bulk_each(struct cli *c, const struct user_rec *users, size_t nusers,
 			fprintf(stderr, "patgate: a token could not be made\n");
 			goto out;
 		}
-		switch (store_token_create(c->store, &t, c->cfg.max_tokens_per_user,
-		    t.created_at)) {
+		switch ((src = store_token_create(c->store, &t,
+		    c->cfg.max_tokens_per_user, t.created_at))) {
 		case STORE_OK:
 			break;
 		case STORE_LIMIT:
@@ -654,7 +664,8 @@ cli_bulk_each(struct cli *c, const struct user_rec *users, size_t nusers,
 			    u->email, c->cfg.max_tokens_per_user, done);
 			goto out;
 		default:
-			fprintf(stderr, "patgate: the database failed after %lu tokens\n", done);
+			fprintf(stderr, "patgate: %s after %lu tokens\n",
+			    store_strerror(src), done);
 			goto out;
 		}
 		if (real)
@@ -731,6 +742,7 @@ cmd_token_bulk(struct cli *c)
 	unsigned long	 count, done = 0;
 	size_t		 i, n = 0;
 	time_t		 now = time(NULL);
+	enum store_rc	 src;
 	int		 rc = 1;
 
 	if (c->argc < 2 || (!each && c->argc != 2) || (each && revoked))
@@ -772,8 +784,9 @@ cmd_token_bulk(struct cli *c)
 			fprintf(stderr, "patgate: the last token could not be made\n");
 			goto out;
 		}
-		if (store_token_bulk(c->store, recs, n) != STORE_OK) {
-			fprintf(stderr, "patgate: the database failed after %lu tokens\n", done);
+		if ((src = store_token_bulk(c->store, recs, n)) != STORE_OK) {
+			fprintf(stderr, "patgate: %s after %lu tokens\n",
+			    store_strerror(src), done);
 			goto out;
 		}
 		done += n;
@@ -813,7 +826,7 @@ cmd_verify(struct cli *c)
 		auth_pat_used(c->store, &who, NULL, time(NULL));
 		break;
 	case AUTH_ERROR:
-		fprintf(stderr, "patgate: the database failed\n");
+		fprintf(stderr, "patgate: %s\n", store_strerror(STORE_ERROR));
 		return 1;
 	default:
 		snprintf(num, sizeof(num), "%llu", (unsigned long long)who.token.number);
@@ -853,6 +866,7 @@ cli_prune_unused(struct cli *c, const char *days_s)
 	char		*end;
 	long		 days;
 	time_t		 now = time(NULL);
+	enum store_rc	 rc;
 
 	days = strtol(days_s, &end, 10);
 	if (*days_s == '\0' || *end != '\0' || days < 1 || days > 100000) {
@@ -861,9 +875,9 @@ cli_prune_unused(struct cli *c, const char *days_s)
 	}
 	if (cli_open(c, 0) == -1)
 		return 1;
-	if (store_token_revoke_unused(c->store, now - days * 86400, now, cli_unused_row,
-	    NULL, &revoked) != STORE_OK) {
-		fprintf(stderr, "patgate: the database failed\n");
+	if ((rc = store_token_revoke_unused(c->store, now - days * 86400, now,
+	    cli_unused_row, NULL, &revoked)) != STORE_OK) {
+		fprintf(stderr, "patgate: %s\n", store_strerror(rc));
 		return 1;
 	}
 	printf("%lu\n", revoked);
@@ -878,6 +892,7 @@ cmd_prune(struct cli *c)
 	unsigned long	 removed;
 	char		*end;
 	long		 days = 30;
+	enum store_rc	 rc;
 
 	if (c->argc != 0 || (unused_s != NULL && days_s != NULL))
 		return usage();
@@ -892,26 +907,23 @@ cmd_prune(struct cli *c)
 	}
 	if (cli_open(c, 0) == -1)
 		return 1;
-	if (store_prune(c->store, time(NULL) - days * 86400, &removed) != STORE_OK) {
-		fprintf(stderr, "patgate: the database failed\n");
-		return 1;
-	}
+	if ((rc = store_prune(c->store, time(NULL) - days * 86400,
+	    &removed)) != STORE_OK)
+		goto failed;
 	printf("%lu\n", removed);
 	/* Every login leaves a session behind; the ended ones go here. */
-	if (store_session_prune(c->store, time(NULL), &removed) != STORE_OK) {
-		fprintf(stderr, "patgate: the database failed\n");
-		return 1;
-	}
+	if ((rc = store_session_prune(c->store, time(NULL), &removed)) != STORE_OK)
+		goto failed;
 	/* Guesses at made-up addresses leave counters behind; they expire here. */
-	if (store_login_prune(c->store, c->cfg.login_window, time(NULL), &removed) != STORE_OK) {
-		fprintf(stderr, "patgate: the database failed\n");
-		return 1;
-	}
-	if (store_event_prune(c->store, &removed) != STORE_OK) {
-		fprintf(stderr, "patgate: the database failed\n");
-		return 1;
-	}
+	if ((rc = store_login_prune(c->store, c->cfg.login_window, time(NULL),
+	    &removed)) != STORE_OK)
+		goto failed;
+	if ((rc = store_event_prune(c->store, &removed)) != STORE_OK)
+		goto failed;
 	return 0;
+failed:
+	fprintf(stderr, "patgate: %s\n", store_strerror(rc));
+	return 1;
 }
 
 static int

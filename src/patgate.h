@@ -139,27 +139,27 @@ void	 cache_siphash128(const unsigned char k[16], const void *in, size_t len,
  * Has this secret for credential (kind, id), whose record holds
  * stored_hash, passed Argon2 within the last minute?  1 or 0.
  */
-int	 cache_hit(int kind, uint64_t id, const char *secret, size_t len,
-	    const char *stored_hash, time_t now);
+int	 cache_hit(enum cache_kind kind, uint64_t id, const char *secret,
+	    size_t len, const char *stored_hash, time_t now);
 /* Did this secret pass for (kind, id) within the minute, whatever its record? */
-int	 cache_secret_known(int kind, uint64_t id, const char *secret, size_t len,
-	    time_t now);
+int	 cache_secret_known(enum cache_kind kind, uint64_t id,
+	    const char *secret, size_t len, time_t now);
 /* Is the hash the remembered secret passed against this stored_hash?  1 or 0. */
-int	 cache_hash_bound(int kind, uint64_t id, const char *stored_hash);
+int	 cache_hash_bound(enum cache_kind kind, uint64_t id, const char *stored_hash);
 /* Remember a secret that just passed Argon2. */
-void	 cache_remember(int kind, uint64_t id, const char *secret, size_t len,
-	    const char *stored_hash, time_t now);
+void	 cache_remember(enum cache_kind kind, uint64_t id, const char *secret,
+	    size_t len, const char *stored_hash, time_t now);
 /*
  * Did this secret for (kind, id) fail Argon2 against stored_hash within
  * the last minute?  1 or 0.  Keyed by the secret: another secret for the
  * same credential, the holder's above all, is never refused by it.
  */
-int	 cache_refused(int kind, uint64_t id, const char *secret, size_t len,
-	    const char *stored_hash, time_t now);
-/* Remember a secret that just failed Argon2 against stored_hash. */
-void	 cache_remember_refusal(int kind, uint64_t id, const char *secret,
+int	 cache_refused(enum cache_kind kind, uint64_t id, const char *secret,
 	    size_t len, const char *stored_hash, time_t now);
-void	 cache_forget(int kind, uint64_t id);
+/* Remember a secret that just failed Argon2 against stored_hash. */
+void	 cache_remember_refusal(enum cache_kind kind, uint64_t id, const char *secret,
+	    size_t len, const char *stored_hash, time_t now);
+void	 cache_forget(enum cache_kind kind, uint64_t id);
 void	 cache_clear(void);
 
 /* ------------------------------------------------------------ throttle.c */
@@ -278,6 +278,9 @@ enum store_rc {
 	STORE_ERROR,		/* the database failed; see the log */
 	STORE_RC__MAX
 };
+
+/* What rc means, as a phrase for an administrator ("the database failed"). */
+const char *store_strerror(enum store_rc rc);
 
 struct store;
 

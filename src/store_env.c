@@ -715,3 +715,20 @@ store_ping(struct store *st)
 		return STORE_ERROR;
 	return store_txn(st, 0, 0, store_ping_txn, NULL);
 }
+
+/* Indexed by enum store_rc: a phrase an administrator can act on. */
+static const char *const store_errors[STORE_RC__MAX] = {
+	[STORE_OK] = "done",
+	[STORE_NOTFOUND] = "no such record",
+	[STORE_EXISTS] = "the record exists already",
+	[STORE_LIMIT] = "a limit is reached",
+	[STORE_ERROR] = "the database failed",
+};
+
+const char *
+store_strerror(enum store_rc rc)
+{
+	if ((unsigned)rc >= STORE_RC__MAX)
+		return "the database failed";
+	return store_errors[rc];
+}
