@@ -249,6 +249,19 @@ cli_user(struct cli *c, const char *email, struct user_rec *u)
 	}
 }
 
+int
+cli_number(const char *s, long long min, long long max, const char *usage,
+    long long *out)
+{
+	const char	*why;
+
+	if (config_number(s, min, max, out, &why) == -1) {
+		fprintf(stderr, "patgate: %s\n", usage);
+		return -1;
+	}
+	return 0;
+}
+
 /* The command the arguments name, or NULL. */
 static const struct cli_command *
 cli_find(int argc, char **argv)

@@ -51,6 +51,12 @@ int		 cli_open(struct cli *, int create);
 void		 cli_print_json(struct json_object *o);
 /* Look a user up by email.  0, or -1 with a message. */
 int		 cli_user(struct cli *, const char *email, struct user_rec *);
+/*
+ * Parse s, a whole number from min to max, into *out with config_number.
+ * 0, or -1 with "patgate: " and usage on stderr.
+ */
+int		 cli_number(const char *s, long long min, long long max,
+		    const char *usage, long long *out);
 
 /* ------------------------------------------------------------ cli_user.c */
 

@@ -34,17 +34,14 @@ static int
 cli_prune_unused(struct cli *c, const char *days_s)
 {
 	unsigned long	 revoked;
-	char		*end;
-	long		 days;
+	long long	 days;
 	time_t		 now = time(NULL);
 	enum store_rc	 rc;
 
-	days = strtol(days_s, &end, 10);
-	if (*days_s == '\0' || *end != '\0' || days < 1 || days > 100000) {
-		fprintf(stderr, "patgate: --unused-days takes a whole number "
-		    "of days, at least 1\n");
+	if (cli_number(days_s, 1, 100000,
+	    "--unused-days takes a whole number of days, at least 1",
+	    &days) == -1)
 		return EXIT_USAGE;
-	}
 	if (cli_open(c, 0) == -1)
 		return 1;
 	if ((rc = store_token_revoke_unused(c->store, now - days * 86400, now,
@@ -62,23 +59,16 @@ cmd_prune(struct cli *c)
 	const char	*unused_s = cli_opt(c, "--unused-days");
 	const char	*days_s = cli_opt(c, "--days");
 	unsigned long	 removed;
-	char		*end;
-	long		 days = 30;
+	long long	 days = 30;
 	enum store_rc	 rc;
 
 	if (unused_s != NULL && days_s != NULL)
 		return cli_usage(c);
 	if (unused_s != NULL)
 		return cli_prune_unused(c, unused_s);
-	if (days_s != NULL) {
-		days = strtol(days_s, &end, 10);
-		if (*days_s == '\0' || *end != '\0' || days < 0 ||
-		    days > 100000) {
-			fprintf(stderr,
-			    "patgate: --days takes a whole number of days\n");
-			return EXIT_USAGE;
-		}
-	}
+	if (days_s != NULL && cli_number(days_s, 0, 100000,
+	    "--days takes a whole number of days", &days) == -1)
+		return EXIT_USAGE;
 	if (cli_open(c, 0) == -1)
 		return 1;
 	if ((rc = store_prune(c->store, time(NULL) - days * 86400,

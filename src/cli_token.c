@@ -313,7 +313,8 @@ cmd_token_bulk(struct cli *c)
 	int		 revoked = cli_opt(c, "--revoked") != NULL;
 	char		 core[TOKEN_CORE_LEN + 1], token[128];
 	char		 dummy[HASH_ENCODED_MAX];
-	char		 num[24], *end;
+	char		 num[24];
+	long long	 want;
 	unsigned long	 count, done = 0;
 	size_t		 i, n = 0;
 	time_t		 now = time(NULL);
@@ -322,13 +323,10 @@ cmd_token_bulk(struct cli *c)
 
 	if ((!each && c->argc != 2) || (each && revoked))
 		return cli_usage(c);
-	count = strtoul(c->argv[c->argc - 1], &end, 10);
-	if (c->argv[c->argc - 1][0] < '1' || c->argv[c->argc - 1][0] > '9' ||
-	    *end != '\0' || count > 100000000UL) {
-		fprintf(stderr,
-		    "patgate: COUNT takes a number from 1 to 100000000\n");
+	if (cli_number(c->argv[c->argc - 1], 1, 100000000,
+	    "COUNT takes a number from 1 to 100000000", &want) == -1)
 		return EXIT_USAGE;
-	}
+	count = (unsigned long)want;
 	if (name == NULL)
 		name = "bulk token";
 	if (strlen(name) >= sizeof(recs->name) ||

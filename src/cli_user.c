@@ -266,22 +266,15 @@ cmd_session_new(struct cli *c)
 	struct session_rec s;
 	const char	*ttl_s = cli_opt(c, "--ttl");
 	char		 token[SESSION_TOKEN_LEN + 1];
-	char		*end;
-	long		 ttl = c->cfg.session_ttl;
+	long long	 ttl = c->cfg.session_ttl;
 
-	if (ttl_s != NULL) {
-		ttl = strtol(ttl_s, &end, 10);
-		if (*ttl_s == '\0' || *end != '\0' || ttl <= 0 ||
-		    ttl > 10L * 366 * 86400) {
-			fprintf(stderr,
-			    "patgate: --ttl takes a number of seconds\n");
-			return EXIT_USAGE;
-		}
-	}
+	if (ttl_s != NULL && cli_number(ttl_s, 1, 10LL * 366 * 86400,
+	    "--ttl takes a number of seconds", &ttl) == -1)
+		return EXIT_USAGE;
 	if (cli_open(c, 0) == -1 || cli_user(c, c->argv[0], &u) == -1)
 		return 1;
-	if (auth_session_new(c->store, &c->cfg, u.id, ttl, time(NULL), token,
-	    &s) != AUTH_OK) {
+	if (auth_session_new(c->store, &c->cfg, u.id, (long)ttl, time(NULL),
+	    token, &s) != AUTH_OK) {
 		fprintf(stderr,
 		    "patgate: the session could not be made or stored\n");
 		return 1;

@@ -41,6 +41,13 @@ struct config {
  * err (size errlen) naming the bad variable.
  */
 int	 config_load(struct config *cfg, char *err, size_t errlen);
+/*
+ * Parse s, a whole decimal number from min to max, into *out, as
+ * strtonum(3) does.  0, or -1 with *errstr "invalid", "too small" or
+ * "too large".  The variables and the CLI's numbers are read with it.
+ */
+int	 config_number(const char *s, long long min, long long max,
+	    long long *out, const char **errstr);
 
 /* ------------------------------------------------------------ harden.c */
 
