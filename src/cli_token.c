@@ -115,27 +115,29 @@ cmd_token_rotate(struct cli *c)
 	char		 num[24], from[24];
 	time_t		 now = time(NULL);
 	enum store_rc	 rc;
+	int		 status = 1;
 
+	core[0] = token[0] = '\0';
 	if (cli_open(c, 0) == -1)
-		return 1;
+		goto out;
 	rc = store_token_by_id(c->store, NULL, c->argv[0], &old);
 	if (rc == STORE_OK && old.expires_at != 0 && old.expires_at <= now)
 		rc = STORE_NOTFOUND;
 	if (rc == STORE_NOTFOUND) {
 		fprintf(stderr,
 		    "patgate: no live token with the id %s\n", c->argv[0]);
-		return 1;
+		goto out;
 	}
 	if (rc != STORE_OK) {
 		fprintf(stderr, "patgate: %s\n", store_strerror(rc));
-		return 1;
+		goto out;
 	}
 	memset(&in, 0, sizeof(in));
 	if (api_rotate_lifetime(&c->cfg, &old, now, &in.expires_at) == -1) {
 		fprintf(stderr, "patgate: the token never expires and "
 		    "PATGATE_REQUIRE_EXPIRY=1: "
 		    "rotate it through the API with an expires_at\n");
-		return 1;
+		goto out;
 	}
 	memcpy(in.name, old.name, sizeof(in.name));
 	memcpy(in.abilities, old.abilities, sizeof(in.abilities));
@@ -143,20 +145,21 @@ cmd_token_rotate(struct cli *c)
 	if (api_token_mint(&c->cfg, &in, old.user_id, now, &nw, core) == -1 ||
 	    (rc = store_token_rotate(c->store, NULL, old.id, 0, now, &nw,
 	    &was)) != STORE_OK) {
-		explicit_bzero(core, sizeof(core));
 		fprintf(stderr, "patgate: the token could not be rotated\n");
-		return 1;
+		goto out;
 	}
 	(void)token_pat_format(token, sizeof(token), nw.number,
 	    c->cfg.token_prefix, core);
-	explicit_bzero(core, sizeof(core));
 	puts(token);
-	explicit_bzero(token, sizeof(token));
 	snprintf(num, sizeof(num), "%llu", (unsigned long long)nw.number);
 	snprintf(from, sizeof(from), "%llu", (unsigned long long)was.number);
 	log_audit(NULL, "token.rotate", "token", num, "id", nw.id, "from", from,
 	    "from_id", was.id, "user", nw.user_id, "addr", "cli", NULL);
-	return 0;
+	status = 0;
+out:
+	explicit_bzero(core, sizeof(core));
+	explicit_bzero(token, sizeof(token));
+	return status;
 }
 
 #define BULK_BATCH	1000	/* tokens handed to the store at once */
@@ -378,12 +381,12 @@ cmd_token_bulk(struct cli *c)
 	(void)token_pat_format(token, sizeof(token), recs[n - 1].number,
 	    c->cfg.token_prefix, core);
 	puts(token);
-	explicit_bzero(token, sizeof(token));
 	snprintf(num, sizeof(num), "%lu", count);
 	log_audit(NULL, "token.bulk", "user", u.id, "count", num, NULL);
 	rc = 0;
 out:
 	explicit_bzero(core, sizeof(core));
+	explicit_bzero(token, sizeof(token));
 	free(recs);
 	return rc;
 }

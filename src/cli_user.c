@@ -267,22 +267,28 @@ cmd_session_new(struct cli *c)
 	const char	*ttl_s = cli_opt(c, "--ttl");
 	char		 token[SESSION_TOKEN_LEN + 1];
 	long long	 ttl = c->cfg.session_ttl;
+	int		 rc = 1;
 
+	token[0] = '\0';
 	if (ttl_s != NULL && cli_number(ttl_s, 1, 10LL * 366 * 86400,
-	    "--ttl takes a number of seconds", &ttl) == -1)
-		return EXIT_USAGE;
+	    "--ttl takes a number of seconds", &ttl) == -1) {
+		rc = EXIT_USAGE;
+		goto out;
+	}
 	if (cli_open(c, 0) == -1 || cli_user(c, c->argv[0], &u) == -1)
-		return 1;
+		goto out;
 	if (auth_session_new(c->store, &c->cfg, u.id, (long)ttl, time(NULL),
 	    token, &s) != AUTH_OK) {
 		fprintf(stderr,
 		    "patgate: the session could not be made or stored\n");
-		return 1;
+		goto out;
 	}
 	puts(token);
-	explicit_bzero(token, sizeof(token));
 	log_audit(NULL, "session.new", "session", s.id, "user", u.id, NULL);
-	return 0;
+	rc = 0;
+out:
+	explicit_bzero(token, sizeof(token));
+	return rc;
 }
 
 int

@@ -256,7 +256,8 @@ void	 log_init(int use_syslog);
  * U+2028, U+2029 and bytes that are not UTF-8 are written as \xNN, so a
  * value never ends or forges a line.  Never pass a secret.
  */
-void	 log_audit(const struct log_sink *, const char *event, ...);
+void	 log_audit(const struct log_sink *, const char *event, ...)
+	    __attribute__((sentinel));
 /*
  * Should a line of this kind (a string naming what repeats) be written
  * now?  The first of a kind each second is, up to LOG_REPEAT_PER_SECOND

@@ -137,7 +137,7 @@ void
 store_dbt(DBT *d, const void *data, size_t len)
 {
 	memset(d, 0, sizeof(*d));
-	d->data = (void *)data;
+	d->data = (void *)(uintptr_t)data;	/* Berkeley DB only reads it */
 	d->size = (u_int32_t)len;
 }
 
