@@ -1,6 +1,18 @@
 /*
  * patgate.h: the internal header every source file includes, a section
  * per source file.  The store_*.c files also share store_private.h.
+ *
+ * What functions return:
+ *  - a predicate (valid_utf8, cache_hit, throttle_allow): 1 for yes,
+ *    0 for no;
+ *  - an action or a parse (config_load, token_pat_parse,
+ *    valid_token_input): 0 when done, -1 when it failed, with a message
+ *    in the caller's err buffer or field errors where it takes them;
+ *  - the store and authentication: enum store_rc and enum auth_rc,
+ *    whose *_OK is 0 and whose *_RC__MAX sizes the tables indexed by
+ *    them (store_strerror);
+ *  - a pointer: NULL when there is none or it failed.
+ * The comment above a prototype says where it differs.
  */
 #ifndef PATGATE_H
 #define PATGATE_H
