@@ -138,13 +138,13 @@ api_auth_login(struct ctx *c)
 	data = json_object_new_object();
 	json_object_object_add(data, "token", json_object_new_string(token));
 	json_object_object_add(data, "expires_at", json_object_new_string(when));
-	explicit_bzero(token, sizeof(token));
 	c->res->status = 200;
 	c->res->body = json_object_new_object();
 	json_object_object_add(c->res->body, "data", data);
 	log_audit(&c->req->log, "login.success", "email", u.email, "user", u.id,
 	    "session", s.id, "addr", c->req->remote_addr, NULL);
 out:
+	explicit_bzero(token, sizeof(token));
 	json_object_put(body);
 }
 

@@ -22,6 +22,19 @@ api_is_json(const char *ct)
 	return *ct == '\0' || *ct == ';';
 }
 
+/* Indexed by enum request_body_rc: the answer to a body not read whole. */
+static const struct {
+	int		 status;
+	const char	*message;
+} body_errors[BODY_RC__MAX] = {
+	[BODY_OK] = { 0, NULL },
+	[BODY_TOO_LARGE] = { 413, "The request body is larger than 64 KiB." },
+	[BODY_SHORT] = { 400,
+	    "The request body is shorter than its Content-Length." },
+	[BODY_BAD_LENGTH] = { 400, "The request body could not be read." },
+	[BODY_READ_ERROR] = { 400, "The request body could not be read." },
+};
+
 struct json_object *
 api_json_body(struct ctx *c)
 {
@@ -29,6 +42,7 @@ api_json_body(struct ctx *c)
 	struct json_tokener *tok;
 	struct json_object *o;
 	size_t		 end;
+	enum request_body_rc brc;
 	int		 has_body;
 
 	has_body = req->content_length != NULL && req->content_length[0] != '\0' &&
@@ -38,17 +52,11 @@ api_json_body(struct ctx *c)
 		response_error(c->res, 415, "The request body must be application/json.");
 		return NULL;
 	}
-	switch (request_body(req)) {
-	case BODY_OK:
-		break;
-	case BODY_TOO_LARGE:
-		response_error(c->res, 413, "The request body is larger than 64 KiB.");
-		return NULL;
-	case BODY_SHORT:
-		response_error(c->res, 400, "The request body is shorter than its Content-Length.");
-		return NULL;
-	default:
-		response_error(c->res, 400, "The request body could not be read.");
+	if ((brc = request_body(req)) != BODY_OK) {
+		if ((unsigned)brc >= BODY_RC__MAX)
+			brc = BODY_READ_ERROR;
+		response_error(c->res, body_errors[brc].status,
+		    body_errors[brc].message);
 		return NULL;
 	}
 	if (req->bodylen == 0) {

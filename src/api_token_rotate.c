@@ -89,29 +89,28 @@ api_rotate(struct ctx *c, const struct token_rec *old, int given, time_t asked,
 	char		 core[TOKEN_CORE_LEN + 1], from[24], num[24];
 	enum store_rc	 rc;
 
+	core[0] = '\0';
 	memset(&in, 0, sizeof(in));
 	if (api_rotate_expiry(c, old, given, asked, &in.expires_at) == -1)
-		return;
+		goto out;
 	memcpy(in.name, old->name, sizeof(in.name));	/* same size */
 	memcpy(in.abilities, old->abilities, sizeof(in.abilities));
 	in.nabilities = old->nabilities;
 	in.bind = old->bind;	/* a decoy's successor is a decoy too */
 	if (api_token_mint(cfg, &in, old->user_id, c->now, &nw, core) == -1) {
-		explicit_bzero(core, sizeof(core));
 		response_error(c->res, 500, "The token could not be made.");
-		return;
+		goto out;
 	}
 	rc = store_token_rotate(c->app->store, old->user_id, by_id ? old->id : NULL,
 	    old->number, c->now, &nw, &was);
 	if (rc != STORE_OK) {
-		explicit_bzero(core, sizeof(core));
 		if (rc != STORE_NOTFOUND)
 			response_storage_error(c->res);
 		else if (notfound == 401)
 			response_unauthenticated(c->res, 1);
 		else
 			response_error(c->res, 404, "Token not found.");
-		return;
+		goto out;
 	}
 	api_token_answer_new(c, &nw, core);
 	snprintf(from, sizeof(from), "%llu", (unsigned long long)was.number);
@@ -119,6 +118,8 @@ api_rotate(struct ctx *c, const struct token_rec *old, int given, time_t asked,
 	log_audit(&c->req->log, "token.rotate", "token", num, "id", nw.id,
 	    "from", from, "from_id", was.id, "user", nw.user_id,
 	    "addr", c->req->remote_addr, NULL);
+out:
+	explicit_bzero(core, sizeof(core));
 }
 
 void

@@ -29,7 +29,7 @@ auth_bearer(const char *authorization)
  * (throttled) or AUTH_ERROR (the new hash could not be made).
  */
 static enum auth_rc
-auth_secret(const struct config *cfg, int kind, uint64_t id, const char *core,
+auth_secret(const struct config *cfg, enum cache_kind kind, uint64_t id, const char *core,
     int known, const char *stored_hash, time_t now, char rehash[HASH_ENCODED_MAX])
 {
 	long long	 t0;

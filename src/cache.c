@@ -120,7 +120,7 @@ cache_mac(unsigned char tag, uint64_t id, const char *buf, size_t len,
 }
 
 static struct cache_slot *
-cache_slot_for(int kind, uint64_t id)
+cache_slot_for(enum cache_kind kind, uint64_t id)
 {
 	uint64_t h = (id ^ ((uint64_t)kind << 61)) * 0x9e3779b97f4a7c15ULL;
 
@@ -140,7 +140,7 @@ cache_same(const unsigned char a[16], const unsigned char b[16])
 }
 
 int
-cache_secret_known(int kind, uint64_t id, const char *secret, size_t len, time_t now)
+cache_secret_known(enum cache_kind kind, uint64_t id, const char *secret, size_t len, time_t now)
 {
 	struct cache_slot *s = cache_slot_for(kind, id);
 	unsigned char	 d[16];
@@ -162,7 +162,7 @@ cache_tail(const char *stored_hash)
 }
 
 int
-cache_hash_bound(int kind, uint64_t id, const char *stored_hash)
+cache_hash_bound(enum cache_kind kind, uint64_t id, const char *stored_hash)
 {
 	struct cache_slot *s = cache_slot_for(kind, id);
 
@@ -171,7 +171,7 @@ cache_hash_bound(int kind, uint64_t id, const char *stored_hash)
 }
 
 int
-cache_hit(int kind, uint64_t id, const char *secret, size_t len,
+cache_hit(enum cache_kind kind, uint64_t id, const char *secret, size_t len,
     const char *stored_hash, time_t now)
 {
 	/* The stored hash is bound in too: a changed record misses. */
@@ -180,7 +180,7 @@ cache_hit(int kind, uint64_t id, const char *secret, size_t len,
 }
 
 void
-cache_remember(int kind, uint64_t id, const char *secret, size_t len,
+cache_remember(enum cache_kind kind, uint64_t id, const char *secret, size_t len,
     const char *stored_hash, time_t now)
 {
 	struct cache_slot *s = cache_slot_for(kind, id);
@@ -196,7 +196,7 @@ cache_remember(int kind, uint64_t id, const char *secret, size_t len,
 }
 
 static struct cache_slot *
-cache_refused_slot(int kind, uint64_t id)
+cache_refused_slot(enum cache_kind kind, uint64_t id)
 {
 	uint64_t h = (id ^ ((uint64_t)kind << 61)) * 0x9e3779b97f4a7c15ULL;
 
@@ -204,7 +204,7 @@ cache_refused_slot(int kind, uint64_t id)
 }
 
 int
-cache_refused(int kind, uint64_t id, const char *secret, size_t len,
+cache_refused(enum cache_kind kind, uint64_t id, const char *secret, size_t len,
     const char *stored_hash, time_t now)
 {
 	struct cache_slot *s = cache_refused_slot(kind, id);
@@ -219,7 +219,7 @@ cache_refused(int kind, uint64_t id, const char *secret, size_t len,
 }
 
 void
-cache_remember_refusal(int kind, uint64_t id, const char *secret, size_t len,
+cache_remember_refusal(enum cache_kind kind, uint64_t id, const char *secret, size_t len,
     const char *stored_hash, time_t now)
 {
 	struct cache_slot *s = cache_refused_slot(kind, id);
@@ -236,7 +236,7 @@ cache_remember_refusal(int kind, uint64_t id, const char *secret, size_t len,
 }
 
 void
-cache_forget(int kind, uint64_t id)
+cache_forget(enum cache_kind kind, uint64_t id)
 {
 	struct cache_slot *s = cache_slot_for(kind, id);
 

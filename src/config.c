@@ -1,45 +1,16 @@
-/* config.c: the PATGATE_* environment variables, read once at start. */
+/*
+ * config.c: the PATGATE_* environment variables, read once at start.
+ * One row of config_table per variable says what it holds, its default,
+ * its bounds and where it goes in struct config; config_load walks it.
+ */
 #include <errno.h>
+#include <limits.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "patgate.h"
-
-/* Parse a positive decimal number no larger than max.  0 or -1. */
-static int
-config_number(const char *s, long max, long *out)
-{
-	char	*end;
-	long	 v;
-
-	if (s == NULL || *s == '\0')
-		return -1;
-	errno = 0;
-	v = strtol(s, &end, 10);
-	if (errno != 0 || *end != '\0' || v <= 0 || v > max)
-		return -1;
-	*out = v;
-	return 0;
-}
-
-/* Take one numeric variable, or its default; fill err on a bad value. */
-static int
-config_long(const char *name, long def, long max, long *out,
-    char *err, size_t errlen)
-{
-	const char *s = getenv(name);
-
-	if (s == NULL || *s == '\0') {
-		*out = def;
-		return 0;
-	}
-	if (config_number(s, max, out) == -1) {
-		snprintf(err, errlen, "%s must be a whole number from 1 to %ld", name, max);
-		return -1;
-	}
-	return 0;
-}
 
 /*
  * The cost of new PAT and session hashes.  Their secrets carry 238 bits
@@ -53,101 +24,203 @@ config_long(const char *name, long def, long max, long *out,
 /* A fixed default lets secret scanners find a leaked PAT by one pattern. */
 #define CONFIG_TOKEN_PREFIX	"pgt_"
 
-/* Take one Argon2 cost variable (or def) into buf and its three numbers. */
-static int
-config_argon2(const char *name, const char *def, char *buf, size_t buflen,
-    uint32_t *m, uint32_t *t, uint32_t *p, char *err, size_t errlen)
-{
-	const char *s = getenv(name);
+enum config_type {
+	CONFIG_PATH,		/* const char *: the value, def or NULL */
+	CONFIG_NUMBER,		/* long within [min, max] */
+	CONFIG_ARGON2,		/* char[64] as given, and its m, t and p */
+	CONFIG_PREFIX,		/* char[]: [A-Za-z0-9_-], set but empty kept */
+	CONFIG_CHOICE		/* int: the index of the value in choice[] */
+};
 
-	if (s == NULL || *s == '\0')
-		s = def;
-	if (strlen(s) >= buflen || hash_params_parse(s, m, t, p) == -1) {
-		snprintf(err, errlen, "%s must look like m=19456,t=2,p=1 with a cost libargon2 accepts", name);
+struct config_entry {
+	const char	*name;
+	enum config_type type;
+	const char	*def;		/* taken when unset or empty */
+	long		 defnum;	/* a number's default */
+	long long	 min, max;	/* a number's bounds */
+	size_t		 off;		/* of the field in struct config */
+	size_t		 size;		/* of a char[] field */
+	size_t		 cost[3];	/* an Argon2 cost's m, t and p fields */
+	const char	*choice[2];	/* the words of a choice, in order */
+};
+
+#define F(field)	offsetof(struct config, field)
+#define SZ(field)	sizeof(((struct config *)0)->field)
+
+static const struct config_entry config_table[] = {
+	{ .name = "PATGATE_DB", .type = CONFIG_PATH,
+	  .def = "/var/lib/patgate", .off = F(db_dir) },
+	{ .name = "PATGATE_ARGON2", .type = CONFIG_ARGON2,
+	  .def = CONFIG_TOKEN_ARGON2, .off = F(argon2), .size = SZ(argon2),
+	  .cost = { F(argon2_m), F(argon2_t), F(argon2_p) } },
+	{ .name = "PATGATE_PASSWORD_ARGON2", .type = CONFIG_ARGON2,
+	  .def = CONFIG_PASSWORD_ARGON2, .off = F(pw_argon2),
+	  .size = SZ(pw_argon2),
+	  .cost = { F(pw_argon2_m), F(pw_argon2_t), F(pw_argon2_p) } },
+	{ .name = "PATGATE_TOKEN_PREFIX", .type = CONFIG_PREFIX,
+	  .def = CONFIG_TOKEN_PREFIX, .max = TOKEN_PREFIX_MAX,
+	  .off = F(token_prefix), .size = SZ(token_prefix) },
+	{ .name = "PATGATE_SESSION_TTL", .type = CONFIG_NUMBER,
+	  .defnum = 28800, .min = 1, .max = 10LL * 366 * 86400,
+	  .off = F(session_ttl) },
+	{ .name = "PATGATE_MAX_TOKENS_PER_USER", .type = CONFIG_NUMBER,
+	  .defnum = 100, .min = 1, .max = 100000000,
+	  .off = F(max_tokens_per_user) },
+	{ .name = "PATGATE_MAX_TOKEN_DAYS", .type = CONFIG_NUMBER,
+	  .defnum = 366, .min = 1, .max = 100LL * 366,
+	  .off = F(max_token_days) },
+	{ .name = "PATGATE_LOGIN_MAX_PER_ADDR", .type = CONFIG_NUMBER,
+	  .defnum = 100, .min = 1, .max = 100000000,
+	  .off = F(login_max_per_addr) },
+	{ .name = "PATGATE_REQUEST_TIMEOUT", .type = CONFIG_NUMBER,
+	  .defnum = 8, .min = 1, .max = 3600, .off = F(request_timeout) },
+	/* Unset, no stall; set, a millisecond at least. */
+	{ .name = "PATGATE_TEST_STALL_MS", .type = CONFIG_NUMBER,
+	  .defnum = 0, .min = 1, .max = 600000, .off = F(test_stall_ms) },
+	{ .name = "PATGATE_LOGIN_WINDOW", .type = CONFIG_NUMBER,
+	  .defnum = 900, .min = 1, .max = 366LL * 86400,
+	  .off = F(login_window) },
+	{ .name = "PATGATE_REVOKE_MAX_PER_ADDR", .type = CONFIG_NUMBER,
+	  .defnum = 30, .min = 1, .max = 100000000,
+	  .off = F(revoke_max_per_addr) },
+	{ .name = "PATGATE_EXPIRY_NOTICE_DAYS", .type = CONFIG_NUMBER,
+	  .defnum = 7, .min = 1, .max = 366, .off = F(expiry_notice_days) },
+	{ .name = "PATGATE_NOTIFY_CMD", .type = CONFIG_PATH,
+	  .def = NULL, .off = F(notify_cmd) },
+	{ .name = "PATGATE_REQUIRE_EXPIRY", .type = CONFIG_CHOICE,
+	  .def = "0", .off = F(require_expiry), .choice = { "0", "1" } },
+	{ .name = "PATGATE_RULES", .type = CONFIG_PATH,
+	  .def = NULL, .off = F(rules_path) },
+	{ .name = "PATGATE_LOG", .type = CONFIG_CHOICE,
+	  .def = "stderr", .off = F(log_syslog),
+	  .choice = { "stderr", "syslog" } },
+};
+
+#undef F
+#undef SZ
+
+int
+config_number(const char *s, long long min, long long max, long long *out,
+    const char **errstr)
+{
+	char		*end;
+	long long	 v;
+
+	*errstr = NULL;
+	if (s == NULL || *s == '\0') {
+		*errstr = "invalid";
 		return -1;
 	}
-	snprintf(buf, buflen, "%s", s);
+	errno = 0;
+	v = strtoll(s, &end, 10);
+	if (*end != '\0')
+		*errstr = "invalid";
+	else if ((errno == ERANGE && v == LLONG_MIN) || v < min)
+		*errstr = "too small";
+	else if ((errno == ERANGE && v == LLONG_MAX) || v > max)
+		*errstr = "too large";
+	if (*errstr != NULL)
+		return -1;
+	*out = v;
 	return 0;
+}
+
+/* Is s fit to be a token prefix: letters, digits, '_' and '-' only? */
+static int
+config_prefix_ok(const char *s)
+{
+	for (; *s != '\0'; s++)
+		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
+		    (*s >= '0' && *s <= '9') || *s == '_' || *s == '-'))
+			return 0;
+	return 1;
+}
+
+/* Store the variable of row e, whose value is s, in cfg.  0, or -1 and err. */
+static int
+config_set(struct config *cfg, const struct config_entry *e, const char *s,
+    char *err, size_t errlen)
+{
+	char		*at = (char *)cfg + e->off;
+	const char	*why;
+	long long	 v;
+
+	switch (e->type) {
+	case CONFIG_PATH:
+		memcpy(at, &s, sizeof(s));
+		return 0;
+	case CONFIG_NUMBER:
+		if (config_number(s, e->min, e->max, &v, &why) == -1) {
+			snprintf(err, errlen, "%s must be a whole number "
+			    "from %lld to %lld", e->name, e->min, e->max);
+			return -1;
+		}
+		*(long *)(void *)at = (long)v;
+		return 0;
+	case CONFIG_ARGON2:
+		if (strlen(s) >= e->size || hash_params_parse(s,
+		    (uint32_t *)(void *)((char *)cfg + e->cost[0]),
+		    (uint32_t *)(void *)((char *)cfg + e->cost[1]),
+		    (uint32_t *)(void *)((char *)cfg + e->cost[2])) == -1) {
+			snprintf(err, errlen, "%s must look like "
+			    "m=19456,t=2,p=1 with a cost libargon2 accepts",
+			    e->name);
+			return -1;
+		}
+		snprintf(at, e->size, "%s", s);
+		return 0;
+	case CONFIG_PREFIX:
+		/* The prefix must keep the token parseable and scannable. */
+		if (strlen(s) > (size_t)e->max) {
+			snprintf(err, errlen, "%s is longer than %lld "
+			    "characters", e->name, e->max);
+			return -1;
+		}
+		if (!config_prefix_ok(s)) {
+			snprintf(err, errlen, "%s may hold only [A-Za-z0-9_-]",
+			    e->name);
+			return -1;
+		}
+		snprintf(at, e->size, "%s", s);
+		return 0;
+	case CONFIG_CHOICE:
+		for (v = 0; v < 2; v++)
+			if (strcmp(s, e->choice[v]) == 0) {
+				*(int *)(void *)at = (int)v;
+				return 0;
+			}
+		snprintf(err, errlen, "%s must be %s or %s", e->name,
+		    e->choice[0], e->choice[1]);
+		return -1;
+	}
+	snprintf(err, errlen, "%s cannot be read", e->name);
+	return -1;
 }
 
 int
 config_load(struct config *cfg, char *err, size_t errlen)
 {
+	const struct config_entry *e;
 	const char	*s;
-	size_t		 i;
+	char		*at;
+	size_t		 n = sizeof(config_table) / sizeof(config_table[0]);
 
 	memset(cfg, 0, sizeof(*cfg));
-	s = getenv("PATGATE_DB");
-	cfg->db_dir = (s != NULL && *s != '\0') ? s : "/var/lib/patgate";
-	if (config_argon2("PATGATE_ARGON2", CONFIG_TOKEN_ARGON2, cfg->argon2, sizeof(cfg->argon2),
-	    &cfg->argon2_m, &cfg->argon2_t, &cfg->argon2_p, err, errlen) == -1)
-		return -1;
-	if (config_argon2("PATGATE_PASSWORD_ARGON2", CONFIG_PASSWORD_ARGON2, cfg->pw_argon2,
-	    sizeof(cfg->pw_argon2), &cfg->pw_argon2_m, &cfg->pw_argon2_t,
-	    &cfg->pw_argon2_p, err, errlen) == -1)
-		return -1;
-
-	/* Set but empty: PATs without a prefix, as before there was one. */
-	s = getenv("PATGATE_TOKEN_PREFIX");
-	if (s == NULL)
-		s = CONFIG_TOKEN_PREFIX;
-	/* The prefix must keep the token parseable and scanner-friendly. */
-	if (strlen(s) > TOKEN_PREFIX_MAX) {
-		snprintf(err, errlen, "PATGATE_TOKEN_PREFIX is longer than %d characters", TOKEN_PREFIX_MAX);
-		return -1;
-	}
-	for (i = 0; s[i] != '\0'; i++)
-		if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') ||
-		    (s[i] >= '0' && s[i] <= '9') || s[i] == '_' || s[i] == '-')) {
-			snprintf(err, errlen, "PATGATE_TOKEN_PREFIX may hold only [A-Za-z0-9_-]");
-			return -1;
+	for (e = config_table; e < config_table + n; e++) {
+		s = getenv(e->name);
+		/* A prefix set but empty: PATs without one, as before. */
+		if (e->type == CONFIG_PREFIX ? s == NULL :
+		    s == NULL || *s == '\0') {
+			if (e->type == CONFIG_NUMBER) {
+				at = (char *)cfg + e->off;
+				*(long *)(void *)at = e->defnum;
+				continue;
+			}
+			if ((s = e->def) == NULL)
+				continue;
 		}
-	snprintf(cfg->token_prefix, sizeof(cfg->token_prefix), "%s", s);
-
-	if (config_long("PATGATE_SESSION_TTL", 28800, 10L * 366 * 86400,
-	    &cfg->session_ttl, err, errlen) == -1 ||
-	    config_long("PATGATE_MAX_TOKENS_PER_USER", 100, 100000000L,
-	    &cfg->max_tokens_per_user, err, errlen) == -1 ||
-	    config_long("PATGATE_MAX_TOKEN_DAYS", 366, 100L * 366,
-	    &cfg->max_token_days, err, errlen) == -1 ||
-	    config_long("PATGATE_LOGIN_MAX_PER_ADDR", 100, 100000000L,
-	    &cfg->login_max_per_addr, err, errlen) == -1 ||
-	    config_long("PATGATE_REQUEST_TIMEOUT", 8, 3600,
-	    &cfg->request_timeout, err, errlen) == -1 ||
-	    config_long("PATGATE_TEST_STALL_MS", 0, 600000,
-	    &cfg->test_stall_ms, err, errlen) == -1 ||
-	    config_long("PATGATE_LOGIN_WINDOW", 900, 366L * 86400,
-	    &cfg->login_window, err, errlen) == -1)
-		return -1;
-	if (config_long("PATGATE_REVOKE_MAX_PER_ADDR", 30, 100000000L,
-	    &cfg->revoke_max_per_addr, err, errlen) == -1 ||
-	    config_long("PATGATE_EXPIRY_NOTICE_DAYS", 7, 366,
-	    &cfg->expiry_notice_days, err, errlen) == -1)
-		return -1;
-	s = getenv("PATGATE_NOTIFY_CMD");
-	cfg->notify_cmd = (s != NULL && *s != '\0') ? s : NULL;
-
-	s = getenv("PATGATE_REQUIRE_EXPIRY");
-	if (s == NULL || *s == '\0' || strcmp(s, "0") == 0)
-		cfg->require_expiry = 0;
-	else if (strcmp(s, "1") == 0)
-		cfg->require_expiry = 1;
-	else {
-		snprintf(err, errlen, "PATGATE_REQUIRE_EXPIRY must be 0 or 1");
-		return -1;
-	}
-
-	s = getenv("PATGATE_RULES");
-	cfg->rules_path = (s != NULL && *s != '\0') ? s : NULL;
-
-	s = getenv("PATGATE_LOG");
-	if (s == NULL || *s == '\0' || strcmp(s, "stderr") == 0)
-		cfg->log_syslog = 0;
-	else if (strcmp(s, "syslog") == 0)
-		cfg->log_syslog = 1;
-	else {
-		snprintf(err, errlen, "PATGATE_LOG must be stderr or syslog");
-		return -1;
+		if (config_set(cfg, e, s, err, errlen) == -1)
+			return -1;
 	}
 	return 0;
 }

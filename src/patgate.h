@@ -1,6 +1,18 @@
 /*
  * patgate.h: the internal header every source file includes, a section
  * per source file.  The store_*.c files also share store_private.h.
+ *
+ * What functions return:
+ *  - a predicate (valid_utf8, cache_hit, throttle_allow): 1 for yes,
+ *    0 for no;
+ *  - an action or a parse (config_load, token_pat_parse,
+ *    valid_token_input): 0 when done, -1 when it failed, with a message
+ *    in the caller's err buffer or field errors where it takes them;
+ *  - the store and authentication: enum store_rc and enum auth_rc,
+ *    whose *_OK is 0 and whose *_RC__MAX sizes the tables indexed by
+ *    them (store_strerror);
+ *  - a pointer: NULL when there is none or it failed.
+ * The comment above a prototype says where it differs.
  */
 #ifndef PATGATE_H
 #define PATGATE_H
@@ -41,6 +53,13 @@ struct config {
  * err (size errlen) naming the bad variable.
  */
 int	 config_load(struct config *cfg, char *err, size_t errlen);
+/*
+ * Parse s, a whole decimal number from min to max, into *out, as
+ * strtonum(3) does.  0, or -1 with *errstr "invalid", "too small" or
+ * "too large".  The variables and the CLI's numbers are read with it.
+ */
+int	 config_number(const char *s, long long min, long long max,
+	    long long *out, const char **errstr);
 
 /* ------------------------------------------------------------ harden.c */
 
@@ -139,27 +158,27 @@ void	 cache_siphash128(const unsigned char k[16], const void *in, size_t len,
  * Has this secret for credential (kind, id), whose record holds
  * stored_hash, passed Argon2 within the last minute?  1 or 0.
  */
-int	 cache_hit(int kind, uint64_t id, const char *secret, size_t len,
-	    const char *stored_hash, time_t now);
+int	 cache_hit(enum cache_kind kind, uint64_t id, const char *secret,
+	    size_t len, const char *stored_hash, time_t now);
 /* Did this secret pass for (kind, id) within the minute, whatever its record? */
-int	 cache_secret_known(int kind, uint64_t id, const char *secret, size_t len,
-	    time_t now);
+int	 cache_secret_known(enum cache_kind kind, uint64_t id,
+	    const char *secret, size_t len, time_t now);
 /* Is the hash the remembered secret passed against this stored_hash?  1 or 0. */
-int	 cache_hash_bound(int kind, uint64_t id, const char *stored_hash);
+int	 cache_hash_bound(enum cache_kind kind, uint64_t id, const char *stored_hash);
 /* Remember a secret that just passed Argon2. */
-void	 cache_remember(int kind, uint64_t id, const char *secret, size_t len,
-	    const char *stored_hash, time_t now);
+void	 cache_remember(enum cache_kind kind, uint64_t id, const char *secret,
+	    size_t len, const char *stored_hash, time_t now);
 /*
  * Did this secret for (kind, id) fail Argon2 against stored_hash within
  * the last minute?  1 or 0.  Keyed by the secret: another secret for the
  * same credential, the holder's above all, is never refused by it.
  */
-int	 cache_refused(int kind, uint64_t id, const char *secret, size_t len,
-	    const char *stored_hash, time_t now);
-/* Remember a secret that just failed Argon2 against stored_hash. */
-void	 cache_remember_refusal(int kind, uint64_t id, const char *secret,
+int	 cache_refused(enum cache_kind kind, uint64_t id, const char *secret,
 	    size_t len, const char *stored_hash, time_t now);
-void	 cache_forget(int kind, uint64_t id);
+/* Remember a secret that just failed Argon2 against stored_hash. */
+void	 cache_remember_refusal(enum cache_kind kind, uint64_t id, const char *secret,
+	    size_t len, const char *stored_hash, time_t now);
+void	 cache_forget(enum cache_kind kind, uint64_t id);
 void	 cache_clear(void);
 
 /* ------------------------------------------------------------ throttle.c */
@@ -278,7 +297,8 @@ void	 log_init(int use_syslog);
  * U+2028, U+2029 and bytes that are not UTF-8 are written as \xNN, so a
  * value never ends or forges a line.  Never pass a secret.
  */
-void	 log_audit(const struct log_sink *, const char *event, ...);
+void	 log_audit(const struct log_sink *, const char *event, ...)
+	    __attribute__((sentinel));
 /*
  * Should a line of this kind (a string naming what repeats) be written
  * now?  The first of a kind each second is, up to LOG_REPEAT_PER_SECOND
@@ -307,6 +327,9 @@ enum store_rc {
 	STORE_ERROR,		/* the database failed; see the log */
 	STORE_RC__MAX
 };
+
+/* What rc means, as a phrase for an administrator ("the database failed"). */
+const char *store_strerror(enum store_rc rc);
 
 struct store;
 

@@ -1,6 +1,7 @@
 /* store_admin.c: operations on the whole store: flush, backup and check. */
 #include <sys/stat.h>
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -76,12 +77,15 @@ struct check {
 	unsigned long	 tokens, problems;
 };
 
-static void
-store_check_say(struct check *q, const char *fmt, unsigned long long n, const char *s)
+static void __attribute__((format(printf, 2, 3)))
+store_check_say(struct check *q, const char *fmt, ...)
 {
+	va_list	 ap;
 	char	 line[256];
 
-	snprintf(line, sizeof(line), fmt, n, s);
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
 	q->problems++;
 	q->problem(line, q->arg);
 }
@@ -148,7 +152,7 @@ store_check_txn(struct store *st, DB_TXN *txn, void *arg, enum store_rc *verdict
 
 		q->tokens++;
 		if (key.size != 8 || store_uncodec_token(val.data, val.size, &t) == -1) {
-			store_check_say(q, "token %llu: damaged record%s", n, "");
+			store_check_say(q, "token %llu: damaged record%s", (unsigned long long)n, "");
 			continue;
 		}
 		memcpy(num, key.data, 8);
@@ -156,9 +160,9 @@ store_check_txn(struct store *st, DB_TXN *txn, void *arg, enum store_rc *verdict
 		store_dbt_out(&v2);
 		rc = st->db[DB_TOKEN_IDS]->get(st->db[DB_TOKEN_IDS], txn, &k2, &v2, 0);
 		if (rc == 0 && (v2.size != 8 || memcmp(v2.data, num, 8) != 0))
-			store_check_say(q, "token %llu: its id %s points elsewhere", n, t.id);
+			store_check_say(q, "token %llu: its id %s points elsewhere", (unsigned long long)n, t.id);
 		else if (rc == DB_NOTFOUND)
-			store_check_say(q, "token %llu: its id %s is not indexed", n, t.id);
+			store_check_say(q, "token %llu: its id %s is not indexed", (unsigned long long)n, t.id);
 		free(v2.data);
 		if (rc != 0 && rc != DB_NOTFOUND)
 			break;
@@ -166,7 +170,7 @@ store_check_txn(struct store *st, DB_TXN *txn, void *arg, enum store_rc *verdict
 		store_dbt(&v2, num, 8);
 		rc = st->db[DB_USER_TOKENS]->get(st->db[DB_USER_TOKENS], txn, &k2, &v2, DB_GET_BOTH);
 		if (rc == DB_NOTFOUND)
-			store_check_say(q, "token %llu: not listed under its user %s", n, t.user_id);
+			store_check_say(q, "token %llu: not listed under its user %s", (unsigned long long)n, t.user_id);
 		else if (rc != 0)
 			break;
 		t.number = n;
@@ -176,7 +180,7 @@ store_check_txn(struct store *st, DB_TXN *txn, void *arg, enum store_rc *verdict
 		    store_live_has(st, txn, &t) : 0;
 		if (rc == DB_NOTFOUND)
 			store_check_say(q, "token %llu: not counted among its user's live tokens%s",
-			    n, "");
+			    (unsigned long long)n, "");
 		else if (rc != 0)
 			break;
 		rc = 0;

@@ -137,7 +137,7 @@ void
 store_dbt(DBT *d, const void *data, size_t len)
 {
 	memset(d, 0, sizeof(*d));
-	d->data = (void *)data;
+	d->data = (void *)(uintptr_t)data;	/* Berkeley DB only reads it */
 	d->size = (u_int32_t)len;
 }
 
@@ -723,3 +723,19 @@ store_ping(struct store *st)
 	return store_txn(st, 0, 0, store_ping_txn, NULL);
 }
 
+/* Indexed by enum store_rc: a phrase an administrator can act on. */
+static const char *const store_errors[STORE_RC__MAX] = {
+	[STORE_OK] = "done",
+	[STORE_NOTFOUND] = "no such record",
+	[STORE_EXISTS] = "the record exists already",
+	[STORE_LIMIT] = "a limit is reached",
+	[STORE_ERROR] = "the database failed",
+};
+
+const char *
+store_strerror(enum store_rc rc)
+{
+	if ((unsigned)rc >= STORE_RC__MAX)
+		return "the database failed";
+	return store_errors[rc];
+}

@@ -326,7 +326,7 @@ store_session_put_txn(struct store *st, DB_TXN *txn, void *arg, enum store_rc *v
 enum store_rc
 store_session_put(struct store *st, const struct session_rec *s)
 {
-	return store_txn(st, 0, 0, store_session_put_txn, (void *)s);
+	return store_txn(st, 0, 0, store_session_put_txn, (void *)(uintptr_t)s);
 }
 
 static int

@@ -10,7 +10,9 @@ set -u
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
 "$top/deploy/debian-packages.sh" || exit 1
-"$top/deploy/build.sh" "$@" || exit 1
+# --enable-debug: the extra warnings (-Wshadow, -Wcast-qual, -Wformat=2...)
+# as errors, so that what the compiler can catch fails the suite.
+"$top/deploy/build.sh" --enable-debug "$@" || exit 1
 pass=0
 fail=0
 
