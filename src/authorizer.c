@@ -238,7 +238,8 @@ authz_decide(struct ctx *c, const char *method, const char *uri, enum authz_styl
 	}
 	if (!binding_path_ok(&c->who.token.bind, path)) {
 		authz_log_denied(c, "(paths)", method, path);
-		authz_forbid(c, "The token is not bound to this path.", need);
+		/* No ability is missing: scope would name one the token holds. */
+		authz_forbid(c, "The token is not bound to this path.", NULL);
 		return;
 	}
 	if (c->who.token.bind.rate_limit > 0 && !authz_rate_take(c))
