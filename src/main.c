@@ -1,6 +1,7 @@
 /* main.c: patgate.fcgi, the FastCGI accept loop with a plain-CGI fallback. */
 #include <errno.h>
 #include <fcgiapp.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -401,6 +402,14 @@ main(int argc, char *argv[])
 	}
 	umask(077);
 	harden_no_core();
+	/*
+	 * A list of many tokens is answered from buffers of megabytes.  Once
+	 * one such buffer is freed glibc raises its mmap threshold past it,
+	 * and the next ones come from the heap, which then holds on to the
+	 * largest list a worker ever wrote.  A fixed threshold (which turns
+	 * that adjustment off) gives them back as soon as the answer is out.
+	 */
+	(void)mallopt(M_MMAP_THRESHOLD, 256 * 1024);
 	/*
 	 * Descriptors inherited beyond the FastCGI socket and stdio (a web
 	 * server's pipes, a test harness's logs) are not ours to hold open.

@@ -398,12 +398,6 @@ store_env_new(struct store *st)
 	    (rc = st->env->set_thread_count(st->env, STORE_THREADS)) != 0 ||
 	    (rc = st->env->set_isalive(st->env, store_isalive)) != 0 ||
 	    (rc = st->env->set_flags(st->env, DB_AUTO_COMMIT, 1)) != 0 ||
-	    /*
-	     * The regions whole from the start, in memory and on disk: a
-	     * worker's size then no longer creeps up for minutes as the cache
-	     * and lock regions fill, which looked like a leak.
-	     */
-	    (rc = st->env->set_flags(st->env, DB_REGION_INIT, 1)) != 0 ||
 	    (rc = st->env->log_set_config(st->env, DB_LOG_AUTO_REMOVE, 1)) != 0 ||
 	    (rc = st->env->log_set_config(st->env, DB_LOG_ZERO, 1)) != 0)
 		return rc;
