@@ -60,7 +60,8 @@ api_login_check(struct ctx *c, const struct login_input *in, struct user_rec *u,
  * email.  A failure here costs the login nothing; the next one retries.
  */
 static void
-api_login_rehash(struct ctx *c, const struct user_rec *u, const struct login_input *in)
+api_login_rehash(struct ctx *c, const struct user_rec *u,
+    const struct login_input *in)
 {
 	const struct config *cfg = c->app->cfg;
 	char		 hash[HASH_ENCODED_MAX];
@@ -70,7 +71,8 @@ api_login_rehash(struct ctx *c, const struct user_rec *u, const struct login_inp
 		return;
 	if (hash_make(in->password, in->password_len, cfg->pw_argon2_m,
 	    cfg->pw_argon2_t, cfg->pw_argon2_p, hash) == 0 &&
-	    store_user_rehash_password(c->app->store, u->id, u->password, hash) == STORE_OK)
+	    store_user_rehash_password(c->app->store, u->id, u->password,
+	    hash) == STORE_OK)
 		log_audit(&c->req->log, "password.rehashed", "user", u->id,
 		    "cost", cfg->pw_argon2, NULL);
 	explicit_bzero(hash, sizeof(hash));
@@ -103,8 +105,8 @@ api_auth_login(struct ctx *c)
 		goto out;
 	}
 	/* The brake comes first: a held email or address costs no Argon2. */
-	switch (store_login_reserve(c->app->store, in.email, c->req->remote_addr,
-	    &lim, c->now, &retry_after, &by_addr)) {
+	switch (store_login_reserve(c->app->store, in.email,
+	    c->req->remote_addr, &lim, c->now, &retry_after, &by_addr)) {
 	case STORE_OK:
 		break;
 	case STORE_LIMIT:
@@ -137,7 +139,8 @@ api_auth_login(struct ctx *c)
 	valid_time_format(s.expires_at, when);
 	data = json_object_new_object();
 	json_object_object_add(data, "token", json_object_new_string(token));
-	json_object_object_add(data, "expires_at", json_object_new_string(when));
+	json_object_object_add(data, "expires_at",
+	    json_object_new_string(when));
 	c->res->status = 200;
 	c->res->body = json_object_new_object();
 	json_object_object_add(c->res->body, "data", data);
@@ -153,7 +156,8 @@ api_auth_logout(struct ctx *c)
 {
 	struct user_rec	 u;
 
-	switch (store_session_revoke(c->app->store, c->who.session_id, c->now)) {
+	switch (store_session_revoke(c->app->store, c->who.session_id,
+	    c->now)) {
 	case STORE_OK:
 		break;
 	case STORE_NOTFOUND:
@@ -164,11 +168,15 @@ api_auth_logout(struct ctx *c)
 		response_storage_error(c->res);
 		return;
 	}
-	/* Every check reads the record first; this only drops the digest sooner. */
+	/*
+	 * Every check reads the record first; this only drops the digest
+	 * sooner.
+	 */
 	cache_forget(CACHE_SESSION, strtoull(c->who.session_id, NULL, 16));
 	response_error(c->res, 200, "Logged out");
 	if (store_user_get(c->app->store, c->who.user_id, &u) != STORE_OK)
 		snprintf(u.email, sizeof(u.email), "-");
-	log_audit(&c->req->log, "logout", "email", u.email, "user", c->who.user_id,
-	    "session", c->who.session_id, "addr", c->req->remote_addr, NULL);
+	log_audit(&c->req->log, "logout", "email", u.email, "user",
+	    c->who.user_id, "session", c->who.session_id, "addr",
+	    c->req->remote_addr, NULL);
 }

@@ -45,11 +45,13 @@ api_json_body(struct ctx *c)
 	enum request_body_rc brc;
 	int		 has_body;
 
-	has_body = req->content_length != NULL && req->content_length[0] != '\0' &&
+	has_body = req->content_length != NULL &&
+	    req->content_length[0] != '\0' &&
 	    strcmp(req->content_length, "0") != 0;
 	if ((req->content_type != NULL && !api_is_json(req->content_type)) ||
 	    (req->content_type == NULL && has_body)) {
-		response_error(c->res, 415, "The request body must be application/json.");
+		response_error(c->res, 415,
+		    "The request body must be application/json.");
 		return NULL;
 	}
 	if ((brc = request_body(req)) != BODY_OK) {
@@ -64,7 +66,8 @@ api_json_body(struct ctx *c)
 		return NULL;
 	}
 	if (!valid_utf8(req->body, req->bodylen)) {
-		response_error(c->res, 400, "The request body is not valid UTF-8.");
+		response_error(c->res, 400,
+		    "The request body is not valid UTF-8.");
 		return NULL;
 	}
 	if ((tok = json_tokener_new()) == NULL) {
@@ -75,20 +78,23 @@ api_json_body(struct ctx *c)
 	o = json_tokener_parse_ex(tok, req->body, (int)req->bodylen);
 	end = json_tokener_get_parse_end(tok);
 	if (o != NULL && json_tokener_get_error(tok) == json_tokener_success)
-		while (end < req->bodylen && strchr(" \t\r\n", req->body[end]) != NULL &&
+		while (end < req->bodylen &&
+		    strchr(" \t\r\n", req->body[end]) != NULL &&
 		    req->body[end] != '\0')
 			end++;
 	if (o == NULL || json_tokener_get_error(tok) != json_tokener_success ||
 	    end != req->bodylen) {
 		json_tokener_free(tok);
 		json_object_put(o);
-		response_error(c->res, 400, "The request body is not valid JSON.");
+		response_error(c->res, 400,
+		    "The request body is not valid JSON.");
 		return NULL;
 	}
 	json_tokener_free(tok);
 	if (!json_object_is_type(o, json_type_object)) {
 		json_object_put(o);
-		response_error(c->res, 400, "The request body must be a JSON object.");
+		response_error(c->res, 400,
+		    "The request body must be a JSON object.");
 		return NULL;
 	}
 	return o;

@@ -25,21 +25,26 @@
 
 #define LEAKED_MAX		1000	/* entries a request may hold */
 #define LEAKED_WINDOW		900	/* seconds a reporter's count is kept */
-#define LEAKED_DEAR_MS		200	/* on checks at another cost, a request */
+#define LEAKED_DEAR_MS		200 /* on checks at another cost, a request */
 
-/* The credentials field: 1 to LEAKED_MAX strings.  The array, or NULL and errs. */
+/*
+ * The credentials field: 1 to LEAKED_MAX strings.  The array, or NULL and errs.
+ */
 static struct json_object *
 api_leaked_input(struct json_object *body, struct field_errors *errs)
 {
 	struct json_object *list;
 	size_t		 i, n;
 
-	if (!json_object_object_get_ex(body, "credentials", &list) || list == NULL) {
-		field_error_add(errs, "credentials", "The credentials field is required.");
+	if (!json_object_object_get_ex(body, "credentials",
+	    &list) || list == NULL) {
+		field_error_add(errs, "credentials",
+		    "The credentials field is required.");
 		return NULL;
 	}
 	if (!json_object_is_type(list, json_type_array)) {
-		field_error_add(errs, "credentials", "The credentials field must be an array.");
+		field_error_add(errs, "credentials",
+		    "The credentials field must be an array.");
 		return NULL;
 	}
 	n = json_object_array_length(list);
@@ -60,8 +65,8 @@ api_leaked_input(struct json_object *body, struct field_errors *errs)
 
 /*
  * Does s name a live PAT whose secret verifies?  1 with leak filled (its
- * number), else 0; *failed is set when its record could not be read.  t is room for
- * the record; dear_ms is what is left of the time for checks at another
+ * number), else 0; *failed is set when its record could not be read.  t is room
+ * for the record; dear_ms is what is left of the time for checks at another
  * cost.
  */
 static int
@@ -77,21 +82,27 @@ api_leaked_judge(struct ctx *c, const char *s, const char *stand_in,
 
 	if (token_pat_parse(s, &p) == -1)
 		return 0;
-	/* Read either way: an unknown number takes the time a known one does. */
+	/*
+	 * Read either way: an unknown number takes the time a known one does.
+	 */
 	if ((rc = store_token_get(c->app->store, p.number, t)) == STORE_ERROR)
 		*failed = 1;
-	live = rc == STORE_OK &&
-	    t->revoked_at == 0 && (t->expires_at == 0 || t->expires_at > c->now) &&
-	    (!t->prefix_known || (strlen(t->prefix) == p.prefix_len &&
+	live = rc == STORE_OK && t->revoked_at == 0 &&
+	    (t->expires_at == 0 || t->expires_at > c->now) &&
+	    (!t->prefix_known ||
+	    (strlen(t->prefix) == p.prefix_len &&
 	    memcmp(t->prefix, p.prefix, p.prefix_len) == 0));
-	if (live && hash_same_cost(t->hash, cfg->argon2_m, cfg->argon2_t, cfg->argon2_p))
+	if (live &&
+	    hash_same_cost(t->hash, cfg->argon2_m, cfg->argon2_t,
+	    cfg->argon2_p))
 		use = t->hash;
 	else if (live && *dear_ms > 0 && throttle_allow())
 		use = t->hash;
 	t0 = throttle_now_ms();
 	ok = hash_check(use, p.core, TOKEN_CORE_LEN);
 	if (use == t->hash &&
-	    !hash_same_cost(t->hash, cfg->argon2_m, cfg->argon2_t, cfg->argon2_p)) {
+	    !hash_same_cost(t->hash, cfg->argon2_m, cfg->argon2_t,
+	    cfg->argon2_p)) {
 		*dear_ms -= (long)(throttle_now_ms() - t0);
 		throttle_record((long)(throttle_now_ms() - t0));
 	}
@@ -108,10 +119,11 @@ api_leaked_held(struct ctx *c, long retry_after)
 	char	 secs[24];
 
 	snprintf(secs, sizeof(secs), "%ld", retry_after);
-	response_error(c->res, 429, "Too many reports from this address. Try again later.");
+	response_error(c->res, 429,
+	    "Too many reports from this address. Try again later.");
 	response_header(c->res, "Retry-After", secs);
-	log_audit(&c->req->log, "credentials.report.held", "addr", c->req->remote_addr,
-	    "retry_after", secs, NULL);
+	log_audit(&c->req->log, "credentials.report.held", "addr",
+	    c->req->remote_addr, "retry_after", secs, NULL);
 }
 
 void
@@ -152,7 +164,8 @@ api_credentials_revoke(struct ctx *c)
 	}
 	n = json_object_array_length(list);
 	if ((leaks = calloc(n, sizeof(*leaks))) == NULL ||
-	    (t = malloc(sizeof(*t))) == NULL || (details = json_object_new_object()) == NULL) {
+	    (t = malloc(sizeof(*t))) == NULL ||
+	    (details = json_object_new_object()) == NULL) {
 		response_error(c->res, 500, "Out of memory.");
 		goto out;
 	}
@@ -161,9 +174,10 @@ api_credentials_revoke(struct ctx *c)
 		found += api_leaked_judge(c,
 		    json_object_get_string(json_object_array_get_idx(list, i)),
 		    stand_in, t, &dear_ms, &leaks[found], &failed);
-	json_object_object_add(details, "addr", json_object_new_string(c->req->remote_addr));
-	if (store_token_revoke_leaked(c->app->store, leaks, found, c->now, details) !=
-	    STORE_OK) {
+	json_object_object_add(details, "addr",
+	    json_object_new_string(c->req->remote_addr));
+	if (store_token_revoke_leaked(c->app->store, leaks, found, c->now,
+	    details) != STORE_OK) {
 		response_storage_error(c->res);
 		goto out;
 	}
@@ -172,7 +186,8 @@ api_credentials_revoke(struct ctx *c)
 			continue;
 		revoked++;
 		cache_forget(CACHE_PAT, leaks[i].number);
-		snprintf(num, sizeof(num), "%llu", (unsigned long long)leaks[i].number);
+		snprintf(num, sizeof(num), "%llu",
+		    (unsigned long long)leaks[i].number);
 		log_audit(&c->req->log, "token.revoke.leaked", "token", num,
 		    "id", leaks[i].id, "user", leaks[i].user_id,
 		    "addr", c->req->remote_addr, NULL);
@@ -181,7 +196,10 @@ api_credentials_revoke(struct ctx *c)
 	snprintf(counts[1], sizeof(counts[1]), "%zu", revoked);
 	log_audit(&c->req->log, "credentials.report", "entries", counts[0],
 	    "revoked", counts[1], "addr", c->req->remote_addr, NULL);
-	/* What verified is revoked; one the store could not read must not look so. */
+	/*
+	 * What verified is revoked; one the store could not read must not look
+	 * so.
+	 */
 	if (failed)
 		response_storage_error(c->res);
 	else

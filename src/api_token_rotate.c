@@ -22,13 +22,16 @@ api_rotate_body(struct ctx *c, time_t *expires_at, int *given)
 
 	*given = 0;
 	*expires_at = 0;
-	/* No body (whatever its announced type) is a rotation that keeps the lifetime. */
+	/*
+	 * No body (whatever its announced type) is a rotation that keeps the
+	 * lifetime.
+	 */
 	if (len == NULL || *len == '\0' || strcmp(len, "0") == 0)
 		return 0;
 	if ((body = api_json_body(c)) == NULL)
 		return -1;
-	(void)valid_rotate_input(body, c->now, c->app->cfg->max_token_days, expires_at,
-	    given, &errs);
+	(void)valid_rotate_input(body, c->now, c->app->cfg->max_token_days,
+	    expires_at, given, &errs);
 	if (*given && c->app->cfg->require_expiry)
 		valid_expiry_required(body, &errs);
 	json_object_put(body);
@@ -40,8 +43,8 @@ api_rotate_body(struct ctx *c, time_t *expires_at, int *given)
 }
 
 int
-api_rotate_lifetime(const struct config *cfg, const struct token_rec *old, time_t now,
-    time_t *expires_at)
+api_rotate_lifetime(const struct config *cfg, const struct token_rec *old,
+    time_t now, time_t *expires_at)
 {
 	long long	 span, most = (long long)cfg->max_token_days * 86400;
 
@@ -68,7 +71,8 @@ api_rotate_expiry(struct ctx *c, const struct token_rec *old, int given,
 	struct field_errors errs = { NULL };
 
 	*expires_at = asked;
-	if (given || api_rotate_lifetime(c->app->cfg, old, c->now, expires_at) == 0)
+	if (given ||
+	    api_rotate_lifetime(c->app->cfg, old, c->now, expires_at) == 0)
 		return 0;
 	valid_expiry_required(NULL, &errs);
 	response_invalid(c->res, &errs);
@@ -101,8 +105,8 @@ api_rotate(struct ctx *c, const struct token_rec *old, int given, time_t asked,
 		response_error(c->res, 500, "The token could not be made.");
 		goto out;
 	}
-	rc = store_token_rotate(c->app->store, old->user_id, by_id ? old->id : NULL,
-	    old->number, c->now, &nw, &was);
+	rc = store_token_rotate(c->app->store, old->user_id,
+	    by_id ? old->id : NULL, old->number, c->now, &nw, &was);
 	if (rc != STORE_OK) {
 		if (rc != STORE_NOTFOUND)
 			response_storage_error(c->res);
@@ -131,7 +135,8 @@ api_tokens_rotate(struct ctx *c)
 
 	if (api_rotate_body(c, &asked, &given) == -1)
 		return;
-	switch (store_token_by_id(c->app->store, c->who.user_id, c->param, &old)) {
+	switch (store_token_by_id(c->app->store, c->who.user_id, c->param,
+	    &old)) {
 	case STORE_OK:
 		break;
 	case STORE_NOTFOUND:
@@ -160,7 +165,8 @@ api_rotate_reuse(struct ctx *c)
 	unsigned long	 n = 0;
 	char		 num[24], count[24];
 
-	if (store_token_revoke_family(c->app->store, t->number, c->now, &n) != STORE_OK) {
+	if (store_token_revoke_family(c->app->store, t->number, c->now,
+	    &n) != STORE_OK) {
 		response_storage_error(c->res);
 		return;
 	}
@@ -168,7 +174,8 @@ api_rotate_reuse(struct ctx *c)
 	snprintf(num, sizeof(num), "%llu", (unsigned long long)t->number);
 	snprintf(count, sizeof(count), "%lu", n);
 	log_audit(&c->req->log, "token.reuse", "token", num, "id", t->id,
-	    "user", t->user_id, "revoked", count, "addr", c->req->remote_addr, NULL);
+	    "user", t->user_id, "revoked", count, "addr", c->req->remote_addr,
+	    NULL);
 }
 
 void
@@ -177,7 +184,10 @@ api_tokens_self_rotate(struct ctx *c)
 	time_t		 asked;
 	int		 given;
 
-	/* A revoked token is judged on its secret too: only its holder can reuse it. */
+	/*
+	 * A revoked token is judged on its secret too: only its holder can
+	 * reuse it.
+	 */
 	if (route_pat(c, 1) == -1)
 		return;
 	if (c->who.token.revoked_at != 0) {

@@ -1,4 +1,6 @@
-/* api_tokens.c: create, list, get and revoke a user's personal access tokens. */
+/*
+ * api_tokens.c: create, list, get and revoke a user's personal access tokens.
+ */
 #include <json-c/json.h>
 #include <stdio.h>
 #include <string.h>
@@ -8,7 +10,8 @@
 /* Fill t from valid input: a fresh id and secret, its hash.  0 or -1. */
 int
 api_token_mint(const struct config *cfg, const struct token_input *in,
-    const char *user_id, time_t now, struct token_rec *t, char core[TOKEN_CORE_LEN + 1])
+    const char *user_id, time_t now, struct token_rec *t,
+    char core[TOKEN_CORE_LEN + 1])
 {
 	memset(t, 0, sizeof(*t));
 	if (token_uuid_new(t->id) == -1 || token_core_new(core) == -1)
@@ -20,7 +23,7 @@ api_token_mint(const struct config *cfg, const struct token_input *in,
 	t->created_at = now;
 	t->expires_at = in->expires_at;
 	t->bind = in->bind;
-	memcpy(t->prefix, cfg->token_prefix, sizeof(t->prefix));	/* same size */
+	memcpy(t->prefix, cfg->token_prefix, sizeof(t->prefix)); /* same size */
 	t->prefix_known = 1;
 	return hash_make(core, TOKEN_CORE_LEN, cfg->argon2_m, cfg->argon2_t,
 	    cfg->argon2_p, t->hash);
@@ -73,14 +76,17 @@ api_tokens_create(struct ctx *c)
 		response_error(c->res, 500, "The token could not be made.");
 		return;
 	}
-	rc = store_token_create(c->app->store, &t, cfg->max_tokens_per_user, c->now);
+	rc = store_token_create(c->app->store, &t, cfg->max_tokens_per_user,
+	    c->now);
 	if (rc == STORE_LIMIT) {
 		explicit_bzero(core, sizeof(core));
-		snprintf(msg, sizeof(msg), "You already hold the maximum of %ld live tokens.",
+		snprintf(msg, sizeof(msg),
+		    "You already hold the maximum of %ld live tokens.",
 		    cfg->max_tokens_per_user);
 		response_error(c->res, 409, msg);
-		log_audit(&c->req->log, "token.create.refused", "reason", "limit",
-		    "user", c->who.user_id, "addr", c->req->remote_addr, NULL);
+		log_audit(&c->req->log, "token.create.refused", "reason",
+		    "limit", "user", c->who.user_id, "addr",
+		    c->req->remote_addr, NULL);
 		return;
 	}
 	if (rc != STORE_OK) {
@@ -154,7 +160,10 @@ api_tokens_list_one(const struct token_rec *t, void *arg)
 	JSON_OUT_LIT(rows->w, "}");
 }
 
-/* Decode a query value's percent escapes into out (size cap).  0, or -1 if bad or long. */
+/*
+ * Decode a query value's percent escapes into out (size cap).  0, or -1 if bad
+ * or long.
+ */
 static int
 api_query_decode(const char *s, size_t len, char *out, size_t cap)
 {
@@ -185,33 +194,43 @@ api_query_decode(const char *s, size_t len, char *out, size_t cap)
 
 /* The list's query: state and last_used_before.  0, or -1 with errs. */
 static int
-api_tokens_list_query(const char *query, struct list_rows *rows, struct field_errors *errs)
+api_tokens_list_query(const char *query, struct list_rows *rows,
+    struct field_errors *errs)
 {
-	static const char *const states[] = { "", "active", "expired", "revoked", "all" };
+	static const char *const states[] = { "", "active", "expired",
+	    "revoked", "all" };
 	const char	*p, *end, *eq;
 	char		 key[32], val[128];
 	size_t		 i;
 
-	for (p = query; p != NULL && *p != '\0'; p = *end != '\0' ? end + 1 : end) {
+	for (p = query; p != NULL && *p != '\0';
+	    p = *end != '\0' ? end + 1 : end) {
 		end = p + strcspn(p, "&");
 		eq = memchr(p, '=', (size_t)(end - p));
-		if (eq == NULL || api_query_decode(p, (size_t)(eq - p), key, sizeof(key)) == -1)
+		if (eq == NULL ||
+		    api_query_decode(p, (size_t)(eq - p), key,
+		    sizeof(key)) == -1)
 			continue;	/* not a parameter the list reads */
 		if (strcmp(key, "state") == 0) {
 			rows->state = LIST_DEFAULT;
 			for (i = 1; i < sizeof(states) / sizeof(states[0]); i++)
-				if ((size_t)(end - eq - 1) == strlen(states[i]) &&
-				    strncmp(eq + 1, states[i], strlen(states[i])) == 0)
+				if ((size_t)(end - eq - 1) ==
+				    strlen(states[i]) &&
+				    strncmp(eq + 1, states[i],
+				    strlen(states[i])) == 0)
 					rows->state = (enum list_state)i;
 			if (rows->state == LIST_DEFAULT)
 				field_error_add(errs, "state",
-				    "The state must be active, expired, revoked or all.");
+				    "The state must be active, expired, "
+				    "revoked or all.");
 		} else if (strcmp(key, "last_used_before") == 0) {
-			if (api_query_decode(eq + 1, (size_t)(end - eq - 1), val,
-			    sizeof(val)) == -1 || valid_rfc3339(val, &rows->used_before) == -1 ||
+			if (api_query_decode(eq + 1, (size_t)(end - eq - 1),
+			    val, sizeof(val)) == -1 ||
+			    valid_rfc3339(val, &rows->used_before) == -1 ||
 			    rows->used_before <= 0)
 				field_error_add(errs, "last_used_before",
-				    "The last_used_before must be an RFC 3339 time such as 2030-01-15T19:00:00Z.");
+				    "The last_used_before must be an RFC 3339 "
+				    "time such as 2030-01-15T19:00:00Z.");
 		}
 	}
 	return errs->obj == NULL ? 0 : -1;
@@ -220,7 +239,8 @@ api_tokens_list_query(const char *query, struct list_rows *rows, struct field_er
 void
 api_tokens_list(struct ctx *c)
 {
-	struct list_rows rows = { &c->res->text, 0, 0, LIST_DEFAULT, 0, c->now };
+	struct list_rows rows = { &c->res->text, 0, 0, LIST_DEFAULT, 0,
+	    c->now };
 	struct field_errors errs = { NULL };
 
 	if (api_tokens_list_query(c->req->query, &rows, &errs) == -1) {
@@ -253,7 +273,8 @@ api_tokens_get(struct ctx *c)
 {
 	struct token_rec t;
 
-	switch (store_token_by_id(c->app->store, c->who.user_id, c->param, &t)) {
+	switch (store_token_by_id(c->app->store, c->who.user_id, c->param,
+	    &t)) {
 	case STORE_OK:
 		api_tokens_show(c, &t);
 		return;
@@ -273,12 +294,14 @@ api_tokens_self_get(struct ctx *c)
 	struct token_rec t;
 
 	/* Read again: the use just recorded (and its address) shows. */
-	switch (store_token_by_id(c->app->store, c->who.user_id, c->who.token.id, &t)) {
+	switch (store_token_by_id(c->app->store, c->who.user_id,
+	    c->who.token.id, &t)) {
 	case STORE_OK:
 		api_tokens_show(c, &t);
 		return;
 	case STORE_NOTFOUND:
-		response_unauthenticated(c->res, 1);	/* revoked since its check */
+		/* revoked since its check */
+		response_unauthenticated(c->res, 1);
 		return;
 	default:
 		response_storage_error(c->res);
@@ -303,13 +326,14 @@ api_tokens_self_revoke(struct ctx *c)
 {
 	struct token_rec t;
 
-	switch (store_token_revoke(c->app->store, c->who.user_id, c->who.token.id,
-	    c->now, &t)) {
+	switch (store_token_revoke(c->app->store, c->who.user_id,
+	    c->who.token.id, c->now, &t)) {
 	case STORE_OK:
 		api_tokens_revoked(c, &t);
 		return;
 	case STORE_NOTFOUND:
-		response_unauthenticated(c->res, 1);	/* revoked since its check */
+		/* revoked since its check */
+		response_unauthenticated(c->res, 1);
 		return;
 	default:
 		response_storage_error(c->res);
@@ -322,7 +346,8 @@ api_tokens_revoke(struct ctx *c)
 {
 	struct token_rec t;
 
-	switch (store_token_revoke(c->app->store, c->who.user_id, c->param, c->now, &t)) {
+	switch (store_token_revoke(c->app->store, c->who.user_id, c->param,
+	    c->now, &t)) {
 	case STORE_OK:
 		break;
 	case STORE_NOTFOUND:

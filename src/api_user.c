@@ -23,10 +23,14 @@ api_user_show(struct ctx *c)
 	valid_time_format(u.created_at, when);
 	c->res->status = 200;
 	c->res->body = json_object_new_object();
-	json_object_object_add(c->res->body, "id", json_object_new_string(u.id));
-	json_object_object_add(c->res->body, "name", json_object_new_string(u.name));
-	json_object_object_add(c->res->body, "email", json_object_new_string(u.email));
-	json_object_object_add(c->res->body, "created_at", json_object_new_string(when));
+	json_object_object_add(c->res->body, "id",
+	    json_object_new_string(u.id));
+	json_object_object_add(c->res->body, "name",
+	    json_object_new_string(u.name));
+	json_object_object_add(c->res->body, "email",
+	    json_object_new_string(u.email));
+	json_object_object_add(c->res->body, "created_at",
+	    json_object_new_string(when));
 }
 
 void
@@ -35,13 +39,18 @@ api_health(struct ctx *c)
 	if (c->app->store == NULL || store_ping(c->app->store) != STORE_OK) {
 		c->res->status = 503;
 		c->res->body = json_object_new_object();
-		json_object_object_add(c->res->body, "status", json_object_new_string("unavailable"));
+		json_object_object_add(c->res->body, "status",
+		    json_object_new_string("unavailable"));
 		response_header(c->res, "Retry-After", "5");
 		return;
 	}
 	c->res->status = 200;
 	c->res->body = json_object_new_object();
-	json_object_object_add(c->res->body, "status", json_object_new_string("ok"));
-	/* A load balancer routes writes by role; one site without replication. */
-	json_object_object_add(c->res->body, "role", json_object_new_string("single"));
+	json_object_object_add(c->res->body, "status",
+	    json_object_new_string("ok"));
+	/*
+	 * A load balancer routes writes by role; one site without replication.
+	 */
+	json_object_object_add(c->res->body, "role",
+	    json_object_new_string("single"));
 }

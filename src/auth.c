@@ -11,7 +11,8 @@ auth_bearer(const char *authorization)
 {
 	const char	*t;
 
-	if (authorization == NULL || strncasecmp(authorization, "Bearer ", 7) != 0)
+	if (authorization == NULL ||
+	    strncasecmp(authorization, "Bearer ", 7) != 0)
 		return NULL;
 	for (t = authorization + 7; *t == ' '; t++)
 		continue;
@@ -29,17 +30,20 @@ auth_bearer(const char *authorization)
  * (throttled) or AUTH_ERROR (the new hash could not be made).
  */
 static enum auth_rc
-auth_secret(const struct config *cfg, enum cache_kind kind, uint64_t id, const char *core,
-    int known, const char *stored_hash, time_t now, char rehash[HASH_ENCODED_MAX])
+auth_secret(const struct config *cfg, enum cache_kind kind, uint64_t id,
+    const char *core, int known, const char *stored_hash, time_t now,
+    char rehash[HASH_ENCODED_MAX])
 {
 	long long	 t0;
 	int		 ok, cheap;
 
 	rehash[0] = '\0';
-	cheap = hash_same_cost(stored_hash, cfg->argon2_m, cfg->argon2_t, cfg->argon2_p);
+	cheap = hash_same_cost(stored_hash, cfg->argon2_m, cfg->argon2_t,
+	    cfg->argon2_p);
 	if (known && cache_hash_bound(kind, id, stored_hash))
 		ok = 1;
-	else if (cache_refused(kind, id, core, TOKEN_CORE_LEN, stored_hash, now))
+	else if (cache_refused(kind, id, core, TOKEN_CORE_LEN, stored_hash,
+	    now))
 		return AUTH_INVALID;
 	else if (cheap)
 		ok = hash_check(stored_hash, core, TOKEN_CORE_LEN);
@@ -51,11 +55,15 @@ auth_secret(const struct config *cfg, enum cache_kind kind, uint64_t id, const c
 		throttle_record((long)(throttle_now_ms() - t0));
 	}
 	if (!ok) {
-		/* The holder's cached entry stays; this secret is told apart. */
-		cache_remember_refusal(kind, id, core, TOKEN_CORE_LEN, stored_hash, now);
+		/*
+		 * The holder's cached entry stays; this secret is told apart.
+		 */
+		cache_remember_refusal(kind, id, core, TOKEN_CORE_LEN,
+		    stored_hash, now);
 		return AUTH_INVALID;
 	}
-	if (!cheap && hash_make(core, TOKEN_CORE_LEN, cfg->argon2_m, cfg->argon2_t,
+	if (!cheap &&
+	    hash_make(core, TOKEN_CORE_LEN, cfg->argon2_m, cfg->argon2_t,
 	    cfg->argon2_p, rehash) == -1)
 		return AUTH_ERROR;
 	cache_remember(kind, id, core, TOKEN_CORE_LEN, stored_hash, now);
@@ -78,7 +86,8 @@ auth_session(struct store *st, const struct config *cfg, const char *token,
 	if (token_session_parse(token, &parsed) == -1)
 		return AUTH_INVALID;
 	sid = strtoull(parsed.id, NULL, 16);
-	known = cache_secret_known(CACHE_SESSION, sid, parsed.core, TOKEN_CORE_LEN, now);
+	known = cache_secret_known(CACHE_SESSION, sid, parsed.core,
+	    TOKEN_CORE_LEN, now);
 	rc = store_session_get(st, parsed.id, &s);
 	if (rc == STORE_NOTFOUND)
 		return AUTH_INVALID;
@@ -86,7 +95,8 @@ auth_session(struct store *st, const struct config *cfg, const char *token,
 		return AUTH_ERROR;
 	if (s.revoked_at != 0 || s.expires_at <= now)
 		return AUTH_INVALID;
-	arc = auth_secret(cfg, CACHE_SESSION, sid, parsed.core, known, s.hash, now, rehash);
+	arc = auth_secret(cfg, CACHE_SESSION, sid, parsed.core, known, s.hash,
+	    now, rehash);
 	if (arc != AUTH_OK)
 		return arc;
 	/* Once: from then on the session's hash is at the current cost. */
@@ -100,8 +110,9 @@ auth_session(struct store *st, const struct config *cfg, const char *token,
 }
 
 enum auth_rc
-auth_session_new(struct store *st, const struct config *cfg, const char *user_id,
-    long ttl, time_t now, char token[SESSION_TOKEN_LEN + 1], struct session_rec *s)
+auth_session_new(struct store *st, const struct config *cfg,
+    const char *user_id, long ttl, time_t now,
+    char token[SESSION_TOKEN_LEN + 1], struct session_rec *s)
 {
 	char		 core[TOKEN_CORE_LEN + 1];
 	enum auth_rc	 rc = AUTH_ERROR;
@@ -179,8 +190,11 @@ auth_pat_judge(struct store *st, const struct config *cfg, const char *token,
 		return AUTH_INVALID;
 	}
 	who->token.number = parsed.number;
-	known = cache_secret_known(CACHE_PAT, parsed.number, parsed.core, TOKEN_CORE_LEN, now);
-	/* The record is read every time: a revoke or an expiry bites at once. */
+	known = cache_secret_known(CACHE_PAT, parsed.number, parsed.core,
+	    TOKEN_CORE_LEN, now);
+	/*
+	 * The record is read every time: a revoke or an expiry bites at once.
+	 */
 	rc = store_token_get(st, parsed.number, &who->token);
 	if (rc == STORE_NOTFOUND) {
 		*why = "unknown";
@@ -199,16 +213,19 @@ auth_pat_judge(struct store *st, const struct config *cfg, const char *token,
 		*why = "expired";
 		return AUTH_INVALID;
 	}
-	/* The prefix is public, part of the token's name: a plain comparison. */
-	if (who->token.prefix_known && !auth_prefix_matches(&who->token, &parsed)) {
+	/*
+	 * The prefix is public, part of the token's name: a plain comparison.
+	 */
+	if (who->token.prefix_known &&
+	    !auth_prefix_matches(&who->token, &parsed)) {
 		*why = "prefix";
 		return AUTH_INVALID;
 	}
 	arc = auth_secret(cfg, CACHE_PAT, parsed.number, parsed.core, known,
 	    who->token.hash, now, who->rehash);
 	if (arc != AUTH_OK) {
-		*why = arc == AUTH_BUSY ? "throttled" : arc == AUTH_ERROR ? "hash" :
-		    "wrong-secret";
+		*why = arc == AUTH_BUSY ? "throttled" :
+		    arc == AUTH_ERROR ? "hash" : "wrong-secret";
 		return arc;
 	}
 	/*
@@ -223,7 +240,8 @@ auth_pat_judge(struct store *st, const struct config *cfg, const char *token,
 		who->token.prefix[parsed.prefix_len] = '\0';
 		who->pin_prefix = 1;
 	}
-	memcpy(who->user_id, who->token.user_id, sizeof(who->user_id));	/* same size */
+	/* same size */
+	memcpy(who->user_id, who->token.user_id, sizeof(who->user_id));
 	return AUTH_OK;
 }
 
@@ -235,8 +253,8 @@ auth_pat(struct store *st, const struct config *cfg, const char *token,
 }
 
 enum auth_rc
-auth_pat_revoked_too(struct store *st, const struct config *cfg, const char *token,
-    time_t now, struct principal *who, const char **why)
+auth_pat_revoked_too(struct store *st, const struct config *cfg,
+    const char *token, time_t now, struct principal *who, const char **why)
 {
 	return auth_pat_judge(st, cfg, token, now, who, why, 1);
 }
@@ -245,7 +263,8 @@ void
 auth_pat_used(struct store *st, const struct principal *who, const char *addr,
     time_t now)
 {
-	store_token_touch(st, &who->token, who->rehash[0] != '\0' ? who->rehash : NULL,
+	store_token_touch(st, &who->token,
+	    who->rehash[0] != '\0' ? who->rehash : NULL,
 	    who->pin_prefix ? who->token.prefix : NULL, addr, now);
 }
 

@@ -16,8 +16,8 @@ enum authz_style {
 };
 
 static const char *const authz_headers[AUTHZ_STYLE__MAX][4] = {
-	{ "Variable-PATGATE_USER_ID", "Variable-PATGATE_TOKEN_ID", "Variable-PATGATE_ABILITIES",
-	  "Variable-PATGATE_TOKEN_EXPIRES_AT" },
+	{ "Variable-PATGATE_USER_ID", "Variable-PATGATE_TOKEN_ID",
+	  "Variable-PATGATE_ABILITIES", "Variable-PATGATE_TOKEN_EXPIRES_AT" },
 	{ "X-Patgate-User-Id", "X-Patgate-Token-Id", "X-Patgate-Abilities",
 	  "X-Patgate-Token-Expires-At" },
 };
@@ -28,7 +28,8 @@ authz_holds(const struct token_rec *t, const char *ability)
 	size_t	 i;
 
 	for (i = 0; i < t->nabilities; i++)
-		if (strcmp(t->abilities[i], "*") == 0 || strcmp(t->abilities[i], ability) == 0)
+		if (strcmp(t->abilities[i], "*") == 0 ||
+		    strcmp(t->abilities[i], ability) == 0)
 			return 1;
 	return 0;
 }
@@ -60,10 +61,13 @@ authz_log_failure(struct ctx *c, const char *why)
 	size_t		 at = 0;
 
 	if (c->who.token.number != 0)
-		snprintf(num, sizeof(num), "%llu", (unsigned long long)c->who.token.number);
+		snprintf(num, sizeof(num), "%llu",
+		    (unsigned long long)c->who.token.number);
 	else
 		memcpy(num, "-", 2);
-	/* The kind: reason, token and address; cut short if need be, no matter. */
+	/*
+	 * The kind: reason, token and address; cut short if need be, no matter.
+	 */
 	at = authz_append(kind, at, sizeof(kind), why);
 	at = authz_append(kind, at, sizeof(kind), " ");
 	at = authz_append(kind, at, sizeof(kind), num);
@@ -72,16 +76,18 @@ authz_log_failure(struct ctx *c, const char *why)
 	if (!log_repeat(kind, c->now, &n))
 		return;
 	if (n == 0) {
-		log_audit(&c->req->log, "token.check.failed", "token", num, "reason", why,
-		    "addr", c->req->remote_addr, NULL);
+		log_audit(&c->req->log, "token.check.failed", "token", num,
+		    "reason", why, "addr", c->req->remote_addr, NULL);
 		return;
 	}
 	snprintf(skipped, sizeof(skipped), "%lu", n);
-	log_audit(&c->req->log, "token.check.failed", "token", num, "reason", why,
-	    "addr", c->req->remote_addr, "repeated", skipped, NULL);
+	log_audit(&c->req->log, "token.check.failed", "token", num, "reason",
+	    why, "addr", c->req->remote_addr, "repeated", skipped, NULL);
 }
 
-/* 403, naming the ability that was missing (RFC 6750 section 3) when one was. */
+/*
+ * 403, naming the ability that was missing (RFC 6750 section 3) when one was.
+ */
 static void
 authz_forbid(struct ctx *c, const char *message, const char *need)
 {
@@ -92,7 +98,8 @@ authz_forbid(struct ctx *c, const char *message, const char *need)
 		snprintf(value, sizeof(value),
 		    "Bearer error=\"insufficient_scope\", scope=\"%s\"", need);
 	else
-		snprintf(value, sizeof(value), "Bearer error=\"insufficient_scope\"");
+		snprintf(value, sizeof(value),
+		    "Bearer error=\"insufficient_scope\"");
 	response_header(c->res, "WWW-Authenticate", value);
 }
 
@@ -102,7 +109,8 @@ authz_log_denied(struct ctx *c, const char *need, const char *method,
 {
 	char	 num[24];
 
-	snprintf(num, sizeof(num), "%llu", (unsigned long long)c->who.token.number);
+	snprintf(num, sizeof(num), "%llu", (unsigned long
+	    long)c->who.token.number);
 	log_audit(&c->req->log, "token.check.denied", "token", num,
 	    "id", c->who.token.id, "user", c->who.user_id, "need", need,
 	    "method", method, "path", path, "addr", c->req->remote_addr, NULL);
@@ -121,19 +129,20 @@ authz_rate_take(struct ctx *c)
 	unsigned long	 skipped;
 	long		 after;
 
-	if (store_rate_take(c->app->store, t->number, t->bind.rate_limit, c->now,
-	    &after))
+	if (store_rate_take(c->app->store, t->number, t->bind.rate_limit,
+	    c->now, &after))
 		return 1;
 	snprintf(num, sizeof(num), "%llu", (unsigned long long)t->number);
 	snprintf(retry, sizeof(retry), "%ld", after);
-	response_error(c->res, 429, "The token's rate limit is reached; retry later.");
+	response_error(c->res, 429,
+	    "The token's rate limit is reached; retry later.");
 	response_header(c->res, "Retry-After", retry);
 	snprintf(kind, sizeof(kind), "rate %s", num);
 	if (log_repeat(kind, c->now, &skipped)) {
 		snprintf(count, sizeof(count), "%lu", skipped);
 		log_audit(&c->req->log, "token.check.limited", "token", num,
-		    "id", t->id, "user", t->user_id, "addr", c->req->remote_addr,
-		    "repeated", count, NULL);
+		    "id", t->id, "user", t->user_id, "addr",
+		    c->req->remote_addr, "repeated", count, NULL);
 	}
 	return 0;
 }
@@ -144,10 +153,14 @@ authz_allow(struct ctx *c, enum authz_style style)
 {
 	const struct token_rec *t = &c->who.token;
 	struct json_out	*w = &c->res->text;
-	char		 joined[ABILITIES_MAX * (ABILITY_MAX_LEN + 1) + 1], when[21];
+	char		 joined[ABILITIES_MAX * (ABILITY_MAX_LEN + 1) + 1],
+			 when[21];
 	size_t		 i, n, at = 0;
 
-	/* Each ability fits ABILITY_MAX_LEN, and joined has room for all of them. */
+	/*
+	 * Each ability fits ABILITY_MAX_LEN, and joined has room for all of
+	 * them.
+	 */
 	for (i = 0; i < t->nabilities; i++) {
 		if (i > 0)
 			joined[at++] = ',';
@@ -184,7 +197,8 @@ authz_allow(struct ctx *c, enum authz_style style)
  * 403, or 500.
  */
 static void
-authz_decide(struct ctx *c, const char *method, const char *uri, enum authz_style style)
+authz_decide(struct ctx *c, const char *method, const char *uri,
+    enum authz_style style)
 {
 	const struct config *cfg = c->app->cfg;
 	const char	*token, *why = "", *need;
@@ -201,7 +215,9 @@ authz_decide(struct ctx *c, const char *method, const char *uri, enum authz_styl
 		return;
 	}
 	arc = auth_pat(c->app->store, cfg, token, c->now, &c->who, &why);
-	/* A canary or a stranger's address: refused as a bad token is, at once. */
+	/*
+	 * A canary or a stranger's address: refused as a bad token is, at once.
+	 */
 	if (arc == AUTH_OK)
 		arc = auth_pat_bound(&c->who, c->req->remote_addr, &why);
 	switch (arc) {
@@ -217,8 +233,8 @@ authz_decide(struct ctx *c, const char *method, const char *uri, enum authz_styl
 		authz_log_failure(c, why);
 		response_unauthenticated(c->res, 1);
 		if (strcmp(why, "canary") == 0)
-			binding_canary_seen(c->app->store, &c->who.token, c->req,
-			    method, uri, c->now);
+			binding_canary_seen(c->app->store, &c->who.token,
+			    c->req, method, uri, c->now);
 		return;
 	}
 	/* A broken rules file is told once a second, not on every request. */
@@ -231,14 +247,17 @@ authz_decide(struct ctx *c, const char *method, const char *uri, enum authz_styl
 	}
 	need = rules_ability_for(method, path);
 	if (need == NULL || !authz_holds(&c->who.token, need)) {
-		authz_log_denied(c, need != NULL ? need : "(no rule)", method, path);
+		authz_log_denied(c, need != NULL ? need : "(no rule)", method,
+		    path);
 		authz_forbid(c, need == NULL ? "No rule allows this request." :
 		    "The token lacks the ability this request needs.", need);
 		return;
 	}
 	if (!binding_path_ok(&c->who.token.bind, path)) {
 		authz_log_denied(c, "(paths)", method, path);
-		/* No ability is missing: scope would name one the token holds. */
+		/*
+		 * No ability is missing: scope would name one the token holds.
+		 */
 		authz_forbid(c, "The token is not bound to this path.", NULL);
 		return;
 	}
@@ -261,7 +280,8 @@ authorizer_dispatch(struct app *app, struct request *req, struct response *res)
 	c.now = time(NULL);
 	principal_reset(&c.who);
 	/* The web server hands over the original request's method and URI. */
-	authz_decide(&c, req->method, req->path_too_long ? NULL : req->raw_uri, AUTHZ_FASTCGI);
+	authz_decide(&c, req->method, req->path_too_long ? NULL : req->raw_uri,
+	    AUTHZ_FASTCGI);
 }
 
 /*
@@ -279,8 +299,9 @@ api_auth_check(struct ctx *c)
 
 	if (no_method || no_uri) {
 		response_error(c->res, 400, no_method && no_uri ?
-		    "X-Original-Method and X-Original-URI are required." : no_method ?
-		    "X-Original-Method is required." : "X-Original-URI is required.");
+		    "X-Original-Method and X-Original-URI are required." :
+		    no_method ? "X-Original-Method is required." :
+		    "X-Original-URI is required.");
 		return;
 	}
 	authz_decide(c, method, uri, AUTHZ_NGINX);

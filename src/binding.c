@@ -36,7 +36,8 @@ binding_addr_parse(const char *s, unsigned char out[16])
 
 /* Are the first bits bits of a and b the same? */
 static int
-binding_prefix_equal(const unsigned char *a, const unsigned char *b, unsigned bits)
+binding_prefix_equal(const unsigned char *a, const unsigned char *b,
+    unsigned bits)
 {
 	unsigned	 whole = bits / 8, rest = bits % 8;
 	unsigned char	 mask;
@@ -73,21 +74,28 @@ binding_cidr_parse(const char *s, struct cidr *c, const char **why)
 	if (slash == NULL)
 		bits = most;
 	else {
-		/* Decimal digits only, no sign, no leading zero: "/08" is refused. */
+		/*
+		 * Decimal digits only, no sign, no leading zero: "/08" is
+		 * refused.
+		 */
 		d = slash + 1;
-		if (*d == '\0' || strlen(d) > 3 || (d[0] == '0' && d[1] != '\0')) {
-			*why = "has a prefix length that is not a number in range";
+		if (*d == '\0' || strlen(d) > 3 ||
+		    (d[0] == '0' && d[1] != '\0')) {
+			*why =
+			    "has a prefix length that is not a number in range";
 			return -1;
 		}
 		for (; *d != '\0'; d++) {
 			if (*d < '0' || *d > '9') {
-				*why = "has a prefix length that is not a number in range";
+				*why = "has a prefix length that is not a "
+				    "number in range";
 				return -1;
 			}
 			bits = bits * 10 + (unsigned)(*d - '0');
 		}
 		if (bits > most) {
-			*why = "has a prefix length that is not a number in range";
+			*why =
+			    "has a prefix length that is not a number in range";
 			return -1;
 		}
 	}
@@ -106,10 +114,13 @@ binding_cidr_format(const struct cidr *c, char out[CIDR_TEXT_MAX + 1])
 {
 	char	 host[INET6_ADDRSTRLEN];
 
-	if (c->bits >= 96 && memcmp(c->addr, v4_mapped, sizeof(v4_mapped)) == 0) {
-		if (inet_ntop(AF_INET, c->addr + 12, host, sizeof(host)) == NULL)
+	if (c->bits >= 96 &&
+	    memcmp(c->addr, v4_mapped, sizeof(v4_mapped)) == 0) {
+		if (inet_ntop(AF_INET, c->addr + 12, host,
+		    sizeof(host)) == NULL)
 			host[0] = '\0';
-		snprintf(out, CIDR_TEXT_MAX + 1, "%s/%u", host, (unsigned)c->bits - 96);
+		snprintf(out, CIDR_TEXT_MAX + 1, "%s/%u", host,
+		    (unsigned)c->bits - 96);
 		return;
 	}
 	if (inet_ntop(AF_INET6, c->addr, host, sizeof(host)) == NULL)
@@ -168,11 +179,15 @@ binding_canary_seen(struct store *st, const struct token_rec *t,
 		return;
 	if ((d = json_object_new_object()) == NULL)
 		return;
-	json_object_object_add(d, "addr", json_object_new_string(req->remote_addr));
-	json_object_object_add(d, "method", json_object_new_string(method != NULL ? method : "-"));
-	json_object_object_add(d, "path", json_object_new_string(uri != NULL ? uri : "-"));
+	json_object_object_add(d, "addr",
+	    json_object_new_string(req->remote_addr));
+	json_object_object_add(d, "method",
+	    json_object_new_string(method != NULL ? method : "-"));
+	json_object_object_add(d, "path",
+	    json_object_new_string(uri != NULL ? uri : "-"));
 	json_object_object_add(d, "user_agent",
-	    req->user_agent != NULL ? json_object_new_string(req->user_agent) : NULL);
+	    req->user_agent != NULL ? json_object_new_string(req->user_agent) :
+	    NULL);
 	json_object_object_add(d, "uses", json_object_new_int64((int64_t)uses));
 	json_object_put(canary_note.details);
 	canary_note.t = *t;
@@ -193,8 +208,10 @@ binding_canary_flush(struct store *st)
 	canary_note.pending = 0;
 	if (st != NULL && store_event_queue(st, "token.canary", &canary_note.t,
 	    canary_note.at, canary_note.details) != STORE_OK) {
-		snprintf(num, sizeof(num), "%llu", (unsigned long long)canary_note.t.number);
-		log_error("patgate.fcgi: token.canary for token %s could not be queued", num);
+		snprintf(num, sizeof(num), "%llu",
+		    (unsigned long long)canary_note.t.number);
+		log_error("patgate.fcgi: token.canary for token %s could not "
+		    "be queued", num);
 	}
 	json_object_put(canary_note.details);
 	canary_note.details = NULL;

@@ -22,15 +22,16 @@
 #define CACHE_HASH_TAIL	32
 
 struct cache_slot {
-	uint64_t	 id;		/* token number, or session id as a number */
+	uint64_t	 id;	/* token number, or session id as a number */
 	unsigned char	 kind;		/* 0: empty */
 	unsigned char	 digest[16];	/* of kind, id and secret */
-	char		 hashtail[CACHE_HASH_TAIL + 1];	/* of the stored hash it passed */
+	/* of the stored hash it passed */
+	char		 hashtail[CACHE_HASH_TAIL + 1];
 	time_t		 until;
 };
 
 #define CACHE_REFUSED_SLOTS	1024	/* a power of two */
-#define CACHE_REFUSED_TAG	0x80	/* apart from the kinds: digests differ */
+#define CACHE_REFUSED_TAG	0x80 /* apart from the kinds: digests differ */
 
 static struct cache_slot slots[CACHE_SLOTS];
 static struct cache_slot refused[CACHE_REFUSED_SLOTS];
@@ -72,8 +73,10 @@ cache_siphash128(const unsigned char k[16], const void *in, size_t len,
 {
 	const unsigned char *m = in, *end = m + len - (len % 8);
 	uint64_t	 k0 = cache_le64(k), k1 = cache_le64(k + 8);
-	uint64_t	 v0 = 0x736f6d6570736575ULL ^ k0, v1 = 0x646f72616e646f6dULL ^ k1;
-	uint64_t	 v2 = 0x6c7967656e657261ULL ^ k0, v3 = 0x7465646279746573ULL ^ k1;
+	uint64_t	 v0 = 0x736f6d6570736575ULL ^ k0,
+			 v1 = 0x646f72616e646f6dULL ^ k1;
+	uint64_t	 v2 = 0x6c7967656e657261ULL ^ k0,
+			 v3 = 0x7465646279746573ULL ^ k1;
 	uint64_t	 b = (uint64_t)len << 56, mi;
 	size_t		 left = len & 7;
 
@@ -140,7 +143,8 @@ cache_same(const unsigned char a[16], const unsigned char b[16])
 }
 
 int
-cache_secret_known(enum cache_kind kind, uint64_t id, const char *secret, size_t len, time_t now)
+cache_secret_known(enum cache_kind kind, uint64_t id, const char *secret,
+    size_t len, time_t now)
 {
 	struct cache_slot *s = cache_slot_for(kind, id);
 	unsigned char	 d[16];
@@ -180,8 +184,8 @@ cache_hit(enum cache_kind kind, uint64_t id, const char *secret, size_t len,
 }
 
 void
-cache_remember(enum cache_kind kind, uint64_t id, const char *secret, size_t len,
-    const char *stored_hash, time_t now)
+cache_remember(enum cache_kind kind, uint64_t id, const char *secret,
+    size_t len, const char *stored_hash, time_t now)
 {
 	struct cache_slot *s = cache_slot_for(kind, id);
 
@@ -213,19 +217,20 @@ cache_refused(enum cache_kind kind, uint64_t id, const char *secret, size_t len,
 	if (s->kind != kind || s->id != id || s->until <= now ||
 	    strcmp(s->hashtail, cache_tail(stored_hash)) != 0)
 		return 0;
-	if (cache_mac((unsigned char)(kind | CACHE_REFUSED_TAG), id, secret, len, d) == -1)
+	if (cache_mac((unsigned char)(kind | CACHE_REFUSED_TAG), id, secret,
+	    len, d) == -1)
 		return 0;
 	return cache_same(d, s->digest);
 }
 
 void
-cache_remember_refusal(enum cache_kind kind, uint64_t id, const char *secret, size_t len,
-    const char *stored_hash, time_t now)
+cache_remember_refusal(enum cache_kind kind, uint64_t id, const char *secret,
+    size_t len, const char *stored_hash, time_t now)
 {
 	struct cache_slot *s = cache_refused_slot(kind, id);
 
-	if (cache_mac((unsigned char)(kind | CACHE_REFUSED_TAG), id, secret, len,
-	    s->digest) == -1) {
+	if (cache_mac((unsigned char)(kind | CACHE_REFUSED_TAG), id, secret,
+	    len, s->digest) == -1) {
 		s->kind = 0;
 		return;
 	}

@@ -21,10 +21,10 @@
 
 #include "patgate.h"
 
-#define NOTIFY_POLL_MS		1000	/* --follow: between looks at the queue */
+#define NOTIFY_POLL_MS		1000 /* --follow: between looks at the queue */
 #define NOTIFY_RETRY_S		30	/* --follow: after a failed delivery */
 #define NOTIFY_EXPIRING_S	60	/* --follow: between expiry scans */
-#define NOTIFY_CMD_TIMEOUT_S	60	/* a command still running then is killed */
+#define NOTIFY_CMD_TIMEOUT_S	60 /* a command still running then is killed */
 
 static volatile sig_atomic_t notify_stop;
 
@@ -62,15 +62,19 @@ notify_json(struct store *st, const struct event_rec *e)
 	json_object_object_add(o, "at", json_object_new_string(when));
 	u = json_object_new_object();
 	json_object_object_add(u, "id", json_object_new_string(e->user_id));
-	json_object_object_add(u, "email", known ? json_object_new_string(user.email) : NULL);
-	json_object_object_add(u, "name", known ? json_object_new_string(user.name) : NULL);
+	json_object_object_add(u, "email",
+	    known ? json_object_new_string(user.email) : NULL);
+	json_object_object_add(u, "name",
+	    known ? json_object_new_string(user.name) : NULL);
 	json_object_object_add(o, "user", u);
 	t = json_object_new_object();
 	json_object_object_add(t, "id", json_object_new_string(e->token_id));
-	json_object_object_add(t, "name", json_object_new_string(e->token_name));
+	json_object_object_add(t, "name",
+	    json_object_new_string(e->token_name));
 	if (e->token_expires_at != 0) {
 		valid_time_format(e->token_expires_at, when);
-		json_object_object_add(t, "expires_at", json_object_new_string(when));
+		json_object_object_add(t, "expires_at",
+		    json_object_new_string(when));
 	} else
 		json_object_object_add(t, "expires_at", NULL);
 	json_object_object_add(o, "token", t);
@@ -122,20 +126,23 @@ notify_run(const char *cmd, const char *text)
 			off += (size_t)w;
 	(void)close(fds[1]);
 	for (waited = 0; waited < NOTIFY_CMD_TIMEOUT_S * 1000L; waited += 20) {
-		if ((got = waitpid(pid, &status, WNOHANG)) != 0 && !(got == -1 && errno == EINTR))
+		if ((got = waitpid(pid, &status, WNOHANG)) != 0 &&
+		    !(got == -1 && errno == EINTR))
 			break;
 		(void)usleep(20000);
 	}
 	if (got == 0) {
-		fprintf(stderr, "patgate: notify: the command ran over %d seconds; killed\n",
-		    NOTIFY_CMD_TIMEOUT_S);
+		fprintf(stderr,
+		    "patgate: notify: the command ran over %d seconds; "
+		    "killed\n", NOTIFY_CMD_TIMEOUT_S);
 		(void)kill(-pid, SIGKILL);
 		(void)kill(pid, SIGKILL);
 		while (waitpid(pid, &status, 0) == -1 && errno == EINTR)
 			continue;
 		return -1;
 	}
-	return got == pid && WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -1;
+	return got == pid && WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 :
+	    -1;
 }
 
 /*
@@ -144,7 +151,8 @@ notify_run(const char *cmd, const char *text)
  * 0, or -1 when the store failed.
  */
 static int
-notify_pass(const struct config *cfg, struct store *st, int dry, unsigned long *failed)
+notify_pass(const struct config *cfg, struct store *st, int dry,
+    unsigned long *failed)
 {
 	struct event_rec e;
 	uint64_t	 after = 0;
@@ -152,7 +160,8 @@ notify_pass(const struct config *cfg, struct store *st, int dry, unsigned long *
 	char		*text;
 
 	*failed = 0;
-	while (!notify_stop && (rc = store_event_next(st, after, &e)) == STORE_OK) {
+	while (!notify_stop &&
+	    (rc = store_event_next(st, after, &e)) == STORE_OK) {
 		after = e.seq;
 		text = notify_json(st, &e);
 		store_event_release(&e);
@@ -169,8 +178,9 @@ notify_pass(const struct config *cfg, struct store *st, int dry, unsigned long *
 				return -1;
 			}
 		} else {
-			fprintf(stderr, "patgate: notify: event %llu (%s) not delivered; kept\n",
-			    (unsigned long long)e.seq, e.event);
+			fprintf(stderr,
+			    "patgate: notify: event %llu (%s) not delivered; "
+			    "kept\n", (unsigned long long)e.seq, e.event);
 			(*failed)++;
 		}
 		free(text);
@@ -185,9 +195,11 @@ notify_expiring(const struct config *cfg, struct store *st)
 	unsigned long	 queued;
 	time_t		 now = time(NULL);
 
-	if (store_event_queue_expiring(st, now, now + cfg->expiry_notice_days * 86400,
-	    &queued) != STORE_OK) {
-		fprintf(stderr, "patgate: notify: the expiry notices could not be queued\n");
+	if (store_event_queue_expiring(st, now,
+	    now + cfg->expiry_notice_days * 86400, &queued) != STORE_OK) {
+		fprintf(stderr,
+		    "patgate: notify: the expiry notices could not be "
+		    "queued\n");
 		return -1;
 	}
 	return 0;
@@ -203,7 +215,7 @@ cli_notify(const struct config *cfg, struct store *st, int follow, int dry)
 
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = SIG_IGN;
-	(void)sigaction(SIGPIPE, &sa, NULL);	/* a command that reads nothing */
+	(void)sigaction(SIGPIPE, &sa, NULL); /* a command that reads nothing */
 	sa.sa_handler = notify_on_signal;
 	(void)sigaction(SIGTERM, &sa, NULL);
 	(void)sigaction(SIGINT, &sa, NULL);
@@ -214,11 +226,13 @@ cli_notify(const struct config *cfg, struct store *st, int follow, int dry)
 			scanned = time(NULL);
 		}
 		if (notify_pass(cfg, st, dry, &failed) == -1) {
-			fprintf(stderr, "patgate: notify: the queue could not be read\n");
+			fprintf(stderr,
+			    "patgate: notify: the queue could not be read\n");
 			return 1;
 		}
 		if (follow)
-			notify_sleep(failed > 0 ? NOTIFY_RETRY_S * 1000L : NOTIFY_POLL_MS);
+			notify_sleep(failed > 0 ? NOTIFY_RETRY_S * 1000L :
+			    NOTIFY_POLL_MS);
 	} while (follow && !notify_stop && !dry);
 	if (follow)
 		return rc;

@@ -92,8 +92,8 @@ hash_same_cost(const char *encoded, uint32_t m, uint32_t t, uint32_t p)
 	size_t	 n;
 
 	/* The form libargon2 writes: "$argon2id$v=19$m=M,t=T,p=P$salt$tag". */
-	n = (size_t)snprintf(want, sizeof(want), "$argon2id$v=%d$m=%u,t=%u,p=%u$",
-	    ARGON2_VERSION_NUMBER, m, t, p);
+	n = (size_t)snprintf(want, sizeof(want),
+	    "$argon2id$v=%d$m=%u,t=%u,p=%u$", ARGON2_VERSION_NUMBER, m, t, p);
 	return n < sizeof(want) && strncmp(encoded, want, n) == 0;
 }
 

@@ -30,7 +30,9 @@ json_out_room(struct json_out *w, size_t more)
 		return 0;
 	for (cap = w->cap ? w->cap : 256; cap < w->len + more; cap *= 2)
 		continue;
-	/* Not realloc: the old buffer may hold a new token and is wiped first. */
+	/*
+	 * Not realloc: the old buffer may hold a new token and is wiped first.
+	 */
 	if ((grown = malloc(cap)) == NULL) {
 		w->failed = 1;
 		return -1;

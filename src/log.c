@@ -52,8 +52,9 @@ log_repeat(const char *kind, time_t now, unsigned long *skipped)
 	budget_used++;
 	/* What was held back in an earlier second is told with this line. */
 	*skipped = budget_held;
+	/* another kind's count is not lost */
 	if (repeats[i].key == h || repeats[i].skipped > 0)
-		*skipped += repeats[i].skipped;	/* another kind's count is not lost */
+		*skipped += repeats[i].skipped;
 	budget_held = 0;
 	repeats[i].key = h;
 	repeats[i].second = now;
@@ -130,7 +131,8 @@ log_value(char *buf, size_t at, size_t cap, const char *v)
 	int	 quote = (*v == '\0');
 
 	for (i = 0; v[i] != '\0'; i++)
-		if (v[i] <= ' ' || v[i] == '"' || v[i] == '=' || (unsigned char)v[i] >= 0x7f)
+		if (v[i] <= ' ' || v[i] == '"' || v[i] == '=' ||
+		    (unsigned char)v[i] >= 0x7f)
 			quote = 1;
 	if (!quote)
 		return log_put(buf, at, cap, v, i);
@@ -138,7 +140,8 @@ log_value(char *buf, size_t at, size_t cap, const char *v)
 		buf[at++] = '"';
 	for (i = 0; u[i] != '\0'; i += n) {
 		n = u[i] < 0x80 ? 1 : log_utf8_plain(u + i);
-		if (n > 1 || (n == 1 && u[i] >= ' ' && u[i] != 0x7f && u[i] != '"' &&
+		if (n > 1 ||
+		    (n == 1 && u[i] >= ' ' && u[i] != 0x7f && u[i] != '"' &&
 		    u[i] != '\\')) {
 			/* A character is written whole or not at all. */
 			if (at + n + 1 >= cap)
@@ -185,8 +188,8 @@ log_audit(const struct log_sink *sink, const char *event, ...)
 	}
 	va_end(ap);
 	/*
-	 * A cut line ends at cap - 1: the newline goes there, or a long value (an email sent to login, say) would run
-	 * this line into the next.
+	 * A cut line ends at cap - 1: the newline goes there, or a long value
+	 * (an email sent to login, say) would run this line into the next.
 	 */
 	if (at >= cap)
 		at = cap - 1;

@@ -82,7 +82,8 @@ watch_run(void *arg)
 	(void)arg;
 	for (;;) {
 		/* Relative: a long pause ends in one tick, not many. */
-		while (clock_nanosleep(CLOCK_MONOTONIC, 0, &tick, NULL) == EINTR)
+		while (clock_nanosleep(CLOCK_MONOTONIC, 0, &tick,
+		    NULL) == EINTR)
 			continue;
 		if (!atomic_load(&watch_busy)) {
 			stalled = 0;
@@ -153,7 +154,8 @@ app_store_ready(struct app *app)
 
 	if (app->store != NULL)
 		return;
-	if (store_open(app->cfg->db_dir, 0, &app->store, err, sizeof(err)) != STORE_OK) {
+	if (store_open(app->cfg->db_dir, 0, &app->store, err,
+	    sizeof(err)) != STORE_OK) {
 		log_error("patgate.fcgi: %s", err);
 		app->store = NULL;
 		return;
@@ -162,7 +164,9 @@ app_store_ready(struct app *app)
 		store_set_stall(app->store, (unsigned)app->cfg->test_stall_ms);
 }
 
-/* After a panic the handles are useless: close them and open afresh next time. */
+/*
+ * After a panic the handles are useless: close them and open afresh next time.
+ */
 static void
 app_store_check(struct app *app)
 {
@@ -207,13 +211,17 @@ fcgi_index(struct fcgi_params *p, char **envp)
 	p->envp = envp;
 	memset(p->value, 0, sizeof(p->value));
 	for (e = envp; *e != NULL; e++) {
-		/* The name's length settles all but a few candidates at once. */
+		/*
+		 * The name's length settles all but a few candidates at once.
+		 */
 		if ((eq = strchr(*e, '=')) == NULL)
 			continue;
 		n = (size_t)(eq - *e);
 		for (i = 0; i < FCGI_WANTED; i++)
-			if (fcgi_wanted[i].len == n && memcmp(*e, fcgi_wanted[i].name, n) == 0) {
-				if (p->value[i] == NULL)	/* the first wins, as in libfcgi */
+			if (fcgi_wanted[i].len == n &&
+			    memcmp(*e, fcgi_wanted[i].name, n) == 0) {
+				/* the first wins, as in libfcgi */
+				if (p->value[i] == NULL)
 					p->value[i] = eq + 1;
 				break;
 			}
@@ -227,7 +235,8 @@ fcgi_param(const char *name, void *env)
 	size_t		 i;
 
 	for (i = 0; i < FCGI_WANTED; i++)
-		if (name[0] == fcgi_wanted[i].name[0] && strcmp(name, fcgi_wanted[i].name) == 0)
+		if (name[0] == fcgi_wanted[i].name[0] &&
+		    strcmp(name, fcgi_wanted[i].name) == 0)
 			return p->value[i];
 	return FCGX_GetParam(name, p->envp);
 }
@@ -254,8 +263,8 @@ fcgi_log(void *ctx, const char *line, size_t len)
 }
 
 static void
-serve_one(struct app *app, struct request *req, int (*put)(const char *, size_t, void *),
-    void *out)
+serve_one(struct app *app, struct request *req,
+    int (*put)(const char *, size_t, void *), void *out)
 {
 	struct response	 res;
 	char		*wire;
@@ -297,7 +306,8 @@ serve_fcgi(struct app *app)
 	struct fcgi_params params;
 
 	/* A signal ends accept(): without the flag libfcgi would wait on. */
-	if (FCGX_Init() != 0 || FCGX_InitRequest(&r, 0, FCGI_FAIL_ACCEPT_ON_INTR) != 0) {
+	if (FCGX_Init() != 0 ||
+	    FCGX_InitRequest(&r, 0, FCGI_FAIL_ACCEPT_ON_INTR) != 0) {
 		fprintf(stderr, "patgate.fcgi: cannot set up FastCGI\n");
 		return 1;
 	}
@@ -312,7 +322,10 @@ serve_fcgi(struct app *app)
 		serve_one(app, &req, fcgi_put, r.out);
 		atomic_store(&watch_err, NULL);	/* Finish_r frees it */
 		FCGX_Finish_r(&r);
-		/* Answered: periodic work delays no one now, and is watched too. */
+		/*
+		 * Answered: periodic work delays no one now, and is watched
+		 * too.
+		 */
 		watch_begin();
 		binding_canary_flush(app->store);
 		store_maintain(app->store);
@@ -346,7 +359,8 @@ static int
 cgi_put(const char *buf, size_t len, void *out)
 {
 	(void)out;
-	return fwrite(buf, 1, len, stdout) == len && fflush(stdout) == 0 ? 0 : -1;
+	return fwrite(buf, 1, len, stdout) == len && fflush(stdout) == 0 ?
+	    0 : -1;
 }
 
 static int
@@ -375,7 +389,8 @@ fail_config(const char *err)
 	if (!FCGX_IsCGI())
 		return 1;
 	response_init(&res);
-	response_error(&res, 500, "patgate is misconfigured; see the server's error log.");
+	response_error(&res, 500,
+	    "patgate is misconfigured; see the server's error log.");
 	if ((wire = response_serialize(&res, &len)) != NULL) {
 		(void)fwrite(wire, 1, len, stdout);
 		free(wire);
@@ -393,11 +408,15 @@ main(int argc, char *argv[])
 	char		 err[256];
 	int		 rc;
 
-	if (argc > 1 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
+	if (argc > 1 &&
+	    (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
 		printf("usage: patgate.fcgi\n"
-		    "Serves the patgate API as a FastCGI responder or authorizer on the\n"
-		    "listening socket at fd 0 (spawn-fcgi), or one plain-CGI request\n"
-		    "when fd 0 is not a socket.  Configured by PATGATE_* variables.\n");
+		    "Serves the patgate API as a FastCGI responder or "
+		    "authorizer on the\n"
+		    "listening socket at fd 0 (spawn-fcgi), or one "
+		    "plain-CGI request\n"
+		    "when fd 0 is not a socket.  Configured by PATGATE_* "
+		    "variables.\n");
 		return 0;
 	}
 	umask(077);
@@ -424,7 +443,7 @@ main(int argc, char *argv[])
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = SIG_IGN;
 	sigaction(SIGPIPE, &sa, NULL);
-	sa.sa_handler = on_term;	/* no SA_RESTART: accept() must return */
+	sa.sa_handler = on_term; /* no SA_RESTART: accept() must return */
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
 	watch_limit = (unsigned)cfg.request_timeout;

@@ -33,18 +33,18 @@ struct config {
 	char		 pw_argon2[64];		/* PATGATE_PASSWORD_ARGON2 */
 	uint32_t	 pw_argon2_m, pw_argon2_t, pw_argon2_p;
 	char		 token_prefix[33];	/* PATGATE_TOKEN_PREFIX */
-	long		 session_ttl;		/* PATGATE_SESSION_TTL, seconds */
-	long		 max_tokens_per_user;	/* PATGATE_MAX_TOKENS_PER_USER */
+	long		 session_ttl;	/* PATGATE_SESSION_TTL, seconds */
+	long		 max_tokens_per_user; /* PATGATE_MAX_TOKENS_PER_USER */
 	long		 max_token_days;	/* PATGATE_MAX_TOKEN_DAYS */
 	const char	*rules_path;		/* PATGATE_RULES, or NULL */
 	int		 log_syslog;		/* PATGATE_LOG=syslog */
 	long		 login_max_per_addr;	/* PATGATE_LOGIN_MAX_PER_ADDR */
-	long		 request_timeout;	/* PATGATE_REQUEST_TIMEOUT, seconds */
-	long		 test_stall_ms;		/* PATGATE_TEST_STALL_MS: tests only */
-	long		 login_window;		/* PATGATE_LOGIN_WINDOW, seconds */
+	long		 request_timeout; /* PATGATE_REQUEST_TIMEOUT, seconds */
+	long		 test_stall_ms;	/* PATGATE_TEST_STALL_MS: tests only */
+	long		 login_window;	/* PATGATE_LOGIN_WINDOW, seconds */
 	int		 require_expiry;	/* PATGATE_REQUIRE_EXPIRY=1 */
-	long		 revoke_max_per_addr;	/* PATGATE_REVOKE_MAX_PER_ADDR */
-	const char	*notify_cmd;		/* PATGATE_NOTIFY_CMD, or NULL */
+	long		 revoke_max_per_addr; /* PATGATE_REVOKE_MAX_PER_ADDR */
+	const char	*notify_cmd;	/* PATGATE_NOTIFY_CMD, or NULL */
 	long		 expiry_notice_days;	/* PATGATE_EXPIRY_NOTICE_DAYS */
 };
 
@@ -77,7 +77,8 @@ void	 harden_no_core(void);
 #define SESSION_PREFIX		"pgs_"
 #define SESSION_ID_LEN		16	/* lowercase hex */
 /* pgs_ + id + _ + core + crc */
-#define SESSION_TOKEN_LEN	(4 + SESSION_ID_LEN + 1 + TOKEN_CORE_LEN + TOKEN_CRC_LEN)
+#define SESSION_TOKEN_LEN \
+	(4 + SESSION_ID_LEN + 1 + TOKEN_CORE_LEN + TOKEN_CRC_LEN)
 #define UUID_LEN		36
 
 /* A PAT taken apart; prefix and core point into the parsed string. */
@@ -122,7 +123,8 @@ int	 token_session_parse(const char *s, struct session_token *out);
 #define HASH_ENCODED_MAX	160
 
 /* Parse "m=..,t=..,p=.." into its three numbers.  0 or -1. */
-int	 hash_params_parse(const char *s, uint32_t *m, uint32_t *t, uint32_t *p);
+int	 hash_params_parse(const char *s, uint32_t *m, uint32_t *t,
+	    uint32_t *p);
 /* Argon2id-hash secret with a fresh salt into out.  0 or -1. */
 int	 hash_make(const char *secret, size_t len, uint32_t m, uint32_t t,
 	    uint32_t p, char out[HASH_ENCODED_MAX]);
@@ -131,12 +133,14 @@ int	 hash_make(const char *secret, size_t len, uint32_t m, uint32_t t,
  * password against it costs what a real check at that cost does, for an
  * email that has no password behind it.
  */
-void	 hash_dummy(uint32_t m, uint32_t t, uint32_t p, char out[HASH_ENCODED_MAX]);
+void	 hash_dummy(uint32_t m, uint32_t t, uint32_t p,
+	    char out[HASH_ENCODED_MAX]);
 /*
  * Was the encoded hash made by Argon2id (the current version) at cost m,
  * t, p?  1 or 0; a hash in any other form is of another cost.
  */
-int	 hash_same_cost(const char *encoded, uint32_t m, uint32_t t, uint32_t p);
+int	 hash_same_cost(const char *encoded, uint32_t m, uint32_t t,
+	    uint32_t p);
 /* 1 if secret matches the encoded hash, 0 if not (or the hash is bad). */
 int	 hash_check(const char *encoded, const char *secret, size_t len);
 
@@ -160,11 +164,16 @@ void	 cache_siphash128(const unsigned char k[16], const void *in, size_t len,
  */
 int	 cache_hit(enum cache_kind kind, uint64_t id, const char *secret,
 	    size_t len, const char *stored_hash, time_t now);
-/* Did this secret pass for (kind, id) within the minute, whatever its record? */
+/*
+ * Did this secret pass for (kind, id) within the minute, whatever its record?
+ */
 int	 cache_secret_known(enum cache_kind kind, uint64_t id,
 	    const char *secret, size_t len, time_t now);
-/* Is the hash the remembered secret passed against this stored_hash?  1 or 0. */
-int	 cache_hash_bound(enum cache_kind kind, uint64_t id, const char *stored_hash);
+/*
+ * Is the hash the remembered secret passed against this stored_hash?  1 or 0.
+ */
+int	 cache_hash_bound(enum cache_kind kind, uint64_t id,
+	    const char *stored_hash);
 /* Remember a secret that just passed Argon2. */
 void	 cache_remember(enum cache_kind kind, uint64_t id, const char *secret,
 	    size_t len, const char *stored_hash, time_t now);
@@ -176,8 +185,9 @@ void	 cache_remember(enum cache_kind kind, uint64_t id, const char *secret,
 int	 cache_refused(enum cache_kind kind, uint64_t id, const char *secret,
 	    size_t len, const char *stored_hash, time_t now);
 /* Remember a secret that just failed Argon2 against stored_hash. */
-void	 cache_remember_refusal(enum cache_kind kind, uint64_t id, const char *secret,
-	    size_t len, const char *stored_hash, time_t now);
+void	 cache_remember_refusal(enum cache_kind kind, uint64_t id,
+	    const char *secret, size_t len, const char *stored_hash,
+	    time_t now);
 void	 cache_forget(enum cache_kind kind, uint64_t id);
 void	 cache_clear(void);
 
@@ -228,8 +238,8 @@ struct token_bindings {
 	struct cidr	 ips[BIND_IPS_MAX];	/* allowed_ips */
 	size_t		 nips;			/* 0: any address */
 	char		 paths[BIND_PATHS_MAX][BIND_PATH_MAX + 1];
-	size_t		 npaths;		/* 0: wherever the rules allow */
-	long		 rate_limit;		/* guarded requests a minute; 0: none */
+	size_t		 npaths;	/* 0: wherever the rules allow */
+	long		 rate_limit;	/* guarded requests a minute; 0: none */
 	int		 canary;		/* a decoy, never accepted */
 };
 
@@ -259,10 +269,11 @@ int	 valid_rotate_input(struct json_object *body, time_t now, long max_days,
  * Judge the bindings of a create body (allowed_ips, paths, rate_limit,
  * canary) into b, each failing field named in errs (valid_bind.c).
  */
-void	 valid_token_bindings(struct json_object *body, struct token_bindings *b,
-	    struct field_errors *errs);
+void	 valid_token_bindings(struct json_object *body,
+	    struct token_bindings *b, struct field_errors *errs);
 /* Where every new token needs an expiry: name expires_at if absent or null. */
-void	 valid_expiry_required(struct json_object *body, struct field_errors *errs);
+void	 valid_expiry_required(struct json_object *body,
+	    struct field_errors *errs);
 /* What a valid login body holds; the strings point into the body. */
 struct login_input {
 	const char	*email;
@@ -323,7 +334,7 @@ enum store_rc {
 	STORE_OK = 0,
 	STORE_NOTFOUND,		/* no such record */
 	STORE_EXISTS,		/* a unique key is taken */
-	STORE_LIMIT,		/* the per-user cap or a login limit is reached */
+	STORE_LIMIT,	/* the per-user cap or a login limit is reached */
 	STORE_ERROR,		/* the database failed; see the log */
 	STORE_RC__MAX
 };
@@ -350,8 +361,8 @@ struct session_rec {
 	time_t		 revoked_at;			/* 0: live */
 };
 
-#define TOKEN_IPS_MAX		5	/* addresses a token remembers using it */
-#define TOKEN_IP_MAX		63	/* bytes of one; a longer one is not kept */
+#define TOKEN_IPS_MAX		5 /* addresses a token remembers using it */
+#define TOKEN_IP_MAX		63 /* bytes of one; a longer one is not kept */
 
 struct token_rec {
 	uint64_t	 number;
@@ -365,10 +376,11 @@ struct token_rec {
 	time_t		 expires_at;			/* 0: never */
 	time_t		 revoked_at;			/* 0: live */
 	time_t		 last_used_at;			/* 0: never used */
-	char		 prefix[TOKEN_PREFIX_MAX + 1];	/* its secret's prefix */
-	int		 prefix_known;			/* 0: a record older than that */
-	char		 rotated_from[UUID_LEN + 1];	/* the id it replaced, or "" */
-	uint64_t	 rotated_to;			/* the number that replaced it, or 0 */
+	char		 prefix[TOKEN_PREFIX_MAX + 1]; /* its secret's prefix */
+	int		 prefix_known;	/* 0: a record older than that */
+	/* the id it replaced, or "" */
+	char		 rotated_from[UUID_LEN + 1];
+	uint64_t	 rotated_to;	/* the number that replaced it, or 0 */
 	struct token_use {				/* newest first */
 		char	 ip[TOKEN_IP_MAX + 1];
 		time_t	 at;
@@ -379,7 +391,9 @@ struct token_rec {
 
 #define LOGIN_MAX_PER_EMAIL	5	/* failed logins per email per window */
 
-/* Login attempts counted under one key ("email:..." or "addr:...") in a window. */
+/*
+ * Login attempts counted under one key ("email:..." or "addr:...") in a window.
+ */
 struct login_rec {
 	time_t		 since;		/* when the window began */
 	long		 count;
@@ -388,7 +402,7 @@ struct login_rec {
 /* What login attempts are held to. */
 struct login_limits {
 	long		 max_email;	/* failures per email per window */
-	long		 max_addr;	/* failures per remote address per window */
+	long		 max_addr; /* failures per remote address per window */
 	long		 window;	/* seconds */
 };
 
@@ -462,7 +476,8 @@ enum store_rc store_session_revoke(struct store *, const char *id, time_t now);
  * Remove the sessions expired or ended (logged out, or made before their
  * user's password changed) by now; the count goes to *removed.
  */
-enum store_rc store_session_prune(struct store *, time_t now, unsigned long *removed);
+enum store_rc store_session_prune(struct store *, time_t now,
+	    unsigned long *removed);
 
 /*
  * Store a new token for rec->user_id: take the next number into
@@ -478,8 +493,12 @@ enum store_rc store_token_create(struct store *, struct token_rec *rec,
  * recs[i].number; the per-user cap is not applied.  STORE_OK or
  * STORE_ERROR (the batches before the failing one stay).
  */
-enum store_rc store_token_bulk(struct store *, struct token_rec *recs, size_t n);
-/* Make everything committed so far durable (a checkpoint).  STORE_OK or STORE_ERROR. */
+enum store_rc store_token_bulk(struct store *, struct token_rec *recs,
+	    size_t n);
+/*
+ * Make everything committed so far durable (a checkpoint).  STORE_OK or
+ * STORE_ERROR.
+ */
 enum store_rc store_flush(struct store *);
 /*
  * Write the log out and fsync it: what was committed without an fsync is
@@ -502,7 +521,9 @@ enum store_rc store_token_each(struct store *, const char *user_id,
  */
 enum store_rc store_token_revoke(struct store *, const char *user_id,
 	    const char *id, time_t now, struct token_rec *rec);
-/* Token id of user_id (NULL: any user), unrevoked.  STORE_NOTFOUND otherwise. */
+/*
+ * Token id of user_id (NULL: any user), unrevoked.  STORE_NOTFOUND otherwise.
+ */
 enum store_rc store_token_by_id(struct store *, const char *user_id,
 	    const char *id, struct token_rec *rec);
 /*
@@ -526,8 +547,8 @@ enum store_rc store_token_revoke_family(struct store *, uint64_t number,
  * a bounded batch a transaction; fn(t, arg) for each one revoked, after
  * its batch commits.  The count goes to *revoked.
  */
-enum store_rc store_token_revoke_unused(struct store *, time_t cutoff, time_t now,
-	    void (*fn)(const struct token_rec *, void *), void *arg,
+enum store_rc store_token_revoke_unused(struct store *, time_t cutoff,
+	    time_t now, void (*fn)(const struct token_rec *, void *), void *arg,
 	    unsigned long *revoked);
 /* A leaked PAT whose secret verified, to be revoked. */
 struct token_leak {
@@ -537,13 +558,15 @@ struct token_leak {
 	char		 user_id[UUID_LEN + 1];	/* out, when revoked */
 };
 /*
- * Revoke each of leaks[0..n) that is still unrevoked, and queue token.revoke.leaked for it with
- * details (an object, borrowed) in the same transaction; a few dozen a
- * transaction, each committed synchronously, the epoch bumped before
- * it returns.  STORE_OK or STORE_ERROR (the batches before stay).
+ * Revoke each of leaks[0..n) that is still unrevoked, and queue
+ * token.revoke.leaked for it with details (an object, borrowed) in the same
+ * transaction; a few dozen a transaction, each committed synchronously, the
+ * epoch bumped before it returns.  STORE_OK or STORE_ERROR (the batches before
+ * stay).
  */
-enum store_rc store_token_revoke_leaked(struct store *, struct token_leak *leaks,
-	    size_t n, time_t now, struct json_object *details);
+enum store_rc store_token_revoke_leaked(struct store *,
+	    struct token_leak *leaks, size_t n, time_t now,
+	    struct json_object *details);
 /*
  * Record a use of t (as read for the check) at now, at most once a minute,
  * without waiting for a lock and without an fsync: a busy record is simply
@@ -551,15 +574,18 @@ enum store_rc store_token_revoke_leaked(struct store *, struct token_leak *leaks
  * one the secret came with, for a record that holds none) are written in
  * the same transaction, and then the use is written whatever the minute;
  * NULL for none.  addr (NULL: none) joins t's recent addresses: one not
- * the newest is written at once, but not twice in a second.  A record whose hash changed since t was read keeps its own.
+ * the newest is written at once, but not twice in a second.  A record whose
+ * hash changed since t was read keeps its own.
  */
 void	 store_token_touch(struct store *, const struct token_rec *t,
-	    const char *rehash, const char *prefix, const char *addr, time_t now);
+	    const char *rehash, const char *prefix, const char *addr,
+	    time_t now);
 /*
  * Remove token records revoked or expired before cutoff, a bounded batch
  * a transaction.  The count of removed records goes to *removed.
  */
-enum store_rc store_prune(struct store *, time_t cutoff, unsigned long *removed);
+enum store_rc store_prune(struct store *, time_t cutoff,
+	    unsigned long *removed);
 
 /* A consistent hot copy of the environment in target, ready to open. */
 enum store_rc store_backup(struct store *, const char *target, char *err,
@@ -577,7 +603,8 @@ enum store_rc store_check(struct store *, void (*problem)(const char *, void *),
  * their next successful use.  STORE_OK or STORE_ERROR.
  */
 enum store_rc store_count_other_cost(struct store *, uint32_t m, uint32_t t,
-	    uint32_t p, time_t now, unsigned long *pats, unsigned long *sessions);
+	    uint32_t p, time_t now, unsigned long *pats,
+	    unsigned long *sessions);
 /*
  * Count a login attempt for email and addr at now, before its password is
  * checked, so that parallel guesses cannot slip past a limit.  STORE_OK,
@@ -602,7 +629,9 @@ enum store_rc store_login_succeeded(struct store *, const char *email,
  */
 enum store_rc store_report_reserve(struct store *, const char *addr, long max,
 	    long window, time_t now, long *retry_after);
-/* Forget the failed logins counted for email (a new password lifts a lockout). */
+/*
+ * Forget the failed logins counted for email (a new password lifts a lockout).
+ */
 enum store_rc store_login_clear(struct store *, const char *email);
 /* Remove the counters whose window (of window seconds) has ended by now. */
 enum store_rc store_login_prune(struct store *, long window, time_t now,
@@ -616,8 +645,8 @@ enum store_rc store_login_prune(struct store *, long window, time_t now,
  * on (and is counted); 0 when the minute's limit is reached, with the
  * seconds until the next minute in *retry_after.
  */
-int	 store_rate_take(struct store *, uint64_t number, long limit, time_t now,
-	    long *retry_after);
+int	 store_rate_take(struct store *, uint64_t number, long limit,
+	    time_t now, long *retry_after);
 /*
  * A use of canary number at now: 1 when its event is due (none yet this
  * second, on the whole host), with *uses the uses it stands for (this one
@@ -627,7 +656,7 @@ int	 store_rate_take(struct store *, uint64_t number, long limit, time_t now,
 int	 store_canary_due(struct store *, uint64_t number, time_t now,
 	    unsigned long *uses);
 
-/* ------------------------------------------------------------ store_events.c */
+/* ----------------------------------------------------------- store_events.c */
 
 #define EVENT_NAME_MAX		32
 
@@ -639,7 +668,7 @@ struct event_rec {
 	char		 user_id[UUID_LEN + 1];
 	char		 token_id[UUID_LEN + 1];
 	uint64_t	 token_number;
-	char		 token_name[NAME_MAX_POINTS * 4 + 1];	/* when queued */
+	char		 token_name[NAME_MAX_POINTS * 4 + 1]; /* when queued */
 	time_t		 token_expires_at;	/* 0: never */
 	struct json_object *details;		/* owned: store_event_release */
 };
@@ -648,7 +677,8 @@ struct event_rec {
  * The oldest queued event after sequence number after (0: the oldest of
  * all) into e.  STORE_OK, STORE_NOTFOUND when there is none, STORE_ERROR.
  */
-enum store_rc store_event_next(struct store *, uint64_t after, struct event_rec *e);
+enum store_rc store_event_next(struct store *, uint64_t after,
+	    struct event_rec *e);
 /* Free what e holds. */
 void	 store_event_release(struct event_rec *e);
 /*
@@ -679,7 +709,10 @@ char	*store_codec_login(const struct login_rec *, size_t *len);
 /* Decode stored bytes; 0, or -1 when damaged or of an unknown version. */
 int	 store_uncodec_user(const void *, size_t, struct user_rec *);
 int	 store_uncodec_session(const void *, size_t, struct session_rec *);
-/* 0; 1 for a record of the JSON form, whose last use is not in it; -1 if damaged. */
+/*
+ * 0; 1 for a record of the JSON form, whose last use is not in it; -1 if
+ * damaged.
+ */
 int	 store_uncodec_token(const void *, size_t, struct token_rec *);
 int	 store_uncodec_login(const void *, size_t, struct login_rec *);
 
@@ -707,11 +740,12 @@ enum request_body_rc {
 struct request {
 	const char	*method;
 	const char	*role;			/* FCGI_ROLE, or NULL */
-	const char	*raw_uri;		/* REQUEST_URI as sent, or path */
-	const char	*query;			/* after REQUEST_URI's '?', or QUERY_STRING; or NULL */
+	const char	*raw_uri;	/* REQUEST_URI as sent, or path */
+	/* after REQUEST_URI's '?', or QUERY_STRING; or NULL */
+	const char	*query;
 	char		 path[1024];		/* REQUEST_URI up to '?' */
 	int		 path_too_long;
-	const char	*path_info;		/* PATH_INFO, without REQUEST_URI */
+	const char	*path_info;	/* PATH_INFO, without REQUEST_URI */
 	const char	*content_type;		/* or NULL */
 	const char	*content_length;	/* or NULL */
 	const char	*authorization;		/* or NULL */
@@ -756,10 +790,11 @@ void	 json_out_time(struct json_out *, time_t);
 /* Wipe (it may hold a new token) and release. */
 void	 json_out_free(struct json_out *);
 
-/* ------------------------------------------------------------ token_object.c */
+/* ----------------------------------------------------------- token_object.c */
 
 #define TOKEN_OBJ_REVOKED	0x1	/* revoked_at, when set */
-#define TOKEN_OBJ_NEW		0x2	/* a create's or rotate's: no last use yet to show */
+/* a create's or rotate's: no last use yet to show */
+#define TOKEN_OBJ_NEW		0x2
 
 /*
  * The token object of the contract (id, name, abilities, created_at,
@@ -777,12 +812,12 @@ void	 token_object_write(struct json_out *, const struct token_rec *,
 struct response {
 	int		 status;
 	struct {
-		char	 name[48];	/* Variable-PATGATE_TOKEN_EXPIRES_AT fits */
-		char	 value[3328];	/* room for 50 abilities, comma-joined */
+		char	 name[48]; /* Variable-PATGATE_TOKEN_EXPIRES_AT fits */
+		char	 value[3328]; /* room for 50 abilities, comma-joined */
 	}		 headers[RESPONSE_HEADERS_MAX];
 	size_t		 nheaders;
 	struct json_object *body;		/* owned; NULL for none */
-	struct json_out	 text;			/* a body written as text, when body is NULL */
+	struct json_out	 text;	/* a body written as text, when body is NULL */
 	int		 exit_after;		/* the worker should exit */
 	/* The token page's files: their type, cacheable; NULL for JSON. */
 	const char	*content_type;
@@ -792,10 +827,13 @@ struct response {
 
 void	 response_init(struct response *);
 void	 response_free(struct response *);
-void	 response_header(struct response *, const char *name, const char *value);
+void	 response_header(struct response *, const char *name,
+	    const char *value);
 /* Set status and {"message": message}. */
 void	 response_error(struct response *, int status, const char *message);
-/* 401 Unauthenticated., with WWW-Authenticate (invalid_token if one was sent). */
+/*
+ * 401 Unauthenticated., with WWW-Authenticate (invalid_token if one was sent).
+ */
 void	 response_unauthenticated(struct response *, int token_sent);
 /* 422 with the message and errors.  Takes errs->obj. */
 void	 response_invalid(struct response *, struct field_errors *errs);
@@ -817,8 +855,9 @@ struct principal {
 	char		 user_id[UUID_LEN + 1];
 	char		 session_id[SESSION_ID_LEN + 1];	/* sessions */
 	struct token_rec token;					/* PATs */
-	char		 rehash[HASH_ENCODED_MAX];	/* the PAT's hash at the current cost, or "" */
-	int		 pin_prefix;		/* token.prefix is to be recorded */
+	/* the PAT's hash at the current cost, or "" */
+	char		 rehash[HASH_ENCODED_MAX];
+	int		 pin_prefix;	/* token.prefix is to be recorded */
 };
 
 enum auth_rc {
@@ -862,7 +901,8 @@ enum auth_rc auth_pat(struct store *, const struct config *, const char *token,
  * (who->token.revoked_at tells): for reuse detection, nothing else.
  */
 enum auth_rc auth_pat_revoked_too(struct store *, const struct config *,
-	    const char *token, time_t now, struct principal *, const char **why);
+	    const char *token, time_t now, struct principal *,
+	    const char **why);
 /*
  * The bindings that make the PAT auth_pat accepted into who look like a
  * bad token, judged after its secret: a canary (*why "canary") or a
@@ -881,7 +921,8 @@ void	 auth_pat_used(struct store *, const struct principal *who,
 int	 rules_load(const char *path, char *err, size_t errlen);
 /*
  * Read the file again if it changed since it was read (looked at no more
- * than once a second).  0, or -1 when it cannot be used, in which case no rule matches until it is mended.
+ * than once a second).  0, or -1 when it cannot be used, in which case no rule
+ * matches until it is mended.
  */
 int	 rules_refresh(const char *path, char *err, size_t errlen);
 /*
@@ -1003,7 +1044,9 @@ int	 api_token_mint(const struct config *, const struct token_input *in,
  */
 int	 api_rotate_lifetime(const struct config *, const struct token_rec *old,
 	    time_t now, time_t *expires_at);
-/* The 201 of a create or rotation, with the new token shown once; wipes core. */
+/*
+ * The 201 of a create or rotation, with the new token shown once; wipes core.
+ */
 void	 api_token_answer_new(struct ctx *, const struct token_rec *,
 	    char core[TOKEN_CORE_LEN + 1]);
 void	 api_tokens_create(struct ctx *);

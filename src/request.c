@@ -49,7 +49,9 @@ request_init(struct request *req, const char *(*getparam)(const char *, void *),
 	if (req->method == NULL)
 		req->method = "GET";
 	req->role = getparam("FCGI_ROLE", env);
-	/* Routing is on REQUEST_URI's path; SCRIPT_NAME + PATH_INFO if absent. */
+	/*
+	 * Routing is on REQUEST_URI's path; SCRIPT_NAME + PATH_INFO if absent.
+	 */
 	if ((uri = getparam("REQUEST_URI", env)) != NULL) {
 		req->raw_uri = uri;
 		q = strchr(uri, '?');
@@ -93,7 +95,7 @@ request_length(const char *s)
 		if (*s < '0' || *s > '9')
 			return -1;
 		if (v > REQUEST_BODY_MAX)
-			continue;	/* large enough to refuse; no overflow */
+			continue; /* large enough to refuse; no overflow */
 		v = v * 10 + (*s - '0');
 	}
 	return v;
@@ -117,7 +119,8 @@ request_body(struct request *req)
 		return BODY_READ_ERROR;
 	/* Read exactly what was announced; an early end is a short body. */
 	while (have < (size_t)want) {
-		got = req->src.read(req->src.ctx, req->body + have, (size_t)want - have);
+		got = req->src.read(req->src.ctx, req->body + have,
+		    (size_t)want - have);
 		if (got < 0)
 			return BODY_READ_ERROR;
 		if (got == 0)

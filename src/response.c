@@ -45,8 +45,10 @@ response_header(struct response *res, const char *name, const char *value)
 {
 	if (res->nheaders == RESPONSE_HEADERS_MAX)
 		return;
-	response_copy(res->headers[res->nheaders].name, sizeof(res->headers[0].name), name);
-	response_copy(res->headers[res->nheaders].value, sizeof(res->headers[0].value), value);
+	response_copy(res->headers[res->nheaders].name,
+	    sizeof(res->headers[0].name), name);
+	response_copy(res->headers[res->nheaders].value,
+	    sizeof(res->headers[0].value), value);
 	res->nheaders++;
 }
 
@@ -95,7 +97,8 @@ response_invalid(struct response *res, struct field_errors *errs)
 	/* Laravel's form: the first sentence, and how many more follow. */
 	if (nfields > 1)
 		snprintf(msg, sizeof(msg), "%s (and %zu more error%s)",
-		    json_object_get_string(first), nfields - 1, nfields > 2 ? "s" : "");
+		    json_object_get_string(first), nfields - 1,
+		    nfields > 2 ? "s" : "");
 	else
 		snprintf(msg, sizeof(msg), "%s", json_object_get_string(first));
 	res->status = 422;
@@ -104,8 +107,8 @@ response_invalid(struct response *res, struct field_errors *errs)
 	json_out_free(&res->text);
 	response_message(res, msg);
 	JSON_OUT_LIT(&res->text, ",\"errors\":");
-	errors = json_object_to_json_string_length(errs->obj, JSON_C_TO_STRING_PLAIN |
-	    JSON_C_TO_STRING_NOSLASHESCAPE, &len);
+	errors = json_object_to_json_string_length(errs->obj,
+	    JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &len);
 	json_out_raw(&res->text, errors, len);
 	JSON_OUT_LIT(&res->text, "}");
 	json_object_put(errs->obj);
@@ -115,14 +118,17 @@ response_invalid(struct response *res, struct field_errors *errs)
 void
 response_busy(struct response *res)
 {
-	response_error(res, 503, "Too many token checks need Argon2 work right now; try again shortly.");
+	response_error(res, 503,
+	    "Too many token checks need Argon2 work right now; try again "
+	    "shortly.");
 	response_header(res, "Retry-After", "1");
 }
 
 void
 response_storage_error(struct response *res)
 {
-	response_error(res, 500, "The token store failed; nothing was changed.");
+	response_error(res, 500,
+	    "The token store failed; nothing was changed.");
 }
 
 const char *
@@ -158,7 +164,8 @@ response_put(char *out, size_t *at, const char *s, size_t n)
 	*at += n;
 }
 
-#define RESPONSE_PUT(out, at, lit)	response_put(out, at, lit, sizeof(lit) - 1)
+#define RESPONSE_PUT(out, at, lit) \
+	response_put(out, at, lit, sizeof(lit) - 1)
 
 /* Write v in decimal at out + at; the new end. */
 static size_t
@@ -187,18 +194,22 @@ response_serialize(const struct response *res, size_t *len)
 		bodylen = res->rawlen;
 	} else if (res->body != NULL)
 		body = json_object_to_json_string_length(res->body,
-		    JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &bodylen);
+		    JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE,
+		    &bodylen);
 	else if (res->text.failed)
 		return NULL;
 	else if (res->text.buf != NULL) {
 		body = res->text.buf;
 		bodylen = res->text.len;
 	}
-	cap = 512 + (res->content_type != NULL ? strlen(res->content_type) : 0) +
+	cap = 512 +
+	    (res->content_type != NULL ? strlen(res->content_type) : 0) +
 	    res->nheaders * sizeof(res->headers[0]) + bodylen + 1;
 	if ((out = malloc(cap)) == NULL)
 		return NULL;
-	/* The Status line comes first and always: an authorizer depends on it. */
+	/*
+	 * The Status line comes first and always: an authorizer depends on it.
+	 */
 	RESPONSE_PUT(out, &at, "Status: ");
 	at = response_number(out, at, (size_t)res->status);
 	RESPONSE_PUT(out, &at, " ");
@@ -211,15 +222,21 @@ response_serialize(const struct response *res, size_t *len)
 		    "Pragma: no-cache\r\n"
 		    "X-Content-Type-Options: nosniff\r\n");
 	else {
-		/* The page's files hold no secret: their caching is their own. */
+		/*
+		 * The page's files hold no secret: their caching is their own.
+		 */
 		RESPONSE_PUT(out, &at, "\r\nContent-Type: ");
-		response_put(out, &at, res->content_type, strlen(res->content_type));
-		RESPONSE_PUT(out, &at, "\r\nX-Content-Type-Options: nosniff\r\n");
+		response_put(out, &at, res->content_type,
+		    strlen(res->content_type));
+		RESPONSE_PUT(out, &at,
+		    "\r\nX-Content-Type-Options: nosniff\r\n");
 	}
 	for (i = 0; i < res->nheaders; i++) {
-		response_put(out, &at, res->headers[i].name, strlen(res->headers[i].name));
+		response_put(out, &at, res->headers[i].name,
+		    strlen(res->headers[i].name));
 		RESPONSE_PUT(out, &at, ": ");
-		response_put(out, &at, res->headers[i].value, strlen(res->headers[i].value));
+		response_put(out, &at, res->headers[i].value,
+		    strlen(res->headers[i].value));
 		RESPONSE_PUT(out, &at, "\r\n");
 	}
 	/* A 304 has no body, and no length that would claim one. */

@@ -6,13 +6,16 @@
 
 struct route {
 	const char	*method;
-	const char	*pattern;	/* the whole path, or one with an {id} segment */
-	int		 id_follows;	/* pattern ends with, or holds, an {id} segment */
+	/* the whole path, or one with an {id} segment */
+	const char	*pattern;
+	/* pattern ends with, or holds, an {id} segment */
+	int		 id_follows;
 	enum cred_kind	 cred;
 	handler_fn	 handler;
 };
 
 /* The check comes first: it is by far the most frequent request. */
+/* table: wider than 80 columns */
 static const struct route routes[] = {
 	/* nginx's auth_request keeps the original method: serve them all. */
 	{ "*",      "/api/v1/auth/check",       0, CRED_NONE,    api_auth_check },
@@ -84,9 +87,13 @@ route_pat(struct ctx *c, int revoked_too)
 		return -1;
 	}
 	rc = revoked_too ?
-	    auth_pat_revoked_too(c->app->store, c->app->cfg, token, c->now, &c->who, &why) :
+	    auth_pat_revoked_too(c->app->store, c->app->cfg, token, c->now,
+	    &c->who, &why) :
 	    auth_pat(c->app->store, c->app->cfg, token, c->now, &c->who, &why);
-	/* A revoked token has no bindings left to judge: reuse is judged instead. */
+	/*
+	 * A revoked token has no bindings left to judge: reuse is judged
+	 * instead.
+	 */
 	if (rc == AUTH_OK && c->who.token.revoked_at == 0)
 		rc = auth_pat_bound(&c->who, c->req->remote_addr, &why);
 	switch (rc) {
@@ -101,8 +108,8 @@ route_pat(struct ctx *c, int revoked_too)
 	default:
 		response_unauthenticated(c->res, 1);
 		if (strcmp(why, "canary") == 0)
-			binding_canary_seen(c->app->store, &c->who.token, c->req,
-			    c->req->method, c->req->raw_uri, c->now);
+			binding_canary_seen(c->app->store, &c->who.token,
+			    c->req, c->req->method, c->req->raw_uri, c->now);
 		return -1;
 	}
 }
@@ -131,7 +138,8 @@ route_authenticate(struct ctx *c)
 		response_storage_error(c->res);
 		return -1;
 	}
-	switch (auth_session(c->app->store, c->app->cfg, token, c->now, &c->who)) {
+	switch (auth_session(c->app->store, c->app->cfg, token, c->now,
+	    &c->who)) {
 	case AUTH_OK:
 		return 0;
 	case AUTH_ERROR:
@@ -168,14 +176,19 @@ route_find(const char *path, const char *method, const struct route **hit,
 			*paramlen = n;
 			return 1;
 		}
-		/* A method named once, though a self form and {id} both serve it. */
+		/*
+		 * A method named once, though a self form and {id} both serve
+		 * it.
+		 */
 		len = strlen(routes[i].method);
 		for (at = strstr(allow, routes[i].method); at != NULL;
 		    at = strstr(at + 1, routes[i].method))
-			if ((at == allow || at[-1] == ' ') && (at[len] == ',' || at[len] == '\0'))
+			if ((at == allow || at[-1] == ' ') &&
+			    (at[len] == ',' || at[len] == '\0'))
 				break;
 		if (at == NULL)
-			snprintf(allow + strlen(allow), allowlen - strlen(allow), "%s%s",
+			snprintf(allow + strlen(allow),
+			    allowlen - strlen(allow), "%s%s",
 			    allow[0] != '\0' ? ", " : "", routes[i].method);
 	}
 	return 0;
@@ -188,10 +201,12 @@ route_each(route_each_fn fn, void *arg)
 	size_t	 i;
 
 	for (i = 0; i < NROUTES; i++) {
-		/* A trailing {id} is implied by id_follows alone: spell it out. */
+		/*
+		 * A trailing {id} is implied by id_follows alone: spell it out.
+		 */
 		snprintf(path, sizeof(path), "%s%s", routes[i].pattern,
-		    routes[i].id_follows && strstr(routes[i].pattern, "{id}") == NULL ?
-		    "{id}" : "");
+		    routes[i].id_follows &&
+		    strstr(routes[i].pattern, "{id}") == NULL ? "{id}" : "");
 		fn(routes[i].method, path, arg);
 	}
 }
@@ -213,14 +228,18 @@ route_dispatch(struct app *app, struct request *req, struct response *res)
 	c.now = time(NULL);
 	principal_reset(&c.who);
 	if (!req->path_too_long)
-		found = route_find(req->path, req->method, &hit, &param, &paramlen, allow,
-		    sizeof(allow));
-	/* A cgi-bin script's own URL heads SCRIPT_NAME + PATH_INFO: try PATH_INFO. */
+		found = route_find(req->path, req->method, &hit, &param,
+		    &paramlen, allow, sizeof(allow));
+	/*
+	 * A cgi-bin script's own URL heads SCRIPT_NAME + PATH_INFO: try
+	 * PATH_INFO.
+	 */
 	if (!found && allow[0] == '\0' && req->path_info != NULL)
-		found = route_find(req->path_info, req->method, &hit, &param, &paramlen,
-		    allow, sizeof(allow));
+		found = route_find(req->path_info, req->method, &hit, &param,
+		    &paramlen, allow, sizeof(allow));
 	if (!found && allow[0] != '\0') {
-		response_error(res, 405, "The method is not allowed on this path.");
+		response_error(res, 405,
+		    "The method is not allowed on this path.");
 		response_header(res, "Allow", allow);
 		return;
 	}
@@ -228,7 +247,10 @@ route_dispatch(struct app *app, struct request *req, struct response *res)
 		response_error(res, 404, "Not found.");
 		return;
 	}
-	/* An {id} longer than any id names no token: kept short, it matches none. */
+	/*
+	 * An {id} longer than any id names no token: kept short, it matches
+	 * none.
+	 */
 	if (param != NULL) {
 		if (paramlen >= sizeof(id))
 			paramlen = sizeof(id) - 1;
@@ -236,7 +258,9 @@ route_dispatch(struct app *app, struct request *req, struct response *res)
 		id[paramlen] = '\0';
 		c.param = id;
 	}
-	/* Credentials before the body: an anonymous client learns nothing more. */
+	/*
+	 * Credentials before the body: an anonymous client learns nothing more.
+	 */
 	if (hit->cred == CRED_SESSION && route_authenticate(&c) == -1)
 		return;
 	if (hit->cred == CRED_PAT && route_authenticate_pat(&c) == -1)

@@ -26,7 +26,8 @@ struct rule {
 struct rules {
 	struct rule	*rule;
 	size_t		 n;
-	int		 broken;	/* the file changed into something unreadable */
+	/* the file changed into something unreadable */
+	int		 broken;
 	struct stat	 seen;		/* of the file last read */
 };
 
@@ -40,8 +41,10 @@ rules_ability_ok(const char *s)
 	if (n == 0 || n > ABILITY_MAX_LEN)
 		return 0;
 	for (i = 0; i < n; i++)
-		if (!((s[i] >= 'A' && s[i] <= 'Z') || (s[i] >= 'a' && s[i] <= 'z') ||
-		    (s[i] >= '0' && s[i] <= '9') || strchr("_.:*-", s[i]) != NULL))
+		if (!((s[i] >= 'A' && s[i] <= 'Z') ||
+		    (s[i] >= 'a' && s[i] <= 'z') ||
+		    (s[i] >= '0' && s[i] <= '9') ||
+		    strchr("_.:*-", s[i]) != NULL))
 			return 0;
 	return 1;
 }
@@ -82,17 +85,21 @@ rules_parse_line(char *line, struct rule *r, const char **why)
 	}
 	plen = strlen(f[1]);
 	if (f[1][0] != '/' || plen >= RULE_PATH_MAX ||
-	    (strchr(f[1], '*') != NULL && strchr(f[1], '*') != f[1] + plen - 1)) {
-		*why = "PATH-PATTERN must start with / and may hold * only at its end";
+	    (strchr(f[1], '*') != NULL &&
+	    strchr(f[1], '*') != f[1] + plen - 1)) {
+		*why = "PATH-PATTERN must start with / and may hold * only at "
+		    "its end";
 		return -1;
 	}
 	if (!rules_ability_ok(f[2])) {
-		*why = "ABILITY must be 1 to 64 characters of A-Z a-z 0-9 _ . : * -";
+		*why = "ABILITY must be 1 to 64 characters of A-Z a-z 0-9 _ . "
+		    ": * -";
 		return -1;
 	}
 	snprintf(r->method, sizeof(r->method), "%s", f[0]);
 	r->prefix = f[1][plen - 1] == '*';
-	snprintf(r->path, sizeof(r->path), "%.*s", (int)(plen - (size_t)r->prefix), f[1]);
+	snprintf(r->path, sizeof(r->path), "%.*s",
+	    (int)(plen - (size_t)r->prefix), f[1]);
 	snprintf(r->ability, sizeof(r->ability), "%s", f[2]);
 	return 0;
 }
@@ -120,7 +127,8 @@ rules_read(const char *path, struct rules *out, char *err, size_t errlen)
 	while (fgets(line, sizeof(line), f) != NULL) {
 		lineno++;
 		if ((nl = strchr(line, '\n')) == NULL && !feof(f)) {
-			snprintf(err, errlen, "%s:%zu: line too long", path, lineno);
+			snprintf(err, errlen, "%s:%zu: line too long", path,
+			    lineno);
 			goto fail;
 		}
 		if (nl != NULL)
@@ -131,7 +139,8 @@ rules_read(const char *path, struct rules *out, char *err, size_t errlen)
 		if (*p == '\0' || *p == '#')
 			continue;
 		if (out->n == RULES_MAX) {
-			snprintf(err, errlen, "%s:%zu: more than %d rules", path, lineno, RULES_MAX);
+			snprintf(err, errlen, "%s:%zu: more than %d rules",
+			    path, lineno, RULES_MAX);
 			goto fail;
 		}
 		if (rules_parse_line(p, &out->rule[out->n], &why) == -1) {
@@ -166,25 +175,32 @@ rules_load(const char *path, char *err, size_t errlen)
 int
 rules_refresh(const char *path, char *err, size_t errlen)
 {
-	static time_t	 looked = -1;	/* the second the file was last looked at */
+	/* the second the file was last looked at */
+	static time_t	 looked = -1;
 	struct rules	 fresh;
 	struct stat	 sb;
 	struct timespec	 ts;
 
 	if (path == NULL)
 		return 0;
-	/* A stat a request costs a tenth of a cached check: look once a second. */
+	/*
+	 * A stat a request costs a tenth of a cached check: look once a second.
+	 */
 	(void)clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
 	if (ts.tv_sec == looked)
 		return current.broken ? -1 : 0;
 	looked = ts.tv_sec;
 	if (stat(path, &sb) == 0 && sb.st_ino == current.seen.st_ino &&
-	    sb.st_dev == current.seen.st_dev && sb.st_size == current.seen.st_size &&
+	    sb.st_dev == current.seen.st_dev &&
+	    sb.st_size == current.seen.st_size &&
 	    sb.st_mtim.tv_sec == current.seen.st_mtim.tv_sec &&
 	    sb.st_mtim.tv_nsec == current.seen.st_mtim.tv_nsec)
 		return current.broken ? -1 : 0;
 	if (rules_read(path, &fresh, err, errlen) == -1) {
-		/* Fail closed: a broken edit must not leave old, wider rules in force. */
+		/*
+		 * Fail closed: a broken edit must not leave old, wider rules in
+		 * force.
+		 */
 		free(current.rule);
 		memset(&current, 0, sizeof(current));
 		current.seen = sb;
@@ -237,7 +253,9 @@ rules_normalize(const char *in, char *out, size_t outlen)
 			return -1;
 		dec[n++] = (char)c;
 	}
-	/* Remove dot and empty segments, as the web server does before routing. */
+	/*
+	 * Remove dot and empty segments, as the web server does before routing.
+	 */
 	while (i < n) {
 		while (i < n && dec[i] == '/')
 			i++;
@@ -246,7 +264,8 @@ rules_normalize(const char *in, char *out, size_t outlen)
 		len = i - seg;
 		if (len == 0)
 			break;
-		dir = (len == 1 && dec[seg] == '.') || (len == 2 && dec[seg] == '.' && dec[seg + 1] == '.');
+		dir = (len == 1 && dec[seg] == '.') ||
+		    (len == 2 && dec[seg] == '.' && dec[seg + 1] == '.');
 		if (dir && len == 2)
 			while (w > 0 && out[--w] != '/')
 				continue;
@@ -274,7 +293,8 @@ rules_ability_for(const char *method, const char *path)
 
 	for (i = 0; i < current.n; i++) {
 		r = &current.rule[i];
-		if (strcmp(r->method, "*") != 0 && strcmp(r->method, method) != 0)
+		if (strcmp(r->method, "*") != 0 &&
+		    strcmp(r->method, method) != 0)
 			continue;
 		if (r->prefix ? strncmp(path, r->path, strlen(r->path)) == 0 :
 		    strcmp(path, r->path) == 0)
@@ -292,8 +312,8 @@ rules_pattern_ok(const char *s, size_t max)
 	if (n == 0 || n > max || n > BIND_PATH_MAX || s[0] != '/')
 		return 0;
 	for (i = 0; i < n; i++)
-		if ((unsigned char)s[i] <= 0x20 || s[i] == 0x7f || s[i] == '%' ||
-		    (s[i] == '*' && i != n - 1))
+		if ((unsigned char)s[i] <= 0x20 || s[i] == 0x7f ||
+		    s[i] == '%' || (s[i] == '*' && i != n - 1))
 			return 0;
 	/* The stem must be what normalizing a request path can give. */
 	n -= s[n - 1] == '*';

@@ -8,7 +8,8 @@
 
 #include "store_private.h"
 
-#define STORE_VERIFY_CACHE	(16 * 1024 * 1024)	/* for verifying a file alone */
+/* for verifying a file alone */
+#define STORE_VERIFY_CACHE	(16 * 1024 * 1024)
 
 enum store_rc
 store_flush(struct store *st)
@@ -17,9 +18,12 @@ store_flush(struct store *st)
 
 	if (st->env == NULL)
 		return STORE_ERROR;
-	/* A checkpoint writes the log and the dirty pages, and drops old logs. */
+	/*
+	 * A checkpoint writes the log and the dirty pages, and drops old logs.
+	 */
 	if ((rc = st->env->txn_checkpoint(st->env, 0, 0, DB_FORCE)) != 0) {
-		fprintf(stderr, "patgate: db: checkpoint failed: %s\n", db_strerror(rc));
+		fprintf(stderr, "patgate: db: checkpoint failed: %s\n",
+		    db_strerror(rc));
 		return STORE_ERROR;
 	}
 	return STORE_OK;
@@ -33,7 +37,8 @@ store_sync(struct store *st)
 	if (st->env == NULL)
 		return STORE_ERROR;
 	if ((rc = st->env->log_flush(st->env, NULL)) != 0) {
-		fprintf(stderr, "patgate: db: log flush failed: %s\n", db_strerror(rc));
+		fprintf(stderr, "patgate: db: log flush failed: %s\n",
+		    db_strerror(rc));
 		return STORE_ERROR;
 	}
 	return STORE_OK;
@@ -50,17 +55,20 @@ store_backup(struct store *st, const char *target, char *err, size_t errlen)
 	int	 rc;
 
 	if ((rc = st->env->txn_checkpoint(st->env, 0, 0, DB_FORCE)) != 0 ||
-	    (rc = st->env->backup(st->env, target, DB_CREATE | DB_BACKUP_CLEAN)) != 0) {
-		snprintf(err, errlen, "backup into %s failed: %s", target, db_strerror(rc));
+	    (rc = st->env->backup(st->env, target,
+	    DB_CREATE | DB_BACKUP_CLEAN)) != 0) {
+		snprintf(err, errlen, "backup into %s failed: %s", target,
+		    db_strerror(rc));
 		return STORE_ERROR;
 	}
 	if ((rc = db_env_create(&copy, 0)) != 0 ||
 	    (rc = copy->set_lg_filemode(copy, STORE_FILE_MODE)) != 0 ||
-	    (rc = copy->open(copy, target, DB_CREATE | DB_INIT_TXN | DB_INIT_LOCK |
-	    DB_INIT_LOG | DB_INIT_MPOOL | DB_RECOVER_FATAL | DB_PRIVATE,
+	    (rc = copy->open(copy, target,
+	    DB_CREATE | DB_INIT_TXN | DB_INIT_LOCK | DB_INIT_LOG |
+	    DB_INIT_MPOOL | DB_RECOVER_FATAL | DB_PRIVATE,
 	    STORE_FILE_MODE)) != 0) {
-		snprintf(err, errlen, "recovery of the copy in %s failed: %s", target,
-		    db_strerror(rc));
+		snprintf(err, errlen, "recovery of the copy in %s failed: %s",
+		    target, db_strerror(rc));
 		if (copy != NULL)
 			(void)copy->close(copy, 0);
 		return STORE_ERROR;
@@ -109,11 +117,13 @@ store_check_index(struct store *st, DB_TXN *txn, struct check *q,
 	while ((rc = c->get(c, &key, &val, DB_NEXT)) == 0) {
 		store_dbt(&k2, val.data, val.size);
 		store_dbt_out(&v2);
-		rc = st->db[DB_TOKENS]->get(st->db[DB_TOKENS], txn, &k2, &v2, 0);
+		rc = st->db[DB_TOKENS]->get(st->db[DB_TOKENS], txn, &k2, &v2,
+		    0);
 		free(v2.data);
 		if (rc == DB_NOTFOUND)
-			store_check_say(q, "token %llu: %s",
-			    val.size == 8 ? (unsigned long long)store_from_be64(val.data) : 0, what);
+			store_check_say(q, "token %llu: %s", val.size == 8 ?
+			    (unsigned long long)store_from_be64(val.data) : 0,
+			    what);
 		else if (rc != 0)
 			break;
 	}
@@ -123,7 +133,8 @@ store_check_index(struct store *st, DB_TXN *txn, struct check *q,
 static void
 store_check_live_stray(uint64_t n, void *arg)
 {
-	store_check_say(arg, "token %llu: counted live but not stored or revoked%s",
+	store_check_say(arg,
+	    "token %llu: counted live but not stored or revoked%s",
 	    (unsigned long long)n, "");
 }
 
@@ -132,7 +143,8 @@ store_check_live_stray(uint64_t n, void *arg)
  * among its user's live tokens, and nothing else is.
  */
 static int
-store_check_txn(struct store *st, DB_TXN *txn, void *arg, enum store_rc *verdict)
+store_check_txn(struct store *st, DB_TXN *txn, void *arg,
+    enum store_rc *verdict)
 {
 	struct check	*q = arg;
 	struct token_rec t;
@@ -143,7 +155,8 @@ store_check_txn(struct store *st, DB_TXN *txn, void *arg, enum store_rc *verdict
 
 	(void)verdict;
 	q->tokens = q->problems = 0;
-	if ((rc = st->db[DB_TOKENS]->cursor(st->db[DB_TOKENS], txn, &c, 0)) != 0)
+	if ((rc = st->db[DB_TOKENS]->cursor(st->db[DB_TOKENS], txn, &c,
+	    0)) != 0)
 		return rc;
 	memset(&key, 0, sizeof(key));
 	memset(&val, 0, sizeof(val));
@@ -151,26 +164,36 @@ store_check_txn(struct store *st, DB_TXN *txn, void *arg, enum store_rc *verdict
 		uint64_t n = key.size == 8 ? store_from_be64(key.data) : 0;
 
 		q->tokens++;
-		if (key.size != 8 || store_uncodec_token(val.data, val.size, &t) == -1) {
-			store_check_say(q, "token %llu: damaged record%s", (unsigned long long)n, "");
+		if (key.size != 8 ||
+		    store_uncodec_token(val.data, val.size, &t) == -1) {
+			store_check_say(q, "token %llu: damaged record%s",
+			    (unsigned long long)n, "");
 			continue;
 		}
 		memcpy(num, key.data, 8);
 		store_dbt(&k2, t.id, UUID_LEN);
 		store_dbt_out(&v2);
-		rc = st->db[DB_TOKEN_IDS]->get(st->db[DB_TOKEN_IDS], txn, &k2, &v2, 0);
+		rc = st->db[DB_TOKEN_IDS]->get(st->db[DB_TOKEN_IDS], txn, &k2,
+		    &v2, 0);
 		if (rc == 0 && (v2.size != 8 || memcmp(v2.data, num, 8) != 0))
-			store_check_say(q, "token %llu: its id %s points elsewhere", (unsigned long long)n, t.id);
+			store_check_say(q,
+			    "token %llu: its id %s points elsewhere",
+			    (unsigned long long)n, t.id);
 		else if (rc == DB_NOTFOUND)
-			store_check_say(q, "token %llu: its id %s is not indexed", (unsigned long long)n, t.id);
+			store_check_say(q,
+			    "token %llu: its id %s is not indexed",
+			    (unsigned long long)n, t.id);
 		free(v2.data);
 		if (rc != 0 && rc != DB_NOTFOUND)
 			break;
 		store_dbt(&k2, t.user_id, UUID_LEN);
 		store_dbt(&v2, num, 8);
-		rc = st->db[DB_USER_TOKENS]->get(st->db[DB_USER_TOKENS], txn, &k2, &v2, DB_GET_BOTH);
+		rc = st->db[DB_USER_TOKENS]->get(st->db[DB_USER_TOKENS], txn,
+		    &k2, &v2, DB_GET_BOTH);
 		if (rc == DB_NOTFOUND)
-			store_check_say(q, "token %llu: not listed under its user %s", (unsigned long long)n, t.user_id);
+			store_check_say(q,
+			    "token %llu: not listed under its user %s",
+			    (unsigned long long)n, t.user_id);
 		else if (rc != 0)
 			break;
 		t.number = n;
@@ -179,8 +202,9 @@ store_check_txn(struct store *st, DB_TXN *txn, void *arg, enum store_rc *verdict
 		    (t.expires_at == 0 || t.expires_at > time(NULL)) ?
 		    store_live_has(st, txn, &t) : 0;
 		if (rc == DB_NOTFOUND)
-			store_check_say(q, "token %llu: not counted among its user's live tokens%s",
-			    (unsigned long long)n, "");
+			store_check_say(q,
+			    "token %llu: not counted among its user's live "
+			    "tokens%s", (unsigned long long)n, "");
 		else if (rc != 0)
 			break;
 		rc = 0;
@@ -215,8 +239,8 @@ store_verify(struct store *st, const char *file)
 		return rc;
 	env->set_errcall(env, store_errcall);
 	if ((rc = env->set_cachesize(env, 0, STORE_VERIFY_CACHE, 1)) == 0 &&
-	    (rc = env->open(env, st->dir, DB_CREATE | DB_PRIVATE | DB_INIT_MPOOL,
-	    STORE_FILE_MODE)) == 0 &&
+	    (rc = env->open(env, st->dir,
+	    DB_CREATE | DB_PRIVATE | DB_INIT_MPOOL, STORE_FILE_MODE)) == 0 &&
 	    (rc = db_create(&db, env, 0)) == 0)
 		rc = db->verify(db, file, NULL, NULL, 0);
 	(void)env->close(env, 0);
@@ -237,9 +261,11 @@ store_check(struct store *st, void (*problem)(const char *, void *), void *arg,
 	(void)st->env->txn_checkpoint(st->env, 0, 0, DB_FORCE);
 	for (i = 0; i < DB__MAX; i++) {
 		if ((vrc = store_verify(st, store_db_files[i])) != 0) {
-			snprintf(line, sizeof(line), "%s: %s", store_db_files[i], db_strerror(vrc));
+			snprintf(line, sizeof(line), "%s: %s",
+			    store_db_files[i], db_strerror(vrc));
 			problem(line, arg);
-			damaged++;	/* apart: store_check_txn starts its count afresh */
+			/* apart: store_check_txn starts its count afresh */
+			damaged++;
 		}
 	}
 	/*
@@ -279,7 +305,8 @@ store_other_cost_walk(struct store *st, DB_TXN *txn, struct other_cost *q,
 	while ((rc = c->get(c, &key, &val, DB_NEXT)) == 0) {
 		if (which == DB_TOKENS) {
 			if (store_uncodec_token(val.data, val.size, &t) != -1 &&
-			    t.revoked_at == 0 && (t.expires_at == 0 || t.expires_at > q->now) &&
+			    t.revoked_at == 0 &&
+			    (t.expires_at == 0 || t.expires_at > q->now) &&
 			    !hash_same_cost(t.hash, q->m, q->t, q->p))
 				q->pats++;
 		} else if (store_uncodec_session(val.data, val.size, &s) == 0 &&
@@ -291,7 +318,8 @@ store_other_cost_walk(struct store *st, DB_TXN *txn, struct other_cost *q,
 }
 
 static int
-store_other_cost_txn(struct store *st, DB_TXN *txn, void *arg, enum store_rc *verdict)
+store_other_cost_txn(struct store *st, DB_TXN *txn, void *arg,
+    enum store_rc *verdict)
 {
 	struct other_cost *q = arg;
 	int		 rc;

@@ -24,14 +24,15 @@
 #include "patgate.h"
 
 #define CODEC_VERSION	1
-#define CODEC_PACKED	2	/* first byte of a packed record; JSON starts with '{' */
+/* first byte of a packed record; JSON starts with '{' */
+#define CODEC_PACKED	2
 #define CODEC_PACKED_PREFIX 3	/* a packed token that ends with its prefix */
 #define CODEC_PACKED_TAGGED 4	/* ... then tagged entries */
 
 enum codec_tag {
 	TAG_ROTATED_FROM = 1,	/* the id it replaced */
 	TAG_ROTATED_TO = 2,	/* 8 bytes: the number that replaced it */
-	TAG_USE = 3,		/* 8 bytes of time, then an address; newest first */
+	TAG_USE = 3,	/* 8 bytes of time, then an address; newest first */
 	TAG_ALLOWED_IP = 4,	/* a block of allowed_ips: its bits, 16 bytes */
 	TAG_PATH = 5,		/* a pattern of paths */
 	TAG_RATE_LIMIT = 6,	/* 8 bytes: requests a minute */
@@ -54,7 +55,10 @@ pack_u64(struct pack *w, uint64_t v)
 		w->p[w->len++] = (unsigned char)(v >> (8 * i));
 }
 
-/* A string of up to 65535 bytes, its length first (two bytes, little end first). */
+/*
+ * A string of up to 65535 bytes, its length first (two bytes, little end
+ * first).
+ */
 static void
 pack_str(struct pack *w, const char *s)
 {
@@ -99,7 +103,10 @@ unpack_time(struct unpack *r)
 	return (time_t)(int64_t)v;
 }
 
-/* Copy a string into dst of size cap; a string too long or cut short marks r bad. */
+/*
+ * Copy a string into dst of size cap; a string too long or cut short marks r
+ * bad.
+ */
 static void
 unpack_str(struct unpack *r, char *dst, size_t cap)
 {
@@ -112,7 +119,8 @@ unpack_str(struct unpack *r, char *dst, size_t cap)
 	}
 	n = (size_t)r->p[r->at] | (size_t)r->p[r->at + 1] << 8;
 	r->at += 2;
-	if (n >= cap || r->len - r->at < n || memchr(r->p + r->at, '\0', n) != NULL) {
+	if (n >= cap || r->len - r->at < n ||
+	    memchr(r->p + r->at, '\0', n) != NULL) {
 		r->bad = 1;
 		return;
 	}
@@ -129,7 +137,8 @@ unpack_begin(struct unpack *r, const void *buf, size_t len)
 	r->len = len;
 	r->at = 1;
 	r->bad = 0;
-	if (len == 0 || (r->p[0] != CODEC_PACKED && r->p[0] != CODEC_PACKED_PREFIX &&
+	if (len == 0 ||
+	    (r->p[0] != CODEC_PACKED && r->p[0] != CODEC_PACKED_PREFIX &&
 	    r->p[0] != CODEC_PACKED_TAGGED))
 		return -1;
 	return r->p[0];
@@ -144,14 +153,18 @@ unpack_end(const struct unpack *r)
 
 /* ------------------------------------------------------------ JSON form */
 
-/* Copy string field key of o into dst (size cap); 0, or -1 if absent or too long. */
+/*
+ * Copy string field key of o into dst (size cap); 0, or -1 if absent or too
+ * long.
+ */
 static int
 codec_str(struct json_object *o, const char *key, char *dst, size_t cap)
 {
 	struct json_object *v;
 	int		 len;
 
-	if (!json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, json_type_string))
+	if (!json_object_object_get_ex(o, key, &v) ||
+	    !json_object_is_type(v, json_type_string))
 		return -1;
 	len = json_object_get_string_len(v);
 	if ((size_t)len >= cap)
@@ -165,7 +178,8 @@ codec_time(struct json_object *o, const char *key)
 {
 	struct json_object *v;
 
-	if (!json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, json_type_int))
+	if (!json_object_object_get_ex(o, key, &v) ||
+	    !json_object_is_type(v, json_type_int))
 		return 0;
 	return (time_t)json_object_get_int64(v);
 }
@@ -218,9 +232,11 @@ store_codec_user(const struct user_rec *u, size_t *len)
 	json_object_object_add(o, "id", json_object_new_string(u->id));
 	json_object_object_add(o, "email", json_object_new_string(u->email));
 	json_object_object_add(o, "name", json_object_new_string(u->name));
-	json_object_object_add(o, "created_at", json_object_new_int64(u->created_at));
+	json_object_object_add(o, "created_at",
+	    json_object_new_int64(u->created_at));
 	if (u->password[0] != '\0')
-		json_object_object_add(o, "password", json_object_new_string(u->password));
+		json_object_object_add(o, "password",
+		    json_object_new_string(u->password));
 	return codec_finish(o, len);
 }
 
@@ -236,7 +252,8 @@ store_uncodec_user(const void *buf, size_t len, struct user_rec *u)
 	if (codec_str(o, "id", u->id, sizeof(u->id)) == 0 &&
 	    codec_str(o, "email", u->email, sizeof(u->email)) == 0 &&
 	    codec_str(o, "name", u->name, sizeof(u->name)) == 0) {
-		(void)codec_str(o, "password", u->password, sizeof(u->password));
+		(void)codec_str(o, "password", u->password,
+		    sizeof(u->password));
 		u->created_at = codec_time(o, "created_at");
 		rc = 0;
 	}
@@ -333,9 +350,10 @@ pack_token_tagged(struct pack *w, const struct token_rec *t)
 	size_t	 i, count;
 
 	count = (t->rotated_from[0] != '\0') + (t->rotated_to != 0) +
-	    codec_min(t->nips, TOKEN_IPS_MAX) + codec_min(t->bind.nips, BIND_IPS_MAX) +
-	    codec_min(t->bind.npaths, BIND_PATHS_MAX) + (t->bind.rate_limit > 0) +
-	    (t->bind.canary != 0);
+	    codec_min(t->nips, TOKEN_IPS_MAX) +
+	    codec_min(t->bind.nips, BIND_IPS_MAX) +
+	    codec_min(t->bind.npaths, BIND_PATHS_MAX) +
+	    (t->bind.rate_limit > 0) + (t->bind.canary != 0);
 	w->p[w->len++] = t->prefix_known ? 1 : 0;
 	w->p[w->len++] = (unsigned char)(count & 0xff);
 	w->p[w->len++] = (unsigned char)(count >> 8);
@@ -362,7 +380,8 @@ pack_token_tagged(struct pack *w, const struct token_rec *t)
 	}
 	for (i = 0; i < t->bind.npaths && i < BIND_PATHS_MAX; i++) {
 		pack_tag(w, TAG_PATH, strlen(t->bind.paths[i]));
-		memcpy(w->p + w->len, t->bind.paths[i], strlen(t->bind.paths[i]));
+		memcpy(w->p + w->len, t->bind.paths[i],
+		    strlen(t->bind.paths[i]));
 		w->len += strlen(t->bind.paths[i]);
 	}
 	if (t->bind.rate_limit > 0) {
@@ -384,7 +403,9 @@ store_codec_token(const struct token_rec *t, size_t *len)
 	    strlen(t->hash) + strlen(t->prefix) + (tagged > 0 ? 1 + tagged : 0);
 	for (i = 0; i < t->nabilities; i++)
 		strbytes += 2 + strlen(t->abilities[i]);
-	/* The count of abilities rides in one more "string" slot's two bytes. */
+	/*
+	 * The count of abilities rides in one more "string" slot's two bytes.
+	 */
 	if (pack_begin(&w, 4, 6, strbytes) == -1)
 		return NULL;
 	/* A record whose prefix is still unknown keeps the form without one. */
@@ -433,8 +454,8 @@ unpack_token_binding(int tag, const unsigned char *d, size_t n,
 		b->nips++;
 		return 0;
 	case TAG_PATH:
-		if (n == 0 || n > BIND_PATH_MAX || b->npaths >= BIND_PATHS_MAX ||
-		    memchr(d, '\0', n) != NULL)
+		if (n == 0 || n > BIND_PATH_MAX ||
+		    b->npaths >= BIND_PATHS_MAX || memchr(d, '\0', n) != NULL)
 			return -1;
 		memcpy(b->paths[b->npaths], d, n);
 		b->paths[b->npaths][n] = '\0';
@@ -500,7 +521,8 @@ unpack_token_tagged(struct unpack *r, struct token_rec *t)
 			field = (struct unpack){ d, 8, 0, 0 };
 			t->rotated_to = (uint64_t)unpack_time(&field);
 		} else if (tag == TAG_USE && n >= 8 && n - 8 <= TOKEN_IP_MAX &&
-		    t->nips < TOKEN_IPS_MAX && memchr(d + 8, '\0', n - 8) == NULL) {
+		    t->nips < TOKEN_IPS_MAX &&
+		    memchr(d + 8, '\0', n - 8) == NULL) {
 			field = (struct unpack){ d, 8, 0, 0 };
 			t->ips[t->nips].at = unpack_time(&field);
 			memcpy(t->ips[t->nips].ip, d + 8, n - 8);
@@ -617,7 +639,8 @@ store_uncodec_login(const void *buf, size_t len, struct login_rec *r)
 	if ((o = codec_open(buf, len)) == NULL)
 		return -1;
 	if (json_object_object_get_ex(o, "count", &v) &&
-	    json_object_is_type(v, json_type_int) && json_object_get_int64(v) >= 0) {
+	    json_object_is_type(v, json_type_int) &&
+	    json_object_get_int64(v) >= 0) {
 		r->count = (long)json_object_get_int64(v);
 		r->since = codec_time(o, "since");
 		rc = 0;

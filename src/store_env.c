@@ -20,12 +20,12 @@
 
 #include "store_private.h"
 
-#define STORE_RETRIES	100		/* deadlock retries of one transaction */
+#define STORE_RETRIES	100	/* deadlock retries of one transaction */
 #define STORE_LOCK_TIMEOUT_US	1000000	/* then look for a dead lock holder */
 #define STORE_LOG_FILE_MAX	(1024 * 1024)
 #define STORE_CHECKPOINT_COMMITS 1000
 #define STORE_CHECKPOINT_SECONDS 30
-#define STORE_CHECKPOINT_KBYTES	1024	/* of log by anyone since the last one */
+#define STORE_CHECKPOINT_KBYTES	1024 /* of log by anyone since the last one */
 #define STORE_CHECKPOINT_SPREAD	10	/* seconds by which processes differ */
 #define STORE_CHECKPOINT_FILE	"patgate.checkpoint"
 #define STORE_THREADS		1024	/* slots before dead ones are reused */
@@ -171,15 +171,20 @@ store_run(struct store *st, int transactional, u_int32_t begin_flags,
 			verdict = STORE_OK;
 			if ((rc = fn(st, NULL, arg, &verdict)) == 0)
 				return verdict;
-		} else if ((rc = st->env->txn_begin(st->env, NULL, &txn, begin_flags)) == 0) {
+		} else if ((rc = st->env->txn_begin(st->env, NULL, &txn,
+		    begin_flags)) == 0) {
 			verdict = STORE_OK;
 			rc = fn(st, txn, arg, &verdict);
 			if (rc == 0 && verdict == STORE_OK) {
 				committing = 1;
-				if ((rc = txn->commit(txn, commit_flags)) == 0) {
+				if ((rc = txn->commit(txn,
+				    commit_flags)) == 0) {
 					st->commits++;
 					st->unlooked++;
-					/* Unless the caller does it between requests. */
+					/*
+					 * Unless the caller does it between
+					 * requests.
+					 */
 					if (!st->maintained_apart)
 						store_maintain_now(st);
 					return STORE_OK;
@@ -199,16 +204,17 @@ store_run(struct store *st, int transactional, u_int32_t begin_flags,
 			continue;
 		}
 		if (committing)
-			break;		/* a failed commit is not retried blindly */
+			break;	/* a failed commit is not retried blindly */
 		if (rc != DB_LOCK_DEADLOCK && rc != DB_LOCK_NOTGRANTED)
 			break;
 		if (begin_flags & DB_TXN_NOWAIT)
-			return STORE_ERROR;	/* the caller chose not to wait */
+			return STORE_ERROR; /* the caller chose not to wait */
 		/*
 		 * A lock wait timed out: perhaps its holder died.  failchk
 		 * aborts a dead process's transaction and frees its locks.
 		 */
-		if (rc == DB_LOCK_NOTGRANTED && store_failchk(st) == DB_RUNRECOVERY) {
+		if (rc == DB_LOCK_NOTGRANTED &&
+		    store_failchk(st) == DB_RUNRECOVERY) {
 			if (reopened++ || store_reopen(st) != 0)
 				break;
 			continue;
@@ -219,8 +225,11 @@ store_run(struct store *st, int transactional, u_int32_t begin_flags,
 		 */
 		if (rc == DB_LOCK_DEADLOCK)
 			store_step();
-		/* Back off a little, more each time, so the winner can finish. */
-		usleep((useconds_t)(1000 * (try < 20 ? try : 20) + (rand() % 1000)));
+		/*
+		 * Back off a little, more each time, so the winner can finish.
+		 */
+		usleep((useconds_t)(1000 * (try < 20 ? try : 20) +
+		    (rand() % 1000)));
 	}
 	if (rc == DB_RUNRECOVERY)
 		st->failed = 1;
@@ -251,7 +260,10 @@ store_open_db(struct store *st, enum store_db i, int create)
 
 	if ((rc = db_create(&db, st->env, 0)) != 0)
 		return rc;
-	/* These may start empty: an environment made before them gains the file. */
+	/*
+	 * These may start empty: an environment made before them gains the
+	 * file.
+	 */
 	if (i == DB_LOGINS || i == DB_USER_LIVE || i == DB_SESSIONS_FROM ||
 	    i == DB_EVENTS)
 		create = 1;
@@ -337,7 +349,8 @@ store_failchk(struct store *st)
 {
 	int	 rc;
 
-	if (store_lockfd(st) == -1 || flock(st->lockfd, LOCK_EX | LOCK_NB) == -1)
+	if (store_lockfd(st) == -1 ||
+	    flock(st->lockfd, LOCK_EX | LOCK_NB) == -1)
 		return 0;
 	rc = st->env->failchk(st->env, 0);
 	store_exclusive(st, 0);
@@ -381,24 +394,31 @@ store_env_new(struct store *st)
 	st->env->set_errcall(st->env, store_errcall);
 	(void)st->env->set_event_notify(st->env, store_event);
 	if ((rc = st->env->set_lk_detect(st->env, DB_LOCK_DEFAULT)) != 0 ||
-	    /* A lock held by a dead process times out; failchk then frees it. */
+	    /*
+	     * A lock held by a dead process times out; failchk then frees
+	     * it.
+	     */
 	    (rc = st->env->set_timeout(st->env, STORE_LOCK_TIMEOUT_US,
 	    DB_SET_LOCK_TIMEOUT)) != 0 ||
 	    (rc = st->env->set_lk_max_locks(st->env, STORE_LOCKS)) != 0 ||
-	    (rc = st->env->set_lk_max_objects(st->env, STORE_LOCK_OBJECTS)) != 0 ||
+	    (rc = st->env->set_lk_max_objects(st->env,
+	    STORE_LOCK_OBJECTS)) != 0 ||
 	    /* All of it at once: the region is allocated on disk at open. */
-	    (rc = st->env->set_memory_init(st->env, DB_MEM_LOCK, STORE_LOCKS)) != 0 ||
+	    (rc = st->env->set_memory_init(st->env, DB_MEM_LOCK,
+	    STORE_LOCKS)) != 0 ||
 	    (rc = st->env->set_memory_init(st->env, DB_MEM_LOCKOBJECT,
 	    STORE_LOCK_OBJECTS)) != 0 ||
 	    (rc = st->env->set_lk_max_lockers(st->env, STORE_LOCKERS)) != 0 ||
 	    (rc = st->env->set_lg_regionmax(st->env, STORE_LOG_REGION)) != 0 ||
 	    (rc = st->env->set_lg_filemode(st->env, STORE_FILE_MODE)) != 0 ||
 	    (rc = st->env->set_lg_max(st->env, STORE_LOG_FILE_MAX)) != 0 ||
-	    (rc = st->env->set_cachesize(st->env, 0, 8 * 1024 * 1024, 1)) != 0 ||
+	    (rc = st->env->set_cachesize(st->env, 0, 8 * 1024 * 1024,
+	    1)) != 0 ||
 	    (rc = st->env->set_thread_count(st->env, STORE_THREADS)) != 0 ||
 	    (rc = st->env->set_isalive(st->env, store_isalive)) != 0 ||
 	    (rc = st->env->set_flags(st->env, DB_AUTO_COMMIT, 1)) != 0 ||
-	    (rc = st->env->log_set_config(st->env, DB_LOG_AUTO_REMOVE, 1)) != 0 ||
+	    (rc = st->env->log_set_config(st->env, DB_LOG_AUTO_REMOVE,
+	    1)) != 0 ||
 	    (rc = st->env->log_set_config(st->env, DB_LOG_ZERO, 1)) != 0)
 		return rc;
 	return 0;
@@ -417,7 +437,8 @@ store_env_open(struct store *st, u_int32_t flags, int recover)
 
 	if (recover) {
 		rc = st->env->open(st->env, st->dir,
-		    flags & ~(u_int32_t)(DB_REGISTER | DB_FAILCHK), STORE_FILE_MODE);
+		    flags & ~(u_int32_t)(DB_REGISTER | DB_FAILCHK),
+		    STORE_FILE_MODE);
 		(void)st->env->close(st->env, 0);
 		st->env = NULL;
 		if (rc != 0)
@@ -457,10 +478,12 @@ store_attach(struct store *st, int create, int recover)
 	 */
 	snprintf(marker, sizeof(marker), "%s/%s", st->dir, STORE_OPENING_FILE);
 	if (access(marker, F_OK) == 0) {
-		fprintf(stderr, "patgate: db: an earlier open died; running recovery\n");
+		fprintf(stderr,
+		    "patgate: db: an earlier open died; running recovery\n");
 		flags &= ~(u_int32_t)DB_FAILCHK;
 	}
-	if ((fd = open(marker, O_WRONLY | O_CREAT | O_CLOEXEC, STORE_FILE_MODE)) >= 0)
+	if ((fd = open(marker, O_WRONLY | O_CREAT | O_CLOEXEC,
+	    STORE_FILE_MODE)) >= 0)
 		(void)close(fd);
 	rc = store_env_open(st, flags, recover);
 	(void)unlink(marker);
@@ -526,7 +549,8 @@ store_reopen(struct store *st)
 	store_detach(st);
 	st->failed = 0;
 	if ((rc = store_attach_any(st, 0)) != 0) {
-		fprintf(stderr, "patgate: db: reopen failed: %s\n", db_strerror(rc));
+		fprintf(stderr, "patgate: db: reopen failed: %s\n",
+		    db_strerror(rc));
 		store_detach(st);
 		st->failed = 1;
 	}
@@ -560,15 +584,18 @@ store_maintain_now(struct store *st)
 	else if (st->unlooked == 0)
 		return;		/* no commit since the log was looked at */
 	if (st->ckpfd < 0) {
-		snprintf(path, sizeof(path), "%s/%s", st->dir, STORE_CHECKPOINT_FILE);
-		st->ckpfd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, STORE_FILE_MODE);
+		snprintf(path, sizeof(path), "%s/%s", st->dir,
+		    STORE_CHECKPOINT_FILE);
+		st->ckpfd = open(path, O_RDWR | O_CREAT | O_CLOEXEC,
+		    STORE_FILE_MODE);
 		if (st->ckpfd < 0)
 			return;
 	}
 	if (flock(st->ckpfd, LOCK_EX | LOCK_NB) == -1)
 		return;		/* another process is at it */
 	st->unlooked = 0;
-	if (st->env->txn_checkpoint(st->env, kbytes, 0, 0) == 0 && kbytes == 0) {
+	if (st->env->txn_checkpoint(st->env, kbytes, 0,
+	    0) == 0 && kbytes == 0) {
 		st->commits = 0;
 		st->checkpointed = now;
 	}
@@ -590,7 +617,8 @@ store_maintain(struct store *st)
 }
 
 enum store_rc
-store_open(const char *dir, int create, struct store **out, char *err, size_t errlen)
+store_open(const char *dir, int create, struct store **out, char *err,
+    size_t errlen)
 {
 	struct store	*st;
 	struct stat	 sb;
@@ -606,14 +634,18 @@ store_open(const char *dir, int create, struct store **out, char *err, size_t er
 	}
 	if (create) {
 		if (mkdir(dir, 0700) == -1 && errno != EEXIST) {
-			snprintf(err, errlen, "cannot create %s: %s", dir, strerror(errno));
+			snprintf(err, errlen, "cannot create %s: %s", dir,
+			    strerror(errno));
 			return STORE_ERROR;
 		}
 		(void)chmod(dir, 0700);
 	} else {
-		snprintf(path, sizeof(path), "%s/%s", dir, store_db_files[DB_TOKENS]);
+		snprintf(path, sizeof(path), "%s/%s", dir,
+		    store_db_files[DB_TOKENS]);
 		if (stat(path, &sb) == -1) {
-			snprintf(err, errlen, "no patgate database in %s (run patgate init)", dir);
+			snprintf(err, errlen,
+			    "no patgate database in %s (run patgate init)",
+			    dir);
 			return STORE_NOTFOUND;
 		}
 	}
@@ -625,7 +657,8 @@ store_open(const char *dir, int create, struct store **out, char *err, size_t er
 	st->lockfd = -1;
 	st->ckpfd = -1;
 	if ((rc = store_attach_any(st, create)) != 0) {
-		snprintf(err, errlen, "cannot open the database in %s: %s", dir, db_strerror(rc));
+		snprintf(err, errlen, "cannot open the database in %s: %s", dir,
+		    db_strerror(rc));
 		store_close(st);
 		return rc == ENOENT ? STORE_NOTFOUND : STORE_ERROR;
 	}
@@ -707,11 +740,14 @@ store_ping(struct store *st)
 	struct stat	 sb;
 	char		 path[4200];
 
-	/* Cached pages would answer even with the directory gone: look at it. */
+	/*
+	 * Cached pages would answer even with the directory gone: look at it.
+	 */
 	if (stat(st->dir, &sb) == -1 || sb.st_dev != st->dir_dev ||
 	    sb.st_ino != st->dir_ino || !S_ISDIR(sb.st_mode))
 		return STORE_ERROR;
-	snprintf(path, sizeof(path), "%s/%s", st->dir, store_db_files[DB_TOKENS]);
+	snprintf(path, sizeof(path), "%s/%s", st->dir,
+	    store_db_files[DB_TOKENS]);
 	if (access(path, R_OK | W_OK) == -1)
 		return STORE_ERROR;
 	return store_txn(st, 0, 0, store_ping_txn, NULL);

@@ -74,9 +74,11 @@ store_event_append(struct store *st, DB_TXN *txn, const char *event,
 	json_object_object_add(o, "at", json_object_new_int64((int64_t)at));
 	json_object_object_add(o, "user", json_object_new_string(t->user_id));
 	json_object_object_add(o, "token", json_object_new_string(t->id));
-	json_object_object_add(o, "number", json_object_new_int64((int64_t)t->number));
+	json_object_object_add(o, "number",
+	    json_object_new_int64((int64_t)t->number));
 	json_object_object_add(o, "name", json_object_new_string(t->name));
-	json_object_object_add(o, "expires_at", json_object_new_int64((int64_t)t->expires_at));
+	json_object_object_add(o, "expires_at",
+	    json_object_new_int64((int64_t)t->expires_at));
 	json_object_object_add(o, "details", details != NULL ?
 	    json_object_get(details) : json_object_new_object());
 	text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
@@ -101,10 +103,12 @@ store_event_str(struct json_object *o, const char *k, char *dst, size_t cap)
 {
 	struct json_object *v;
 
-	if (!json_object_object_get_ex(o, k, &v) || !json_object_is_type(v, json_type_string) ||
+	if (!json_object_object_get_ex(o, k, &v) ||
+	    !json_object_is_type(v, json_type_string) ||
 	    (size_t)json_object_get_string_len(v) >= cap)
 		return -1;
-	memcpy(dst, json_object_get_string(v), (size_t)json_object_get_string_len(v) + 1);
+	memcpy(dst, json_object_get_string(v),
+	    (size_t)json_object_get_string_len(v) + 1);
 	return 0;
 }
 
@@ -113,7 +117,8 @@ store_event_int(struct json_object *o, const char *k)
 {
 	struct json_object *v;
 
-	if (!json_object_object_get_ex(o, k, &v) || !json_object_is_type(v, json_type_int))
+	if (!json_object_object_get_ex(o, k, &v) ||
+	    !json_object_is_type(v, json_type_int))
 		return 0;
 	return json_object_get_int64(v);
 }
@@ -134,8 +139,10 @@ store_event_decode(const void *data, size_t len, struct event_rec *e)
 	    store_event_int(o, "v") != 1 ||
 	    store_event_str(o, "event", e->event, sizeof(e->event)) == -1 ||
 	    store_event_str(o, "user", e->user_id, sizeof(e->user_id)) == -1 ||
-	    store_event_str(o, "token", e->token_id, sizeof(e->token_id)) == -1 ||
-	    store_event_str(o, "name", e->token_name, sizeof(e->token_name)) == -1)
+	    store_event_str(o, "token", e->token_id,
+	    sizeof(e->token_id)) == -1 ||
+	    store_event_str(o, "name", e->token_name,
+	    sizeof(e->token_name)) == -1)
 		goto out;
 	e->at = (time_t)store_event_int(o, "at");
 	e->token_number = (uint64_t)store_event_int(o, "number");
@@ -156,7 +163,8 @@ struct event_next {
 };
 
 static int
-store_event_next_txn(struct store *st, DB_TXN *txn, void *arg, enum store_rc *verdict)
+store_event_next_txn(struct store *st, DB_TXN *txn, void *arg,
+    enum store_rc *verdict)
 {
 	struct event_next *q = arg;
 	unsigned char	 k[9];
@@ -164,7 +172,8 @@ store_event_next_txn(struct store *st, DB_TXN *txn, void *arg, enum store_rc *ve
 	DBT		 key, val;
 	int		 rc;
 
-	if ((rc = st->db[DB_EVENTS]->cursor(st->db[DB_EVENTS], txn, &c, 0)) != 0)
+	if ((rc = st->db[DB_EVENTS]->cursor(st->db[DB_EVENTS], txn, &c,
+	    0)) != 0)
 		return rc;
 	store_event_key(EVENT_KEY_EVENT, q->after + 1, k);
 	memset(&key, 0, sizeof(key));
@@ -172,7 +181,9 @@ store_event_next_txn(struct store *st, DB_TXN *txn, void *arg, enum store_rc *ve
 	key.size = key.ulen = sizeof(k);
 	key.flags = DB_DBT_USERMEM;
 	memset(&val, 0, sizeof(val));
-	/* Damaged events are stepped over: they would block the queue for ever. */
+	/*
+	 * Damaged events are stepped over: they would block the queue for ever.
+	 */
 	for (rc = c->get(c, &key, &val, DB_SET_RANGE); rc == 0;
 	    rc = c->get(c, &key, &val, DB_NEXT)) {
 		if (key.size != sizeof(k) || k[0] != EVENT_KEY_EVENT) {
@@ -201,7 +212,8 @@ store_event_next(struct store *st, uint64_t after, struct event_rec *e)
 }
 
 static int
-store_event_delete_txn(struct store *st, DB_TXN *txn, void *arg, enum store_rc *verdict)
+store_event_delete_txn(struct store *st, DB_TXN *txn, void *arg,
+    enum store_rc *verdict)
 {
 	unsigned char	 k[9];
 	DBT		 key;
@@ -232,7 +244,8 @@ struct event_put {
 };
 
 static int
-store_event_queue_txn(struct store *st, DB_TXN *txn, void *arg, enum store_rc *verdict)
+store_event_queue_txn(struct store *st, DB_TXN *txn, void *arg,
+    enum store_rc *verdict)
 {
 	const struct event_put *q = arg;
 
@@ -241,15 +254,15 @@ store_event_queue_txn(struct store *st, DB_TXN *txn, void *arg, enum store_rc *v
 }
 
 enum store_rc
-store_event_queue(struct store *st, const char *event, const struct token_rec *t,
-    time_t at, struct json_object *details)
+store_event_queue(struct store *st, const char *event,
+    const struct token_rec *t, time_t at, struct json_object *details)
 {
 	struct event_put q = { event, t, at, details };
 
 	return store_txn(st, 0, DB_TXN_SYNC, store_event_queue_txn, &q);
 }
 
-/* ------------------------------------------------------------ token.expiring */
+/* ----------------------------------------------------------- token.expiring */
 
 struct expiring {
 	time_t		 now, horizon;
@@ -261,7 +274,8 @@ struct expiring {
 
 /* Walk every token (a read each, no lock kept) for live ones expiring soon. */
 static int
-store_expiring_walk_txn(struct store *st, DB_TXN *txn, void *arg, enum store_rc *verdict)
+store_expiring_walk_txn(struct store *st, DB_TXN *txn, void *arg,
+    enum store_rc *verdict)
 {
 	struct expiring	*q = arg;
 	struct token_rec *t;
@@ -274,24 +288,29 @@ store_expiring_walk_txn(struct store *st, DB_TXN *txn, void *arg, enum store_rc 
 	q->n = 0;
 	if ((t = malloc(sizeof(*t))) == NULL)
 		return ENOMEM;
-	if ((rc = st->db[DB_TOKENS]->cursor(st->db[DB_TOKENS], txn, &c, 0)) != 0) {
+	if ((rc = st->db[DB_TOKENS]->cursor(st->db[DB_TOKENS], txn, &c,
+	    0)) != 0) {
 		free(t);
 		return rc;
 	}
 	memset(&key, 0, sizeof(key));
 	memset(&val, 0, sizeof(val));
 	while (q->n < q->cap && (rc = c->get(c, &key, &val, DB_NEXT)) == 0) {
-		if (key.size != 8 || store_uncodec_token(val.data, val.size, t) == -1)
+		if (key.size != 8 ||
+		    store_uncodec_token(val.data, val.size, t) == -1)
 			continue;
-		if (t->revoked_at != 0 || t->expires_at == 0 || t->expires_at <= q->now ||
-		    t->expires_at > q->horizon)
+		if (t->revoked_at != 0 || t->expires_at == 0 ||
+		    t->expires_at <= q->now || t->expires_at > q->horizon)
 			continue;
-		/* Marked already: not a candidate, so a pass always moves on. */
+		/*
+		 * Marked already: not a candidate, so a pass always moves on.
+		 */
 		store_event_key(EVENT_KEY_MARK, store_from_be64(key.data), mk);
 		store_dbt(&mkey, mk, sizeof(mk));
 		memset(&mval, 0, sizeof(mval));
-		mval.flags = DB_DBT_PARTIAL;	/* whether it is there, no more */
-		rc = st->db[DB_EVENTS]->get(st->db[DB_EVENTS], txn, &mkey, &mval, 0);
+		mval.flags = DB_DBT_PARTIAL; /* whether it is there, no more */
+		rc = st->db[DB_EVENTS]->get(st->db[DB_EVENTS], txn, &mkey,
+		    &mval, 0);
 		if (rc == 0)
 			continue;
 		if (rc != DB_NOTFOUND)
@@ -305,7 +324,8 @@ store_expiring_walk_txn(struct store *st, DB_TXN *txn, void *arg, enum store_rc 
 
 /* Queue token.expiring for q->number unless queued before or no longer due. */
 static int
-store_expiring_one_txn(struct store *st, DB_TXN *txn, void *arg, enum store_rc *verdict)
+store_expiring_one_txn(struct store *st, DB_TXN *txn, void *arg,
+    enum store_rc *verdict)
 {
 	struct expiring	*q = arg;
 	struct token_rec *t;
@@ -333,13 +353,16 @@ store_expiring_one_txn(struct store *st, DB_TXN *txn, void *arg, enum store_rc *
 	store_dbt_out(&val);
 	rc = st->db[DB_TOKENS]->get(st->db[DB_TOKENS], txn, &tkey, &val, 0);
 	if (rc == 0 && store_uncodec_token(val.data, val.size, t) != -1 &&
-	    t->revoked_at == 0 && t->expires_at > q->now && t->expires_at <= q->horizon) {
+	    t->revoked_at == 0 && t->expires_at > q->now &&
+	    t->expires_at <= q->horizon) {
 		t->number = q->number;
 		store_be64((uint64_t)t->expires_at, when);
 		free(val.data);
 		store_dbt(&val, when, sizeof(when));
-		if ((rc = st->db[DB_EVENTS]->put(st->db[DB_EVENTS], txn, &key, &val, 0)) == 0)
-			rc = store_event_append(st, txn, "token.expiring", t, q->now, NULL);
+		if ((rc = st->db[DB_EVENTS]->put(st->db[DB_EVENTS], txn, &key,
+		    &val, 0)) == 0)
+			rc = store_event_append(st, txn, "token.expiring", t,
+			    q->now, NULL);
 	} else {
 		if (rc == 0)
 			free(val.data);
@@ -372,7 +395,8 @@ store_event_queue_expiring(struct store *st, time_t now, time_t horizon,
 	rc = store_read(st, store_expiring_walk_txn, &q);
 	for (i = 0; rc == STORE_OK && i < q.n; i++) {
 		q.number = q.nums[i];
-		switch (store_txn(st, 0, DB_TXN_SYNC, store_expiring_one_txn, &q)) {
+		switch (store_txn(st, 0, DB_TXN_SYNC, store_expiring_one_txn,
+		    &q)) {
 		case STORE_OK:
 			(*queued)++;
 			break;
@@ -389,8 +413,8 @@ store_event_queue_expiring(struct store *st, time_t now, time_t horizon,
 
 /* A prune's step for one key of the queue: a mark whose token is gone goes. */
 static int
-store_event_prune_one(struct store *st, DB_TXN *txn, const DBT *key, const DBT *val,
-    void *arg, int *remove)
+store_event_prune_one(struct store *st, DB_TXN *txn, const DBT *key,
+    const DBT *val, void *arg, int *remove)
 {
 	const unsigned char *k = key->data;
 	DBT		 tkey, tval;

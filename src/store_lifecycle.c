@@ -14,12 +14,13 @@
 
 #include "store_private.h"
 
-#define STORE_FAMILY_MAX	100000	/* rotations followed; a cycle cannot be */
+/* rotations followed; a cycle cannot be */
+#define STORE_FAMILY_MAX	100000
 
 /* The number token id is stored under; *verdict STORE_NOTFOUND if none. */
 static int
-store_token_number(struct store *st, DB_TXN *txn, const char *id, u_int32_t flags,
-    uint64_t *n, enum store_rc *verdict)
+store_token_number(struct store *st, DB_TXN *txn, const char *id,
+    u_int32_t flags, uint64_t *n, enum store_rc *verdict)
 {
 	unsigned char	 num[8];
 	DBT		 key, val;
@@ -30,7 +31,8 @@ store_token_number(struct store *st, DB_TXN *txn, const char *id, u_int32_t flag
 	val.data = num;
 	val.ulen = sizeof(num);
 	val.flags = DB_DBT_USERMEM;
-	rc = st->db[DB_TOKEN_IDS]->get(st->db[DB_TOKEN_IDS], txn, &key, &val, flags);
+	rc = st->db[DB_TOKEN_IDS]->get(st->db[DB_TOKEN_IDS], txn, &key, &val,
+	    flags);
 	if (rc == DB_NOTFOUND || (rc == 0 && val.size != sizeof(num))) {
 		*verdict = STORE_NOTFOUND;
 		return 0;
@@ -46,7 +48,8 @@ struct token_by_id {
 };
 
 static int
-store_token_by_id_txn(struct store *st, DB_TXN *txn, void *arg, enum store_rc *verdict)
+store_token_by_id_txn(struct store *st, DB_TXN *txn, void *arg,
+    enum store_rc *verdict)
 {
 	struct token_by_id *q = arg;
 	uint64_t	 n = 0;
@@ -94,17 +97,19 @@ store_token_index_new(struct store *st, DB_TXN *txn, const struct token_rec *nw)
 	store_be64(nw->number, k);
 	store_dbt(&key, nw->id, UUID_LEN);
 	store_dbt(&val, k, sizeof(k));
-	if ((rc = st->db[DB_TOKEN_IDS]->put(st->db[DB_TOKEN_IDS], txn, &key, &val,
-	    DB_NOOVERWRITE)) != 0)
+	if ((rc = st->db[DB_TOKEN_IDS]->put(st->db[DB_TOKEN_IDS], txn, &key,
+	    &val, DB_NOOVERWRITE)) != 0)
 		return rc;
 	store_dbt(&key, nw->user_id, UUID_LEN);
-	if ((rc = st->db[DB_USER_TOKENS]->put(st->db[DB_USER_TOKENS], txn, &key, &val, 0)) != 0)
+	if ((rc = st->db[DB_USER_TOKENS]->put(st->db[DB_USER_TOKENS], txn, &key,
+	    &val, 0)) != 0)
 		return rc;
 	return store_live_add(st, txn, nw);
 }
 
 static int
-store_token_rotate_txn(struct store *st, DB_TXN *txn, void *arg, enum store_rc *verdict)
+store_token_rotate_txn(struct store *st, DB_TXN *txn, void *arg,
+    enum store_rc *verdict)
 {
 	struct token_rotate *q = arg;
 	struct token_rec *old = q->old;
@@ -112,11 +117,17 @@ store_token_rotate_txn(struct store *st, DB_TXN *txn, void *arg, enum store_rc *
 	uint64_t	 num = q->number;
 	int		 rc;
 
-	/* Both rotations of one token lock its record first: one waits, then finds it revoked. */
-	if (q->id != NULL && ((rc = store_token_number(st, txn, q->id, DB_RMW, &num,
-	    verdict)) != 0 || *verdict != STORE_OK))
+	/*
+	 * Both rotations of one token lock its record first: one waits, then
+	 * finds it revoked.
+	 */
+	if (q->id != NULL &&
+	    ((rc = store_token_number(st, txn, q->id, DB_RMW, &num,
+	    verdict)) != 0 ||
+	        *verdict != STORE_OK))
 		return rc;
-	if ((rc = store_token_read(st, txn, num, old, DB_RMW, NULL, verdict)) != 0 ||
+	if ((rc = store_token_read(st, txn, num, old, DB_RMW, NULL,
+	    verdict)) != 0 ||
 	    *verdict != STORE_OK)
 		return rc;
 	if (!store_token_live(old, q->now) ||
@@ -155,7 +166,10 @@ store_token_rotate(struct store *st, const char *user_id, const char *id,
 
 	if (id != NULL && !token_uuid_valid(id))
 		return STORE_NOTFOUND;
-	/* Synchronous, as a create: the 201 carries the only copy of the new secret. */
+	/*
+	 * Synchronous, as a create: the 201 carries the only copy of the new
+	 * secret.
+	 */
 	rc = store_txn(st, 0, st->nosync ? DB_TXN_NOSYNC : DB_TXN_SYNC,
 	    store_token_rotate_txn, &q);
 	/* The old token is revoked: no process goes on trusting an old read. */
@@ -170,7 +184,8 @@ struct token_family {
 };
 
 static int
-store_token_family_txn(struct store *st, DB_TXN *txn, void *arg, enum store_rc *verdict)
+store_token_family_txn(struct store *st, DB_TXN *txn, void *arg,
+    enum store_rc *verdict)
 {
 	struct token_family *q = arg;
 	struct token_rec t, reused;
@@ -182,12 +197,15 @@ store_token_family_txn(struct store *st, DB_TXN *txn, void *arg, enum store_rc *
 
 	(void)verdict;
 	q->revoked = 0;
-	if ((rc = store_token_read(st, txn, q->number, &reused, 0, NULL, &v)) != 0 ||
+	if ((rc = store_token_read(st, txn, q->number, &reused, 0, NULL,
+	    &v)) != 0 ||
 	    v != STORE_OK)
 		return rc;
 	/* Rotation makes a chain: each token replaced once, by one. */
-	for (hops = 0, n = reused.rotated_to; n != 0 && hops < STORE_FAMILY_MAX; hops++) {
-		if ((rc = store_token_read(st, txn, n, &t, DB_RMW, NULL, &v)) != 0)
+	for (hops = 0,
+	    n = reused.rotated_to; n != 0 && hops < STORE_FAMILY_MAX; hops++) {
+		if ((rc = store_token_read(st, txn, n, &t, DB_RMW, NULL,
+		    &v)) != 0)
 			return rc;
 		if (v != STORE_OK)
 			break;		/* pruned */
@@ -206,7 +224,8 @@ store_token_family_txn(struct store *st, DB_TXN *txn, void *arg, enum store_rc *
 		return ENOMEM;
 	json_object_object_add(details, "revoked",
 	    json_object_new_int64((int64_t)q->revoked));
-	rc = store_event_append(st, txn, "token.reuse", &reused, q->now, details);
+	rc = store_event_append(st, txn, "token.reuse", &reused, q->now,
+	    details);
 	json_object_put(details);
 	return rc;
 }
@@ -224,40 +243,46 @@ store_token_revoke_family(struct store *st, uint64_t number, time_t now,
 	return rc;
 }
 
-#define UNUSED_BATCH_MAX	200	/* the sweep's batch: see store_sweep.c */
+#define UNUSED_BATCH_MAX	200 /* the sweep's batch: see store_sweep.c */
 
 struct token_unused {
 	time_t		 cutoff, now;
-	struct token_rec done[UNUSED_BATCH_MAX + 1];	/* revoked in this batch */
+	struct token_rec done[UNUSED_BATCH_MAX + 1]; /* revoked in this batch */
 	size_t		 ndone;
 	void		(*fn)(const struct token_rec *, void *);
 	void		*arg;
 	unsigned long	 revoked;
 };
 
-/* A sweep's step: revoke the token if it is live and unused since the cutoff. */
+/*
+ * A sweep's step: revoke the token if it is live and unused since the cutoff.
+ */
 static int
 store_unused_one(struct store *st, DB_TXN *txn, const DBT *key, const DBT *val,
     void *arg, int *remove)
 {
 	struct token_unused *q = arg;
-	struct token_rec *t = &q->done[q->ndone < UNUSED_BATCH_MAX ? q->ndone : UNUSED_BATCH_MAX];
+	struct token_rec *t =
+	    &q->done[q->ndone < UNUSED_BATCH_MAX ? q->ndone : UNUSED_BATCH_MAX];
 	int		 rc;
 
 	*remove = 0;
-	if (key->size != 8 || (rc = store_uncodec_token(val->data, val->size, t)) == -1)
+	if (key->size != 8 ||
+	    (rc = store_uncodec_token(val->data, val->size, t)) == -1)
 		return 0;
 	t->number = store_from_be64(key->data);
 	/* A record of the JSON form keeps its last use apart: read it whole. */
 	if (rc == 1) {
 		enum store_rc v = STORE_OK;
 
-		if ((rc = store_token_read(st, txn, t->number, t, 0, NULL, &v)) != 0 ||
+		if ((rc = store_token_read(st, txn, t->number, t, 0, NULL,
+		    &v)) != 0 ||
 		    v != STORE_OK)
 			return rc;
 	}
 	if (!store_token_live(t, q->now) ||
-	    (t->last_used_at != 0 ? t->last_used_at : t->created_at) >= q->cutoff)
+	    (t->last_used_at != 0 ? t->last_used_at : t->created_at) >=
+	    q->cutoff)
 		return 0;
 	if ((rc = store_live_del(st, txn, t)) != 0)
 		return rc;
@@ -287,7 +312,8 @@ store_unused_batch(void *arg, int committed)
 
 enum store_rc
 store_token_revoke_unused(struct store *st, time_t cutoff, time_t now,
-    void (*fn)(const struct token_rec *, void *), void *arg, unsigned long *revoked)
+    void (*fn)(const struct token_rec *, void *), void *arg,
+    unsigned long *revoked)
 {
 	struct token_unused *q;
 	unsigned long	 removed;
@@ -300,8 +326,8 @@ store_token_revoke_unused(struct store *st, time_t cutoff, time_t now,
 	q->now = now;
 	q->fn = fn;
 	q->arg = arg;
-	rc = store_sweep_batched(st, DB_TOKENS, store_unused_one, store_unused_batch, q,
-	    &removed);
+	rc = store_sweep_batched(st, DB_TOKENS, store_unused_one,
+	    store_unused_batch, q, &removed);
 	store_epoch_bump(st);
 	*revoked = q->revoked;
 	free(q);

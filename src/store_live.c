@@ -4,9 +4,10 @@
  * behind the user or 100,000, live, revoked or pruned: the count is one
  * record, less the entries that have expired since they were put, which
  * the count takes out as it meets them (each once).  A create adds its
- * token, a revoke and a prune take theirs out, in the same transaction.  An environment made
- * before the index gains it on open (store_live_upgrade); until then the
- * count says it is not ready and the caller walks the tokens instead.
+ * token, a revoke and a prune take theirs out, in the same transaction.  An
+ * environment made before the index gains it on open (store_live_upgrade);
+ * until then the count says it is not ready and the caller walks the tokens
+ * instead.
  */
 #include <sys/file.h>
 
@@ -73,7 +74,8 @@ store_live_tally(struct store *st, DB_TXN *txn, const char *user_id, long delta,
 static void
 store_live_entry(const struct token_rec *t, unsigned char out[16])
 {
-	store_be64(t->expires_at == 0 ? UINT64_MAX : (uint64_t)t->expires_at, out);
+	store_be64(t->expires_at == 0 ? UINT64_MAX : (uint64_t)t->expires_at,
+	    out);
 	store_be64(t->number, out + 8);
 }
 
@@ -87,7 +89,8 @@ store_live_add(struct store *st, DB_TXN *txn, const struct token_rec *t)
 	store_live_entry(t, e);
 	store_dbt(&key, t->user_id, strlen(t->user_id));
 	store_dbt(&val, e, sizeof(e));
-	rc = st->db[DB_USER_LIVE]->put(st->db[DB_USER_LIVE], txn, &key, &val, DB_NODUPDATA);
+	rc = st->db[DB_USER_LIVE]->put(st->db[DB_USER_LIVE], txn, &key, &val,
+	    DB_NODUPDATA);
 	if (rc == DB_KEYEXIST)
 		return 0;	/* there already: counted then */
 	return rc != 0 ? rc : store_live_tally(st, txn, t->user_id, 1, NULL);
@@ -102,7 +105,8 @@ store_live_del(struct store *st, DB_TXN *txn, const struct token_rec *t)
 	int		 rc;
 
 	store_live_entry(t, e);
-	if ((rc = st->db[DB_USER_LIVE]->cursor(st->db[DB_USER_LIVE], txn, &c, 0)) != 0)
+	if ((rc = st->db[DB_USER_LIVE]->cursor(st->db[DB_USER_LIVE], txn, &c,
+	    0)) != 0)
 		return rc;
 	store_dbt(&key, t->user_id, strlen(t->user_id));
 	store_dbt(&val, e, sizeof(e));
@@ -131,7 +135,8 @@ store_live_has(struct store *st, DB_TXN *txn, const struct token_rec *t)
  * or is revoked.  The index being built is not looked at.
  */
 int
-store_live_check(struct store *st, DB_TXN *txn, void (*fn)(uint64_t, void *), void *arg)
+store_live_check(struct store *st, DB_TXN *txn, void (*fn)(uint64_t, void *),
+    void *arg)
 {
 	struct token_rec t;
 	enum store_rc	 verdict;
@@ -141,7 +146,8 @@ store_live_check(struct store *st, DB_TXN *txn, void (*fn)(uint64_t, void *), vo
 
 	if ((rc = store_live_ready(st, txn, &ready)) != 0 || !ready)
 		return rc;
-	if ((rc = st->db[DB_USER_LIVE]->cursor(st->db[DB_USER_LIVE], txn, &c, 0)) != 0)
+	if ((rc = st->db[DB_USER_LIVE]->cursor(st->db[DB_USER_LIVE], txn, &c,
+	    0)) != 0)
 		return rc;
 	memset(&key, 0, sizeof(key));
 	memset(&val, 0, sizeof(val));
@@ -150,9 +156,11 @@ store_live_check(struct store *st, DB_TXN *txn, void (*fn)(uint64_t, void *), vo
 			continue;	/* the mark */
 		store_dbt(&k2, (unsigned char *)val.data + 8, 8);
 		store_dbt_out(&v2);
-		rc = st->db[DB_TOKENS]->get(st->db[DB_TOKENS], txn, &k2, &v2, 0);
+		rc = st->db[DB_TOKENS]->get(st->db[DB_TOKENS], txn, &k2, &v2,
+		    0);
 		verdict = STORE_OK;
-		if (rc == 0 && (store_uncodec_token(v2.data, v2.size, &t) == -1 ||
+		if (rc == 0 &&
+		    (store_uncodec_token(v2.data, v2.size, &t) == -1 ||
 		    t.revoked_at != 0))
 			verdict = STORE_NOTFOUND;
 		free(v2.data);
@@ -181,7 +189,8 @@ store_live_ready(struct store *st, DB_TXN *txn, int *ready)
 	val.data = v;
 	val.ulen = sizeof(v);
 	val.flags = DB_DBT_USERMEM;
-	rc = st->db[DB_USER_LIVE]->get(st->db[DB_USER_LIVE], txn, &key, &val, 0);
+	rc = st->db[DB_USER_LIVE]->get(st->db[DB_USER_LIVE], txn, &key, &val,
+	    0);
 	if (rc == DB_NOTFOUND || rc == DB_BUFFER_SMALL)
 		return 0;
 	if (rc != 0)
@@ -205,7 +214,8 @@ store_live_count(struct store *st, DB_TXN *txn, const char *user_id, time_t now,
 	*live = 0;
 	if ((rc = store_live_ready(st, txn, ready)) != 0 || !*ready)
 		return rc;
-	if ((rc = st->db[DB_USER_LIVE]->cursor(st->db[DB_USER_LIVE], txn, &c, 0)) != 0)
+	if ((rc = st->db[DB_USER_LIVE]->cursor(st->db[DB_USER_LIVE], txn, &c,
+	    0)) != 0)
 		return rc;
 	/*
 	 * Entries come in expiry order: those expired by now lead.  They
@@ -221,7 +231,9 @@ store_live_count(struct store *st, DB_TXN *txn, const char *user_id, time_t now,
 	rc = c->get(c, &key, &val, DB_SET | rmw);
 	while (rc == 0 && val.size == sizeof(buf) &&
 	    store_from_be64(buf) <= (uint64_t)now) {
-		/* Outside a transaction (a look, not a create): only counted. */
+		/*
+		 * Outside a transaction (a look, not a create): only counted.
+		 */
 		if (txn != NULL && (rc = c->del(c, 0)) != 0)
 			break;
 		gone++;
@@ -239,21 +251,23 @@ store_live_count(struct store *st, DB_TXN *txn, const char *user_id, time_t now,
 
 /* The build's step for one token record: index it unless revoked. */
 static int
-store_live_build_one(struct store *st, DB_TXN *txn, const DBT *key, const DBT *val,
-    void *arg, int *remove)
+store_live_build_one(struct store *st, DB_TXN *txn, const DBT *key,
+    const DBT *val, void *arg, int *remove)
 {
 	struct token_rec t;
 
 	(void)arg;
 	*remove = 0;
-	if (key->size != 8 || store_uncodec_token(val->data, val->size, &t) == -1)
+	if (key->size != 8 ||
+	    store_uncodec_token(val->data, val->size, &t) == -1)
 		return 0;
 	t.number = store_from_be64(key->data);
 	return t.revoked_at == 0 ? store_live_add(st, txn, &t) : 0;
 }
 
 static int
-store_live_mark_txn(struct store *st, DB_TXN *txn, void *arg, enum store_rc *verdict)
+store_live_mark_txn(struct store *st, DB_TXN *txn, void *arg,
+    enum store_rc *verdict)
 {
 	DBT	 key, val;
 
@@ -261,7 +275,8 @@ store_live_mark_txn(struct store *st, DB_TXN *txn, void *arg, enum store_rc *ver
 	(void)verdict;
 	store_dbt(&key, LIVE_READY_KEY, sizeof(LIVE_READY_KEY) - 1);
 	store_dbt(&val, "1", 1);
-	return st->db[DB_USER_LIVE]->put(st->db[DB_USER_LIVE], txn, &key, &val, 0);
+	return st->db[DB_USER_LIVE]->put(st->db[DB_USER_LIVE], txn, &key, &val,
+	    0);
 }
 
 /*
@@ -282,7 +297,8 @@ store_live_upgrade(struct store *st)
 	if (store_live_ready(st, NULL, &ready) != 0 || ready)
 		return 0;
 	snprintf(path, sizeof(path), "%s/%s", st->dir, LIVE_UPGRADE_FILE);
-	if ((fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, STORE_FILE_MODE)) == -1)
+	if ((fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC,
+	    STORE_FILE_MODE)) == -1)
 		return 0;
 	if (flock(fd, LOCK_EX | LOCK_NB) == -1) {
 		(void)close(fd);
@@ -300,7 +316,9 @@ store_live_upgrade(struct store *st)
 	if (rc == STORE_OK)
 		st->live_ready = 1;
 	else
-		fprintf(stderr, "patgate: db: the index of live tokens could not be built\n");
+		fprintf(stderr,
+		    "patgate: db: the index of live tokens could not be "
+		    "built\n");
 	(void)close(fd);
 	return 0;
 }

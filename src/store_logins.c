@@ -6,9 +6,12 @@
 
 #include "store_private.h"
 
-/* ------------------------------------------------------------ login failures */
+/* ----------------------------------------------------------- login failures */
 
-/* The counter key for an email (lowercased, as the users index has it) or an address. */
+/*
+ * The counter key for an email (lowercased, as the users index has it) or an
+ * address.
+ */
 static void
 store_login_key(char *out, size_t cap, const char *kind, const char *v)
 {
@@ -92,24 +95,31 @@ store_login_held(const struct login_rec *r, long max, long window, time_t now,
 }
 
 static int
-store_login_reserve_txn(struct store *st, DB_TXN *txn, void *arg, enum store_rc *verdict)
+store_login_reserve_txn(struct store *st, DB_TXN *txn, void *arg,
+    enum store_rc *verdict)
 {
 	struct login_reserve *q = arg;
 	struct login_rec e, a;
 	long		 window = q->lim->window;
 	int		 rc, found;
 
-	/* Always the email first, then the address: one order, fewer deadlocks. */
-	if ((rc = store_login_read(st, txn, q->email, &e, window, q->now, &found)) != 0 ||
-	    (rc = store_login_read(st, txn, q->addr, &a, window, q->now, &found)) != 0)
+	/*
+	 * Always the email first, then the address: one order, fewer deadlocks.
+	 */
+	if ((rc = store_login_read(st, txn, q->email, &e, window, q->now,
+	    &found)) != 0 ||
+	    (rc = store_login_read(st, txn, q->addr, &a, window, q->now,
+	    &found)) != 0)
 		return rc;
 	/* A refused attempt is not counted: the lockout does not grow. */
-	if (store_login_held(&e, q->lim->max_email, window, q->now, &q->retry_after)) {
+	if (store_login_held(&e, q->lim->max_email, window, q->now,
+	    &q->retry_after)) {
 		q->by_addr = 0;
 		*verdict = STORE_LIMIT;
 		return 0;
 	}
-	if (store_login_held(&a, q->lim->max_addr, window, q->now, &q->retry_after)) {
+	if (store_login_held(&a, q->lim->max_addr, window, q->now,
+	    &q->retry_after)) {
 		q->by_addr = 1;
 		*verdict = STORE_LIMIT;
 		return 0;
@@ -156,13 +166,15 @@ struct report_reserve {
 
 /* Count one leaked-credential report from an address, unless it is held. */
 static int
-store_report_reserve_txn(struct store *st, DB_TXN *txn, void *arg, enum store_rc *verdict)
+store_report_reserve_txn(struct store *st, DB_TXN *txn, void *arg,
+    enum store_rc *verdict)
 {
 	struct report_reserve *q = arg;
 	struct login_rec r;
 	int		 rc, found;
 
-	if ((rc = store_login_read(st, txn, q->key, &r, q->window, q->now, &found)) != 0)
+	if ((rc = store_login_read(st, txn, q->key, &r, q->window, q->now,
+	    &found)) != 0)
 		return rc;
 	if (store_login_held(&r, q->max, q->window, q->now, &q->retry_after)) {
 		*verdict = STORE_LIMIT;
@@ -199,7 +211,8 @@ struct login_success {
 };
 
 static int
-store_login_succeeded_txn(struct store *st, DB_TXN *txn, void *arg, enum store_rc *verdict)
+store_login_succeeded_txn(struct store *st, DB_TXN *txn, void *arg,
+    enum store_rc *verdict)
 {
 	struct login_success *q = arg;
 	struct login_rec a;
@@ -215,7 +228,8 @@ store_login_succeeded_txn(struct store *st, DB_TXN *txn, void *arg, enum store_r
 	 * The address keeps its failures: one account an attacker knows
 	 * must not wash out the guesses made against the others.
 	 */
-	if ((rc = store_login_read(st, txn, q->addr, &a, q->window, q->now, &found)) != 0)
+	if ((rc = store_login_read(st, txn, q->addr, &a, q->window, q->now,
+	    &found)) != 0)
 		return rc;
 	if (!found || a.count == 0)
 		return 0;
@@ -238,7 +252,8 @@ store_login_succeeded(struct store *st, const char *email, const char *addr,
 }
 
 static int
-store_login_clear_txn(struct store *st, DB_TXN *txn, void *arg, enum store_rc *verdict)
+store_login_clear_txn(struct store *st, DB_TXN *txn, void *arg,
+    enum store_rc *verdict)
 {
 	DBT	 k;
 	int	 rc;
@@ -265,8 +280,8 @@ struct login_prune {
 
 /* A prune's step for one counter: gone once its window has ended. */
 static int
-store_login_prune_one(struct store *st, DB_TXN *txn, const DBT *key, const DBT *val,
-    void *arg, int *remove)
+store_login_prune_one(struct store *st, DB_TXN *txn, const DBT *key,
+    const DBT *val, void *arg, int *remove)
 {
 	struct login_prune *q = arg;
 	struct login_rec r;
@@ -280,7 +295,8 @@ store_login_prune_one(struct store *st, DB_TXN *txn, const DBT *key, const DBT *
 }
 
 enum store_rc
-store_login_prune(struct store *st, long window, time_t now, unsigned long *removed)
+store_login_prune(struct store *st, long window, time_t now,
+    unsigned long *removed)
 {
 	struct login_prune q = { window, now };
 

@@ -27,9 +27,9 @@
 
 #define STORE_EPOCH_FILE	"tokens.epoch"
 #define STORE_MEMO_SLOTS	64	/* records a process keeps */
-#define STORE_MEMO_BYTES	8192	/* a packed record longer is not kept; five
-					   IPv6 addresses take some 250 bytes,
-					   bindings up to some 5,600 */
+#define STORE_MEMO_BYTES	8192	/* a packed record longer is not kept;
+					   five IPv6 addresses take some 250
+					   bytes, bindings up to some 5,600 */
 
 struct store_memo {
 	uint64_t	 n;		/* token number; 0: empty */
@@ -48,14 +48,17 @@ store_epoch_open(struct store *st)
 	int		 fd;
 
 	snprintf(path, sizeof(path), "%s/%s", st->dir, STORE_EPOCH_FILE);
-	if ((fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, STORE_FILE_MODE)) == -1)
+	if ((fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC,
+	    STORE_FILE_MODE)) == -1)
 		return;
 	if (fstat(fd, &sb) == -1 ||
-	    (sb.st_size < (off_t)sizeof(uint64_t) && ftruncate(fd, sizeof(uint64_t)) == -1)) {
+	    (sb.st_size < (off_t)sizeof(uint64_t) &&
+	    ftruncate(fd, sizeof(uint64_t)) == -1)) {
 		(void)close(fd);
 		return;
 	}
-	p = mmap(NULL, sizeof(uint64_t), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	p = mmap(NULL, sizeof(uint64_t), PROT_READ | PROT_WRITE, MAP_SHARED, fd,
+	    0);
 	(void)close(fd);
 	if (p == MAP_FAILED)
 		return;

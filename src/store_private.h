@@ -15,21 +15,21 @@
 #include "patgate.h"
 
 #define STORE_FILE_MODE	0600
-#define STORE_TOUCH_SLOTS	256	/* tokens this process remembers touching */
+#define STORE_TOUCH_SLOTS	256 /* tokens this process remembers touching */
 
 enum store_db {
 	DB_USERS,		/* user id -> user record */
 	DB_EMAILS,		/* lowercased email -> user id */
 	DB_SESSIONS,		/* session id -> session record */
-	DB_TOKENS,		/* number (8 bytes, big-endian) -> token record */
+	DB_TOKENS,	/* number (8 bytes, big-endian) -> token record */
 	DB_TOKEN_IDS,		/* token id -> number */
 	DB_USER_TOKENS,		/* user id -> numbers (sorted duplicates) */
-	DB_TOKEN_USED,		/* number -> last use of a JSON-form token; read only */
+	DB_TOKEN_USED,	/* number -> last use of a JSON-form token; read only */
 	DB_SEQ,			/* the token number sequence */
-	DB_LOGINS,		/* "email:..." or "addr:..." -> failed-login counter */
-	DB_USER_LIVE,		/* user id -> expiry + number of each unrevoked token */
-	DB_SESSIONS_FROM,	/* user id -> time before which its sessions ended */
-	DB_EVENTS,		/* the queue of events for owners (store_events.c) */
+	DB_LOGINS,	/* "email:..." or "addr:..." -> failed-login counter */
+	DB_USER_LIVE,	/* user id -> expiry + number of each unrevoked token */
+	DB_SESSIONS_FROM, /* user id -> time before which its sessions ended */
+	DB_EVENTS,	/* the queue of events for owners (store_events.c) */
 	DB__MAX
 };
 
@@ -43,25 +43,28 @@ struct store {
 	DB_SEQUENCE	*seq;
 	int		 failed;	/* panic or DB_RUNRECOVERY seen */
 	char		 dir[4096];
-	dev_t		 dir_dev;	/* the directory opened, to notice it gone */
+	dev_t		 dir_dev; /* the directory opened, to notice it gone */
 	ino_t		 dir_ino;
 	unsigned	 commits;	/* since the last checkpoint */
 	unsigned	 unlooked;	/* since the log's size was looked at */
 	time_t		 checkpointed;
 	unsigned	 stall_ms;	/* test hook: pause inside a create */
 	int		 nosync;	/* creates commit without an fsync */
-	int		 lockfd;	/* STORE_LOCK_FILE, for store_exclusive */
-	int		 ckpfd;		/* STORE_CHECKPOINT_FILE, for store_maintain */
-	int		 maintained_apart; /* store_maintain runs between requests */
-	struct {			/* tokens whose last use is known fresh */
+	int		 lockfd; /* STORE_LOCK_FILE, for store_exclusive */
+	int		 ckpfd;	/* STORE_CHECKPOINT_FILE, for store_maintain */
+	/* store_maintain runs between requests */
+	int		 maintained_apart;
+	struct {		/* tokens whose last use is known fresh */
 		uint64_t	 n;
 		time_t		 when;
 	}		 touched[STORE_TOUCH_SLOTS];
-	uint64_t	*epoch;		/* shared: see store_memo.c; NULL: none */
+	uint64_t	*epoch;	/* shared: see store_memo.c; NULL: none */
 	struct store_memo *memo;	/* token records read lately */
 	int		 live_ready;	/* DB_USER_LIVE is known complete */
-	struct store_rate_slot *rates;	/* shared: see store_rate.c; NULL: not yet */
-	size_t		 rates_len;	/* bytes mapped, or 0 for a table of our own */
+	/* shared: see store_rate.c; NULL: not yet */
+	struct store_rate_slot *rates;
+	/* bytes mapped, or 0 for a table of our own */
+	size_t		 rates_len;
 };
 
 /* A transaction body: returns a Berkeley DB code; a verdict aborts it. */
@@ -119,9 +122,9 @@ int	 store_live_del(struct store *, DB_TXN *, const struct token_rec *t);
 /*
  * How many of user_id's tokens are live at now, in *live, at the cost of
  * one record and the entries expired since the last count (taken out
- * when txn is not NULL; without a transaction they are only counted).  max is not needed and kept for the
- * callers.  *ready is 0 when the index is still being built: the count is
- * then not to be trusted.
+ * when txn is not NULL; without a transaction they are only counted).  max is
+ * not needed and kept for the callers.  *ready is 0 when the index is still
+ * being built: the count is then not to be trusted.
  */
 int	 store_live_count(struct store *, DB_TXN *, const char *user_id,
 	    time_t now, long max, long *live, int *ready);
@@ -133,7 +136,7 @@ int	 store_live_check(struct store *, DB_TXN *,
 /* Build the index of an environment made before it; 0 or a Berkeley DB code. */
 int	 store_live_upgrade(struct store *);
 
-/* ------------------------------------------------------------ store_tokens.c */
+/* ----------------------------------------------------------- store_tokens.c */
 
 /* Where a read record is kept for later checks (store_memo.c). */
 struct token_keep {
@@ -145,8 +148,9 @@ struct token_keep {
  * Read token number n into t (flags: DB_RMW, say); keep it in the memo
  * if keep is not NULL.  A missing record sets *verdict to STORE_NOTFOUND.
  */
-int	 store_token_read(struct store *, DB_TXN *, uint64_t n, struct token_rec *t,
-	    u_int32_t flags, const struct token_keep *keep, enum store_rc *verdict);
+int	 store_token_read(struct store *, DB_TXN *, uint64_t n,
+	    struct token_rec *t, u_int32_t flags, const struct token_keep *keep,
+	    enum store_rc *verdict);
 int	 store_token_write(struct store *, DB_TXN *, const struct token_rec *t);
 /* Is t live (neither revoked nor expired) at now? */
 int	 store_token_live(const struct token_rec *t, time_t now);
@@ -167,12 +171,16 @@ typedef int (*store_sweep_fn)(struct store *, DB_TXN *, const DBT *key,
  */
 enum store_rc store_sweep(struct store *, enum store_db i, store_sweep_fn fn,
 	    void *arg, unsigned long *removed);
-/* batch(arg, 0) as each batch (or its retry) begins, batch(arg, 1) once it commits. */
+/*
+ * batch(arg, 0) as each batch (or its retry) begins, batch(arg, 1) once it
+ * commits.
+ */
 typedef void (*store_batch_fn)(void *arg, int committed);
-enum store_rc store_sweep_batched(struct store *, enum store_db i, store_sweep_fn fn,
-	    store_batch_fn batch, void *arg, unsigned long *removed);
+enum store_rc store_sweep_batched(struct store *, enum store_db i,
+	    store_sweep_fn fn, store_batch_fn batch, void *arg,
+	    unsigned long *removed);
 
-/* ------------------------------------------------------------ store_events.c */
+/* ----------------------------------------------------------- store_events.c */
 
 /*
  * Queue event (a name such as "token.revoke.leaked") about token t at

@@ -39,17 +39,24 @@ static int
 store_rate_open(struct store *st)
 {
 	char		 path[4200];
-	size_t		 len = STORE_RATE_SLOTS * sizeof(struct store_rate_slot);
+	size_t		 len = STORE_RATE_SLOTS *
+	    sizeof(struct store_rate_slot);
 	struct stat	 sb;
 	void		*p = MAP_FAILED;
 	int		 fd;
 
 	snprintf(path, sizeof(path), "%s/%s", st->dir, STORE_RATE_FILE);
-	if ((fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, STORE_FILE_MODE)) != -1) {
-		/* Every process sizes it alike; a shorter one is from no build of ours. */
+	if ((fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC,
+	    STORE_FILE_MODE)) != -1) {
+		/*
+		 * Every process sizes it alike; a shorter one is from no build
+		 * of ours.
+		 */
 		if (fstat(fd, &sb) == 0 &&
-		    (sb.st_size == (off_t)len || ftruncate(fd, (off_t)len) == 0))
-			p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+		    (sb.st_size == (off_t)len ||
+		    ftruncate(fd, (off_t)len) == 0))
+			p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED,
+			    fd, 0);
 		(void)close(fd);
 	}
 	if (p != MAP_FAILED) {
@@ -57,7 +64,8 @@ store_rate_open(struct store *st)
 		st->rates_len = len;
 		return 0;
 	}
-	log_error("patgate: %s cannot be mapped; rate limits are counted per process",
+	log_error(
+	    "patgate: %s cannot be mapped; rate limits are counted per process",
 	    path);
 	if ((st->rates = calloc(STORE_RATE_SLOTS, sizeof(*st->rates))) == NULL)
 		return -1;
@@ -86,7 +94,9 @@ store_rate_slot(struct store *st, uint64_t key, time_t now)
 
 	if (st->rates == NULL && store_rate_open(st) == -1)
 		return NULL;
-	/* Numbers are sequential: spread them (a 64-bit multiplicative hash). */
+	/*
+	 * Numbers are sequential: spread them (a 64-bit multiplicative hash).
+	 */
 	h = key * 0x9e3779b97f4a7c15ULL;
 	for (i = 0; i < STORE_RATE_PROBES; i++) {
 		s = &st->rates[(h >> 40) % STORE_RATE_SLOTS];
@@ -97,12 +107,14 @@ store_rate_slot(struct store *st, uint64_t key, time_t now)
 		state = __atomic_load_n(&s->state, __ATOMIC_ACQUIRE);
 		if (seen != 0 && (time_t)(state >> 32) + STORE_RATE_STALE > now)
 			continue;
-		/* Free, or stale: take it; whoever loses the race looks again. */
+		/*
+		 * Free, or stale: take it; whoever loses the race looks again.
+		 */
 		if (__atomic_compare_exchange_n(&s->key, &seen, key, 0,
 		    __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
 			/* The count left behind was another token's. */
-			(void)__atomic_compare_exchange_n(&s->state, &state, 0, 0,
-			    __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE);
+			(void)__atomic_compare_exchange_n(&s->state, &state, 0,
+			    0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE);
 			return s;
 		}
 		if (seen == key)
@@ -123,7 +135,8 @@ store_rate_take(struct store *st, uint64_t number, long limit, time_t now,
 	if ((s = store_rate_slot(st, number & ~RATE_CANARY_BIT, now)) == NULL) {
 		/* A full table must not lock every bound token out. */
 		if (log_repeat("rate.table.full", now, &skipped))
-			log_error("patgate: the rate table is full; a limit goes uncounted");
+			log_error("patgate: the rate table is full; a limit "
+			    "goes uncounted");
 		return 1;
 	}
 	old = __atomic_load_n(&s->state, __ATOMIC_ACQUIRE);

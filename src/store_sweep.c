@@ -30,7 +30,8 @@ struct sweep {
 
 /* One batch: up to STORE_SWEEP_BATCH records after the last key done. */
 static int
-store_sweep_txn(struct store *st, DB_TXN *txn, void *arg, enum store_rc *verdict)
+store_sweep_txn(struct store *st, DB_TXN *txn, void *arg,
+    enum store_rc *verdict)
 {
 	struct sweep	*q = arg;
 	DBC		*c;
@@ -102,7 +103,8 @@ store_sweep_batched(struct store *st, enum store_db i, store_sweep_fn fn,
 	q->arg = arg;
 	q->batch = batch;
 	for (;;) {
-		if ((rc = store_txn(st, 0, DB_TXN_NOSYNC, store_sweep_txn, q)) != STORE_OK)
+		if ((rc = store_txn(st, 0, DB_TXN_NOSYNC, store_sweep_txn,
+		    q)) != STORE_OK)
 			break;
 		*removed += q->removed;
 		if (batch != NULL)

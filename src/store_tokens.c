@@ -20,8 +20,8 @@
  * it is larger; *data is set to whichever holds it.
  */
 static int
-store_get_into(DB *db, DB_TXN *txn, DBT *key, u_int32_t flags, void *buf, size_t cap,
-    void **data, size_t *size)
+store_get_into(DB *db, DB_TXN *txn, DBT *key, u_int32_t flags, void *buf,
+    size_t cap, void **data, size_t *size)
 {
 	DBT	 val;
 	int	 rc;
@@ -53,8 +53,8 @@ store_token_used(struct store *st, DB_TXN *txn, DBT *key, struct token_rec *t)
 	size_t		 size;
 	int		 rc;
 
-	rc = store_get_into(st->db[DB_TOKEN_USED], txn, key, 0, when, sizeof(when),
-	    &data, &size);
+	rc = store_get_into(st->db[DB_TOKEN_USED], txn, key, 0, when,
+	    sizeof(when), &data, &size);
 	if (rc == 0 && data != when)
 		free(data);	/* not a stored time: ignored */
 	else if (rc == 0 && size == sizeof(when))
@@ -77,8 +77,8 @@ store_token_read(struct store *st, DB_TXN *txn, uint64_t n, struct token_rec *t,
 
 	store_be64(n, k);
 	store_dbt(&key, k, sizeof(k));
-	rc = store_get_into(st->db[DB_TOKENS], txn, &key, flags, buf, sizeof(buf),
-	    &data, &size);
+	rc = store_get_into(st->db[DB_TOKENS], txn, &key, flags, buf,
+	    sizeof(buf), &data, &size);
 	if (rc == DB_NOTFOUND) {
 		*verdict = STORE_NOTFOUND;
 		return 0;
@@ -91,7 +91,8 @@ store_token_read(struct store *st, DB_TXN *txn, uint64_t n, struct token_rec *t,
 	if (data != buf)
 		free(data);
 	if (rc == -1) {
-		fprintf(stderr, "patgate: db: damaged token record %llu\n", (unsigned long long)n);
+		fprintf(stderr, "patgate: db: damaged token record %llu\n",
+		    (unsigned long long)n);
 		return EINVAL;
 	}
 	t->number = n;
@@ -121,7 +122,8 @@ store_token_write(struct store *st, DB_TXN *txn, const struct token_rec *t)
 int
 store_token_live(const struct token_rec *t, time_t now)
 {
-	return t->revoked_at == 0 && (t->expires_at == 0 || t->expires_at > now);
+	return t->revoked_at == 0 &&
+	    (t->expires_at == 0 || t->expires_at > now);
 }
 
 /*
@@ -138,7 +140,8 @@ store_token_fetch_many(struct store *st, DB_TXN *txn,
     const unsigned char *nums, size_t n,
     int (*fn)(struct token_rec *, void *), void *arg, int *stop)
 {
-	static uint32_t	 page[65536 / sizeof(uint32_t)];	/* aligned, as bulk reads ask */
+	/* aligned, as bulk reads ask */
+	static uint32_t	 page[65536 / sizeof(uint32_t)];
 	struct token_rec t;
 	DBC		*ct;
 	enum store_rc	 verdict;
@@ -150,7 +153,8 @@ store_token_fetch_many(struct store *st, DB_TXN *txn,
 	uint64_t	 num;
 	int		 rc, crc;
 
-	if ((rc = st->db[DB_TOKENS]->get_pagesize(st->db[DB_TOKENS], &pagesize)) != 0)
+	if ((rc = st->db[DB_TOKENS]->get_pagesize(st->db[DB_TOKENS],
+	    &pagesize)) != 0)
 		return rc;
 	if (pagesize > sizeof(page))
 		pagesize = sizeof(page);
@@ -164,7 +168,8 @@ store_token_fetch_many(struct store *st, DB_TXN *txn,
 		val.data = page;
 		val.ulen = pagesize;
 		val.flags = DB_DBT_USERMEM;
-		if ((rc = st->db[DB_TOKENS]->cursor(st->db[DB_TOKENS], txn, &ct, 0)) != 0)
+		if ((rc = st->db[DB_TOKENS]->cursor(st->db[DB_TOKENS], txn, &ct,
+		    0)) != 0)
 			return rc;
 		rc = ct->get(ct, &key, &val, DB_SET_RANGE | DB_MULTIPLE_KEY);
 		if ((crc = ct->close(ct)) != 0 && rc == 0)
@@ -174,7 +179,8 @@ store_token_fetch_many(struct store *st, DB_TXN *txn,
 		if (rc == DB_BUFFER_SMALL) {
 			/* One record larger than a page: read it alone. */
 			verdict = STORE_OK;
-			rc = store_token_read(st, txn, store_from_be64(nums + 8 * i), &t, 0, NULL,
+			rc = store_token_read(st, txn,
+			    store_from_be64(nums + 8 * i), &t, 0, NULL,
 			    &verdict);
 			if (rc != 0)
 				return rc;
@@ -198,13 +204,15 @@ store_token_fetch_many(struct store *st, DB_TXN *txn,
 			if (i == n || store_from_be64(nums + 8 * i) != num)
 				continue;	/* another user's token */
 			if ((rc = store_uncodec_token(dp, dlen, &t)) == -1) {
-				fprintf(stderr, "patgate: db: damaged token record %llu\n",
+				fprintf(stderr,
+				    "patgate: db: damaged token record %llu\n",
 				    (unsigned long long)num);
 				return EINVAL;
 			}
 			t.number = num;
 			store_dbt(&used, kp, 8);
-			if (rc == 1 && (rc = store_token_used(st, txn, &used, &t)) != 0)
+			if (rc == 1 &&
+			    (rc = store_token_used(st, txn, &used, &t)) != 0)
 				return rc;
 			if (fn(&t, arg) != 0)
 				*stop = 1;
@@ -237,8 +245,8 @@ store_token_walk(struct store *st, DB_TXN *txn, const char *user_id,
 	 */
 	while (!stop) {
 		store_step();		/* a long list is slow, not stuck */
-		if ((rc = st->db[DB_USER_TOKENS]->cursor(st->db[DB_USER_TOKENS], txn,
-		    &c, 0)) != 0)
+		if ((rc = st->db[DB_USER_TOKENS]->cursor(st->db[DB_USER_TOKENS],
+		    txn, &c, 0)) != 0)
 			return rc;
 		store_dbt(&key, user_id, strlen(user_id));
 		memset(&val, 0, sizeof(val));
@@ -264,7 +272,8 @@ store_token_walk(struct store *st, DB_TXN *txn, const char *user_id,
 		if (n == 0)
 			return 0;
 		next = store_from_be64(nums + 8 * (n - 1)) + 1;
-		if ((rc = store_token_fetch_many(st, txn, nums, n, fn, arg, &stop)) != 0)
+		if ((rc = store_token_fetch_many(st, txn, nums, n, fn, arg,
+		    &stop)) != 0)
 			return rc;
 	}
 	return 0;
@@ -287,7 +296,8 @@ store_token_count_live(struct token_rec *t, void *arg)
 }
 
 static int
-store_token_create_txn(struct store *st, DB_TXN *txn, void *arg, enum store_rc *verdict)
+store_token_create_txn(struct store *st, DB_TXN *txn, void *arg,
+    enum store_rc *verdict)
 {
 	struct token_create *q = arg;
 	db_seq_t	 n;
@@ -298,15 +308,21 @@ store_token_create_txn(struct store *st, DB_TXN *txn, void *arg, enum store_rc *
 	if ((rc = store_live_count(st, txn, q->t->user_id, q->now, q->max_live,
 	    &q->live, &ready)) != 0)
 		return rc;
-	/* An index still being built: every token the user has, as before it. */
-	if (!ready && (q->live = 0, rc = store_token_walk(st, txn, q->t->user_id,
+	/*
+	 * An index still being built: every token the user has, as before it.
+	 */
+	if (!ready &&
+	    (q->live = 0, rc = store_token_walk(st, txn, q->t->user_id,
 	    store_token_count_live, q)) != 0)
 		return rc;
 	if (q->live >= q->max_live) {
 		*verdict = STORE_LIMIT;
 		return 0;
 	}
-	/* The number comes from a transactional sequence: an abort gives it back. */
+	/*
+	 * The number comes from a transactional sequence: an abort gives it
+	 * back.
+	 */
 	if ((rc = st->seq->get(st->seq, txn, 1, &n, 0)) != 0)
 		return rc;
 	q->t->number = (uint64_t)n;
@@ -315,20 +331,22 @@ store_token_create_txn(struct store *st, DB_TXN *txn, void *arg, enum store_rc *
 	store_be64(q->t->number, k);
 	store_dbt(&key, q->t->id, UUID_LEN);
 	store_dbt(&val, k, sizeof(k));
-	if ((rc = st->db[DB_TOKEN_IDS]->put(st->db[DB_TOKEN_IDS], txn, &key, &val,
-	    DB_NOOVERWRITE)) != 0)
+	if ((rc = st->db[DB_TOKEN_IDS]->put(st->db[DB_TOKEN_IDS], txn, &key,
+	    &val, DB_NOOVERWRITE)) != 0)
 		return rc;
 	store_dbt(&key, q->t->user_id, UUID_LEN);
-	if ((rc = st->db[DB_USER_TOKENS]->put(st->db[DB_USER_TOKENS], txn, &key, &val, 0)) != 0)
+	if ((rc = st->db[DB_USER_TOKENS]->put(st->db[DB_USER_TOKENS], txn, &key,
+	    &val, 0)) != 0)
 		return rc;
 	if ((rc = store_live_add(st, txn, q->t)) != 0)
 		return rc;
-	store_stall(st);		/* tests kill a worker here, locks held */
+	store_stall(st);	/* tests kill a worker here, locks held */
 	return 0;
 }
 
 enum store_rc
-store_token_create(struct store *st, struct token_rec *t, long max_live, time_t now)
+store_token_create(struct store *st, struct token_rec *t, long max_live,
+    time_t now)
 {
 	struct token_create q = { t, max_live, 0, now };
 
@@ -343,7 +361,8 @@ struct token_bulk {
 };
 
 static int
-store_token_bulk_txn(struct store *st, DB_TXN *txn, void *arg, enum store_rc *verdict)
+store_token_bulk_txn(struct store *st, DB_TXN *txn, void *arg,
+    enum store_rc *verdict)
 {
 	struct token_bulk *q = arg;
 	db_seq_t	 first;
@@ -362,12 +381,12 @@ store_token_bulk_txn(struct store *st, DB_TXN *txn, void *arg, enum store_rc *ve
 		store_be64(q->recs[i].number, k);
 		store_dbt(&key, q->recs[i].id, UUID_LEN);
 		store_dbt(&val, k, sizeof(k));
-		if ((rc = st->db[DB_TOKEN_IDS]->put(st->db[DB_TOKEN_IDS], txn, &key,
-		    &val, DB_NOOVERWRITE)) != 0)
+		if ((rc = st->db[DB_TOKEN_IDS]->put(st->db[DB_TOKEN_IDS], txn,
+		    &key, &val, DB_NOOVERWRITE)) != 0)
 			return rc;
 		store_dbt(&key, q->recs[i].user_id, UUID_LEN);
-		if ((rc = st->db[DB_USER_TOKENS]->put(st->db[DB_USER_TOKENS], txn,
-		    &key, &val, 0)) != 0)
+		if ((rc = st->db[DB_USER_TOKENS]->put(st->db[DB_USER_TOKENS],
+		    txn, &key, &val, 0)) != 0)
 			return rc;
 		if (q->recs[i].revoked_at == 0 &&
 		    (rc = store_live_add(st, txn, &q->recs[i])) != 0)
@@ -403,7 +422,8 @@ struct token_get {
 };
 
 static int
-store_token_get_txn(struct store *st, DB_TXN *txn, void *arg, enum store_rc *verdict)
+store_token_get_txn(struct store *st, DB_TXN *txn, void *arg,
+    enum store_rc *verdict)
 {
 	struct token_get *q = arg;
 
@@ -442,7 +462,8 @@ store_token_each_cb(struct token_rec *t, void *arg)
 }
 
 static int
-store_token_each_txn(struct store *st, DB_TXN *txn, void *arg, enum store_rc *verdict)
+store_token_each_txn(struct store *st, DB_TXN *txn, void *arg,
+    enum store_rc *verdict)
 {
 	struct token_each *q = arg;
 
@@ -468,7 +489,8 @@ store_token_each(struct store *st, const char *user_id,
 	 * else asks for a lock).  Read committed: a page's lock goes when the
 	 * cursor leaves it, so a long list holds up no create.
 	 */
-	return store_txn(st, DB_READ_COMMITTED, DB_TXN_NOSYNC, store_token_each_txn, &q);
+	return store_txn(st, DB_READ_COMMITTED, DB_TXN_NOSYNC,
+	    store_token_each_txn, &q);
 }
 
 struct token_revoke {
@@ -486,15 +508,18 @@ struct token_revoke {
  */
 static int
 store_token_revoke_number(struct store *st, DB_TXN *txn, uint64_t n,
-    const char *user_id, time_t now, struct token_rec *t, enum store_rc *verdict)
+    const char *user_id, time_t now, struct token_rec *t,
+    enum store_rc *verdict)
 {
 	int	 rc;
 
-	if ((rc = store_token_read(st, txn, n, t, DB_RMW, NULL, verdict)) != 0 ||
+	if ((rc = store_token_read(st, txn, n, t, DB_RMW, NULL,
+	    verdict)) != 0 ||
 	    *verdict != STORE_OK)
 		return rc;
 	/* Another user's token looks exactly like an unknown one. */
-	if (t->revoked_at != 0 || (user_id != NULL && strcmp(t->user_id, user_id) != 0)) {
+	if (t->revoked_at != 0 ||
+	    (user_id != NULL && strcmp(t->user_id, user_id) != 0)) {
 		*verdict = STORE_NOTFOUND;
 		return 0;
 	}
@@ -505,7 +530,8 @@ store_token_revoke_number(struct store *st, DB_TXN *txn, uint64_t n,
 }
 
 static int
-store_token_revoke_txn(struct store *st, DB_TXN *txn, void *arg, enum store_rc *verdict)
+store_token_revoke_txn(struct store *st, DB_TXN *txn, void *arg,
+    enum store_rc *verdict)
 {
 	struct token_revoke *q = arg;
 	unsigned char	 num[8];
@@ -517,15 +543,16 @@ store_token_revoke_txn(struct store *st, DB_TXN *txn, void *arg, enum store_rc *
 	val.data = num;
 	val.ulen = sizeof(num);
 	val.flags = DB_DBT_USERMEM;
-	rc = st->db[DB_TOKEN_IDS]->get(st->db[DB_TOKEN_IDS], txn, &key, &val, DB_RMW);
+	rc = st->db[DB_TOKEN_IDS]->get(st->db[DB_TOKEN_IDS], txn, &key, &val,
+	    DB_RMW);
 	if (rc == DB_NOTFOUND || (rc == 0 && val.size != sizeof(num))) {
 		*verdict = STORE_NOTFOUND;
 		return 0;
 	}
 	if (rc != 0)
 		return rc;
-	return store_token_revoke_number(st, txn, store_from_be64(num), q->user_id,
-	    q->now, q->t, verdict);
+	return store_token_revoke_number(st, txn, store_from_be64(num),
+	    q->user_id, q->now, q->t, verdict);
 }
 
 enum store_rc
@@ -539,12 +566,15 @@ store_token_revoke(struct store *st, const char *user_id, const char *id,
 	if (!token_uuid_valid(id))
 		return STORE_NOTFOUND;
 	rc = store_txn(st, 0, DB_TXN_SYNC, store_token_revoke_txn, &q);
-	/* Before the answer, whatever it is: nobody goes on trusting an old read. */
+	/*
+	 * Before the answer, whatever it is: nobody goes on trusting an old
+	 * read.
+	 */
 	store_epoch_bump(st);
 	return rc;
 }
 
-#define STORE_LEAK_BATCH	50	/* leaked tokens a transaction revokes */
+#define STORE_LEAK_BATCH	50 /* leaked tokens a transaction revokes */
 
 struct token_revoke_leaked {
 	struct token_leak *leaks;
@@ -565,21 +595,26 @@ store_token_revoke_leaked_txn(struct store *st, DB_TXN *txn, void *arg,
 
 	(void)verdict;
 	for (i = 0; i < q->n; i++)
-		q->leaks[i].revoked = 0;	/* a retried batch starts over */
+		q->leaks[i].revoked = 0; /* a retried batch starts over */
 	for (i = 0; i < q->n; i++) {
 		one = STORE_OK;
-		/* A number's secret never changes (a rehash keeps it): no hash to compare. */
-		if ((rc = store_token_revoke_number(st, txn, q->leaks[i].number, NULL,
-		    q->now, q->t, &one)) != 0)
+		/*
+		 * A number's secret never changes (a rehash keeps it): no hash
+		 * to compare.
+		 */
+		if ((rc = store_token_revoke_number(st, txn, q->leaks[i].number,
+		    NULL, q->now, q->t, &one)) != 0)
 			return rc;
+		/* revoked already, by another or twice listed */
 		if (one != STORE_OK)
-			continue;	/* revoked already, by another or twice listed */
-		if ((rc = store_event_append(st, txn, "token.revoke.leaked", q->t, q->now,
-		    q->details)) != 0)
+			continue;
+		if ((rc = store_event_append(st, txn, "token.revoke.leaked",
+		    q->t, q->now, q->details)) != 0)
 			return rc;
 		q->leaks[i].revoked = 1;
 		memcpy(q->leaks[i].id, q->t->id, sizeof(q->leaks[i].id));
-		memcpy(q->leaks[i].user_id, q->t->user_id, sizeof(q->leaks[i].user_id));
+		memcpy(q->leaks[i].user_id, q->t->user_id,
+		    sizeof(q->leaks[i].user_id));
 	}
 	return 0;
 }
@@ -602,7 +637,8 @@ store_token_revoke_leaked(struct store *st, struct token_leak *leaks, size_t n,
 	for (i = 0; i < n && rc == STORE_OK; i += q.n) {
 		q.leaks = leaks + i;
 		q.n = n - i < STORE_LEAK_BATCH ? n - i : STORE_LEAK_BATCH;
-		rc = store_txn(st, 0, DB_TXN_SYNC, store_token_revoke_leaked_txn, &q);
+		rc = store_txn(st, 0, DB_TXN_SYNC,
+		    store_token_revoke_leaked_txn, &q);
 	}
 	free(q.t);
 	store_epoch_bump(st);
@@ -612,7 +648,7 @@ store_token_revoke_leaked(struct store *st, struct token_leak *leaks, size_t n,
 struct token_touch {
 	uint64_t	 n;
 	time_t		 now;
-	const char	*read_hash;	/* the hash the use was checked against */
+	const char	*read_hash; /* the hash the use was checked against */
 	const char	*rehash;	/* or NULL */
 	const char	*prefix;	/* or NULL */
 	const char	*addr;		/* or NULL */
@@ -652,7 +688,8 @@ store_token_use_from(struct token_rec *t, const char *addr, time_t now)
  * written in this second already; a due write refreshes it too.
  */
 static int
-store_token_touch_txn(struct store *st, DB_TXN *txn, void *arg, enum store_rc *verdict)
+store_token_touch_txn(struct store *st, DB_TXN *txn, void *arg,
+    enum store_rc *verdict)
 {
 	struct token_touch *q = arg;
 	struct token_rec t;
@@ -686,10 +723,11 @@ store_token_touch_txn(struct store *st, DB_TXN *txn, void *arg, enum store_rc *v
 }
 
 void
-store_token_touch(struct store *st, const struct token_rec *t, const char *rehash,
-    const char *prefix, const char *addr, time_t now)
+store_token_touch(struct store *st, const struct token_rec *t,
+    const char *rehash, const char *prefix, const char *addr, time_t now)
 {
-	struct token_touch q = { t->number, now, t->hash, rehash, prefix, addr, 0 };
+	struct token_touch q = { t->number, now, t->hash, rehash, prefix,
+	    addr, 0 };
 	size_t		 slot = t->number % STORE_TOUCH_SLOTS;
 	int		 addr_known;
 
@@ -706,7 +744,8 @@ store_token_touch(struct store *st, const struct token_rec *t, const char *rehas
 	    st->touched[slot].n == t->number &&
 	    now >= st->touched[slot].when && now - st->touched[slot].when < 60)
 		return;
-	if (store_txn(st, DB_TXN_NOWAIT, DB_TXN_NOSYNC, store_token_touch_txn, &q) == STORE_OK) {
+	if (store_txn(st, DB_TXN_NOWAIT, DB_TXN_NOSYNC, store_token_touch_txn,
+	    &q) == STORE_OK) {
 		st->touched[slot].n = t->number;
 		st->touched[slot].when = q.when;
 	}
@@ -714,7 +753,10 @@ store_token_touch(struct store *st, const struct token_rec *t, const char *rehas
 	store_memo_forget(st, t->number);
 }
 
-/* Delete the index entries of token t (its id and its place in the user's list). */
+/*
+ * Delete the index entries of token t (its id and its place in the user's
+ * list).
+ */
 static int
 store_token_unindex(struct store *st, DB_TXN *txn, const struct token_rec *t,
     const unsigned char num[8])
@@ -733,7 +775,8 @@ store_token_unindex(struct store *st, DB_TXN *txn, const struct token_rec *t,
 		return rc;
 	if ((rc = store_live_del(st, txn, t)) != 0)
 		return rc;
-	if ((rc = st->db[DB_USER_TOKENS]->cursor(st->db[DB_USER_TOKENS], txn, &c, 0)) != 0)
+	if ((rc = st->db[DB_USER_TOKENS]->cursor(st->db[DB_USER_TOKENS], txn,
+	    &c, 0)) != 0)
 		return rc;
 	store_dbt(&key, t->user_id, UUID_LEN);
 	store_dbt(&val, num, 8);
@@ -752,7 +795,8 @@ store_prune_one(struct store *st, DB_TXN *txn, const DBT *key, const DBT *val,
 	struct token_rec t;
 	unsigned char	 num[8];
 
-	if (key->size != 8 || store_uncodec_token(val->data, val->size, &t) == -1)
+	if (key->size != 8 ||
+	    store_uncodec_token(val->data, val->size, &t) == -1)
 		return 0;
 	if (!((t.revoked_at != 0 && t.revoked_at <= *cutoff) ||
 	    (t.expires_at != 0 && t.expires_at <= *cutoff)))

@@ -16,12 +16,14 @@ store_lower(const char *s, char *out, size_t cap)
 	size_t	 i;
 
 	for (i = 0; s[i] != '\0' && i + 1 < cap; i++)
-		out[i] = (s[i] >= 'A' && s[i] <= 'Z') ? (char)(s[i] + 32) : s[i];
+		out[i] =
+		    (s[i] >= 'A' && s[i] <= 'Z') ? (char)(s[i] + 32) : s[i];
 	out[i] = '\0';
 }
 
 static int
-store_user_add_txn(struct store *st, DB_TXN *txn, void *arg, enum store_rc *verdict)
+store_user_add_txn(struct store *st, DB_TXN *txn, void *arg,
+    enum store_rc *verdict)
 {
 	struct user_rec	*u = arg;
 	char		 email[256], *enc;
@@ -32,7 +34,8 @@ store_user_add_txn(struct store *st, DB_TXN *txn, void *arg, enum store_rc *verd
 	store_lower(u->email, email, sizeof(email));
 	store_dbt(&key, email, strlen(email));
 	store_dbt(&val, u->id, UUID_LEN);
-	rc = st->db[DB_EMAILS]->put(st->db[DB_EMAILS], txn, &key, &val, DB_NOOVERWRITE);
+	rc = st->db[DB_EMAILS]->put(st->db[DB_EMAILS], txn, &key, &val,
+	    DB_NOOVERWRITE);
 	if (rc == DB_KEYEXIST) {
 		*verdict = STORE_EXISTS;
 		return 0;
@@ -56,8 +59,8 @@ store_user_add(struct store *st, struct user_rec *u)
 
 /* Read the user whose id is key into u. */
 static int
-store_user_read(struct store *st, DB_TXN *txn, const char *id, struct user_rec *u,
-    u_int32_t flags, enum store_rc *verdict)
+store_user_read(struct store *st, DB_TXN *txn, const char *id,
+    struct user_rec *u, u_int32_t flags, enum store_rc *verdict)
 {
 	DBT	 key, val;
 	int	 rc;
@@ -86,7 +89,8 @@ struct user_lookup {
 };
 
 static int
-store_user_by_email_txn(struct store *st, DB_TXN *txn, void *arg, enum store_rc *verdict)
+store_user_by_email_txn(struct store *st, DB_TXN *txn, void *arg,
+    enum store_rc *verdict)
 {
 	struct user_lookup *q = arg;
 	char		 email[256], id[UUID_LEN + 1];
@@ -121,7 +125,8 @@ store_user_by_email(struct store *st, const char *email, struct user_rec *u)
 }
 
 static int
-store_user_get_txn(struct store *st, DB_TXN *txn, void *arg, enum store_rc *verdict)
+store_user_get_txn(struct store *st, DB_TXN *txn, void *arg,
+    enum store_rc *verdict)
 {
 	struct user_lookup *q = arg;
 
@@ -146,7 +151,8 @@ struct user_password {
  * 0, into *from.
  */
 static int
-store_sessions_from(struct store *st, DB_TXN *txn, const char *user_id, time_t *from)
+store_sessions_from(struct store *st, DB_TXN *txn, const char *user_id,
+    time_t *from)
 {
 	unsigned char	 v[8];
 	DBT		 key, val;
@@ -158,7 +164,8 @@ store_sessions_from(struct store *st, DB_TXN *txn, const char *user_id, time_t *
 	val.data = v;
 	val.ulen = sizeof(v);
 	val.flags = DB_DBT_USERMEM;
-	rc = st->db[DB_SESSIONS_FROM]->get(st->db[DB_SESSIONS_FROM], txn, &key, &val, 0);
+	rc = st->db[DB_SESSIONS_FROM]->get(st->db[DB_SESSIONS_FROM], txn, &key,
+	    &val, 0);
 	if (rc == DB_NOTFOUND || rc == DB_BUFFER_SMALL)
 		return 0;
 	if (rc == 0 && val.size == sizeof(v))
@@ -192,7 +199,8 @@ store_user_set_password_txn(struct store *st, DB_TXN *txn, void *arg,
 		return rc;
 	store_be64((uint64_t)q->from, from);
 	store_dbt(&val, from, sizeof(from));
-	return st->db[DB_SESSIONS_FROM]->put(st->db[DB_SESSIONS_FROM], txn, &key, &val, 0);
+	return st->db[DB_SESSIONS_FROM]->put(st->db[DB_SESSIONS_FROM], txn,
+	    &key, &val, 0);
 }
 
 /*
@@ -210,9 +218,12 @@ store_user_set_password(struct store *st, const char *id, const char *hash)
 
 	if (strlen(hash) >= HASH_ENCODED_MAX)
 		return STORE_ERROR;
-	if ((rc = store_txn(st, 0, DB_TXN_SYNC, store_user_set_password_txn, &q)) != STORE_OK)
+	if ((rc = store_txn(st, 0, DB_TXN_SYNC, store_user_set_password_txn,
+	    &q)) != STORE_OK)
 		return rc;
-	/* time(), as sessions are stamped with, not a finer clock ahead of it. */
+	/*
+	 * time(), as sessions are stamped with, not a finer clock ahead of it.
+	 */
 	for (i = 0; i < 300 && time(NULL) < q.from; i++)
 		(void)usleep(10000);
 	return STORE_OK;
@@ -227,7 +238,8 @@ struct user_rehash {
  * else about the user (its sessions above all) is touched.
  */
 static int
-store_user_rehash_txn(struct store *st, DB_TXN *txn, void *arg, enum store_rc *verdict)
+store_user_rehash_txn(struct store *st, DB_TXN *txn, void *arg,
+    enum store_rc *verdict)
 {
 	struct user_rehash *q = arg;
 	struct user_rec	 u;
@@ -240,7 +252,7 @@ store_user_rehash_txn(struct store *st, DB_TXN *txn, void *arg, enum store_rc *v
 	    *verdict != STORE_OK)
 		return rc;
 	if (strcmp(u.password, q->was) != 0) {
-		*verdict = STORE_EXISTS;	/* changed meanwhile: it stays */
+		*verdict = STORE_EXISTS; /* changed meanwhile: it stays */
 		return 0;
 	}
 	snprintf(u.password, sizeof(u.password), "%s", q->hash);
@@ -270,7 +282,8 @@ struct user_walk {
 };
 
 static int
-store_user_each_txn(struct store *st, DB_TXN *txn, void *arg, enum store_rc *verdict)
+store_user_each_txn(struct store *st, DB_TXN *txn, void *arg,
+    enum store_rc *verdict)
 {
 	struct user_walk *w = arg;
 	struct user_rec	 u;
@@ -290,7 +303,8 @@ store_user_each_txn(struct store *st, DB_TXN *txn, void *arg, enum store_rc *ver
 }
 
 enum store_rc
-store_user_each(struct store *st, void (*fn)(const struct user_rec *, void *), void *arg)
+store_user_each(struct store *st, void (*fn)(const struct user_rec *, void *),
+    void *arg)
 {
 	struct user_walk w = { fn, arg };
 
@@ -317,7 +331,8 @@ store_session_write(struct store *st, DB_TXN *txn, const struct session_rec *s)
 }
 
 static int
-store_session_put_txn(struct store *st, DB_TXN *txn, void *arg, enum store_rc *verdict)
+store_session_put_txn(struct store *st, DB_TXN *txn, void *arg,
+    enum store_rc *verdict)
 {
 	(void)verdict;
 	return store_session_write(st, txn, arg);
@@ -338,7 +353,8 @@ store_session_read(struct store *st, DB_TXN *txn, struct session_rec *s,
 
 	store_dbt(&key, s->id, SESSION_ID_LEN);
 	store_dbt_out(&val);
-	rc = st->db[DB_SESSIONS]->get(st->db[DB_SESSIONS], txn, &key, &val, flags);
+	rc = st->db[DB_SESSIONS]->get(st->db[DB_SESSIONS], txn, &key, &val,
+	    flags);
 	if (rc == DB_NOTFOUND) {
 		*verdict = STORE_NOTFOUND;
 		return 0;
@@ -351,7 +367,8 @@ store_session_read(struct store *st, DB_TXN *txn, struct session_rec *s,
 }
 
 static int
-store_session_get_txn(struct store *st, DB_TXN *txn, void *arg, enum store_rc *verdict)
+store_session_get_txn(struct store *st, DB_TXN *txn, void *arg,
+    enum store_rc *verdict)
 {
 	struct session_rec *s = arg;
 	time_t		 from;
@@ -381,7 +398,8 @@ struct session_revoke {
 };
 
 static int
-store_session_revoke_txn(struct store *st, DB_TXN *txn, void *arg, enum store_rc *verdict)
+store_session_revoke_txn(struct store *st, DB_TXN *txn, void *arg,
+    enum store_rc *verdict)
 {
 	struct session_revoke *q = arg;
 	int		 rc;
@@ -403,7 +421,8 @@ struct session_rehash {
 };
 
 static int
-store_session_rehash_txn(struct store *st, DB_TXN *txn, void *arg, enum store_rc *verdict)
+store_session_rehash_txn(struct store *st, DB_TXN *txn, void *arg,
+    enum store_rc *verdict)
 {
 	struct session_rehash *q = arg;
 	int		 rc;
@@ -445,8 +464,8 @@ store_session_revoke(struct store *st, const char *id, time_t now)
 
 /* A prune's step for one session: gone once expired or ended by now. */
 static int
-store_session_prune_one(struct store *st, DB_TXN *txn, const DBT *key, const DBT *val,
-    void *arg, int *remove)
+store_session_prune_one(struct store *st, DB_TXN *txn, const DBT *key,
+    const DBT *val, void *arg, int *remove)
 {
 	const time_t	*now = arg;
 	struct session_rec s;
@@ -456,7 +475,8 @@ store_session_prune_one(struct store *st, DB_TXN *txn, const DBT *key, const DBT
 	(void)key;
 	if (store_uncodec_session(val->data, val->size, &s) == -1)
 		return 0;
-	if ((s.revoked_at != 0 && s.revoked_at <= *now) || s.expires_at <= *now) {
+	if ((s.revoked_at != 0 && s.revoked_at <= *now) ||
+	    s.expires_at <= *now) {
 		*remove = 1;
 		return 0;
 	}
@@ -469,5 +489,6 @@ store_session_prune_one(struct store *st, DB_TXN *txn, const DBT *key, const DBT
 enum store_rc
 store_session_prune(struct store *st, time_t now, unsigned long *removed)
 {
-	return store_sweep(st, DB_SESSIONS, store_session_prune_one, &now, removed);
+	return store_sweep(st, DB_SESSIONS, store_session_prune_one, &now,
+	    removed);
 }

@@ -11,7 +11,7 @@
 
 #include "patgate.h"
 
-#define THROTTLE_BUDGET_MS	500	/* of dear Argon2 per second per worker */
+#define THROTTLE_BUDGET_MS	500 /* of dear Argon2 per second per worker */
 
 static long long budget_since;		/* start of the current second */
 static long	 budget_used;		/* ms of Argon2 in it */

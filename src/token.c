@@ -61,7 +61,10 @@ token_core_new(char core[TOKEN_CORE_LEN + 1])
 	unsigned char	 pool[64];
 	size_t		 have = 0, used = sizeof(pool);
 
-	/* Rejection sampling: only bytes below 248 (4 * 62) keep the draw uniform. */
+	/*
+	 * Rejection sampling: only bytes below 248 (4 * 62) keep the draw
+	 * uniform.
+	 */
 	while (have < TOKEN_CORE_LEN) {
 		if (used == sizeof(pool)) {
 			if (token_random(pool, sizeof(pool)) == -1)
@@ -87,7 +90,8 @@ token_uuid_new(char out[UUID_LEN + 1])
 	b[6] = (b[6] & 0x0f) | 0x40;	/* version 4 */
 	b[8] = (b[8] & 0x3f) | 0x80;	/* RFC 4122 variant */
 	snprintf(out, UUID_LEN + 1,
-	    "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
+	    "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-"
+	    "%02x%02x%02x%02x%02x%02x",
 	    b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9],
 	    b[10], b[11], b[12], b[13], b[14], b[15]);
 	return 0;
@@ -102,7 +106,8 @@ token_uuid_valid(const char *s)
 		if (i == 8 || i == 13 || i == 18 || i == 23) {
 			if (s[i] != '-')
 				return 0;
-		} else if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+		} else if (!((s[i] >= '0' && s[i] <= '9') ||
+		    (s[i] >= 'a' && s[i] <= 'f')))
 			return 0;
 	}
 	return s[UUID_LEN] == '\0';
@@ -114,7 +119,8 @@ token_is_base62(const char *s, size_t n)
 	size_t	 i;
 
 	for (i = 0; i < n; i++)
-		if (!((s[i] >= 'A' && s[i] <= 'Z') || (s[i] >= 'a' && s[i] <= 'z') ||
+		if (!((s[i] >= 'A' && s[i] <= 'Z') ||
+		    (s[i] >= 'a' && s[i] <= 'z') ||
 		    (s[i] >= '0' && s[i] <= '9')))
 			return 0;
 	return 1;
@@ -129,7 +135,9 @@ token_crc_matches(const char *core, const char *crc)
 	uint32_t	 v = token_crc32(core, TOKEN_CORE_LEN);
 	int		 i;
 
-	/* Checked on every request, so formatted by hand rather than by printf. */
+	/*
+	 * Checked on every request, so formatted by hand rather than by printf.
+	 */
 	for (i = TOKEN_CRC_LEN - 1; i >= 0; i--, v >>= 4)
 		want[i] = hex[v & 0xf];
 	return memcmp(want, crc, TOKEN_CRC_LEN) == 0;
@@ -170,7 +178,8 @@ token_pat_parse(const char *s, struct pat *out)
 		return -1;
 	/* The prefix is whatever was configured when the token was made. */
 	for (i = 0; i < slen - TOKEN_CORE_LEN - TOKEN_CRC_LEN; i++)
-		if (!token_is_base62(secret + i, 1) && secret[i] != '_' && secret[i] != '-')
+		if (!token_is_base62(secret + i, 1) && secret[i] != '_' &&
+		    secret[i] != '-')
 			return -1;
 	core = secret + slen - TOKEN_CORE_LEN - TOKEN_CRC_LEN;
 	if (!token_is_base62(core, TOKEN_CORE_LEN))
@@ -200,8 +209,8 @@ token_session_new(char out[SESSION_TOKEN_LEN + 1], char id[SESSION_ID_LEN + 1],
 		return -1;
 	for (i = 0; i < sizeof(b); i++)
 		snprintf(id + 2 * i, 3, "%02x", b[i]);
-	snprintf(out, SESSION_TOKEN_LEN + 1, SESSION_PREFIX "%s_%s%08x", id, core,
-	    token_crc32(core, TOKEN_CORE_LEN));
+	snprintf(out, SESSION_TOKEN_LEN + 1, SESSION_PREFIX "%s_%s%08x", id,
+	    core, token_crc32(core, TOKEN_CORE_LEN));
 	return 0;
 }
 
@@ -216,7 +225,8 @@ token_session_parse(const char *s, struct session_token *out)
 		return -1;
 	id = s + strlen(SESSION_PREFIX);
 	for (i = 0; i < SESSION_ID_LEN; i++)
-		if (!((id[i] >= '0' && id[i] <= '9') || (id[i] >= 'a' && id[i] <= 'f')))
+		if (!((id[i] >= '0' && id[i] <= '9') ||
+		    (id[i] >= 'a' && id[i] <= 'f')))
 			return -1;
 	if (id[SESSION_ID_LEN] != '_')
 		return -1;

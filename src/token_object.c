@@ -43,8 +43,8 @@ token_object_bindings(struct json_out *w, const struct token_bindings *b)
 }
 
 void
-token_object_write(struct json_out *w, const struct token_rec *t, const char *token,
-    unsigned flags)
+token_object_write(struct json_out *w, const struct token_rec *t,
+    const char *token, unsigned flags)
 {
 	size_t		 i;
 

@@ -62,7 +62,8 @@ valid_utf8(const char *buf, size_t len)
 }
 
 void
-field_error_add(struct field_errors *errs, const char *field, const char *sentence)
+field_error_add(struct field_errors *errs, const char *field,
+    const char *sentence)
 {
 	struct json_object *list;
 
@@ -87,7 +88,8 @@ valid_is_space(uint32_t c)
 
 /* Judge the name: trimmed, 1 to 255 code points, no control characters. */
 static void
-valid_name(struct json_object *v, struct token_input *in, struct field_errors *errs)
+valid_name(struct json_object *v, struct token_input *in,
+    struct field_errors *errs)
 {
 	const unsigned char *s, *start, *end, *p;
 	uint32_t	 cp;
@@ -109,7 +111,8 @@ valid_name(struct json_object *v, struct token_input *in, struct field_errors *e
 	}
 	/* Trim: skip leading spaces, remember where the last non-space ends. */
 	start = s;
-	while (start < s + len && (k = valid_utf8_next(start, (size_t)(s + len - start), &cp)) &&
+	while (start < s + len &&
+	    (k = valid_utf8_next(start, (size_t)(s + len - start), &cp)) &&
 	    valid_is_space(cp))
 		start += k;
 	end = start;
@@ -125,13 +128,15 @@ valid_name(struct json_object *v, struct token_input *in, struct field_errors *e
 	for (p = start; p < end; p += k) {
 		k = valid_utf8_next(p, (size_t)(end - p), &cp);
 		if (cp < 0x20 || cp == 0x7f) {
-			field_error_add(errs, "name", "The name must not contain control characters.");
+			field_error_add(errs, "name",
+			    "The name must not contain control characters.");
 			return;
 		}
 		points++;
 	}
 	if (points > NAME_MAX_POINTS) {
-		field_error_add(errs, "name", "The name must not be greater than 255 characters.");
+		field_error_add(errs, "name",
+		    "The name must not be greater than 255 characters.");
 		return;
 	}
 	memcpy(in->name, start, (size_t)(end - start));
@@ -146,9 +151,13 @@ valid_ability_char(char c)
 	    c == '*' || c == '-';
 }
 
-/* Judge abilities: null or absent is ["*"]; an array of distinct ability strings. */
+/*
+ * Judge abilities: null or absent is ["*"]; an array of distinct ability
+ * strings.
+ */
 static void
-valid_abilities(struct json_object *v, struct token_input *in, struct field_errors *errs)
+valid_abilities(struct json_object *v, struct token_input *in,
+    struct field_errors *errs)
 {
 	struct json_object *item;
 	const char	*s;
@@ -163,18 +172,21 @@ valid_abilities(struct json_object *v, struct token_input *in, struct field_erro
 		return;
 	}
 	if (!json_object_is_type(v, json_type_array)) {
-		field_error_add(errs, "abilities", "The abilities must be an array of strings.");
+		field_error_add(errs, "abilities",
+		    "The abilities must be an array of strings.");
 		return;
 	}
 	n = json_object_array_length(v);
 	if (n > ABILITIES_MAX) {
-		field_error_add(errs, "abilities", "The abilities must not have more than 50 items.");
+		field_error_add(errs, "abilities",
+		    "The abilities must not have more than 50 items.");
 		return;
 	}
 	for (i = 0; i < n; i++) {
 		item = json_object_array_get_idx(v, i);
 		if (!json_object_is_type(item, json_type_string)) {
-			snprintf(msg, sizeof(msg), "The abilities.%zu must be a string.", i);
+			snprintf(msg, sizeof(msg),
+			    "The abilities.%zu must be a string.", i);
 			field_error_add(errs, "abilities", msg);
 			bad = 1;
 			continue;
@@ -185,7 +197,8 @@ valid_abilities(struct json_object *v, struct token_input *in, struct field_erro
 			continue;
 		if (len == 0 || len > ABILITY_MAX_LEN || j != len) {
 			snprintf(msg, sizeof(msg),
-			    "The abilities.%zu must be 1 to 64 characters of A-Z a-z 0-9 _ . : * -.", i);
+			    "The abilities.%zu must be 1 to 64 characters of "
+			    "A-Z a-z 0-9 _ . : * -.", i);
 			field_error_add(errs, "abilities", msg);
 			bad = 1;
 			continue;
@@ -200,7 +213,10 @@ valid_abilities(struct json_object *v, struct token_input *in, struct field_erro
 	}
 }
 
-/* Judge expires_at: absent or null is never; else in the future, within max_days. */
+/*
+ * Judge expires_at: absent or null is never; else in the future, within
+ * max_days.
+ */
 static void
 valid_expires(struct json_object *v, time_t now, long max_days,
     struct token_input *in, struct field_errors *errs)
@@ -214,16 +230,19 @@ valid_expires(struct json_object *v, time_t now, long max_days,
 	if (!json_object_is_type(v, json_type_string) ||
 	    valid_rfc3339(json_object_get_string(v), &t) == -1) {
 		field_error_add(errs, "expires_at",
-		    "The expires_at must be an RFC 3339 time such as 2030-01-15T19:00:00Z.");
+		    "The expires_at must be an RFC 3339 time such as "
+		    "2030-01-15T19:00:00Z.");
 		return;
 	}
 	if (t <= now) {
-		field_error_add(errs, "expires_at", "The expires_at must be a time in the future.");
+		field_error_add(errs, "expires_at",
+		    "The expires_at must be a time in the future.");
 		return;
 	}
 	if ((long long)t - (long long)now > (long long)max_days * 86400) {
 		snprintf(msg, sizeof(msg),
-		    "The expires_at must not be more than %ld days ahead.", max_days);
+		    "The expires_at must not be more than %ld days ahead.",
+		    max_days);
 		field_error_add(errs, "expires_at", msg);
 		return;
 	}
@@ -237,10 +256,12 @@ valid_token_input(struct json_object *body, time_t now, long max_days,
 	struct json_object *v;
 
 	memset(in, 0, sizeof(*in));
-	valid_name(json_object_object_get_ex(body, "name", &v) ? v : NULL, in, errs);
-	valid_abilities(json_object_object_get_ex(body, "abilities", &v) ? v : NULL, in, errs);
-	valid_expires(json_object_object_get_ex(body, "expires_at", &v) ? v : NULL,
-	    now, max_days, in, errs);
+	valid_name(json_object_object_get_ex(body, "name", &v) ? v : NULL, in,
+	    errs);
+	valid_abilities(json_object_object_get_ex(body, "abilities", &v) ?
+	    v : NULL, in, errs);
+	valid_expires(json_object_object_get_ex(body, "expires_at", &v) ?
+	    v : NULL, now, max_days, in, errs);
 	valid_token_bindings(body, &in->bind, errs);
 	return errs->obj == NULL ? 0 : -1;
 }
@@ -263,13 +284,17 @@ valid_expiry_required(struct json_object *body, struct field_errors *errs)
 {
 	struct json_object *v;
 
-	if (body == NULL || !json_object_object_get_ex(body, "expires_at", &v) ||
+	if (body == NULL ||
+	    !json_object_object_get_ex(body, "expires_at", &v) ||
 	    json_object_get_type(v) == json_type_null)
 		field_error_add(errs, "expires_at",
-		    "The expires_at field is required: every token must expire.");
+		    "The expires_at field is required: every token must "
+		    "expire.");
 }
 
-/* A required string field: non-empty, its bytes returned (NULL when it fails). */
+/*
+ * A required string field: non-empty, its bytes returned (NULL when it fails).
+ */
 static const char *
 valid_required_string(struct json_object *body, const char *field, size_t *len,
     struct field_errors *errs)
@@ -279,7 +304,8 @@ valid_required_string(struct json_object *body, const char *field, size_t *len,
 
 	if (!json_object_object_get_ex(body, field, &v) ||
 	    json_object_get_type(v) == json_type_null ||
-	    (json_object_is_type(v, json_type_string) && json_object_get_string_len(v) == 0)) {
+	    (json_object_is_type(v, json_type_string) &&
+	    json_object_get_string_len(v) == 0)) {
 		snprintf(msg, sizeof(msg), "The %s field is required.", field);
 		field_error_add(errs, field, msg);
 		return NULL;
@@ -300,9 +326,12 @@ valid_login_input(struct json_object *body, struct login_input *in,
 	size_t	 len;
 
 	memset(in, 0, sizeof(*in));
-	/* Presence and type only: anything else simply fails to match a user. */
+	/*
+	 * Presence and type only: anything else simply fails to match a user.
+	 */
 	in->email = valid_required_string(body, "email", &len, errs);
-	in->password = valid_required_string(body, "password", &in->password_len, errs);
+	in->password = valid_required_string(body, "password",
+	    &in->password_len, errs);
 	return errs->obj == NULL ? 0 : -1;
 }
 
@@ -338,15 +367,17 @@ valid_days_from_civil(int y, int m, int d)
 int
 valid_rfc3339(const char *s, time_t *out)
 {
-	static const int mdays[] = { 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
+	static const int mdays[] =
+	    { 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
 	int		 y, mo, d, h, mi, sec, oh = 0, om = 0, sign = 0, leap;
 	long long	 t;
 	const char	*p;
 
-	if (valid_digits(s, 4, &y) || s[4] != '-' || valid_digits(s + 5, 2, &mo) ||
-	    s[7] != '-' || valid_digits(s + 8, 2, &d) ||
-	    (s[10] != 'T' && s[10] != 't') || valid_digits(s + 11, 2, &h) ||
-	    s[13] != ':' || valid_digits(s + 14, 2, &mi) || s[16] != ':' ||
+	if (valid_digits(s, 4, &y) || s[4] != '-' ||
+	    valid_digits(s + 5, 2, &mo) || s[7] != '-' ||
+	    valid_digits(s + 8, 2, &d) || (s[10] != 'T' && s[10] != 't') ||
+	    valid_digits(s + 11, 2, &h) || s[13] != ':' ||
+	    valid_digits(s + 14, 2, &mi) || s[16] != ':' ||
 	    valid_digits(s + 17, 2, &sec))
 		return -1;
 	p = s + 19;
@@ -370,7 +401,8 @@ valid_rfc3339(const char *s, time_t *out)
 		return -1;
 	if (sec == 60)		/* a leap second counts as the next second */
 		sec = 59;
-	t = valid_days_from_civil(y, mo, d) * 86400LL + h * 3600 + mi * 60 + sec;
+	t = valid_days_from_civil(y, mo, d) * 86400LL + h * 3600 + mi * 60 +
+	    sec;
 	t -= sign * (oh * 3600LL + om * 60);
 	if (sizeof(time_t) < 8 && (t > INT32_MAX || t < INT32_MIN))
 		return -1;
@@ -389,7 +421,10 @@ valid_time_format(time_t t, char out[21])
 	static const char after[6] = { '-', '-', 'T', ':', ':', 'Z' };
 	char		*o = out;
 
-	/* Years 1970 to 9999, the API's range, by arithmetic: a list writes many. */
+	/*
+	 * Years 1970 to 9999, the API's range, by arithmetic: a list writes
+	 * many.
+	 */
 	if (t < 0 || t > 253402300799LL) {
 		gmtime_r(&t, &tm);
 		strftime(out, 21, "%Y-%m-%dT%H:%M:%SZ", &tm);
@@ -397,7 +432,10 @@ valid_time_format(time_t t, char out[21])
 	}
 	days = (long long)t / 86400;
 	secs = (long long)t % 86400;
-	/* Days since 1970-01-01 to a civil date (the proleptic Gregorian calendar). */
+	/*
+	 * Days since 1970-01-01 to a civil date (the proleptic Gregorian
+	 * calendar).
+	 */
 	days += 719468;
 	era = days / 146097;
 	doe = days - era * 146097;

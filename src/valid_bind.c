@@ -24,10 +24,12 @@ valid_bind_list(struct json_object *body, const char *field, size_t max,
 	if (!json_object_object_get_ex(body, field, &v) ||
 	    json_object_get_type(v) == json_type_null)
 		return NULL;
-	n = json_object_is_type(v, json_type_array) ? json_object_array_length(v) : 0;
+	n = json_object_is_type(v, json_type_array) ?
+	    json_object_array_length(v) : 0;
 	if (n == 0 || n > max) {
-		snprintf(msg, sizeof(msg), "The %s must be an array of 1 to %zu %s, "
-		    "or null.", field, max, what);
+		snprintf(msg, sizeof(msg),
+		    "The %s must be an array of 1 to %zu %s, or null.",
+		    field, max, what);
 		field_error_add(errs, field, msg);
 		return NULL;
 	}
@@ -44,19 +46,22 @@ valid_bind_ips(struct json_object *body, struct token_bindings *b,
 	size_t		 i, n;
 
 	if ((a = valid_bind_list(body, "allowed_ips", BIND_IPS_MAX,
-	    "CIDR blocks such as 203.0.113.0/24 or 2001:db8::/32", errs)) == NULL)
+	    "CIDR blocks such as 203.0.113.0/24 or 2001:db8::/32",
+	    errs)) == NULL)
 		return;
 	n = json_object_array_length(a);
 	for (i = 0; i < n; i++) {
 		item = json_object_array_get_idx(a, i);
 		if (!json_object_is_type(item, json_type_string)) {
-			snprintf(msg, sizeof(msg), "allowed_ips[%zu] must be a string.", i);
+			snprintf(msg, sizeof(msg),
+			    "allowed_ips[%zu] must be a string.", i);
 			field_error_add(errs, "allowed_ips", msg);
 			return;
 		}
 		if (binding_cidr_parse(json_object_get_string(item), &b->ips[i],
 		    &why) == -1) {
-			snprintf(msg, sizeof(msg), "allowed_ips[%zu] %s.", i, why);
+			snprintf(msg, sizeof(msg), "allowed_ips[%zu] %s.", i,
+			    why);
 			field_error_add(errs, "allowed_ips", msg);
 			return;
 		}
@@ -79,10 +84,12 @@ valid_bind_paths(struct json_object *body, struct token_bindings *b,
 	for (i = 0; i < n; i++) {
 		item = json_object_array_get_idx(a, i);
 		if (!json_object_is_type(item, json_type_string) ||
-		    !rules_pattern_ok(json_object_get_string(item), BIND_PATH_MAX)) {
-			snprintf(msg, sizeof(msg), "paths[%zu] must be a path of at most "
-			    "%d bytes starting with /, without blanks, %%-escapes, dot or "
-			    "empty segments, and * only at its end.", i, BIND_PATH_MAX);
+		    !rules_pattern_ok(json_object_get_string(item),
+		    BIND_PATH_MAX)) {
+			snprintf(msg, sizeof(msg), "paths[%zu] must be a path "
+			    "of at most %d bytes starting with /, without "
+			    "blanks, %%-escapes, dot or empty segments, and * "
+			    "only at its end.", i, BIND_PATH_MAX);
 			field_error_add(errs, "paths", msg);
 			return;
 		}
@@ -104,9 +111,11 @@ valid_bind_rate(struct json_object *body, struct token_bindings *b,
 	    json_object_get_type(v) == json_type_null)
 		return;
 	/* json-c saturates a huge integer at INT64_MAX: out of range too. */
-	n = json_object_is_type(v, json_type_int) ? json_object_get_int64(v) : 0;
+	n = json_object_is_type(v, json_type_int) ?
+	    json_object_get_int64(v) : 0;
 	if (n < 1 || n > BIND_RATE_MAX) {
-		snprintf(msg, sizeof(msg), "The rate_limit must be an integer from 1 "
+		snprintf(msg, sizeof(msg),
+		    "The rate_limit must be an integer from 1 "
 		    "to %d (requests a minute), or null.", BIND_RATE_MAX);
 		field_error_add(errs, "rate_limit", msg);
 		return;
@@ -124,7 +133,8 @@ valid_bind_canary(struct json_object *body, struct token_bindings *b,
 	    json_object_get_type(v) == json_type_null)
 		return;
 	if (!json_object_is_type(v, json_type_boolean)) {
-		field_error_add(errs, "canary", "The canary must be true or false.");
+		field_error_add(errs, "canary",
+		    "The canary must be true or false.");
 		return;
 	}
 	b->canary = json_object_get_boolean(v) ? 1 : 0;
