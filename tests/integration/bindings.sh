@@ -275,6 +275,31 @@ canary() {
 	expect_jq "a canary's use is never a use" '.data.last_used_at == null'
 }
 
+# A worker killed by SIGKILL in the middle of the load: the count lives in
+# the shared table and is changed atomically, so nothing of it is lost and
+# the survivors still stop at the limit.
+rate_limit_survives_a_killed_worker() {
+	local tok total non2xx passed victim
+	create "$ALICE" '{"name":"busy too","rate_limit":2000}'; tok=$TOKEN
+	wait_fresh_minute
+	wrk -t 4 -c 16 -d 6s -H "Authorization: Bearer $tok" -H "X-Original-Method: GET" \
+		-H "X-Original-URI: /protected/read/x" "http://127.0.0.1:$PORT/api/v1/auth/check" \
+		>"$WORK/wrk-kill.out" 2>&1 &
+	sleep 2
+	victim=${WORKER_PIDS%% *}
+	kill -9 "$victim"
+	wait $!
+	total=$(sed -n 's/^ *\([0-9]*\) requests in.*/\1/p' "$WORK/wrk-kill.out")
+	non2xx=$(sed -n 's/^ *Non-2xx or 3xx responses: *\([0-9]*\).*/\1/p' "$WORK/wrk-kill.out")
+	passed=$((total - ${non2xx:-0}))
+	echo "# wrk: $total requests, $passed passed at rate_limit 2000, worker $victim killed after 2 s"
+	kill -0 "$victim" 2>/dev/null && fail "the worker was not killed"
+	[ "$total" -gt 2200 ] || fail "wrk made only $total requests: the limit was not reached"
+	[ "$passed" -ge 1800 ] && [ "$passed" -le 2000 ] || fail "$passed passed, want 1800 to 2000"
+	check "$tok" /protected/read/x
+	expect_eq "still limited after the kill" "$STATUS" 429
+}
+
 t_case "bad allowed_ips, paths, rate_limit, canary: 422 naming each field, nothing stored" bad_bindings_422
 t_case "bindings are shown by create, get, list and the CLI, and kept by a rotation" shown_and_kept
 t_case "allowed_ips: outside looks like a bad token, inside passes; mapped, IPv6, nonsense" address_binding
@@ -282,4 +307,5 @@ t_case "paths: inside passes, outside is 403 after decoding and dot segments" pa
 t_case "rate_limit: 429 with Retry-After past the limit, across four workers" rate_limit
 t_case "rate_limit under wrk with four workers: within 10 % of the limit" rate_limit_under_wrk
 t_case "canary: refused like a bad token, one event a second, every use counted" canary
+t_case "rate_limit: a worker killed mid-count loses nothing of the count" rate_limit_survives_a_killed_worker
 t_done
