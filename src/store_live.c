@@ -130,19 +130,47 @@ store_live_has(struct store *st, DB_TXN *txn, const struct token_rec *t)
 	    DB_GET_BOTH);
 }
 
+/* How many entries user_id (len bytes) has in the index, into *n. */
+static int
+store_live_entries(struct store *st, DB_TXN *txn, const void *user_id,
+    size_t len, long *n)
+{
+	DBC		*c;
+	DBT		 key, val;
+	db_recno_t	 count = 0;
+	int		 rc;
+
+	*n = 0;
+	if ((rc = st->db[DB_USER_LIVE]->cursor(st->db[DB_USER_LIVE], txn, &c,
+	    0)) != 0)
+		return rc;
+	store_dbt(&key, user_id, len);
+	memset(&val, 0, sizeof(val));
+	val.flags = DB_DBT_PARTIAL;	/* only where it is, not what */
+	if ((rc = c->get(c, &key, &val, DB_SET)) == 0 &&
+	    (rc = c->count(c, &count, 0)) == 0)
+		*n = (long)count;
+	return store_cursor_done(c, rc == DB_NOTFOUND ? 0 : rc);
+}
+
 /*
  * fn(number, arg) for each entry of the index whose token is not stored
- * or is revoked.  The index being built is not looked at.
+ * or is revoked, and miscount(user, counted, entries, arg) for each user
+ * whose count is not the number of its entries.  The index being built
+ * is not looked at.
  */
 int
 store_live_check(struct store *st, DB_TXN *txn, void (*fn)(uint64_t, void *),
-    void *arg)
+    void (*miscount)(const char *, long, long, void *), void *arg)
 {
 	struct token_rec t;
 	enum store_rc	 verdict;
 	DBC		*c;
 	DBT		 key, val, k2, v2;
-	int		 rc, ready;
+	char		 user[UUID_LEN + 1], prev[UUID_LEN + 1] = "";
+	db_recno_t	 dups;
+	long		 counted, entries;
+	int		 rc, ready, tag = (int)strlen(LIVE_COUNT_TAG);
 
 	if ((rc = store_live_ready(st, txn, &ready)) != 0 || !ready)
 		return rc;
@@ -152,8 +180,35 @@ store_live_check(struct store *st, DB_TXN *txn, void (*fn)(uint64_t, void *),
 	memset(&key, 0, sizeof(key));
 	memset(&val, 0, sizeof(val));
 	while ((rc = c->get(c, &key, &val, DB_NEXT)) == 0) {
+		if (val.size == 8 && key.size > (u_int32_t)tag &&
+		    key.size - (u_int32_t)tag <= UUID_LEN &&
+		    memcmp(key.data, LIVE_COUNT_TAG, (size_t)tag) == 0) {
+			/* A count: as many entries must be under its user. */
+			memcpy(user, (char *)key.data + tag,
+			    key.size - (u_int32_t)tag);
+			user[key.size - (u_int32_t)tag] = '\0';
+			counted = (long)store_from_be64(val.data);
+			if ((rc = store_live_entries(st, txn, user, strlen(user),
+			    &entries)) != 0)
+				break;
+			if (counted > 0 && counted != entries)
+				miscount(user, counted, entries, arg);
+			continue;
+		}
 		if (val.size != 16)
 			continue;	/* the mark */
+		if (key.size <= UUID_LEN && (key.size != strlen(prev) ||
+		    memcmp(key.data, prev, key.size) != 0)) {
+			/* A user's first entry: a count of none is a miscount. */
+			memcpy(prev, key.data, key.size);
+			prev[key.size] = '\0';
+			if ((rc = c->count(c, &dups, 0)) != 0 ||
+			    (rc = store_live_tally(st, txn, prev, 0,
+			    &counted)) != 0)
+				break;
+			if (counted == 0)
+				miscount(prev, 0, (long)dups, arg);
+		}
 		store_dbt(&k2, (unsigned char *)val.data + 8, 8);
 		store_dbt_out(&v2);
 		rc = st->db[DB_TOKENS]->get(st->db[DB_TOKENS], txn, &k2, &v2,

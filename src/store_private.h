@@ -130,9 +130,15 @@ int	 store_live_count(struct store *, DB_TXN *, const char *user_id,
 	    time_t now, long max, long *live, int *ready);
 /* Is unrevoked token t in the index?  0, DB_NOTFOUND or an error. */
 int	 store_live_has(struct store *, DB_TXN *, const struct token_rec *t);
-/* fn(number) for each entry naming no stored unrevoked token; 0 or an error. */
+/*
+ * fn(number) for each entry naming no stored unrevoked token, and
+ * miscount(user, counted, entries) for each user whose count is not the
+ * number of its entries; 0 or an error.
+ */
 int	 store_live_check(struct store *, DB_TXN *,
-	    void (*fn)(uint64_t number, void *), void *arg);
+	    void (*fn)(uint64_t number, void *),
+	    void (*miscount)(const char *user, long counted, long entries,
+	    void *), void *arg);
 /* Build the index of an environment made before it; 0 or a Berkeley DB code. */
 int	 store_live_upgrade(struct store *);
 
