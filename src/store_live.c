@@ -183,13 +183,13 @@ store_live_check(struct store *st, DB_TXN *txn, void (*fn)(uint64_t, void *),
 		if (val.size == 8 && key.size > (u_int32_t)tag &&
 		    key.size - (u_int32_t)tag <= UUID_LEN &&
 		    memcmp(key.data, LIVE_COUNT_TAG, (size_t)tag) == 0) {
-			/* A count: as many entries must be under its user. */
+			/* A count: as many entries under its user. */
 			memcpy(user, (char *)key.data + tag,
 			    key.size - (u_int32_t)tag);
 			user[key.size - (u_int32_t)tag] = '\0';
 			counted = (long)store_from_be64(val.data);
-			if ((rc = store_live_entries(st, txn, user, strlen(user),
-			    &entries)) != 0)
+			if ((rc = store_live_entries(st, txn, user,
+			    strlen(user), &entries)) != 0)
 				break;
 			if (counted > 0 && counted != entries)
 				miscount(user, counted, entries, arg);
@@ -199,7 +199,7 @@ store_live_check(struct store *st, DB_TXN *txn, void (*fn)(uint64_t, void *),
 			continue;	/* the mark */
 		if (key.size <= UUID_LEN && (key.size != strlen(prev) ||
 		    memcmp(key.data, prev, key.size) != 0)) {
-			/* A user's first entry: a count of none is a miscount. */
+			/* A user's first entry: a count of none is wrong. */
 			memcpy(prev, key.data, key.size);
 			prev[key.size] = '\0';
 			if ((rc = c->count(c, &dups, 0)) != 0 ||
