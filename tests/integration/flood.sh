@@ -152,7 +152,9 @@ forged_secrets_over_many_tokens() {
 	# against 22,000 for a malformed token, under callgrind), so the share
 	# left sits nearer that bound; the rate alone, which swings by half
 	# from run to run on a shared machine, is not held to a third of it.
-	[ $((under * 100)) -ge $((fair * 70)) ] || fail "forged secrets over many numbers cost more than malformed tokens: $under/s against $fair/s"
+	# FLOOD_FORGED_SHARE (percent, 70 by default): the ASan pass, whose
+	# Argon2 runs instrumented, asks only that the holder is not starved.
+	[ $((under * 100)) -ge $((fair * ${FLOOD_FORGED_SHARE:-70})) ] || fail "forged secrets over many numbers cost more than malformed tokens: $under/s against $fair/s"
 	grep -q 'Non-2xx' "$WORK/flood.out" || fail "the forged secrets were not refused"
 	call GET /api/v1/auth/check -H "Authorization: Bearer $(head -n 1 "$WORK/many-forged")" "${H[@]}"
 	expect_eq "a forged secret, after the flood" "$STATUS" 401
