@@ -1,6 +1,7 @@
 /* main.c: patgate.fcgi, the FastCGI accept loop with a plain-CGI fallback. */
 #include <errno.h>
 #include <fcgiapp.h>
+#include <fcntl.h>
 #include <malloc.h>
 #include <pthread.h>
 #include <signal.h>
@@ -15,6 +16,15 @@
 #include "patgate.h"
 
 static volatile sig_atomic_t stopping;
+/*
+ * /dev/null, open while the accept loop runs.  A SIGTERM that lands after
+ * the loop looked at `stopping` but before accept() began would otherwise
+ * leave the worker waiting for one more connection (for ever, once the
+ * server has stopped sending): the handler puts this over the listening
+ * socket's descriptor, so that accept() fails at once.  Only this
+ * process's copy of the socket goes; its siblings keep theirs.
+ */
+static volatile sig_atomic_t accept_null = -1;
 
 /*
  * The watchdog.  A request that makes no progress for watch_limit ticks
@@ -144,6 +154,8 @@ on_term(int sig)
 	(void)sig;
 	stopping = 1;
 	FCGX_ShutdownPending();
+	if (accept_null != -1)
+		(void)dup2(accept_null, 0);
 }
 
 /* Open the store if it is not open yet; a failure is answered per request. */
@@ -311,6 +323,7 @@ serve_fcgi(struct app *app)
 		fprintf(stderr, "patgate.fcgi: cannot set up FastCGI\n");
 		return 1;
 	}
+	accept_null = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	while (!stopping && FCGX_Accept_r(&r) >= 0) {
 		src.read = fcgi_read;
 		src.ctx = r.in;
