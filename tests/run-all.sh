@@ -15,6 +15,13 @@ cd "$top"
 "$top/deploy/build.sh" --enable-debug "$@" || exit 1
 pass=0
 fail=0
+began=$(date +%s)
+# elapsed: minutes and seconds since the run began, for the log of a slow
+# machine.
+elapsed() {
+	local t=$(($(date +%s) - began))
+	printf '%d min %02d s' $((t / 60)) $((t % 60))
+}
 
 # SERIAL: tests that measure throughput, kill workers under load, make
 # 100,000 creates, load and prune a million tokens or change the machine's
@@ -35,7 +42,7 @@ count() {
 		n=$((n + $(sed -n "s/^# $f: *\([0-9]*\)\$/\1/p" "$dir/check.out" | tail -n 1)))
 	done
 	[ -n "$p" ] || { echo "[$label] make check did not run"; n=$((n + 1)); p=0; }
-	echo "[$label] $p passed, $n failed"
+	echo "[$label] $p passed, $n failed ($(elapsed) since the start)"
 	pass=$((pass + p))
 	fail=$((fail + n))
 }
@@ -57,6 +64,11 @@ suite() {
 	count "$dir" "$label, alone"
 	make -s -C "$dir" -j2 check-deploy >"$dir/check.out" 2>&1
 	count "$dir" "$label, deploy"
+	# The slowest tests of the pass (tests/timed.sh notes each one's time).
+	echo "[$label] slowest: $(sed -n 's/^# took \([0-9]*\) s: \(.*\)/\1 \2/p' \
+	    "$dir"/tests/*/*.log 2>/dev/null | sort -rn | head -n 6 |
+	    awk '{printf "%s%s %ss", NR > 1 ? ", " : "", $2, $1}')"
+	grep -h '^# WARNING' "$dir"/tests/*/*.log 2>/dev/null | sed "s/^/[$label] /"
 	for f in $(grep -lE '^(not ok|Bail out)' "$dir"/tests/*/*.log 2>/dev/null); do
 		echo "--- [$label] $f"
 		grep -E '^(# |not ok|Bail out)' "$f" | head -n 40
@@ -70,7 +82,7 @@ suite "$top" plain
 # uninstalls cleanly.
 if make -s -j2 distcheck TESTS="$(parallel "$top")" >"$top/distcheck.out" 2>&1; then
 	pass=$((pass + 1))
-	echo "[distcheck] passed"
+	echo "[distcheck] passed ($(elapsed) since the start)"
 else
 	fail=$((fail + 1))
 	echo "[distcheck] failed; see distcheck.out"
@@ -118,7 +130,7 @@ if [ "${PATGATE_QUICK:-0}" != 1 ]; then
 		[ -n "$expected" ] && echo "[asan] $(echo $expected | wc -w) expected reports (libfcgi's refused allocation, Berkeley DB failchk after kill -9)"
 		if [ -z "$unexpected" ]; then
 			pass=$((pass + 1))
-			echo "[asan] no unexpected sanitizer report from any process"
+			echo "[asan] no unexpected sanitizer report from any process ($(elapsed))"
 		else
 			fail=$((fail + 1))
 			echo "[asan] sanitizer reports:"
@@ -136,5 +148,6 @@ if [ "${PATGATE_QUICK:-0}" != 1 ]; then
 	fail=$((fail + $(grep -c -e '^not ok ' -e '^Bail out' "$top/fuzz.out")))
 fi
 
+echo "[all] took $(elapsed)"
 echo "$pass passed, $fail failed"
 [ "$pass" -gt 0 ] && [ "$fail" = 0 ]

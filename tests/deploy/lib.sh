@@ -118,10 +118,25 @@ start_pool() {
 	return 1
 }
 
+# end_child PID: TERM, then KILL if it is still there 10 s later (said so),
+# and reap it: a test never waits for ever on a process that stays.
+end_child() {
+	local i
+	kill "$1" 2>/dev/null
+	for i in $(seq 200); do
+		kill -0 "$1" 2>/dev/null || break
+		sleep 0.05
+	done
+	if kill -0 "$1" 2>/dev/null; then
+		echo "# WARNING: process $1 did not leave on SIGTERM within 10 s; killed"
+		kill -9 "$1" 2>/dev/null
+	fi
+	wait "$1" 2>/dev/null
+}
+
 stop_pool() {
 	[ -n "$POOL_PID" ] || return 0
-	kill "$POOL_PID" 2>/dev/null
-	wait "$POOL_PID" 2>/dev/null
+	end_child "$POOL_PID"
 	POOL_PID=
 }
 
@@ -162,8 +177,7 @@ retry() {
 
 stop_server() {
 	[ -n "$SERVER_PID" ] || return 0
-	kill "$SERVER_PID" 2>/dev/null
-	wait "$SERVER_PID" 2>/dev/null
+	end_child "$SERVER_PID"
 	SERVER_PID=
 }
 

@@ -183,11 +183,19 @@ worker_pids() {
 }
 
 # stop_workers [SIGNAL]
+# A worker still there 10 s later is killed, and said so: a test never
+# waits for ever on a worker that does not leave.
 stop_workers() {
-	local sig=${1:-TERM} p
+	local sig=${1:-TERM} p i
 	for p in $WORKER_PIDS; do kill "-$sig" "$p" 2>/dev/null; done
 	for p in $WORKER_PIDS; do
-		while kill -0 "$p" 2>/dev/null; do sleep 0.05; done
+		for i in $(seq 200); do
+			kill -0 "$p" 2>/dev/null || break
+			sleep 0.05
+		done
+		kill -0 "$p" 2>/dev/null || continue
+		echo "# WARNING: worker $p did not leave on SIG$sig within 10 s; killed"
+		kill -9 "$p" 2>/dev/null
 	done
 	WORKER_PIDS=
 }
