@@ -16,6 +16,11 @@ cd "$top"
 pass=0
 fail=0
 began=$(date +%s)
+# room: the free space where the builds and the tests' databases go.
+room() {
+	df -h "$top" /tmp | awk 'NR > 1 {printf "%s%s free on %s", NR > 2 ? ", " : "", $4, $6}'
+}
+echo "[all] $(nproc) cores, $(room)"
 # elapsed: minutes and seconds since the run began, for the log of a slow
 # machine.
 elapsed() {
@@ -64,6 +69,7 @@ suite() {
 	count "$dir" "$label, alone"
 	make -s -C "$dir" -j2 check-deploy >"$dir/check.out" 2>&1
 	count "$dir" "$label, deploy"
+	echo "[$label] $(room)"
 	# The slowest tests of the pass (tests/timed.sh notes each one's time).
 	echo "[$label] slowest: $(sed -n 's/^# took \([0-9]*\) s: \(.*\)/\1 \2/p' \
 	    "$dir"/tests/*/*.log 2>/dev/null | sort -rn | head -n 6 |
