@@ -18,7 +18,7 @@ fail=0
 began=$(date +%s)
 # room: the free space where the builds and the tests' databases go.
 room() {
-	df -h "$top" /tmp | awk 'NR > 1 {printf "%s%s free on %s", NR > 2 ? ", " : "", $4, $6}'
+	df -h "$top" /tmp | awk 'NR > 1 {printf "%s%s free on %s", (NR > 2 ? ", " : ""), $4, $6}'
 }
 echo "[all] $(nproc) cores, $(room)"
 # elapsed: minutes and seconds since the run began, for the log of a slow
@@ -73,7 +73,7 @@ suite() {
 	# The slowest tests of the pass (tests/timed.sh notes each one's time).
 	echo "[$label] slowest: $(sed -n 's/^# took \([0-9]*\) s: \(.*\)/\1 \2/p' \
 	    "$dir"/tests/*/*.log 2>/dev/null | sort -rn | head -n 6 |
-	    awk '{printf "%s%s %ss", NR > 1 ? ", " : "", $2, $1}')"
+	    awk '{printf "%s%s %ss", (NR > 1 ? ", " : ""), $2, $1}')"
 	grep -h '^# WARNING' "$dir"/tests/*/*.log 2>/dev/null | sed "s/^/[$label] /"
 	for f in $(grep -lE '^(not ok|Bail out)' "$dir"/tests/*/*.log 2>/dev/null); do
 		echo "--- [$label] $f"
