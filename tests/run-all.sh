@@ -81,6 +81,8 @@ suite() {
 	done
 }
 
+# The browser test's axe-core, fetched by npm once for every pass.
+export PATGATE_AXE_DIR="$top/tests/.cache/axe"
 suite "$top" plain
 
 # make distcheck, one test: the tarball builds out of tree from a read-only
