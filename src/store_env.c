@@ -487,9 +487,13 @@ store_attach(struct store *st, int create, int recover)
 		(void)close(fd);
 	rc = store_env_open(st, flags, recover);
 	(void)unlink(marker);
-	if (rc == 0)
+	if (rc == 0) {
+		store_cache_fill(st);
 		store_regions_allocate(st);
+	}
 	store_exclusive(st, 0);
+	if (rc == 0)
+		store_regions_resident(st);
 	if (rc != 0)
 		return rc;
 	for (i = 0; i < DB__MAX; i++)

@@ -90,6 +90,13 @@ enum store_rc store_txn(struct store *, u_int32_t begin_flags,
 /* Run fn outside a transaction: each of its reads takes its own lock. */
 enum store_rc store_read(struct store *, store_txn_fn fn, void *arg);
 
+/* -------------------------------------------------------- store_resident.c */
+
+/* Grow the cache region to (nearly) its full size; under the open lock. */
+void	 store_cache_fill(struct store *);
+/* Touch every page of the environment's regions: counted from the start. */
+void	 store_regions_resident(const struct store *);
+
 /* ------------------------------------------------------------ store_memo.c */
 
 /* Map the environment's epoch and increment it; without it, keep nothing. */
