@@ -49,7 +49,7 @@ million_loaded_and_pruned() {
 
 # rate EMAIL N: N creates through the API's create (--each), creates a second.
 rate() {
-	PATGATE_MAX_TOKENS_PER_USER=100000 elapsed cli token bulk "$1" "$2" --each \
+	PATGATE_MAX_TOKENS_PER_USER=${RATE_CAP:-100000} elapsed cli token bulk "$1" "$2" --each \
 		>/dev/null || fail "token bulk --each for $1"
 	awk -v n="$2" -v s="$SECS" 'BEGIN { printf "%f\n", (s > 0 ? n / s : 0) }'
 }
@@ -72,6 +72,35 @@ history_costs_nothing() {
 	printf '# creates/s with 10 revoked behind: %.0f, with 200,000: %.0f, ratio %.2f\n' \
 		"$few" "$many" "$ratio"
 	awk -v r="$ratio" 'BEGIN { exit !(r >= 0.5) }' || fail "ratio $ratio below 0.5"
+}
+
+# SCALE_LIVE (100,000) live tokens behind one user against 1,000 behind
+# another, the cap raised past both: the cap's count is one record, so a
+# create costs the same.  In turns, as above.
+live_costs_nothing() {
+	local few many r1 r2 r3 r4 ratio live=${SCALE_LIVE:-100000}
+	cli user add fay@example.com >/dev/null || fail "user add fay"
+	cli user add gus@example.com >/dev/null || fail "user add gus"
+	export RATE_CAP=1000000 PATGATE_MAX_TOKENS_PER_USER=1000000
+	cli token bulk fay@example.com 1000 >/dev/null || fail "fay's 1,000"
+	elapsed cli token bulk gus@example.com "$live" >/dev/null ||
+		fail "gus's $live"
+	printf '# token bulk %s (live): %.1f s\n' "$live" "$SECS"
+	# Three turns of 2,000 each: a round of 500 lasts some 50 ms, where
+	# one stall of the machine moves the ratio by a tenth.
+	local i fays= guss=
+	for i in 1 2 3; do
+		fays="$fays $(rate fay@example.com 2000)"
+		guss="$guss $(rate gus@example.com 2000)"
+	done
+	read -r few many ratio < <(echo "$fays" "$guss" | awk '{ for (i = 1; i <= 3; i++) { f += $i; m += $(i + 3) }
+		printf "%f %f %f\n", f / 3, m / 3, (f > 0 ? m / f : 0) }')
+	printf '# creates/s with 1,000 live tokens behind: %.0f, with %s: %.0f, ratio %.2f\n' \
+		"$few" "$live" "$many" "$ratio"
+	expect_eq "gus's live tokens" "$(count_tokens gus@example.com)" $((live + 6000))
+	awk -v r="$ratio" 'BEGIN { exit !(r >= 0.5) }' || fail "ratio $ratio below 0.5"
+	export PATGATE_MAX_TOKENS_PER_USER=20
+	unset RATE_CAP
 }
 
 # The cap, at 20: expired and revoked tokens are not counted, nor history.
@@ -114,5 +143,6 @@ cap_exact() {
 
 t_case "1,000,000 revoked tokens loaded, pruned in batches: health 200, a create 201" million_loaded_and_pruned
 t_case "a create with 200,000 revoked tokens behind the user is as fast as with 10" history_costs_nothing
+t_case "a create with 100,000 live tokens behind the user is as fast as with 1,000" live_costs_nothing
 t_case "409 exactly at PATGATE_MAX_TOKENS_PER_USER; expired, revoked and pruned not counted" cap_exact
 t_done
