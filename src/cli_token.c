@@ -49,6 +49,19 @@ cmd_token_list(struct cli *c)
 	return 0;
 }
 
+/* 0 when a lookup of the token with this id found it; else say why, -1. */
+static int
+cli_token_found(enum store_rc rc, const char *id)
+{
+	if (rc == STORE_OK)
+		return 0;
+	if (rc == STORE_NOTFOUND)
+		fprintf(stderr, "patgate: no live token with the id %s\n", id);
+	else
+		fprintf(stderr, "patgate: %s\n", store_strerror(rc));
+	return -1;
+}
+
 int
 cmd_token_revoke(struct cli *c)
 {
@@ -58,22 +71,13 @@ cmd_token_revoke(struct cli *c)
 
 	if (cli_open(c, 0) == -1)
 		return 1;
-	switch ((rc = store_token_revoke(c->store, NULL, c->argv[0], time(NULL),
-	    &t))) {
-	case STORE_OK:
-		snprintf(num, sizeof(num), "%llu",
-		    (unsigned long long)t.number);
-		log_audit(NULL, "token.revoke", "token", num, "id", t.id,
-		    "user", t.user_id, "addr", "cli", NULL);
-		return 0;
-	case STORE_NOTFOUND:
-		fprintf(stderr,
-		    "patgate: no live token with the id %s\n", c->argv[0]);
+	rc = store_token_revoke(c->store, NULL, c->argv[0], time(NULL), &t);
+	if (cli_token_found(rc, c->argv[0]) == -1)
 		return 1;
-	default:
-		fprintf(stderr, "patgate: %s\n", store_strerror(rc));
-		return 1;
-	}
+	snprintf(num, sizeof(num), "%llu", (unsigned long long)t.number);
+	log_audit(NULL, "token.revoke", "token", num, "id", t.id,
+	    "user", t.user_id, "addr", "cli", NULL);
+	return 0;
 }
 
 int
@@ -85,17 +89,9 @@ cmd_token_get(struct cli *c)
 
 	if (cli_open(c, 0) == -1)
 		return 1;
-	switch ((rc = store_token_by_id(c->store, NULL, c->argv[0], &t))) {
-	case STORE_OK:
-		break;
-	case STORE_NOTFOUND:
-		fprintf(stderr,
-		    "patgate: no live token with the id %s\n", c->argv[0]);
+	rc = store_token_by_id(c->store, NULL, c->argv[0], &t);
+	if (cli_token_found(rc, c->argv[0]) == -1)
 		return 1;
-	default:
-		fprintf(stderr, "patgate: %s\n", store_strerror(rc));
-		return 1;
-	}
 	JSON_OUT_LIT(&w, "{");
 	token_object_write(&w, &t, NULL, 0);
 	JSON_OUT_LIT(&w, "}\n");
