@@ -20,12 +20,8 @@ retry pool
 
 # The program mod_fcgid starts, where www-data reaches it (and apart from
 # the copy patgate.service's workers run, to tell them apart).
-mkdir -p "$WORK/www/protected" "$WORK/apache-sbin"
-install -m 755 "$DEPLOY/whoami.cgi" "$WORK/www/protected/whoami.cgi"
-# Two more places behind the guard, for a token bound to one of them.
-mkdir -p "$WORK/www/protected/in" "$WORK/www/protected/out"
-install -m 755 "$DEPLOY/whoami.cgi" "$WORK/www/protected/in/whoami.cgi"
-install -m 755 "$DEPLOY/whoami.cgi" "$WORK/www/protected/out/whoami.cgi"
+mkdir -p "$WORK/apache-sbin"
+protected_tree
 ERRLOG=$LOGS/apache.err
 install -m 755 "$FCGI" "$WORK/apache-sbin/patgate.fcgi"
 # What Debian's fcgid.conf sets at server level, with the test's paths (mod_fcgid

@@ -16,12 +16,7 @@ pool() {
 }
 retry pool
 
-mkdir -p "$WORK/www/protected"
-install -m 755 "$DEPLOY/whoami.cgi" "$WORK/www/protected/whoami.cgi"
-# Two more places behind the guard, for a token bound to one of them.
-mkdir -p "$WORK/www/protected/in" "$WORK/www/protected/out"
-install -m 755 "$DEPLOY/whoami.cgi" "$WORK/www/protected/in/whoami.cgi"
-install -m 755 "$DEPLOY/whoami.cgi" "$WORK/www/protected/out/whoami.cgi"
+protected_tree
 ERRLOG=$LOGS/apache.err
 # serve [FROM TO...]: the recipe, templated, and more changes if asked.
 serve() {

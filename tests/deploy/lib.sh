@@ -324,6 +324,17 @@ start_apache() {
 }
 
 # ---------------------------------------------------------------- bindings
+
+# protected_tree: the guarded place under $WORK/www/protected (the recipes'
+# whoami.cgi), and two more beside it, in/ and out/, for a token bound to
+# one of them.
+protected_tree() {
+	local d
+	for d in "" in/ out/; do
+		mkdir -p "$WORK/www/protected/$d"
+		install -m 755 "$DEPLOY/whoami.cgi" "$WORK/www/protected/${d}whoami.cgi"
+	done
+}
 #
 # A token's allowed_ips and paths, judged by patgate on what the web server
 # hands it: REMOTE_ADDR, and the raw request URI (REQUEST_URI, or nginx's

@@ -8,12 +8,7 @@ setup_db
 pool_settings /run/patgate/fcgi.sock "$SOCK"
 retry start_pool
 
-mkdir -p "$WORK/www/protected"
-install -m 755 "$DEPLOY/whoami.cgi" "$WORK/www/protected/whoami.cgi"
-# Two more places behind the guard, for a token bound to one of them.
-mkdir -p "$WORK/www/protected/in" "$WORK/www/protected/out"
-install -m 755 "$DEPLOY/whoami.cgi" "$WORK/www/protected/in/whoami.cgi"
-install -m 755 "$DEPLOY/whoami.cgi" "$WORK/www/protected/out/whoami.cgi"
+protected_tree
 ERRLOG=$LOGS/lighttpd.err
 template "$DEPLOY/lighttpd/50-patgate.conf" "$WORK/50-patgate.conf" \
 	/run/patgate/fcgi.sock "$SOCK" \
