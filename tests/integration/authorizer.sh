@@ -2,15 +2,7 @@
 # authorizer.sh: PATs guarding a backend through lighttpd's FastCGI
 # authorizer mode, the nginx-style check endpoint, and the rules file.
 . "$(dirname "$0")/lib.sh"
-export PATGATE_RULES="$WORK/rules"
-cat >"$PATGATE_RULES" <<'RULES'
-# method path ability
-GET /protected/read/* read
-*   /protected/write/* write
-*   /protected/* admin
-RULES
-GUARD=1
-start_stack 2
+start_guarded_stack 2
 
 get() { call GET "$1" ${2:+-H "Authorization: Bearer $2"}; }
 seen() { printf '%s\n' "$BODY" | sed -n "s/^$1=//p"; }

@@ -3,14 +3,7 @@
 # made a canary, behind lighttpd (authorizer mode and the check endpoint)
 # with four workers.
 . "$(dirname "$0")/lib.sh"
-export PATGATE_RULES="$WORK/rules"
-cat >"$PATGATE_RULES" <<'RULES'
-GET /protected/read/* read
-*   /protected/write/* write
-*   /protected/* admin
-RULES
-GUARD=1
-start_stack 4
+start_guarded_stack 4
 
 get() { call GET "$1" ${2:+-H "Authorization: Bearer $2"} "${@:3}"; }
 # check TOKEN URI [curl args]: the nginx-style check of a GET of URI.

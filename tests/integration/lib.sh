@@ -253,6 +253,17 @@ start_stack() {
 	start_lighttpd
 }
 
+# start_guarded_stack [N]: start_stack with GUARD=1 and the rules the
+# guarding tests share: GET /protected/read/* needs read, any method on
+# /protected/write/* write, the rest of /protected/ admin.
+start_guarded_stack() {
+	export PATGATE_RULES="$WORK/rules"
+	printf '%s\n' '# method path ability' 'GET /protected/read/* read' \
+		'*   /protected/write/* write' '*   /protected/* admin' >"$PATGATE_RULES"
+	GUARD=1
+	start_stack "$@"
+}
+
 # ---------------------------------------------------------------- requests
 
 # call METHOD PATH [curl args...]: sets STATUS and BODY; headers in $WORK/headers.
