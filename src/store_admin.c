@@ -284,7 +284,7 @@ store_check(struct store *st, void (*problem)(const char *, void *), void *arg,
 	 * every create would wait for the check.  A prune or revoke that
 	 * commits between a record and its index may be reported once.
 	 */
-	rc = store_txn(st, DB_READ_COMMITTED, 0, store_check_txn, &q);
+	rc = store_read_txn(st, store_check_txn, &q);
 	*tokens = q.tokens;
 	if (rc != STORE_OK)
 		return rc;
@@ -349,7 +349,7 @@ store_count_other_cost(struct store *st, uint32_t m, uint32_t t, uint32_t p,
 	enum store_rc	 rc;
 
 	/* Read committed, as store_check: no lock is held past its read. */
-	rc = store_txn(st, DB_READ_COMMITTED, 0, store_other_cost_txn, &q);
+	rc = store_read_txn(st, store_other_cost_txn, &q);
 	*pats = q.pats;
 	*sessions = q.sessions;
 	return rc;

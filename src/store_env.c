@@ -150,13 +150,19 @@ store_dbt_out(DBT *d)
 }
 
 /*
- * Run fn in a transaction (or, when transactional is 0, outside one: each
+ * Run fn in a transaction (or, when how is RUN_PLAIN, outside one: each
  * of its reads then takes and drops its own lock), retrying the whole of
  * it on deadlock.  A verdict other than STORE_OK aborts and is returned;
  * a database error aborts and gives STORE_ERROR.
  */
+enum store_how {
+	RUN_PLAIN,	/* no transaction */
+	RUN_READS,	/* a transaction that only reads: no commit to count */
+	RUN_TXN		/* a transaction that may write */
+};
+
 static enum store_rc
-store_run(struct store *st, int transactional, u_int32_t begin_flags,
+store_run(struct store *st, enum store_how how, u_int32_t begin_flags,
     u_int32_t commit_flags, store_txn_fn fn, void *arg)
 {
 	DB_TXN		*txn = NULL;
@@ -167,7 +173,7 @@ store_run(struct store *st, int transactional, u_int32_t begin_flags,
 		committing = 0;
 		if (st->env == NULL)
 			rc = DB_RUNRECOVERY;
-		else if (!transactional) {
+		else if (how == RUN_PLAIN) {
 			verdict = STORE_OK;
 			if ((rc = fn(st, NULL, arg, &verdict)) == 0)
 				return verdict;
@@ -179,6 +185,8 @@ store_run(struct store *st, int transactional, u_int32_t begin_flags,
 				committing = 1;
 				if ((rc = txn->commit(txn,
 				    commit_flags)) == 0) {
+					if (how == RUN_READS)
+						return STORE_OK;
 					st->commits++;
 					st->unlooked++;
 					/*
@@ -241,14 +249,21 @@ enum store_rc
 store_txn(struct store *st, u_int32_t begin_flags, u_int32_t commit_flags,
     store_txn_fn fn, void *arg)
 {
-	return store_run(st, 1, begin_flags, commit_flags, fn, arg);
+	return store_run(st, RUN_TXN, begin_flags, commit_flags, fn, arg);
+}
+
+enum store_rc
+store_read_txn(struct store *st, store_txn_fn fn, void *arg)
+{
+	return store_run(st, RUN_READS, DB_READ_COMMITTED, DB_TXN_NOSYNC, fn,
+	    arg);
 }
 
 /* A single read needs no transaction: it costs a third less without one. */
 enum store_rc
 store_read(struct store *st, store_txn_fn fn, void *arg)
 {
-	return store_run(st, 0, 0, 0, fn, arg);
+	return store_run(st, RUN_PLAIN, 0, 0, fn, arg);
 }
 
 /* Open database i, creating it when create is set. */

@@ -89,6 +89,12 @@ enum store_rc store_txn(struct store *, u_int32_t begin_flags,
 	    u_int32_t commit_flags, store_txn_fn fn, void *arg);
 /* Run fn outside a transaction: each of its reads takes its own lock. */
 enum store_rc store_read(struct store *, store_txn_fn fn, void *arg);
+/*
+ * Run fn, which only reads, in a read-committed transaction (each read
+ * lock goes when its read is done).  It writes no log, so it is not
+ * counted among the commits that call for a checkpoint.
+ */
+enum store_rc store_read_txn(struct store *, store_txn_fn fn, void *arg);
 
 /* -------------------------------------------------------- store_resident.c */
 

@@ -489,8 +489,7 @@ store_token_each(struct store *st, const char *user_id,
 	 * else asks for a lock).  Read committed: a page's lock goes when the
 	 * cursor leaves it, so a long list holds up no create.
 	 */
-	return store_txn(st, DB_READ_COMMITTED, DB_TXN_NOSYNC,
-	    store_token_each_txn, &q);
+	return store_read_txn(st, store_token_each_txn, &q);
 }
 
 struct token_revoke {
