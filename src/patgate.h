@@ -46,6 +46,10 @@ struct config {
 	long		 revoke_max_per_addr;	/* PATGATE_REVOKE_MAX_PER_ADDR */
 	const char	*notify_cmd;		/* PATGATE_NOTIFY_CMD, or NULL */
 	long		 expiry_notice_days;	/* PATGATE_EXPIRY_NOTICE_DAYS */
+	const char	*repl_self;		/* PATGATE_REPL_SELF, or NULL: single */
+	const char	*repl_peers;		/* PATGATE_REPL_PEERS, or NULL */
+	long		 repl_priority;		/* PATGATE_REPL_PRIORITY */
+	long		 repl_stale;		/* PATGATE_REPL_STALE, seconds */
 };
 
 /*
@@ -60,6 +64,13 @@ int	 config_load(struct config *cfg, char *err, size_t errlen);
  */
 int	 config_number(const char *s, long long min, long long max,
 	    long long *out, const char **errstr);
+/*
+ * Split the host:port of len characters at s: *hostlen and *port.  0, or
+ * -1 when the host is empty or holds a ':' or a ',', or the port is not
+ * 1 to 65535.  PATGATE_REPL_SELF and each of PATGATE_REPL_PEERS are one.
+ */
+int	 config_hostport(const char *s, size_t len, size_t *hostlen,
+	    unsigned *port);
 
 /* ------------------------------------------------------------ harden.c */
 
