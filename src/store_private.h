@@ -36,6 +36,7 @@ enum store_db {
 extern const char *const store_db_files[DB__MAX];
 
 struct store_memo;
+struct store_repl_pub;
 
 struct store {
 	DB_ENV		*env;
@@ -62,6 +63,7 @@ struct store {
 	int		 live_ready;	/* DB_USER_LIVE is known complete */
 	struct store_rate_slot *rates;	/* shared: see store_rate.c; NULL: not yet */
 	size_t		 rates_len;	/* bytes mapped, or 0 for a table of our own */
+	struct store_repl_pub *repl;	/* shared: see store_repl.c; NULL: not yet */
 };
 
 /* A transaction body: returns a Berkeley DB code; a verdict aborts it. */
@@ -86,6 +88,16 @@ enum store_rc store_txn(struct store *, u_int32_t begin_flags,
 	    u_int32_t commit_flags, store_txn_fn fn, void *arg);
 /* Run fn outside a transaction: each of its reads takes its own lock. */
 enum store_rc store_read(struct store *, store_txn_fn fn, void *arg);
+
+/* A new environment handle in st->env, set up as every open wants it. */
+int	 store_env_new(struct store *);
+/* Take (on) or drop (off) the environment's own file lock. */
+void	 store_exclusive(struct store *, int on);
+
+/* ------------------------------------------------------------ store_repl.c */
+
+/* Let go of the published state's map. */
+void	 store_repl_close(struct store *);
 
 /* ------------------------------------------------------------ store_memo.c */
 
