@@ -57,6 +57,11 @@ suite() {
 	count "$dir" "$label, alone"
 	make -s -C "$dir" -j2 check-deploy >"$dir/check.out" 2>&1
 	count "$dir" "$label, deploy"
+	# Replication (network namespaces) only when asked, until it is steady.
+	if [ "${PATGATE_REPL_TESTS:-0}" = 1 ]; then
+		make -s -C "$dir" check-repl >"$dir/check.out" 2>&1
+		count "$dir" "$label, replication"
+	fi
 	for f in $(grep -lE '^(not ok|Bail out)' "$dir"/tests/*/*.log 2>/dev/null); do
 		echo "--- [$label] $f"
 		grep -E '^(# |not ok|Bail out)' "$f" | head -n 40
