@@ -50,6 +50,7 @@ static struct {
 	const char	*peers;
 	long		 priority;
 	long		 stale;
+	int64_t		 monitor_ms;	/* a silent connection is broken after it */
 } repl;
 
 void
@@ -262,7 +263,8 @@ store_repl_site(DB_ENV *env, const char *s, size_t len, u_int32_t which, int cre
  * join by, priority, quorum acknowledgements and the timeouts.  The site
  * whose host:port sorts first among all of them creates the group on its
  * first start.  Heartbeats every quarter of PATGATE_REPL_STALE (a second
- * at most) let a replica notice a silent master well within it.
+ * at most), and a connection silent for two of them is broken: one still
+ * up proves the master heard from within that half of it.
  */
 static int
 store_repl_setup(DB_ENV *env)
@@ -288,6 +290,7 @@ store_repl_setup(DB_ENV *env)
 	beat = (db_timeout_t)(repl.stale * 1000000 / 4);
 	if (beat > 1000000)
 		beat = 1000000;
+	repl.monitor_ms = 2 * (int64_t)beat / 1000;
 	if ((rc = env->rep_set_priority(env, (u_int32_t)repl.priority)) != 0 ||
 	    (rc = env->repmgr_set_ack_policy(env, DB_REPMGR_ACKS_QUORUM)) != 0 ||
 	    (rc = env->rep_set_timeout(env, DB_REP_ACK_TIMEOUT, STORE_REPL_ACK_US)) != 0 ||
@@ -296,7 +299,7 @@ store_repl_setup(DB_ENV *env)
 	    (rc = env->rep_set_timeout(env, DB_REP_ELECTION_RETRY,
 	    STORE_REPL_ELECT_RETRY_US)) != 0 ||
 	    (rc = env->rep_set_timeout(env, DB_REP_HEARTBEAT_SEND, beat)) != 0 ||
-	    (rc = env->rep_set_timeout(env, DB_REP_HEARTBEAT_MONITOR, 3 * beat)) != 0)
+	    (rc = env->rep_set_timeout(env, DB_REP_HEARTBEAT_MONITOR, 2 * beat)) != 0)
 		return rc;
 	return 0;
 }
@@ -431,7 +434,9 @@ store_repl_run(const char *dir, volatile sig_atomic_t *stop, char *err,
 		    &heard) : REPL_UNKNOWN;
 		if (!started)
 			master[0] = '\0', heard = 0;
-		store_repl_publish(pub, role, master, heard ? store_repl_now_ms() : 0);
+		/* A replica's connection vouches only for the monitor's span. */
+		store_repl_publish(pub, role, master, !heard ? 0 :
+		    store_repl_now_ms() - (role == REPL_REPLICA ? repl.monitor_ms : 0));
 		if (role != was)
 			fprintf(stderr, "patgate-repd: %s: role %s, master %s\n",
 			    repl.self, role == REPL_MASTER ? "master" :

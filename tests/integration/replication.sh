@@ -166,6 +166,7 @@ master_token_passes_at_replicas() {
 	expect_eq "create at the master" "$STATUS" 201
 	tok=$(printf '%s' "$BODY" | jq -r '.data.token // empty')
 	remember_secret "$tok"
+	TOK=$tok
 	[ -n "$tok" ] || return
 	t0=$(date +%s%N)
 	for i in $SITES; do
@@ -205,7 +206,49 @@ write_at_replica_names_master() {
 	expect_eq "tokens after the refused creates" "$after" "$before"
 }
 
+# check SITE: a check of TOK at SITE; sets STATUS and BODY.
+check() {
+	at "$1" GET /api/v1/auth/check -H "Authorization: Bearer $TOK" \
+		-H "X-Original-Method: GET" -H "X-Original-URI: /app/x"
+}
+
+# A replica cut off (its link down) refuses checks within PATGATE_REPL_STALE
+# (5 s) and a little, and serves again once it is back.
+replica_cut_off_fails_closed() {
+	local r n t0 t1
+	[ -n "${TOK:-}" ] || { fail "no token from the create case"; return; }
+	for r in $SITES; do [ "$r" != "$MASTER" ] && break; done
+	check "$r"
+	expect_eq "check at replica $r before" "$STATUS" 200
+	ip -n "$NS$r" link set eth0 down
+	t0=$(date +%s%N)
+	for n in $(seq 150); do
+		check "$r"
+		[ "$STATUS" = 503 ] && break
+		sleep 0.1
+	done
+	t1=$(date +%s%N)
+	expect_eq "check at the cut-off replica" "$STATUS" 503
+	expect_eq "Retry-After" "$(grep -i '^Retry-After:' "$WORK/headers" | cut -d: -f2- | tr -d ' \r')" 1
+	echo "# the cut-off replica refused checks $(( (t1 - t0) / 1000000 )) ms after its link went down"
+	[ $(( (t1 - t0) / 1000000 )) -le 8000 ] || fail "refused only after $(( (t1 - t0) / 1000000 )) ms"
+	# The others go on.
+	check "$MASTER"
+	expect_eq "check at the master meanwhile" "$STATUS" 200
+	ip -n "$NS$r" link set eth0 up
+	t0=$(date +%s%N)
+	for n in $(seq 300); do
+		check "$r"
+		[ "$STATUS" = 200 ] && break
+		sleep 0.1
+	done
+	t1=$(date +%s%N)
+	expect_eq "check at the replica once back" "$STATUS" 200
+	echo "# and served again $(( (t1 - t0) / 1000000 )) ms after it came back"
+}
+
 t_case "the group elects one master; health says master there, replica elsewhere" one_master_two_replicas
 t_case "a token made at the master passes a check at each replica" master_token_passes_at_replicas
 t_case "a create at a replica is 503 naming the master, and makes nothing" write_at_replica_names_master
+t_case "a replica cut off from its master refuses checks, and serves once back" replica_cut_off_fails_closed
 t_done
