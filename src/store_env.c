@@ -188,11 +188,13 @@ store_run(struct store *st, int transactional, u_int32_t begin_flags,
 			if (rc == 0)
 				return verdict;
 		}
-		if (rc == DB_RUNRECOVERY) {
-			/*
-			 * Another process ran recovery (a worker died): our
-			 * handles are stale.  Open afresh once and try again.
-			 */
+		/*
+		 * Another process ran recovery (a worker died), or (at a
+		 * replica) a sync with the master rolled back or replaced
+		 * the databases: our handles are stale.  Open afresh once and
+		 * try again.
+		 */
+		if (rc == DB_RUNRECOVERY || (rc == DB_REP_HANDLE_DEAD && !committing)) {
 			if (reopened++ || store_reopen(st) != 0)
 				break;
 			continue;

@@ -391,15 +391,16 @@ store_repl_run(const char *dir, volatile sig_atomic_t *stop, char *err,
 		goto out;
 	}
 	/*
-	 * Registered as the workers are: the first process registered
-	 * recovers, making the regions afresh with this site's address and
-	 * the group's settings, which a joining process inherits and may not
-	 * change.  A repd that died is cleaned up after by failchk, which
-	 * also frees its place as the listener for this one.
+	 * Registered as the workers are: the first process registered, or
+	 * one that finds a registered process dead, recovers, making the
+	 * regions afresh with this site's address and the group's settings
+	 * (which a joining process inherits and may not change) and with no
+	 * listener but this one.  Not failchk: after a repd killed with -9,
+	 * Berkeley DB's failchk crashed in __dbreg_close_file in about one
+	 * restart of three.  Workers attached to the old regions reopen.
 	 */
 	flags = DB_CREATE | DB_INIT_TXN | DB_INIT_LOCK | DB_INIT_LOG |
-	    DB_INIT_MPOOL | DB_INIT_REP | DB_THREAD | DB_REGISTER | DB_FAILCHK |
-	    DB_RECOVER;
+	    DB_INIT_MPOOL | DB_INIT_REP | DB_THREAD | DB_REGISTER | DB_RECOVER;
 	store_exclusive(st, 1);
 	rc = st->env->open(st->env, dir, flags, STORE_FILE_MODE);
 	store_exclusive(st, 0);

@@ -15,6 +15,7 @@ RPORT=7001
 HPORT=8080
 SITES="1 2 3"
 REPD_PIDS=
+declare -a REPD_PID
 SITE_PIDS=
 
 repl_cleanup() {
@@ -65,6 +66,7 @@ start_repd() {
 	mkdir -p "$WORK/s$i"
 	# exec: the pid kept is repd's own.
 	(SITE_EXEC=exec site_run "$i" "$REPD" >/dev/null 2>>"$WORK/repd$i.err") &
+	REPD_PID[$i]=$!
 	REPD_PIDS="$REPD_PIDS $!"
 }
 
@@ -247,8 +249,64 @@ replica_cut_off_fails_closed() {
 	echo "# and served again $(( (t1 - t0) / 1000000 )) ms after it came back"
 }
 
+# find_master: by health, until one site says master and the others replica
+# (20 s at most); sets MASTER.  A replica back from a cut-off may have
+# called an election the others joined, so the master may have moved.
+find_master() {
+	local n i m r
+	for n in $(seq 100); do
+		m=0 r=0
+		for i in $SITES; do
+			at "$i" GET /api/v1/health
+			case $(printf '%s' "$BODY" | jq -r .role 2>/dev/null) in
+			master) m=$((m + 1)); MASTER=$i ;;
+			replica) r=$((r + 1)) ;;
+			esac
+		done
+		[ "$m" = 1 ] && [ "$r" = 2 ] && return 0
+		sleep 0.2
+	done
+	return 1
+}
+
+# A replica's repd killed (-9) while its workers stay: they answer 503
+# (nothing published lately), and a new repd (failchk frees the dead one's
+# place as listener) makes the site a replica that passes checks again.
+repd_killed_and_restarted() {
+	local r n t0 t1
+	[ -n "${TOK:-}" ] || { fail "no token from the create case"; return; }
+	find_master || { fail "no master and two replicas by health"; return; }
+	for r in $SITES; do [ "$r" != "$MASTER" ] && break; done
+	kill -9 "${REPD_PID[$r]}"
+	wait "${REPD_PID[$r]}" 2>/dev/null
+	t0=$(date +%s%N)
+	for n in $(seq 100); do
+		at "$r" GET /api/v1/health
+		[ "$STATUS" = 503 ] && break
+		sleep 0.1
+	done
+	t1=$(date +%s%N)
+	expect_eq "health without repd" "$STATUS" 503
+	echo "# health said 503 $(( (t1 - t0) / 1000000 )) ms after repd was killed"
+	check "$r"
+	expect_eq "check without repd" "$STATUS" 503
+	start_repd "$r"
+	t0=$(date +%s%N)
+	wait_health "$r" replica || fail "health after the restart: $STATUS $BODY"
+	for n in $(seq 100); do
+		check "$r"
+		[ "$STATUS" = 200 ] && break
+		sleep 0.1
+	done
+	t1=$(date +%s%N)
+	expect_eq "check after the restart" "$STATUS" 200
+	echo "# a replica again, passing checks, $(( (t1 - t0) / 1000000 )) ms after the restart"
+	grep -v fop_read_meta "$WORK/repd$r.err" | tail -n 3 | sed 's/^/# /'
+}
+
 t_case "the group elects one master; health says master there, replica elsewhere" one_master_two_replicas
 t_case "a token made at the master passes a check at each replica" master_token_passes_at_replicas
 t_case "a create at a replica is 503 naming the master, and makes nothing" write_at_replica_names_master
 t_case "a replica cut off from its master refuses checks, and serves once back" replica_cut_off_fails_closed
+t_case "a replica's repd killed: 503 meanwhile, a replica again once restarted" repd_killed_and_restarted
 t_done
