@@ -36,11 +36,23 @@ api_user_show(struct ctx *c)
 void
 api_health(struct ctx *c)
 {
-	if (c->app->store == NULL || store_ping(c->app->store) != STORE_OK) {
+	static const char *const roles[] = {
+		[REPL_SINGLE] = "single", [REPL_UNKNOWN] = "unknown",
+		[REPL_MASTER] = "master", [REPL_REPLICA] = "replica",
+	};
+	struct repl_state rs;
+
+	store_repl_state(c->app->store, &rs);
+	/* A site that knows no role takes no traffic. */
+	if (c->app->store == NULL || store_ping(c->app->store) != STORE_OK ||
+	    rs.role == REPL_UNKNOWN) {
 		c->res->status = 503;
 		c->res->body = json_object_new_object();
 		json_object_object_add(c->res->body, "status",
 		    json_object_new_string("unavailable"));
+		if (rs.role != REPL_SINGLE)
+			json_object_object_add(c->res->body, "role",
+			    json_object_new_string(roles[rs.role]));
 		response_header(c->res, "Retry-After", "5");
 		return;
 	}
@@ -48,9 +60,7 @@ api_health(struct ctx *c)
 	c->res->body = json_object_new_object();
 	json_object_object_add(c->res->body, "status",
 	    json_object_new_string("ok"));
-	/*
-	 * A load balancer routes writes by role; one site without replication.
-	 */
+	/* A load balancer routes writes by role ("single": no replication). */
 	json_object_object_add(c->res->body, "role",
-	    json_object_new_string("single"));
+	    json_object_new_string(roles[rs.role]));
 }

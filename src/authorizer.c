@@ -205,6 +205,7 @@ authz_decide(struct ctx *c, const char *method, const char *uri,
 	char		 path[1024], err[512];
 	unsigned long	 skipped;
 	enum auth_rc	 arc;
+	enum repl_gate	 gate;
 
 	if ((token = auth_bearer(c->req->authorization)) == NULL) {
 		response_unauthenticated(c->res, 0);
@@ -212,6 +213,11 @@ authz_decide(struct ctx *c, const char *method, const char *uri,
 	}
 	if (c->app->store == NULL) {
 		response_storage_error(c->res);
+		return;
+	}
+	/* A replica cut off from its master may miss a revoke: fail closed. */
+	if (store_repl_on() && (gate = store_repl_may_check(c->app->store)) != REPL_GO) {
+		response_replication(c->res, gate, "");
 		return;
 	}
 	arc = auth_pat(c->app->store, cfg, token, c->now, &c->who, &why);

@@ -305,6 +305,7 @@ main(int argc, char *argv[])
 		return 1;
 	}
 	log_init(c.cfg.log_syslog);
+	store_repl_configure(&c.cfg);
 	umask(077);
 	if ((c.cmd = cli_find(c.argc, c.argv)) == NULL) {
 		cli_help(stderr);

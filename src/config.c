@@ -91,6 +91,15 @@ static const struct config_entry config_table[] = {
 	  .def = "0", .off = F(require_expiry), .choice = { "0", "1" } },
 	{ .name = "PATGATE_RULES", .type = CONFIG_PATH,
 	  .def = NULL, .off = F(rules_path) },
+	/* Replication: unset, the one site is all there is (role single). */
+	{ .name = "PATGATE_REPL_SELF", .type = CONFIG_PATH,
+	  .def = NULL, .off = F(repl_self) },
+	{ .name = "PATGATE_REPL_PEERS", .type = CONFIG_PATH,
+	  .def = NULL, .off = F(repl_peers) },
+	{ .name = "PATGATE_REPL_PRIORITY", .type = CONFIG_NUMBER,
+	  .defnum = 100, .min = 0, .max = 1000000, .off = F(repl_priority) },
+	{ .name = "PATGATE_REPL_STALE", .type = CONFIG_NUMBER,
+	  .defnum = 5, .min = 1, .max = 3600, .off = F(repl_stale) },
 	{ .name = "PATGATE_LOG", .type = CONFIG_CHOICE,
 	  .def = "stderr", .off = F(log_syslog),
 	  .choice = { "stderr", "syslog" } },
@@ -134,6 +143,72 @@ config_prefix_ok(const char *s)
 		    (*s >= '0' && *s <= '9') || *s == '_' || *s == '-'))
 			return 0;
 	return 1;
+}
+
+int
+config_hostport(const char *s, size_t len, size_t *hostlen, unsigned *port)
+{
+	const char	*colon = NULL;
+	size_t		 i;
+	unsigned long	 v = 0;
+
+	for (i = 0; i < len; i++) {
+		if (s[i] == ',' || s[i] <= ' ' || (s[i] == ':' && colon != NULL))
+			return -1;
+		if (s[i] == ':')
+			colon = s + i;
+	}
+	if (colon == NULL || colon == s || colon + 1 == s + len)
+		return -1;
+	for (i = (size_t)(colon + 1 - s); i < len; i++) {
+		if (s[i] < '0' || s[i] > '9' || (v = v * 10 + (unsigned long)(s[i] - '0')) > 65535)
+			return -1;
+	}
+	if (v == 0)
+		return -1;
+	*hostlen = (size_t)(colon - s);
+	*port = (unsigned)v;
+	return 0;
+}
+
+/*
+ * The replication variables together: SELF one host:port, PEERS a list
+ * of them (needing SELF), neither naming SELF twice.  0, or -1 and err.
+ */
+static int
+config_repl_check(const struct config *cfg, char *err, size_t errlen)
+{
+	const char	*p, *end;
+	size_t		 hostlen;
+	unsigned	 port;
+
+	if (cfg->repl_self == NULL) {
+		if (cfg->repl_peers == NULL)
+			return 0;
+		snprintf(err, errlen, "PATGATE_REPL_PEERS needs PATGATE_REPL_SELF");
+		return -1;
+	}
+	if (config_hostport(cfg->repl_self, strlen(cfg->repl_self), &hostlen,
+	    &port) == -1) {
+		snprintf(err, errlen, "PATGATE_REPL_SELF must be host:port");
+		return -1;
+	}
+	for (p = cfg->repl_peers; p != NULL && *p != '\0'; p = *end ? end + 1 : end) {
+		if ((end = strchr(p, ',')) == NULL)
+			end = p + strlen(p);
+		if (config_hostport(p, (size_t)(end - p), &hostlen, &port) == -1 ||
+		    ((size_t)(end - p) == strlen(cfg->repl_self) &&
+		    strncmp(p, cfg->repl_self, (size_t)(end - p)) == 0)) {
+			snprintf(err, errlen, "PATGATE_REPL_PEERS must be "
+			    "host:port,... naming other sites than PATGATE_REPL_SELF");
+			return -1;
+		}
+		if (*end == ',' && end[1] == '\0') {
+			snprintf(err, errlen, "PATGATE_REPL_PEERS ends with a comma");
+			return -1;
+		}
+	}
+	return 0;
 }
 
 /* Store the variable of row e, whose value is s, in cfg.  0, or -1 and err. */
@@ -222,5 +297,5 @@ config_load(struct config *cfg, char *err, size_t errlen)
 		if (config_set(cfg, e, s, err, errlen) == -1)
 			return -1;
 	}
-	return 0;
+	return config_repl_check(cfg, err, errlen);
 }

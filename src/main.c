@@ -450,6 +450,7 @@ main(int argc, char *argv[])
 	if (config_load(&cfg, err, sizeof(err)) == -1)
 		return fail_config(err);
 	log_init(cfg.log_syslog);
+	store_repl_configure(&cfg);
 	/* A malformed rules file stops the program here, naming the line. */
 	if (rules_load(cfg.rules_path, err, sizeof(err)) == -1)
 		return fail_config(err);

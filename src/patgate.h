@@ -17,6 +17,7 @@
 #ifndef PATGATE_H
 #define PATGATE_H
 
+#include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <time.h>
@@ -46,6 +47,10 @@ struct config {
 	long		 revoke_max_per_addr; /* PATGATE_REVOKE_MAX_PER_ADDR */
 	const char	*notify_cmd;	/* PATGATE_NOTIFY_CMD, or NULL */
 	long		 expiry_notice_days;	/* PATGATE_EXPIRY_NOTICE_DAYS */
+	const char	*repl_self;		/* PATGATE_REPL_SELF, or NULL: single */
+	const char	*repl_peers;		/* PATGATE_REPL_PEERS, or NULL */
+	long		 repl_priority;		/* PATGATE_REPL_PRIORITY */
+	long		 repl_stale;		/* PATGATE_REPL_STALE, seconds */
 };
 
 /*
@@ -60,6 +65,13 @@ int	 config_load(struct config *cfg, char *err, size_t errlen);
  */
 int	 config_number(const char *s, long long min, long long max,
 	    long long *out, const char **errstr);
+/*
+ * Split the host:port of len characters at s: *hostlen and *port.  0, or
+ * -1 when the host is empty or holds a ':' or a ',', or the port is not
+ * 1 to 65535.  PATGATE_REPL_SELF and each of PATGATE_REPL_PEERS are one.
+ */
+int	 config_hostport(const char *s, size_t len, size_t *hostlen,
+	    unsigned *port);
 
 /* ------------------------------------------------------------ harden.c */
 
@@ -637,6 +649,53 @@ enum store_rc store_login_clear(struct store *, const char *email);
 enum store_rc store_login_prune(struct store *, long window, time_t now,
 	    unsigned long *removed);
 
+/* ------------------------------------------------------------ store_repl.c */
+
+enum repl_role {
+	REPL_SINGLE,		/* replication is not configured */
+	REPL_UNKNOWN,		/* configured, but patgate-repd says nothing */
+	REPL_MASTER,
+	REPL_REPLICA
+};
+
+/* What patgate-repd last published about this site. */
+struct repl_state {
+	enum repl_role	 role;
+	char		 master[272];	/* host:port, or empty: unknown */
+	long long	 heard_age_ms;	/* since the master was heard; -1: never */
+};
+
+enum repl_gate {
+	REPL_GO,		/* single, or as replication allows */
+	REPL_NOT_MASTER,	/* a write at a replica: 503 naming the master */
+	REPL_STALE,		/* a check at a replica cut off from its master */
+	REPL_NO_GROUP		/* no role or no master known: 503 */
+};
+
+/* Take the PATGATE_REPL_* settings for this process: before store_open. */
+void	 store_repl_configure(const struct config *);
+/* Is replication configured (PATGATE_REPL_SELF set)? */
+int	 store_repl_on(void);
+/* This site's state as patgate-repd published it (REPL_SINGLE when off). */
+void	 store_repl_state(struct store *, struct repl_state *);
+/*
+ * May this site make a write now?  The master's host:port (or "") goes to
+ * master either way.  REPL_GO only at the master, by repd's account and
+ * the environment's own.
+ */
+enum repl_gate store_repl_may_write(struct store *, char *master,
+	    size_t masterlen);
+/* May this site answer a check now (a replica: master heard lately)? */
+enum repl_gate store_repl_may_check(struct store *);
+/*
+ * patgate-repd: open the environment in dir (creating it; recovering as
+ * the first registered process) as the replication listener, join or
+ * create the group, and publish its state every STORE_REPL_POLL_MS (see
+ * store_repl.c) until *stop.  0, or -1 with err.
+ */
+int	 store_repl_run(const char *dir, volatile sig_atomic_t *stop,
+	    char *err, size_t errlen);
+
 /* ------------------------------------------------------------ store_rate.c */
 
 /*
@@ -841,6 +900,12 @@ void	 response_invalid(struct response *, struct field_errors *errs);
 void	 response_busy(struct response *);
 /* 500 storage failure. */
 void	 response_storage_error(struct response *);
+/*
+ * 503 with Retry-After: 1 for what replication refuses (gate, not
+ * REPL_GO): a write at a replica names the master.
+ */
+void	 response_replication(struct response *, enum repl_gate gate,
+	    const char *master);
 /*
  * Serialise as CGI output ("Status:" line, headers, blank line, body)
  * into a malloc'd buffer.  Returns it and its length, or NULL.

@@ -124,6 +124,25 @@ route_authenticate_pat(struct ctx *c)
 	return 0;
 }
 
+/*
+ * May this request write here (replication: only at the master)?  0, or
+ * -1 with the 503 in res.  Judged before credentials: it tells nothing.
+ */
+static int
+route_writable(struct ctx *c)
+{
+	char		 master[272];
+	enum repl_gate	 gate;
+
+	if (!store_repl_on())
+		return 0;
+	if ((gate = store_repl_may_write(c->app->store, master,
+	    sizeof(master))) == REPL_GO)
+		return 0;
+	response_replication(c->res, gate, master);
+	return -1;
+}
+
 /* Check the session credential; on refusal res is filled and -1 returned. */
 static int
 route_authenticate(struct ctx *c)
@@ -258,6 +277,10 @@ route_dispatch(struct app *app, struct request *req, struct response *res)
 		id[paramlen] = '\0';
 		c.param = id;
 	}
+	/* Every route but a GET or the check writes: at the master only. */
+	if (strcmp(hit->method, "GET") != 0 && strcmp(hit->method, "*") != 0 &&
+	    route_writable(&c) == -1)
+		return;
 	/*
 	 * Credentials before the body: an anonymous client learns nothing more.
 	 */

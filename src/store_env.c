@@ -55,7 +55,6 @@ const char *const store_db_files[DB__MAX] = {
 static volatile sig_atomic_t store_step_count;
 
 static int	store_reopen(struct store *);
-static void	store_exclusive(struct store *, int);
 static int	store_failchk(struct store *);
 static void	store_maintain_now(struct store *);
 
@@ -202,11 +201,13 @@ store_run(struct store *st, enum store_how how, u_int32_t begin_flags,
 			if (rc == 0)
 				return verdict;
 		}
-		if (rc == DB_RUNRECOVERY) {
-			/*
-			 * Another process ran recovery (a worker died): our
-			 * handles are stale.  Open afresh once and try again.
-			 */
+		/*
+		 * Another process ran recovery (a worker died), or (at a
+		 * replica) a sync with the master rolled back or replaced
+		 * the databases: our handles are stale.  Open afresh once and
+		 * try again.
+		 */
+		if (rc == DB_RUNRECOVERY || (rc == DB_REP_HANDLE_DEAD && !committing)) {
 			if (reopened++ || store_reopen(st) != 0)
 				break;
 			continue;
@@ -332,7 +333,7 @@ store_lockfd(struct store *st)
  * and would take that slot for a thread that died in the library.  A lock
  * not had within STORE_LOCK_WAIT_MS is done without: better than hanging.
  */
-static void
+void
 store_exclusive(struct store *st, int on)
 {
 	int	 waited;
@@ -396,7 +397,7 @@ store_regions_allocate(struct store *st)
 }
 
 /* A new environment handle in st->env, set up as every open wants it. */
-static int
+int
 store_env_new(struct store *st)
 {
 	int	 rc;
@@ -485,6 +486,16 @@ store_attach(struct store *st, int create, int recover)
 	 */
 	flags = DB_CREATE | DB_INIT_TXN | DB_INIT_LOCK | DB_INIT_LOG |
 	    DB_INIT_MPOOL | DB_REGISTER | DB_RECOVER | DB_FAILCHK;
+	/*
+	 * Replicated, patgate-repd makes and recovers the environment: a
+	 * recovery here would leave it without a role, writing unreplicated.
+	 * A process that writes at the master must be free-threaded.
+	 */
+	if (store_repl_on()) {
+		flags &= ~(u_int32_t)(DB_CREATE | DB_RECOVER);
+		flags |= DB_INIT_REP | DB_THREAD;
+		recover = 0;
+	}
 	store_exclusive(st, 1);
 	/*
 	 * failchk itself can crash on the lock table of a process killed in
@@ -552,7 +563,7 @@ store_attach_any(struct store *st, int create)
 	int	 rc;
 
 	rc = store_attach(st, create, 0);
-	if (rc != ENOMEM && rc != DB_RUNRECOVERY)
+	if ((rc != ENOMEM && rc != DB_RUNRECOVERY) || store_repl_on())
 		return rc;
 	fprintf(stderr, "patgate: db: the environment cannot be opened (%s); "
 	    "running recovery\n", db_strerror(rc));
@@ -699,6 +710,7 @@ store_close(struct store *st)
 	store_detach(st);
 	store_epoch_close(st);
 	store_rate_close(st);
+	store_repl_close(st);
 	if (st->lockfd >= 0)
 		(void)close(st->lockfd);
 	if (st->ckpfd >= 0)

@@ -36,6 +36,7 @@ enum store_db {
 extern const char *const store_db_files[DB__MAX];
 
 struct store_memo;
+struct store_repl_pub;
 
 struct store {
 	DB_ENV		*env;
@@ -65,6 +66,8 @@ struct store {
 	struct store_rate_slot *rates;
 	/* bytes mapped, or 0 for a table of our own */
 	size_t		 rates_len;
+	/* shared: see store_repl.c; NULL: not yet */
+	struct store_repl_pub *repl;
 };
 
 /* A transaction body: returns a Berkeley DB code; a verdict aborts it. */
@@ -102,6 +105,16 @@ enum store_rc store_read_txn(struct store *, store_txn_fn fn, void *arg);
 void	 store_cache_fill(struct store *);
 /* Touch every page of the environment's regions: counted from the start. */
 void	 store_regions_resident(const struct store *);
+
+/* A new environment handle in st->env, set up as every open wants it. */
+int	 store_env_new(struct store *);
+/* Take (on) or drop (off) the environment's own file lock. */
+void	 store_exclusive(struct store *, int on);
+
+/* ------------------------------------------------------------ store_repl.c */
+
+/* Let go of the published state's map. */
+void	 store_repl_close(struct store *);
 
 /* ------------------------------------------------------------ store_memo.c */
 

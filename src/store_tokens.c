@@ -743,6 +743,9 @@ store_token_touch(struct store *st, const struct token_rec *t,
 	    st->touched[slot].n == t->number &&
 	    now >= st->touched[slot].when && now - st->touched[slot].when < 60)
 		return;
+	/* A replica cannot write: its uses are not recorded (yet). */
+	if (store_repl_on() && store_repl_may_write(st, NULL, 0) != REPL_GO)
+		return;
 	if (store_txn(st, DB_TXN_NOWAIT, DB_TXN_NOSYNC, store_token_touch_txn,
 	    &q) == STORE_OK) {
 		st->touched[slot].n = t->number;

@@ -69,6 +69,11 @@ suite() {
 	count "$dir" "$label, alone"
 	make -s -C "$dir" -j2 check-deploy >"$dir/check.out" 2>&1
 	count "$dir" "$label, deploy"
+	# Replication (network namespaces) only when asked, until it is steady.
+	if [ "${PATGATE_REPL_TESTS:-0}" = 1 ]; then
+		make -s -C "$dir" check-repl >"$dir/check.out" 2>&1
+		count "$dir" "$label, replication"
+	fi
 	echo "[$label] $(room)"
 	# The slowest tests of the pass (tests/timed.sh notes each one's time).
 	echo "[$label] slowest: $(sed -n 's/^# took \([0-9]*\) s: \(.*\)/\1 \2/p' \

@@ -21,12 +21,12 @@ mk install DESTDIR="$DEST" >"$WORK/install.out" 2>&1 || bail "make install: $(ta
 
 layout() {
 	local f
-	for f in "$bindir/patgate" "$sbindir/patgate.fcgi" \
+	for f in "$bindir/patgate" "$sbindir/patgate.fcgi" "$sbindir/patgate-repd" \
 		"$pkgdatadir/cgi-bin/patgate.cgi" "$pkgdatadir/deploy/whoami.cgi" \
 		"$pkgdatadir/deploy/notify/mail.sh" "$pkgdatadir/deploy/notify/webhook.sh"; do
 		[ -x "$DEST$f" ] || fail "$f is not installed executable"
 	done
-	for f in "$mandir/man8/patgate.8" "$mandir/man8/patgate.fcgi.8" \
+	for f in "$mandir/man8/patgate.8" "$mandir/man8/patgate.fcgi.8" "$mandir/man8/patgate-repd.8" \
 		"$sysconfdir/default/patgate" "$sysconfdir/patgate/rules" \
 		"$pkgdatadir/deploy/lighttpd/50-patgate.conf" "$pkgdatadir/deploy/nginx/patgate.conf" \
 		"$pkgdatadir/deploy/apache/patgate.conf" "$pkgdatadir/deploy/apache/patgate-fcgid.conf" \
@@ -36,6 +36,7 @@ layout() {
 	done
 	[ -n "$unitdir" ] && { [ -f "$DEST$unitdir/patgate.service" ] || fail "no patgate.service in $unitdir"; }
 	[ -n "$unitdir" ] && { [ -f "$DEST$unitdir/patgate-notify.service" ] || fail "no patgate-notify.service in $unitdir"; }
+	[ -n "$unitdir" ] && { [ -f "$DEST$unitdir/patgate-repd.service" ] || fail "no patgate-repd.service in $unitdir"; }
 	expect_eq "the database directory" "$(stat -c %a "$DEST$localstatedir/lib/patgate" 2>&1)" 700
 	"$DEST$bindir/patgate" --help >/dev/null || fail "patgate --help"
 	"$DEST$sbindir/patgate.fcgi" --help >/dev/null || fail "patgate.fcgi --help"
@@ -49,14 +50,18 @@ configured_paths() {
 	grep -q "^PATGATE_RULES=$sysconfdir/patgate/rules\$" "$settings" || fail "PATGATE_RULES is not $sysconfdir/patgate/rules"
 	grep -q "^ExecStart=$bindir/patgate notify --follow\$" "$top_builddir/deploy/systemd/patgate-notify.service" ||
 		fail "patgate-notify.service does not run $bindir/patgate notify --follow"
-	grep -q '@[a-z]*@' "$unit" "$settings" "$top_builddir/deploy/systemd/patgate-notify.service" &&
+	grep -q "^ExecStart=$sbindir/patgate-repd\$" "$top_builddir/deploy/systemd/patgate-repd.service" ||
+		fail "patgate-repd.service does not run $sbindir/patgate-repd"
+	grep -q '@[a-z]*@' "$unit" "$settings" "$top_builddir/deploy/systemd/patgate-notify.service" \
+		"$top_builddir/deploy/systemd/patgate-repd.service" &&
 		fail "an unsubstituted @variable@"
 	return 0
 }
 
 man_pages_lint() {
 	local out
-	out=$(mandoc -Tlint -Wwarning "$DEST$mandir/man8/patgate.8" "$DEST$mandir/man8/patgate.fcgi.8" 2>&1) ||
+	out=$(mandoc -Tlint -Wwarning "$DEST$mandir/man8/patgate.8" "$DEST$mandir/man8/patgate.fcgi.8" \
+		"$DEST$mandir/man8/patgate-repd.8" 2>&1) ||
 		fail "mandoc -Tlint: $out"
 }
 

@@ -1,0 +1,464 @@
+/*
+ * store_repl.c: replication (PATGATE_REPL_*).  patgate-repd, one a site,
+ * opens the environment with Berkeley DB's Replication Manager, is its
+ * listener (elections, messages, events), and publishes what it knows in
+ * STORE_REPL_FILE, a small file of the environment that the workers map:
+ * the site's role, the master's host:port, and when the master was last
+ * heard from.  Workers join the environment without recovery and judge
+ * writes and checks by what repd published and by the environment's own
+ * role (a recovered environment has none, and would write unreplicated).
+ */
+#include <sys/mman.h>
+#include <sys/stat.h>
+
+#include <db.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "store_private.h"
+
+#define STORE_REPL_FILE		"repl.state"
+#define STORE_REPL_MAGIC	0x70677231u	/* "pgr1" */
+#define STORE_REPL_POLL_MS	200	/* repd looks at the group this often */
+#define STORE_REPL_DEAD_MS	3000	/* repd silent this long: role unknown */
+#define STORE_REPL_ACK_US	1000000
+#define STORE_REPL_RETRY_US	1000000	/* connection and join retries */
+#define STORE_REPL_ELECT_RETRY_US 2000000
+#define STORE_REPL_THREADS	3	/* repd's message threads */
+#define STORE_REPL_ADDR		272
+
+/* The published state: written by repd alone, read by every worker. */
+struct store_repl_pub {
+	uint32_t	 magic;
+	uint32_t	 seq;		/* odd while repd writes */
+	int32_t		 pid;		/* repd's */
+	int32_t		 role;		/* enum repl_role */
+	int64_t		 beat_ms;	/* CLOCK_MONOTONIC of repd's last look */
+	int64_t		 heard_ms;	/* ... when the master was last heard */
+	char		 master[STORE_REPL_ADDR];
+};
+
+/* This process's configuration; self NULL: replication is off. */
+static struct {
+	const char	*self;
+	const char	*peers;
+	long		 priority;
+	long		 stale;
+	int64_t		 monitor_ms;	/* a silent connection is broken after it */
+} repl;
+
+void
+store_repl_configure(const struct config *cfg)
+{
+	repl.self = cfg->repl_self;
+	repl.peers = cfg->repl_peers;
+	repl.priority = cfg->repl_priority;
+	repl.stale = cfg->repl_stale;
+}
+
+int
+store_repl_on(void)
+{
+	return repl.self != NULL;
+}
+
+static int64_t
+store_repl_now_ms(void)
+{
+	struct timespec	 ts;
+
+	(void)clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Map dir's STORE_REPL_FILE, made when create is set: the map or NULL. */
+static struct store_repl_pub *
+store_repl_map(const char *dir, int create)
+{
+	char		 path[4200];
+	struct stat	 sb;
+	void		*p;
+	int		 fd;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, STORE_REPL_FILE);
+	if ((fd = open(path, (create ? O_RDWR | O_CREAT : O_RDONLY) | O_CLOEXEC,
+	    STORE_FILE_MODE)) == -1)
+		return NULL;
+	if (fstat(fd, &sb) == -1 || (sb.st_size < (off_t)sizeof(struct store_repl_pub) &&
+	    (!create || ftruncate(fd, sizeof(struct store_repl_pub)) == -1))) {
+		(void)close(fd);
+		return NULL;
+	}
+	p = mmap(NULL, sizeof(struct store_repl_pub),
+	    create ? PROT_READ | PROT_WRITE : PROT_READ, MAP_SHARED, fd, 0);
+	(void)close(fd);
+	return p == MAP_FAILED ? NULL : p;
+}
+
+void
+store_repl_close(struct store *st)
+{
+	if (st->repl != NULL)
+		(void)munmap(st->repl, sizeof(struct store_repl_pub));
+	st->repl = NULL;
+}
+
+/* A consistent copy of what repd published: 0, or -1 when there is none. */
+static int
+store_repl_read(struct store *st, struct store_repl_pub *out)
+{
+	uint32_t	 s1, s2;
+	int		 i;
+
+	if (st->repl == NULL && (st->repl = store_repl_map(st->dir, 0)) == NULL)
+		return -1;
+	for (i = 0; i < 100; i++) {
+		s1 = __atomic_load_n(&st->repl->seq, __ATOMIC_ACQUIRE);
+		if (s1 & 1)
+			continue;
+		memcpy(out, st->repl, sizeof(*out));
+		__atomic_thread_fence(__ATOMIC_ACQUIRE);
+		s2 = __atomic_load_n(&st->repl->seq, __ATOMIC_RELAXED);
+		if (s1 == s2 && out->magic == STORE_REPL_MAGIC) {
+			out->master[sizeof(out->master) - 1] = '\0';
+			return 0;
+		}
+	}
+	return -1;
+}
+
+void
+store_repl_state(struct store *st, struct repl_state *rs)
+{
+	struct store_repl_pub pub;
+	int64_t		 now = store_repl_now_ms();
+
+	memset(rs, 0, sizeof(*rs));
+	rs->role = REPL_SINGLE;
+	rs->heard_age_ms = -1;
+	if (!store_repl_on())
+		return;
+	rs->role = REPL_UNKNOWN;
+	if (st == NULL || store_repl_read(st, &pub) == -1 ||
+	    now - pub.beat_ms > STORE_REPL_DEAD_MS ||
+	    (kill(pub.pid, 0) == -1 && errno != EPERM))
+		return;
+	if (pub.role == REPL_MASTER || pub.role == REPL_REPLICA)
+		rs->role = (enum repl_role)pub.role;
+	snprintf(rs->master, sizeof(rs->master), "%s", pub.master);
+	if (pub.heard_ms > 0)
+		rs->heard_age_ms = now - pub.heard_ms;
+}
+
+/* Is this process's environment the group's master by its own account? */
+static int
+store_repl_env_master(struct store *st)
+{
+	DB_REP_STAT	*sp;
+	int		 master;
+
+	if (st->env == NULL || st->env->rep_stat(st->env, &sp, 0) != 0)
+		return 0;
+	master = sp->st_status == DB_REP_MASTER;
+	free(sp);
+	return master;
+}
+
+enum repl_gate
+store_repl_may_write(struct store *st, char *master, size_t masterlen)
+{
+	struct repl_state rs;
+
+	store_repl_state(st, &rs);
+	snprintf(master, masterlen, "%s", rs.master);
+	if (rs.role == REPL_SINGLE)
+		return REPL_GO;
+	/* After a recovery the environment has no role and writes locally. */
+	if (rs.role == REPL_MASTER && store_repl_env_master(st))
+		return REPL_GO;
+	if (rs.role == REPL_REPLICA && rs.master[0] != '\0')
+		return REPL_NOT_MASTER;
+	return REPL_NO_GROUP;
+}
+
+enum repl_gate
+store_repl_may_check(struct store *st)
+{
+	struct repl_state rs;
+
+	store_repl_state(st, &rs);
+	switch (rs.role) {
+	case REPL_SINGLE:
+	case REPL_MASTER:
+		return REPL_GO;
+	case REPL_REPLICA:
+		if (rs.heard_age_ms >= 0 && rs.heard_age_ms <= repl.stale * 1000)
+			return REPL_GO;
+		return REPL_STALE;
+	default:
+		return REPL_NO_GROUP;
+	}
+}
+
+/* ------------------------------------------------------------ patgate-repd */
+
+static volatile sig_atomic_t repd_panic;
+
+static void
+store_repl_event(DB_ENV *env, u_int32_t event, void *info)
+{
+	(void)env;
+	(void)info;
+	if (event == DB_EVENT_PANIC)
+		repd_panic = 1;
+}
+
+/* Publish role, master and heard (0: unchanged) for the workers. */
+static void
+store_repl_publish(struct store_repl_pub *pub, enum repl_role role,
+    const char *master, int64_t heard)
+{
+	__atomic_add_fetch(&pub->seq, 1, __ATOMIC_ACQ_REL);
+	pub->magic = STORE_REPL_MAGIC;
+	pub->pid = (int32_t)getpid();
+	pub->role = (int32_t)role;
+	pub->beat_ms = store_repl_now_ms();
+	if (heard != 0)
+		pub->heard_ms = heard;
+	snprintf(pub->master, sizeof(pub->master), "%s", master);
+	__atomic_add_fetch(&pub->seq, 1, __ATOMIC_RELEASE);
+}
+
+/* Name the site host:port (len characters at s) to env with flags.  0 or a code. */
+static int
+store_repl_site(DB_ENV *env, const char *s, size_t len, u_int32_t which, int creator)
+{
+	DB_SITE		*site;
+	char		 host[STORE_REPL_ADDR];
+	size_t		 hostlen;
+	unsigned	 port;
+	int		 rc;
+
+	if (config_hostport(s, len, &hostlen, &port) == -1 || hostlen >= sizeof(host))
+		return EINVAL;
+	memcpy(host, s, hostlen);
+	host[hostlen] = '\0';
+	if ((rc = env->repmgr_site(env, host, port, &site, 0)) != 0)
+		return rc;
+	rc = site->set_config(site, which, 1);
+	if (rc == 0 && creator)
+		rc = site->set_config(site, DB_GROUP_CREATOR, 1);
+	(void)site->close(site);
+	return rc;
+}
+
+/*
+ * The group's shape on repd's handle: this site, the others as helpers to
+ * join by, priority, quorum acknowledgements and the timeouts.  The site
+ * whose host:port sorts first among all of them creates the group on its
+ * first start.  Heartbeats every quarter of PATGATE_REPL_STALE (a second
+ * at most), and a connection silent for two of them is broken: one still
+ * up proves the master heard from within that half of it.
+ */
+static int
+store_repl_setup(DB_ENV *env)
+{
+	const char	*p, *end;
+	db_timeout_t	 beat;
+	int		 rc, creator = 1;
+
+	for (p = repl.peers; p != NULL && *p != '\0'; p = *end ? end + 1 : end) {
+		if ((end = strchr(p, ',')) == NULL)
+			end = p + strlen(p);
+		if (strncmp(p, repl.self, (size_t)(end - p)) < 0 ||
+		    (strncmp(p, repl.self, (size_t)(end - p)) == 0 &&
+		    strlen(repl.self) > (size_t)(end - p)))
+			creator = 0;
+		if ((rc = store_repl_site(env, p, (size_t)(end - p),
+		    DB_BOOTSTRAP_HELPER, 0)) != 0)
+			return rc;
+	}
+	if ((rc = store_repl_site(env, repl.self, strlen(repl.self), DB_LOCAL_SITE,
+	    creator)) != 0)
+		return rc;
+	beat = (db_timeout_t)(repl.stale * 1000000 / 4);
+	if (beat > 1000000)
+		beat = 1000000;
+	repl.monitor_ms = 2 * (int64_t)beat / 1000;
+	if ((rc = env->rep_set_priority(env, (u_int32_t)repl.priority)) != 0 ||
+	    (rc = env->repmgr_set_ack_policy(env, DB_REPMGR_ACKS_QUORUM)) != 0 ||
+	    (rc = env->rep_set_timeout(env, DB_REP_ACK_TIMEOUT, STORE_REPL_ACK_US)) != 0 ||
+	    (rc = env->rep_set_timeout(env, DB_REP_CONNECTION_RETRY,
+	    STORE_REPL_RETRY_US)) != 0 ||
+	    (rc = env->rep_set_timeout(env, DB_REP_ELECTION_RETRY,
+	    STORE_REPL_ELECT_RETRY_US)) != 0 ||
+	    (rc = env->rep_set_timeout(env, DB_REP_HEARTBEAT_SEND, beat)) != 0 ||
+	    (rc = env->rep_set_timeout(env, DB_REP_HEARTBEAT_MONITOR, 2 * beat)) != 0)
+		return rc;
+	return 0;
+}
+
+/*
+ * What the group looks like from here: role, the master's host:port in
+ * master, and whether the master is heard (connected, and this replica
+ * caught up).
+ */
+static enum repl_role
+store_repl_look(DB_ENV *env, char *master, size_t masterlen, int *heard)
+{
+	DB_REP_STAT	*sp;
+	DB_REPMGR_SITE	*list = NULL;
+	DB_SITE		*site;
+	const char	*host;
+	u_int		 port, n = 0, i;
+	enum repl_role	 role = REPL_UNKNOWN;
+	int		 eid;
+
+	master[0] = '\0';
+	*heard = 0;
+	if (env->rep_stat(env, &sp, 0) != 0)
+		return REPL_UNKNOWN;
+	eid = (int)sp->st_master;
+	if (sp->st_status == DB_REP_MASTER) {
+		role = REPL_MASTER;
+		snprintf(master, masterlen, "%s", repl.self);
+		*heard = 1;
+	} else if (sp->st_status == DB_REP_CLIENT && eid != DB_EID_INVALID) {
+		role = REPL_REPLICA;
+		if (env->repmgr_site_by_eid(env, eid, &site) == 0) {
+			if (site->get_address(site, &host, &port) == 0)
+				snprintf(master, masterlen, "%s:%u", host, port);
+			(void)site->close(site);
+		}
+		if (sp->st_startup_complete &&
+		    env->repmgr_site_list(env, &n, &list) == 0) {
+			for (i = 0; i < n; i++)
+				if (list[i].eid == eid &&
+				    list[i].status == DB_REPMGR_CONNECTED)
+					*heard = 1;
+			free(list);
+		}
+	}
+	free(sp);
+	return role;
+}
+
+int
+store_repl_run(const char *dir, volatile sig_atomic_t *stop, char *err,
+    size_t errlen)
+{
+	struct store	*st;
+	struct store_repl_pub *pub = NULL;
+	char		 master[STORE_REPL_ADDR];
+	enum repl_role	 role, was = REPL_UNKNOWN;
+	u_int32_t	 flags;
+	int		 rc, heard, started = 0;
+
+	if (!store_repl_on()) {
+		snprintf(err, errlen, "PATGATE_REPL_SELF is not set");
+		return -1;
+	}
+	umask(077);
+	if (mkdir(dir, 0700) == -1 && errno != EEXIST) {
+		snprintf(err, errlen, "cannot create %s: %s", dir, strerror(errno));
+		return -1;
+	}
+	if ((st = calloc(1, sizeof(*st))) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	snprintf(st->dir, sizeof(st->dir), "%s", dir);
+	st->lockfd = -1;
+	st->ckpfd = -1;
+	if ((pub = store_repl_map(dir, 1)) == NULL) {
+		snprintf(err, errlen, "cannot map %s/%s: %s", dir, STORE_REPL_FILE,
+		    strerror(errno));
+		rc = -1;
+		goto out;
+	}
+	store_repl_publish(pub, REPL_UNKNOWN, "", 0);
+	if ((rc = store_env_new(st)) != 0 ||
+	    (rc = st->env->set_event_notify(st->env, store_repl_event)) != 0 ||
+	    (rc = store_repl_setup(st->env)) != 0) {
+		snprintf(err, errlen, "cannot set up replication: %s", db_strerror(rc));
+		rc = -1;
+		goto out;
+	}
+	/*
+	 * Registered as the workers are: the first process registered, or
+	 * one that finds a registered process dead, recovers, making the
+	 * regions afresh with this site's address and the group's settings
+	 * (which a joining process inherits and may not change) and with no
+	 * listener but this one.  Not failchk: after a repd killed with -9,
+	 * Berkeley DB's failchk crashed in __dbreg_close_file in about one
+	 * restart of three.  Workers attached to the old regions reopen.
+	 */
+	flags = DB_CREATE | DB_INIT_TXN | DB_INIT_LOCK | DB_INIT_LOG |
+	    DB_INIT_MPOOL | DB_INIT_REP | DB_THREAD | DB_REGISTER | DB_RECOVER;
+	store_exclusive(st, 1);
+	rc = st->env->open(st->env, dir, flags, STORE_FILE_MODE);
+	store_exclusive(st, 0);
+	if (rc != 0) {
+		snprintf(err, errlen, "cannot open the environment in %s: %s", dir,
+		    db_strerror(rc));
+		rc = -1;
+		goto out;
+	}
+	rc = 0;
+	while (!*stop && !repd_panic) {
+		if (!started) {
+			/* Joining waits for a master that can take us in. */
+			rc = st->env->repmgr_start(st->env, STORE_REPL_THREADS,
+			    DB_REP_ELECTION);
+			if (rc == 0)
+				started = 1;
+			else if (rc == DB_REP_IGNORE) {
+				snprintf(err, errlen, "another process is the "
+				    "environment's replication listener");
+				rc = -1;
+				goto out;
+			} else if (rc != DB_REP_UNAVAIL) {
+				snprintf(err, errlen, "cannot start replication: %s",
+				    db_strerror(rc));
+				rc = -1;
+				goto out;
+			}
+			rc = 0;
+		}
+		role = started ? store_repl_look(st->env, master, sizeof(master),
+		    &heard) : REPL_UNKNOWN;
+		if (!started)
+			master[0] = '\0', heard = 0;
+		/* A replica's connection vouches only for the monitor's span. */
+		store_repl_publish(pub, role, master, !heard ? 0 :
+		    store_repl_now_ms() - (role == REPL_REPLICA ? repl.monitor_ms : 0));
+		if (role != was)
+			fprintf(stderr, "patgate-repd: %s: role %s, master %s\n",
+			    repl.self, role == REPL_MASTER ? "master" :
+			    role == REPL_REPLICA ? "replica" : "unknown",
+			    master[0] != '\0' ? master : "unknown");
+		was = role;
+		usleep(STORE_REPL_POLL_MS * 1000);
+	}
+	if (repd_panic) {
+		snprintf(err, errlen, "the environment failed (panic)");
+		rc = -1;
+	}
+out:
+	if (pub != NULL) {
+		store_repl_publish(pub, REPL_UNKNOWN, "", 0);
+		(void)munmap(pub, sizeof(*pub));
+	}
+	if (st->env != NULL)
+		(void)st->env->close(st->env, 0);
+	if (st->lockfd >= 0)
+		(void)close(st->lockfd);
+	free(st);
+	return rc;
+}

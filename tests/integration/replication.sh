@@ -1,0 +1,312 @@
+#!/bin/bash
+# replication.sh: three sites in network namespaces of their own (made here,
+# addresses 10.201.0.1-3 on a bridge in a fourth, all torn down on exit),
+# each with its environment, patgate-repd, workers and lighttpd: the group
+# elects one master, a token made there passes a check at each replica, and
+# a write at a replica is a 503 naming the master.  Root only.
+. "$(dirname "$0")/lib.sh"
+[ "$(id -u)" = 0 ] || skip_all "needs root (network namespaces)"
+command -v ip >/dev/null 2>&1 || skip_all "ip is not installed"
+
+REPD="$top_builddir/patgate-repd"
+NS="pgr$$"
+NET=10.201.0
+RPORT=7001
+HPORT=8080
+SITES="1 2 3"
+REPD_PIDS=
+declare -a REPD_PID
+SITE_PIDS=
+
+repl_cleanup() {
+	local p i
+	# shellcheck disable=SC2086
+	for p in $SITE_PIDS $REPD_PIDS; do kill "$p" 2>/dev/null; done
+	for p in $SITE_PIDS $REPD_PIDS; do
+		for i in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+		kill -9 "$p" 2>/dev/null
+	done
+	for i in $SITES h; do ip netns del "$NS$i" 2>/dev/null; done
+	cleanup
+}
+trap repl_cleanup EXIT
+
+# site_run SITE COMMAND...: run COMMAND in SITE's namespace with its settings
+# (with SITE_EXEC=exec, in place of the shell).
+site_run() {
+	local i=$1 peers= j
+	shift
+	for j in $SITES; do
+		[ "$j" = "$i" ] || peers="$peers${peers:+,}$NET.$j:$RPORT"
+	done
+	${SITE_EXEC:-} ip netns exec "$NS$i" env PATGATE_DB="$WORK/s$i/db" \
+		PATGATE_REPL_SELF="$NET.$i:$RPORT" PATGATE_REPL_PEERS="$peers" \
+		PATGATE_REPL_STALE=5 "$@"
+}
+
+# The network: a bridge in namespace h, a veth from it into each site's.
+make_net() {
+	local i
+	ip netns add "${NS}h" || { echo "Bail out! ip netns add failed"; exit 99; }
+	ip -n "${NS}h" link add br0 type bridge &&
+		ip -n "${NS}h" link set br0 up || { echo "Bail out! no bridge"; exit 99; }
+	for i in $SITES; do
+		ip netns add "$NS$i" &&
+			ip -n "${NS}h" link add "p$i" type veth peer name eth0 netns "$NS$i" &&
+			ip -n "${NS}h" link set "p$i" master br0 up &&
+			ip -n "$NS$i" addr add "$NET.$i/24" dev eth0 &&
+			ip -n "$NS$i" link set eth0 up &&
+			ip -n "$NS$i" link set lo up ||
+			{ echo "Bail out! cannot make site $i's namespace"; exit 99; }
+	done
+}
+
+start_repd() {
+	local i=$1
+	mkdir -p "$WORK/s$i"
+	# exec: the pid kept is repd's own.
+	(SITE_EXEC=exec site_run "$i" "$REPD" >/dev/null 2>>"$WORK/repd$i.err") &
+	REPD_PID[$i]=$!
+	REPD_PIDS="$REPD_PIDS $!"
+}
+
+# role_of SITE: the role site's repd last logged.
+role_of() {
+	sed -n 's/.*: role \([a-z]*\),.*/\1/p' "$WORK/repd$1.err" 2>/dev/null | tail -n 1
+}
+
+# wait_roles: until one repd says master and the others replica (30 s at most).
+MASTER=
+wait_roles() {
+	local n i m r
+	for n in $(seq 150); do
+		m=0 r=0 MASTER=
+		for i in $SITES; do
+			case $(role_of "$i") in
+			master) m=$((m + 1)); MASTER=$i ;;
+			replica) r=$((r + 1)) ;;
+			esac
+		done
+		[ "$m" = 1 ] && [ "$r" = 2 ] && return 0
+		sleep 0.2
+	done
+	return 1
+}
+
+# start_site SITE: workers (spawn-fcgi) and lighttpd on 127.0.0.1:HPORT
+# inside the site's namespace.
+start_site() {
+	local i=$1 d="$WORK/s$i" out
+	mkdir -p "$d/www"
+	out=$(site_run "$i" spawn-fcgi -s "$d/fcgi.sock" -M 0660 -F 2 -- "$FCGI" 2>&1) ||
+		{ echo "Bail out! spawn-fcgi at site $i: $out"; exit 99; }
+	SITE_PIDS="$SITE_PIDS $(printf '%s\n' "$out" | sed -n 's/.*PID: \([0-9]*\).*/\1/p' | tr '\n' ' ')"
+	cat >"$d/lighttpd.conf" <<EOF
+server.document-root = "$d/www"
+server.port = $HPORT
+server.bind = "127.0.0.1"
+server.errorlog = "$d/lighttpd.err"
+server.modules += ("mod_fastcgi")
+fastcgi.server = (
+  "/api/" => (( "socket" => "$d/fcgi.sock", "check-local" => "disable" ))
+)
+EOF
+	(SITE_EXEC=exec site_run "$i" lighttpd -D -f "$d/lighttpd.conf" >"$d/lighttpd.out" 2>&1) &
+	SITE_PIDS="$SITE_PIDS $!"
+}
+
+# at SITE METHOD PATH [curl args...]: sets STATUS and BODY.
+at() {
+	local i=$1 m=$2 p=$3
+	shift 3
+	STATUS=$(site_run "$i" curl -sS --max-time 10 -o "$WORK/body" -D "$WORK/headers" \
+		-w '%{http_code}' -X "$m" "$@" "http://127.0.0.1:$HPORT$p" 2>/dev/null)
+	BODY=$(cat "$WORK/body" 2>/dev/null)
+}
+
+# wait_health SITE ROLE: until the site's health says 200 and ROLE (20 s at most).
+wait_health() {
+	local n
+	for n in $(seq 100); do
+		at "$1" GET /api/v1/health
+		[ "$STATUS" = 200 ] && [ "$(printf '%s' "$BODY" | jq -r .role)" = "$2" ] && return 0
+		sleep 0.2
+	done
+	return 1
+}
+
+export PATGATE_RULES="$WORK/rules"
+printf 'GET /app/* read\n' >"$PATGATE_RULES"
+make_net
+for i in $SITES; do start_repd "$i"; done
+wait_roles || { echo "Bail out! no master and two replicas: $(cat "$WORK"/repd*.err)"; exit 99; }
+# The database is made at the master, and reaches the replicas from there.
+site_run "$MASTER" "$CLI" init 2>>"$WORK/cli.err" ||
+	{ echo "Bail out! patgate init at the master failed: $(cat "$WORK/cli.err")"; exit 99; }
+site_run "$MASTER" "$CLI" user add alice@example.com --name Alice >/dev/null 2>>"$WORK/cli.err" ||
+	{ echo "Bail out! user add failed: $(cat "$WORK/cli.err")"; exit 99; }
+ALICE=$(site_run "$MASTER" "$CLI" session new alice@example.com 2>>"$WORK/cli.err")
+[ -n "$ALICE" ] || { echo "Bail out! no session: $(cat "$WORK/cli.err")"; exit 99; }
+remember_secret "$ALICE"
+for i in $SITES; do start_site "$i"; done
+
+one_master_two_replicas() {
+	local i
+	for i in $SITES; do
+		if [ "$i" = "$MASTER" ]; then
+			wait_health "$i" master || fail "site $i: health $STATUS $BODY, want master"
+		else
+			wait_health "$i" replica || fail "site $i: health $STATUS $BODY, want replica"
+		fi
+	done
+}
+
+master_token_passes_at_replicas() {
+	local i n tok t0 t1
+	at "$MASTER" POST /api/v1/user/api-tokens -H "Authorization: Bearer $ALICE" \
+		-H 'Content-Type: application/json' --data-binary '{"name":"r","abilities":["read"]}'
+	expect_eq "create at the master" "$STATUS" 201
+	tok=$(printf '%s' "$BODY" | jq -r '.data.token // empty')
+	remember_secret "$tok"
+	TOK=$tok
+	[ -n "$tok" ] || return
+	t0=$(date +%s%N)
+	for i in $SITES; do
+		[ "$i" = "$MASTER" ] && continue
+		for n in $(seq 50); do
+			at "$i" GET /api/v1/auth/check -H "Authorization: Bearer $tok" \
+				-H "X-Original-Method: GET" -H "X-Original-URI: /app/x"
+			[ "$STATUS" = 200 ] && break
+			sleep 0.1
+		done
+		expect_eq "check at replica $i" "$STATUS" 200
+	done
+	t1=$(date +%s%N)
+	echo "# the token passed at both replicas within $(( (t1 - t0) / 1000000 )) ms"
+	# A token nobody made is refused there as anywhere.
+	for i in $SITES; do
+		at "$i" GET /api/v1/auth/check -H "Authorization: Bearer ${tok%?}x" \
+			-H "X-Original-Method: GET" -H "X-Original-URI: /app/x"
+		expect_eq "a damaged token at site $i" "$STATUS" 401
+	done
+}
+
+write_at_replica_names_master() {
+	local i before after
+	before=$(site_run "$MASTER" "$CLI" token list alice@example.com 2>/dev/null | grep -c .)
+	for i in $SITES; do
+		[ "$i" = "$MASTER" ] && continue
+		at "$i" POST /api/v1/user/api-tokens -H "Authorization: Bearer $ALICE" \
+			-H 'Content-Type: application/json' --data-binary '{"name":"w"}'
+		expect_eq "create at replica $i" "$STATUS" 503
+		expect_eq "Retry-After at replica $i" "$(grep -i '^Retry-After:' "$WORK/headers" |
+			cut -d: -f2- | tr -d ' \r')" 1
+		expect_eq "message at replica $i" "$(printf '%s' "$BODY" | jq -r .message)" \
+			"This site is a replica; the master is $NET.$MASTER:$RPORT."
+	done
+	after=$(site_run "$MASTER" "$CLI" token list alice@example.com 2>/dev/null | grep -c .)
+	expect_eq "tokens after the refused creates" "$after" "$before"
+}
+
+# check SITE: a check of TOK at SITE; sets STATUS and BODY.
+check() {
+	at "$1" GET /api/v1/auth/check -H "Authorization: Bearer $TOK" \
+		-H "X-Original-Method: GET" -H "X-Original-URI: /app/x"
+}
+
+# A replica cut off (its link down) refuses checks within PATGATE_REPL_STALE
+# (5 s) and a little, and serves again once it is back.
+replica_cut_off_fails_closed() {
+	local r n t0 t1
+	[ -n "${TOK:-}" ] || { fail "no token from the create case"; return; }
+	for r in $SITES; do [ "$r" != "$MASTER" ] && break; done
+	check "$r"
+	expect_eq "check at replica $r before" "$STATUS" 200
+	ip -n "$NS$r" link set eth0 down
+	t0=$(date +%s%N)
+	for n in $(seq 150); do
+		check "$r"
+		[ "$STATUS" = 503 ] && break
+		sleep 0.1
+	done
+	t1=$(date +%s%N)
+	expect_eq "check at the cut-off replica" "$STATUS" 503
+	expect_eq "Retry-After" "$(grep -i '^Retry-After:' "$WORK/headers" | cut -d: -f2- | tr -d ' \r')" 1
+	echo "# the cut-off replica refused checks $(( (t1 - t0) / 1000000 )) ms after its link went down"
+	[ $(( (t1 - t0) / 1000000 )) -le 8000 ] || fail "refused only after $(( (t1 - t0) / 1000000 )) ms"
+	# The others go on.
+	check "$MASTER"
+	expect_eq "check at the master meanwhile" "$STATUS" 200
+	ip -n "$NS$r" link set eth0 up
+	t0=$(date +%s%N)
+	for n in $(seq 300); do
+		check "$r"
+		[ "$STATUS" = 200 ] && break
+		sleep 0.1
+	done
+	t1=$(date +%s%N)
+	expect_eq "check at the replica once back" "$STATUS" 200
+	echo "# and served again $(( (t1 - t0) / 1000000 )) ms after it came back"
+}
+
+# find_master: by health, until one site says master and the others replica
+# (20 s at most); sets MASTER.  A replica back from a cut-off may have
+# called an election the others joined, so the master may have moved.
+find_master() {
+	local n i m r
+	for n in $(seq 100); do
+		m=0 r=0
+		for i in $SITES; do
+			at "$i" GET /api/v1/health
+			case $(printf '%s' "$BODY" | jq -r .role 2>/dev/null) in
+			master) m=$((m + 1)); MASTER=$i ;;
+			replica) r=$((r + 1)) ;;
+			esac
+		done
+		[ "$m" = 1 ] && [ "$r" = 2 ] && return 0
+		sleep 0.2
+	done
+	return 1
+}
+
+# A replica's repd killed (-9) while its workers stay: they answer 503
+# (nothing published lately), and a new repd (failchk frees the dead one's
+# place as listener) makes the site a replica that passes checks again.
+repd_killed_and_restarted() {
+	local r n t0 t1
+	[ -n "${TOK:-}" ] || { fail "no token from the create case"; return; }
+	find_master || { fail "no master and two replicas by health"; return; }
+	for r in $SITES; do [ "$r" != "$MASTER" ] && break; done
+	kill -9 "${REPD_PID[$r]}"
+	wait "${REPD_PID[$r]}" 2>/dev/null
+	t0=$(date +%s%N)
+	for n in $(seq 100); do
+		at "$r" GET /api/v1/health
+		[ "$STATUS" = 503 ] && break
+		sleep 0.1
+	done
+	t1=$(date +%s%N)
+	expect_eq "health without repd" "$STATUS" 503
+	echo "# health said 503 $(( (t1 - t0) / 1000000 )) ms after repd was killed"
+	check "$r"
+	expect_eq "check without repd" "$STATUS" 503
+	start_repd "$r"
+	t0=$(date +%s%N)
+	wait_health "$r" replica || fail "health after the restart: $STATUS $BODY"
+	for n in $(seq 100); do
+		check "$r"
+		[ "$STATUS" = 200 ] && break
+		sleep 0.1
+	done
+	t1=$(date +%s%N)
+	expect_eq "check after the restart" "$STATUS" 200
+	echo "# a replica again, passing checks, $(( (t1 - t0) / 1000000 )) ms after the restart"
+	grep -v fop_read_meta "$WORK/repd$r.err" | tail -n 3 | sed 's/^/# /'
+}
+
+t_case "the group elects one master; health says master there, replica elsewhere" one_master_two_replicas
+t_case "a token made at the master passes a check at each replica" master_token_passes_at_replicas
+t_case "a create at a replica is 503 naming the master, and makes nothing" write_at_replica_names_master
+t_case "a replica cut off from its master refuses checks, and serves once back" replica_cut_off_fails_closed
+t_case "a replica's repd killed: 503 meanwhile, a replica again once restarted" repd_killed_and_restarted
+t_done
