@@ -216,7 +216,8 @@ authz_decide(struct ctx *c, const char *method, const char *uri,
 		return;
 	}
 	/* A replica cut off from its master may miss a revoke: fail closed. */
-	if (store_repl_on() && (gate = store_repl_may_check(c->app->store)) != REPL_GO) {
+	if (store_repl_on() &&
+	    (gate = store_repl_may_check(c->app->store)) != REPL_GO) {
 		response_replication(c->res, gate, "");
 		return;
 	}

@@ -153,7 +153,8 @@ config_hostport(const char *s, size_t len, size_t *hostlen, unsigned *port)
 	unsigned long	 v = 0;
 
 	for (i = 0; i < len; i++) {
-		if (s[i] == ',' || s[i] <= ' ' || (s[i] == ':' && colon != NULL))
+		if (s[i] == ',' || s[i] <= ' ' ||
+		    (s[i] == ':' && colon != NULL))
 			return -1;
 		if (s[i] == ':')
 			colon = s + i;
@@ -161,7 +162,8 @@ config_hostport(const char *s, size_t len, size_t *hostlen, unsigned *port)
 	if (colon == NULL || colon == s || colon + 1 == s + len)
 		return -1;
 	for (i = (size_t)(colon + 1 - s); i < len; i++) {
-		if (s[i] < '0' || s[i] > '9' || (v = v * 10 + (unsigned long)(s[i] - '0')) > 65535)
+		if (s[i] < '0' || s[i] > '9' ||
+		    (v = v * 10 + (unsigned long)(s[i] - '0')) > 65535)
 			return -1;
 	}
 	if (v == 0)
@@ -185,7 +187,8 @@ config_repl_check(const struct config *cfg, char *err, size_t errlen)
 	if (cfg->repl_self == NULL) {
 		if (cfg->repl_peers == NULL)
 			return 0;
-		snprintf(err, errlen, "PATGATE_REPL_PEERS needs PATGATE_REPL_SELF");
+		snprintf(err, errlen,
+		    "PATGATE_REPL_PEERS needs PATGATE_REPL_SELF");
 		return -1;
 	}
 	if (config_hostport(cfg->repl_self, strlen(cfg->repl_self), &hostlen,
@@ -193,18 +196,22 @@ config_repl_check(const struct config *cfg, char *err, size_t errlen)
 		snprintf(err, errlen, "PATGATE_REPL_SELF must be host:port");
 		return -1;
 	}
-	for (p = cfg->repl_peers; p != NULL && *p != '\0'; p = *end ? end + 1 : end) {
+	for (p = cfg->repl_peers; p != NULL && *p != '\0';
+	    p = *end ? end + 1 : end) {
 		if ((end = strchr(p, ',')) == NULL)
 			end = p + strlen(p);
-		if (config_hostport(p, (size_t)(end - p), &hostlen, &port) == -1 ||
+		if (config_hostport(p, (size_t)(end - p), &hostlen,
+		    &port) == -1 ||
 		    ((size_t)(end - p) == strlen(cfg->repl_self) &&
 		    strncmp(p, cfg->repl_self, (size_t)(end - p)) == 0)) {
 			snprintf(err, errlen, "PATGATE_REPL_PEERS must be "
-			    "host:port,... naming other sites than PATGATE_REPL_SELF");
+			    "host:port,... naming other sites than "
+			    "PATGATE_REPL_SELF");
 			return -1;
 		}
 		if (*end == ',' && end[1] == '\0') {
-			snprintf(err, errlen, "PATGATE_REPL_PEERS ends with a comma");
+			snprintf(err, errlen,
+			    "PATGATE_REPL_PEERS ends with a comma");
 			return -1;
 		}
 	}

@@ -47,10 +47,10 @@ struct config {
 	long		 revoke_max_per_addr; /* PATGATE_REVOKE_MAX_PER_ADDR */
 	const char	*notify_cmd;	/* PATGATE_NOTIFY_CMD, or NULL */
 	long		 expiry_notice_days;	/* PATGATE_EXPIRY_NOTICE_DAYS */
-	const char	*repl_self;		/* PATGATE_REPL_SELF, or NULL: single */
-	const char	*repl_peers;		/* PATGATE_REPL_PEERS, or NULL */
-	long		 repl_priority;		/* PATGATE_REPL_PRIORITY */
-	long		 repl_stale;		/* PATGATE_REPL_STALE, seconds */
+	const char	*repl_self;	/* PATGATE_REPL_SELF, or NULL: single */
+	const char	*repl_peers;	/* PATGATE_REPL_PEERS, or NULL */
+	long		 repl_priority;	/* PATGATE_REPL_PRIORITY */
+	long		 repl_stale;	/* PATGATE_REPL_STALE, seconds */
 };
 
 /*
@@ -662,13 +662,16 @@ enum repl_role {
 struct repl_state {
 	enum repl_role	 role;
 	char		 master[272];	/* host:port, or empty: unknown */
-	long long	 heard_age_ms;	/* since the master was heard; -1: never */
+	/* since the master was heard; -1: never */
+	long long	 heard_age_ms;
 };
 
 enum repl_gate {
 	REPL_GO,		/* single, or as replication allows */
-	REPL_NOT_MASTER,	/* a write at a replica: 503 naming the master */
-	REPL_STALE,		/* a check at a replica cut off from its master */
+	/* a write at a replica: 503 naming the master */
+	REPL_NOT_MASTER,
+	/* a check at a replica cut off from its master */
+	REPL_STALE,
 	REPL_NO_GROUP		/* no role or no master known: 503 */
 };
 

@@ -125,19 +125,20 @@ response_busy(struct response *res)
 }
 
 void
-response_replication(struct response *res, enum repl_gate gate, const char *master)
+response_replication(struct response *res, enum repl_gate gate,
+    const char *master)
 {
 	char	 msg[400];
 
 	if (gate == REPL_NOT_MASTER)
-		snprintf(msg, sizeof(msg), "This site is a replica; the master is %s.",
-		    master);
+		snprintf(msg, sizeof(msg),
+		    "This site is a replica; the master is %s.", master);
 	else if (gate == REPL_STALE)
-		snprintf(msg, sizeof(msg), "This replica has not heard from its "
-		    "master lately; try again shortly.");
+		snprintf(msg, sizeof(msg), "This replica has not heard "
+		    "from its master lately; try again shortly.");
 	else
-		snprintf(msg, sizeof(msg), "The replication group has no master "
-		    "here right now; try again shortly.");
+		snprintf(msg, sizeof(msg), "The replication group has no "
+		    "master here right now; try again shortly.");
 	response_error(res, 503, msg);
 	response_header(res, "Retry-After", "1");
 }

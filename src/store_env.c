@@ -207,7 +207,8 @@ store_run(struct store *st, enum store_how how, u_int32_t begin_flags,
 		 * the databases: our handles are stale.  Open afresh once and
 		 * try again.
 		 */
-		if (rc == DB_RUNRECOVERY || (rc == DB_REP_HANDLE_DEAD && !committing)) {
+		if (rc == DB_RUNRECOVERY ||
+		    (rc == DB_REP_HANDLE_DEAD && !committing)) {
 			if (reopened++ || store_reopen(st) != 0)
 				break;
 			continue;

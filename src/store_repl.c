@@ -26,7 +26,8 @@
 #define STORE_REPL_FILE		"repl.state"
 #define STORE_REPL_MAGIC	0x70677231u	/* "pgr1" */
 #define STORE_REPL_POLL_MS	200	/* repd looks at the group this often */
-#define STORE_REPL_DEAD_MS	3000	/* repd silent this long: role unknown */
+/* repd silent this long: role unknown */
+#define STORE_REPL_DEAD_MS	3000
 #define STORE_REPL_ACK_US	1000000
 #define STORE_REPL_RETRY_US	1000000	/* connection and join retries */
 #define STORE_REPL_ELECT_RETRY_US 2000000
@@ -39,7 +40,8 @@ struct store_repl_pub {
 	uint32_t	 seq;		/* odd while repd writes */
 	int32_t		 pid;		/* repd's */
 	int32_t		 role;		/* enum repl_role */
-	int64_t		 beat_ms;	/* CLOCK_MONOTONIC of repd's last look */
+	/* CLOCK_MONOTONIC of repd's last look */
+	int64_t		 beat_ms;
 	int64_t		 heard_ms;	/* ... when the master was last heard */
 	char		 master[STORE_REPL_ADDR];
 };
@@ -50,7 +52,8 @@ static struct {
 	const char	*peers;
 	long		 priority;
 	long		 stale;
-	int64_t		 monitor_ms;	/* a silent connection is broken after it */
+	/* a silent connection is broken after it */
+	int64_t		 monitor_ms;
 } repl;
 
 void
@@ -90,7 +93,8 @@ store_repl_map(const char *dir, int create)
 	if ((fd = open(path, (create ? O_RDWR | O_CREAT : O_RDONLY) | O_CLOEXEC,
 	    STORE_FILE_MODE)) == -1)
 		return NULL;
-	if (fstat(fd, &sb) == -1 || (sb.st_size < (off_t)sizeof(struct store_repl_pub) &&
+	if (fstat(fd, &sb) == -1 ||
+	    (sb.st_size < (off_t)sizeof(struct store_repl_pub) &&
 	    (!create || ftruncate(fd, sizeof(struct store_repl_pub)) == -1))) {
 		(void)close(fd);
 		return NULL;
@@ -198,7 +202,8 @@ store_repl_may_check(struct store *st)
 	case REPL_MASTER:
 		return REPL_GO;
 	case REPL_REPLICA:
-		if (rs.heard_age_ms >= 0 && rs.heard_age_ms <= repl.stale * 1000)
+		if (rs.heard_age_ms >= 0 &&
+		    rs.heard_age_ms <= repl.stale * 1000)
 			return REPL_GO;
 		return REPL_STALE;
 	default:
@@ -235,9 +240,13 @@ store_repl_publish(struct store_repl_pub *pub, enum repl_role role,
 	__atomic_add_fetch(&pub->seq, 1, __ATOMIC_RELEASE);
 }
 
-/* Name the site host:port (len characters at s) to env with flags.  0 or a code. */
+/*
+ * Name the site host:port (len characters at s) to env with flags.  0 or
+ * a code.
+ */
 static int
-store_repl_site(DB_ENV *env, const char *s, size_t len, u_int32_t which, int creator)
+store_repl_site(DB_ENV *env, const char *s, size_t len, u_int32_t which,
+    int creator)
 {
 	DB_SITE		*site;
 	char		 host[STORE_REPL_ADDR];
@@ -245,7 +254,8 @@ store_repl_site(DB_ENV *env, const char *s, size_t len, u_int32_t which, int cre
 	unsigned	 port;
 	int		 rc;
 
-	if (config_hostport(s, len, &hostlen, &port) == -1 || hostlen >= sizeof(host))
+	if (config_hostport(s, len, &hostlen, &port) == -1 ||
+	    hostlen >= sizeof(host))
 		return EINVAL;
 	memcpy(host, s, hostlen);
 	host[hostlen] = '\0';
@@ -273,7 +283,8 @@ store_repl_setup(DB_ENV *env)
 	db_timeout_t	 beat;
 	int		 rc, creator = 1;
 
-	for (p = repl.peers; p != NULL && *p != '\0'; p = *end ? end + 1 : end) {
+	for (p = repl.peers; p != NULL && *p != '\0';
+	    p = *end ? end + 1 : end) {
 		if ((end = strchr(p, ',')) == NULL)
 			end = p + strlen(p);
 		if (strncmp(p, repl.self, (size_t)(end - p)) < 0 ||
@@ -284,22 +295,26 @@ store_repl_setup(DB_ENV *env)
 		    DB_BOOTSTRAP_HELPER, 0)) != 0)
 			return rc;
 	}
-	if ((rc = store_repl_site(env, repl.self, strlen(repl.self), DB_LOCAL_SITE,
-	    creator)) != 0)
+	if ((rc = store_repl_site(env, repl.self, strlen(repl.self),
+	    DB_LOCAL_SITE, creator)) != 0)
 		return rc;
 	beat = (db_timeout_t)(repl.stale * 1000000 / 4);
 	if (beat > 1000000)
 		beat = 1000000;
 	repl.monitor_ms = 2 * (int64_t)beat / 1000;
 	if ((rc = env->rep_set_priority(env, (u_int32_t)repl.priority)) != 0 ||
-	    (rc = env->repmgr_set_ack_policy(env, DB_REPMGR_ACKS_QUORUM)) != 0 ||
-	    (rc = env->rep_set_timeout(env, DB_REP_ACK_TIMEOUT, STORE_REPL_ACK_US)) != 0 ||
+	    (rc = env->repmgr_set_ack_policy(env,
+	    DB_REPMGR_ACKS_QUORUM)) != 0 ||
+	    (rc = env->rep_set_timeout(env, DB_REP_ACK_TIMEOUT,
+	    STORE_REPL_ACK_US)) != 0 ||
 	    (rc = env->rep_set_timeout(env, DB_REP_CONNECTION_RETRY,
 	    STORE_REPL_RETRY_US)) != 0 ||
 	    (rc = env->rep_set_timeout(env, DB_REP_ELECTION_RETRY,
 	    STORE_REPL_ELECT_RETRY_US)) != 0 ||
-	    (rc = env->rep_set_timeout(env, DB_REP_HEARTBEAT_SEND, beat)) != 0 ||
-	    (rc = env->rep_set_timeout(env, DB_REP_HEARTBEAT_MONITOR, 2 * beat)) != 0)
+	    (rc = env->rep_set_timeout(env, DB_REP_HEARTBEAT_SEND,
+	    beat)) != 0 ||
+	    (rc = env->rep_set_timeout(env, DB_REP_HEARTBEAT_MONITOR,
+	    2 * beat)) != 0)
 		return rc;
 	return 0;
 }
@@ -333,7 +348,8 @@ store_repl_look(DB_ENV *env, char *master, size_t masterlen, int *heard)
 		role = REPL_REPLICA;
 		if (env->repmgr_site_by_eid(env, eid, &site) == 0) {
 			if (site->get_address(site, &host, &port) == 0)
-				snprintf(master, masterlen, "%s:%u", host, port);
+				snprintf(master, masterlen, "%s:%u", host,
+				    port);
 			(void)site->close(site);
 		}
 		if (sp->st_startup_complete &&
@@ -366,7 +382,8 @@ store_repl_run(const char *dir, volatile sig_atomic_t *stop, char *err,
 	}
 	umask(077);
 	if (mkdir(dir, 0700) == -1 && errno != EEXIST) {
-		snprintf(err, errlen, "cannot create %s: %s", dir, strerror(errno));
+		snprintf(err, errlen, "cannot create %s: %s", dir,
+		    strerror(errno));
 		return -1;
 	}
 	if ((st = calloc(1, sizeof(*st))) == NULL) {
@@ -377,8 +394,8 @@ store_repl_run(const char *dir, volatile sig_atomic_t *stop, char *err,
 	st->lockfd = -1;
 	st->ckpfd = -1;
 	if ((pub = store_repl_map(dir, 1)) == NULL) {
-		snprintf(err, errlen, "cannot map %s/%s: %s", dir, STORE_REPL_FILE,
-		    strerror(errno));
+		snprintf(err, errlen, "cannot map %s/%s: %s", dir,
+		    STORE_REPL_FILE, strerror(errno));
 		rc = -1;
 		goto out;
 	}
@@ -386,7 +403,8 @@ store_repl_run(const char *dir, volatile sig_atomic_t *stop, char *err,
 	if ((rc = store_env_new(st)) != 0 ||
 	    (rc = st->env->set_event_notify(st->env, store_repl_event)) != 0 ||
 	    (rc = store_repl_setup(st->env)) != 0) {
-		snprintf(err, errlen, "cannot set up replication: %s", db_strerror(rc));
+		snprintf(err, errlen, "cannot set up replication: %s",
+		    db_strerror(rc));
 		rc = -1;
 		goto out;
 	}
@@ -405,8 +423,8 @@ store_repl_run(const char *dir, volatile sig_atomic_t *stop, char *err,
 	rc = st->env->open(st->env, dir, flags, STORE_FILE_MODE);
 	store_exclusive(st, 0);
 	if (rc != 0) {
-		snprintf(err, errlen, "cannot open the environment in %s: %s", dir,
-		    db_strerror(rc));
+		snprintf(err, errlen, "cannot open the environment in %s: %s",
+		    dir, db_strerror(rc));
 		rc = -1;
 		goto out;
 	}
@@ -424,22 +442,27 @@ store_repl_run(const char *dir, volatile sig_atomic_t *stop, char *err,
 				rc = -1;
 				goto out;
 			} else if (rc != DB_REP_UNAVAIL) {
-				snprintf(err, errlen, "cannot start replication: %s",
+				snprintf(err, errlen,
+				    "cannot start replication: %s",
 				    db_strerror(rc));
 				rc = -1;
 				goto out;
 			}
 			rc = 0;
 		}
-		role = started ? store_repl_look(st->env, master, sizeof(master),
-		    &heard) : REPL_UNKNOWN;
+		role = started ? store_repl_look(st->env, master,
+		    sizeof(master), &heard) : REPL_UNKNOWN;
 		if (!started)
 			master[0] = '\0', heard = 0;
-		/* A replica's connection vouches only for the monitor's span. */
+		/*
+		 * A replica's connection vouches only for the monitor's span.
+		 */
 		store_repl_publish(pub, role, master, !heard ? 0 :
-		    store_repl_now_ms() - (role == REPL_REPLICA ? repl.monitor_ms : 0));
+		    store_repl_now_ms() -
+		    (role == REPL_REPLICA ? repl.monitor_ms : 0));
 		if (role != was)
-			fprintf(stderr, "patgate-repd: %s: role %s, master %s\n",
+			fprintf(stderr,
+			    "patgate-repd: %s: role %s, master %s\n",
 			    repl.self, role == REPL_MASTER ? "master" :
 			    role == REPL_REPLICA ? "replica" : "unknown",
 			    master[0] != '\0' ? master : "unknown");
