@@ -293,6 +293,36 @@ rate_limit_survives_a_killed_worker() {
 	expect_eq "still limited after the kill" "$STATUS" 429
 }
 
+# rps TOKEN: RPS, the checks a second of one client sending TOKEN for 3 s;
+# each answer must be a 401.
+rps() {
+	wrk -t 1 -c 1 -d 3s -H "Authorization: Bearer $1" -H "X-Original-Method: GET" \
+		-H "X-Original-URI: /protected/read/x" "http://127.0.0.1:$PORT/api/v1/auth/check" \
+		>"$WORK/rps.out" 2>&1
+	local total non2xx
+	total=$(sed -n 's/^ *\([0-9]*\) requests in.*/\1/p' "$WORK/rps.out")
+	non2xx=$(sed -n 's/^ *Non-2xx or 3xx responses: *\([0-9]*\).*/\1/p' "$WORK/rps.out")
+	[ "${non2xx:-0}" = "$total" ] || fail "$((total - ${non2xx:-0})) of $total passed"
+	RPS=$(sed -n 's/^Requests\/sec: *\([0-9.]*\).*/\1/p' "$WORK/rps.out")
+}
+
+# A canary refused as fast as a wrong secret for its own number: a thief
+# who times the two learns nothing.  Taken in turns, twice each.
+canary_same_time() {
+	local tok forged a1 b1 a2 b2 ratio
+	create "$ALICE" '{"name":"timed decoy","canary":true,"abilities":["read"]}'
+	tok=$TOKEN
+	forged=$(forge "$tok")
+	rps "$tok"; a1=$RPS
+	rps "$forged"; b1=$RPS
+	rps "$forged"; b2=$RPS
+	rps "$tok"; a2=$RPS
+	ratio=$(awk -v a="$a1" -v b="$a2" -v c="$b1" -v d="$b2" 'BEGIN { printf "%.2f", (a + b) / (c + d) }')
+	echo "# refusals a second, one client: canary $a1 and $a2, wrong secret $b1 and $b2; ratio $ratio"
+	awk -v r="$ratio" 'BEGIN { exit !(r >= 0.67 && r <= 1.5) }' ||
+		fail "a canary's refusal and a wrong secret's differ in time: ratio $ratio"
+}
+
 t_case "bad allowed_ips, paths, rate_limit, canary: 422 naming each field, nothing stored" bad_bindings_422
 t_case "bindings are shown by create, get, list and the CLI, and kept by a rotation" shown_and_kept
 t_case "allowed_ips: outside looks like a bad token, inside passes; mapped, IPv6, nonsense" address_binding
@@ -300,5 +330,6 @@ t_case "paths: inside passes, outside is 403 after decoding and dot segments" pa
 t_case "rate_limit: 429 with Retry-After past the limit, across four workers" rate_limit
 t_case "rate_limit under wrk with four workers: within 10 % of the limit" rate_limit_under_wrk
 t_case "canary: refused like a bad token, one event a second, every use counted" canary
+t_case "canary: refused as fast as a wrong secret for its number" canary_same_time
 t_case "rate_limit: a worker killed mid-count loses nothing of the count" rate_limit_survives_a_killed_worker
 t_done

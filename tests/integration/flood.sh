@@ -25,18 +25,6 @@ mint_costly() {
 		sed -n 's/.*"token":"\([^"]*\)".*/\1/p'
 }
 
-# forge TOKEN [K]: the same number, another secret with a correct checksum
-# (the K-th, from 0, of 25 such, all different).
-forge() {
-	local n=${1%%|*} secret=${1#*|} core fake c
-	core=${secret: -48:40}
-	c=ABCDEFGHIJKLMNOPQRSTUVWXYZ
-	c=${c//${core:0:1}/}	# the letters but the real first character
-	fake="${c:${2:-0}:1}${core:1}"
-	printf '%s|%s%s%s' "$n" "${secret:0:${#secret}-48}" "$fake" \
-		"$(printf '%s' "$fake" | gzip -c | tail -c 8 | head -c 4 | od -An -tx4 | tr -d ' \n')"
-}
-
 # flood_many FILE SECONDS: 8 clients sending the tokens of FILE in turn.
 flood_many() {
 	cat >"$WORK/many.lua" <<EOF

@@ -302,6 +302,18 @@ count_tokens() {
 	cli token list "$1" | grep -c .
 }
 
+# forge TOKEN [K]: the same number, another secret with a correct checksum
+# (the K-th, from 0, of 25 such, all different).
+forge() {
+	local n=${1%%|*} secret=${1#*|} core fake c
+	core=${secret: -48:40}
+	c=ABCDEFGHIJKLMNOPQRSTUVWXYZ
+	c=${c//${core:0:1}/}	# the letters but the real first character
+	fake="${c:${2:-0}:1}${core:1}"
+	printf '%s|%s%s%s' "$n" "${secret:0:${#secret}-48}" "$fake" \
+		"$(printf '%s' "$fake" | gzip -c | tail -c 8 | head -c 4 | od -An -tx4 | tr -d ' \n')"
+}
+
 # pat_ok TOKEN: is it a well-formed PAT with the right CRC-32?
 pat_ok() {
 	local tok=$1 secret core crc
