@@ -323,6 +323,7 @@ serve_fcgi(struct app *app)
 		fprintf(stderr, "patgate.fcgi: cannot set up FastCGI\n");
 		return 1;
 	}
+	store_want_resident();
 	accept_null = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	while (!stopping && FCGX_Accept_r(&r) >= 0) {
 		src.read = fcgi_read;

@@ -427,6 +427,13 @@ enum store_rc store_open(const char *dir, int create, struct store **out,
 	    char *err, size_t errlen);
 void	 store_close(struct store *);
 /*
+ * For a long-lived server, before its first store_open: every page of the
+ * environment's shared regions is touched at open, so that its resident
+ * size counts them from the start and grows only with its own memory.  A
+ * short-lived process (the CLI, one CGI request) does without.
+ */
+void	 store_want_resident(void);
+/*
  * Periodic work (a checkpoint, which removes log files no longer needed),
  * for a server to call between requests: once it has, its commits no
  * longer do it.  Returns at once when another process is at it.

@@ -782,7 +782,7 @@ store_ping(struct store *st)
 	    store_db_files[DB_TOKENS]);
 	if (access(path, R_OK | W_OK) == -1)
 		return STORE_ERROR;
-	return store_txn(st, 0, 0, store_ping_txn, NULL);
+	return store_read_txn(st, store_ping_txn, NULL);
 }
 
 /* Indexed by enum store_rc: a phrase an administrator can act on. */

@@ -103,7 +103,10 @@ enum store_rc store_read_txn(struct store *, store_txn_fn fn, void *arg);
 
 /* Grow the cache region to (nearly) its full size; under the open lock. */
 void	 store_cache_fill(struct store *);
-/* Touch every page of the environment's regions: counted from the start. */
+/*
+ * Touch every page of the environment's regions, so that they count from
+ * the start: only in a process that asked (store_want_resident).
+ */
 void	 store_regions_resident(const struct store *);
 
 /* A new environment handle in st->env, set up as every open wants it. */

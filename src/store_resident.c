@@ -1,6 +1,7 @@
 /*
- * store_resident.c: the environment's shared regions, taken into the
- * process whole when it opens them.
+ * store_resident.c: the environment's shared regions, grown to their size
+ * when the environment is made, and taken whole into a server's memory
+ * when it opens them.
  *
  * The regions (the cache above all, but also the locks and the log
  * buffer) are memory shared by every process, mapped from the files
@@ -15,6 +16,7 @@
  * environment's already; it costs a minor fault a page, a few
  * milliseconds.
  */
+#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,12 +32,38 @@
  * pages are read into it: hundreds of kilobytes at first, ten megabytes
  * once the data outgrows it.  Grown later, its new pages would be neither
  * allocated on disk (store_regions_allocate) nor counted in the workers
- * that mapped it before.  So the open that creates the environment grows
- * it at once, by pinning new pages of a temporary in-memory file until
- * the region is nearly its maximum, then dropping them: the region keeps
- * its size, and its buffers are free for the databases.
+ * that mapped it before.  So an open that finds it short of its maximum
+ * (the one that creates the environment, in practice; later ones find
+ * nothing to do) grows it at once, by pinning new pages of a temporary
+ * in-memory file until the region is nearly its maximum, then dropping
+ * them: the region keeps its size, and its buffers are free for the
+ * databases.
  */
 #define STORE_FILL_PAGE	4096
+
+/*
+ * Blocks for the region files to grow into, past their ends and without
+ * changing their sizes: the pages the fill and later growth write are
+ * then on disk already, and a full file system cannot make touching one
+ * a SIGBUS.  Which file is the cache's does not matter: each gets room.
+ */
+static void
+store_regions_reserve(const struct store *st, off_t room)
+{
+	char		 path[sizeof(st->dir) + 16];
+	struct stat	 sb;
+	int		 i, fd;
+
+	for (i = 1; i < 100; i++) {
+		snprintf(path, sizeof(path), "%s/__db.%03d", st->dir, i);
+		if ((fd = open(path, O_RDWR | O_CLOEXEC)) == -1)
+			break;
+		if (fstat(fd, &sb) == 0)
+			(void)fallocate(fd, FALLOC_FL_KEEP_SIZE, sb.st_size,
+			    room);
+		(void)close(fd);
+	}
+}
 
 void
 store_cache_fill(struct store *st)
@@ -54,6 +82,7 @@ store_cache_fill(struct store *st)
 	free(sp);
 	if (want == 0 || (pages = calloc(want, sizeof(*pages))) == NULL)
 		return;
+	store_regions_reserve(st, (off_t)(want * (STORE_FILL_PAGE + 128)));
 	if (st->env->memp_fcreate(st->env, &mf, 0) != 0) {
 		free(pages);
 		return;
@@ -83,18 +112,26 @@ store_touch(unsigned long lo, unsigned long len, unsigned long page)
 	return sum;
 }
 
+static int store_resident_wanted;
+
+void
+store_want_resident(void)
+{
+	store_resident_wanted = 1;
+}
+
 void
 store_regions_resident(const struct store *st)
 {
 	char		 dir[PATH_MAX], prefix[PATH_MAX + 8];
 	char		 line[PATH_MAX + 128];
 	char		*path, *nl;
-	unsigned long	 lo, hi, off, page, len;
+	unsigned long	 lo, hi, off, ino, page, len;
 	struct stat	 sb;
 	size_t		 plen;
 	FILE		*maps;
 
-	if (realpath(st->dir, dir) == NULL)
+	if (!store_resident_wanted || realpath(st->dir, dir) == NULL)
 		return;
 	snprintf(prefix, sizeof(prefix), "%s/__db.", dir);
 	plen = strlen(prefix);
@@ -102,14 +139,19 @@ store_regions_resident(const struct store *st)
 	if ((maps = fopen("/proc/self/maps", "re")) == NULL)
 		return;
 	while (fgets(line, sizeof(line), maps) != NULL) {
-		if (sscanf(line, "%lx-%lx %*s %lx", &lo, &hi, &off) != 3 ||
+		if (sscanf(line, "%lx-%lx %*s %lx %*s %lu", &lo, &hi, &off,
+		    &ino) != 4 ||
 		    (path = strchr(line, '/')) == NULL ||
 		    strncmp(path, prefix, plen) != 0)
 			continue;
 		if ((nl = strchr(path, '\n')) != NULL)
 			*nl = '\0';
-		/* Never past the file's end: a page there is SIGBUS. */
-		if (stat(path, &sb) == -1 || (unsigned long)sb.st_size <= off)
+		/*
+		 * Never past the file's end: a page there is SIGBUS.  The
+		 * same file as mapped, not one a recovery made since.
+		 */
+		if (stat(path, &sb) == -1 || (unsigned long)sb.st_ino != ino ||
+		    (unsigned long)sb.st_size <= off)
 			continue;
 		len = hi - lo;
 		if (len > (unsigned long)sb.st_size - off)

@@ -62,7 +62,7 @@ parallel() {
 # suite DIR LABEL: make check in DIR, two at a time, then SERIAL alone,
 # then the deploy tests (make check-deploy: root, Apache, nginx).
 suite() {
-	local dir=$1 label=$2 f
+	local dir=$1 label=$2 f w
 	make -s -C "$dir" -j2 check TESTS="$(parallel "$dir")" >"$dir/check.out" 2>&1
 	count "$dir" "$label"
 	make -s -C "$dir" check TESTS="$SERIAL" >"$dir/check.out" 2>&1
@@ -79,7 +79,13 @@ suite() {
 	echo "[$label] slowest: $(sed -n 's/^# took \([0-9]*\) s: \(.*\)/\1 \2/p' \
 	    "$dir"/tests/*/*.log 2>/dev/null | sort -rn | head -n 6 |
 	    awk '{printf "%s%s %ss", (NR > 1 ? ", " : ""), $2, $1}')"
-	grep -h '^# WARNING' "$dir"/tests/*/*.log 2>/dev/null | sed "s/^/[$label] /"
+	# A process that would not leave on SIGTERM (a test killed it after
+	# 10 s) is a failure, though its test went on.
+	w=$(grep -h '^# WARNING' "$dir"/tests/*/*.log 2>/dev/null | sed "s/^/[$label] /")
+	if [ -n "$w" ]; then
+		printf '%s\n' "$w"
+		fail=$((fail + $(printf '%s\n' "$w" | wc -l)))
+	fi
 	for f in $(grep -lE '^(not ok|Bail out)' "$dir"/tests/*/*.log 2>/dev/null); do
 		echo "--- [$label] $f"
 		grep -E '^(# |not ok|Bail out)' "$f" | head -n 40

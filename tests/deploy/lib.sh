@@ -118,8 +118,9 @@ start_pool() {
 	return 1
 }
 
-# end_child PID: TERM, then KILL if it is still there 10 s later (said so),
-# and reap it: a test never waits for ever on a process that stays.
+# end_child PID: TERM, then KILL if it is still there 10 s later (said so;
+# run-all.sh counts the warning as a failure), and reap it: a test never
+# waits for ever on a process that stays.
 end_child() {
 	local i
 	kill "$1" 2>/dev/null
