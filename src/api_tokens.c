@@ -111,8 +111,9 @@ enum list_state {
 
 struct list_rows {
 	struct json_out	*w;
-	size_t		 start;		/* where the rows begin */
+	size_t		 start;		/* where this page's rows begin */
 	size_t		 n;
+	size_t		 n_start;	/* rows before this page */
 	enum list_state	 state;
 	time_t		 used_before;	/* 0: any */
 	time_t		 now;
@@ -146,9 +147,9 @@ api_tokens_list_one(const struct token_rec *t, void *arg)
 {
 	struct list_rows *rows = arg;
 
-	if (t == NULL) {		/* the walk starts over */
+	if (t == NULL) {		/* the page starts over */
 		rows->w->len = rows->start;
-		rows->n = 0;
+		rows->n = rows->n_start;
 		return;
 	}
 	if (!api_tokens_list_shows(rows, t))
@@ -236,25 +237,101 @@ api_tokens_list_query(const char *query, struct list_rows *rows,
 	return errs->obj == NULL ? 0 : -1;
 }
 
+/*
+ * Rows past this many bytes are not held whole: the rest of the list goes
+ * out a page at a time after them.  A user of 80,000 tokens would
+ * otherwise cost each worker listing them 14 MB and its copies.
+ */
+#define LIST_HOLD_BYTES	(256 * 1024)
+
+/* The rest of a long list: where it is, and the page being written. */
+struct list_stream {
+	struct store	*store;
+	char		 user_id[UUID_LEN + 1];
+	uint64_t	 next;
+	struct json_out	 w;
+	struct list_rows rows;
+};
+
+static void
+api_tokens_list_stream_free(void *arg)
+{
+	struct list_stream *ls = arg;
+
+	json_out_free(&ls->w);
+	free(ls);
+}
+
+/*
+ * Write the rest of a long list through put, a page (one read-only
+ * transaction) at a time.  The 200 is sent by then: a storage failure
+ * cuts the body short, which no client takes for a whole list.
+ */
+static int
+api_tokens_list_stream(void *arg, int (*put)(const char *, size_t, void *),
+    void *out)
+{
+	struct list_stream *ls = arg;
+	int		 done = 0;
+
+	while (!done) {
+		ls->w.len = 0;
+		ls->rows.start = 0;
+		ls->rows.n_start = ls->rows.n;
+		if (store_token_page(ls->store, ls->user_id, &ls->next,
+		    api_tokens_list_one, &ls->rows, &done) != STORE_OK ||
+		    ls->w.failed) {
+			log_error("patgate: a list of %zu tokens was cut short "
+			    "by a storage failure", ls->rows.n);
+			return -1;
+		}
+		if (ls->w.len > 0 && put(ls->w.buf, ls->w.len, out) < 0)
+			return -1;
+	}
+	return put("]}", 2, out) < 0 ? -1 : 0;
+}
+
 void
 api_tokens_list(struct ctx *c)
 {
-	struct list_rows rows = { &c->res->text, 0, 0, LIST_DEFAULT, 0,
+	struct list_rows rows = { &c->res->text, 0, 0, 0, LIST_DEFAULT, 0,
 	    c->now };
 	struct field_errors errs = { NULL };
+	struct list_stream *ls;
+	uint64_t	 next = 0;
+	int		 done = 0;
 
 	if (api_tokens_list_query(c->req->query, &rows, &errs) == -1) {
 		response_invalid(c->res, &errs);
 		return;
 	}
 	JSON_OUT_LIT(rows.w, "{\"data\":[");
-	rows.start = rows.w->len;
-	if (store_token_each(c->app->store, c->who.user_id, api_tokens_list_one,
-	    &rows) != STORE_OK) {
-		response_storage_error(c->res);	/* drops the rows written */
+	while (!done && rows.w->len < LIST_HOLD_BYTES) {
+		rows.start = rows.w->len;
+		rows.n_start = rows.n;
+		if (store_token_page(c->app->store, c->who.user_id, &next,
+		    api_tokens_list_one, &rows, &done) != STORE_OK) {
+			response_storage_error(c->res); /* drops the rows */
+			return;
+		}
+	}
+	if (done) {
+		JSON_OUT_LIT(rows.w, "]}");
+		c->res->status = 200;
 		return;
 	}
-	JSON_OUT_LIT(rows.w, "]}");
+	if ((ls = calloc(1, sizeof(*ls))) == NULL) {
+		response_storage_error(c->res);
+		return;
+	}
+	ls->store = c->app->store;
+	snprintf(ls->user_id, sizeof(ls->user_id), "%s", c->who.user_id);
+	ls->next = next;
+	ls->rows = rows;
+	ls->rows.w = &ls->w;
+	c->res->stream = api_tokens_list_stream;
+	c->res->stream_arg = ls;
+	c->res->stream_free = api_tokens_list_stream_free;
 	c->res->status = 200;
 }
 

@@ -294,6 +294,8 @@ serve_one(struct app *app, struct request *req,
 		(void)put(wire, len, out);
 		explicit_bzero(wire, len);	/* it may hold a new token */
 		free(wire);
+		if (res.stream != NULL)
+			(void)res.stream(res.stream_arg, put, out);
 	}
 	response_free(&res);
 	request_free(req);

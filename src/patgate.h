@@ -535,6 +535,16 @@ enum store_rc store_token_get(struct store *, uint64_t number,
 enum store_rc store_token_each(struct store *, const char *user_id,
 	    void (*fn)(const struct token_rec *, void *), void *arg);
 /*
+ * As store_token_each, one page at a time, each its own transaction: the
+ * tokens numbered *next and up, some hundreds of them; *next is then past
+ * the last, and *done set when none are left.  fn(NULL, arg) says that
+ * the page starts over: forget its rows.  A list too long to hold in
+ * memory is written a page at a time this way.
+ */
+enum store_rc store_token_page(struct store *, const char *user_id,
+	    uint64_t *next, void (*fn)(const struct token_rec *, void *),
+	    void *arg, int *done);
+/*
  * Revoke token id if it belongs to user_id (NULL: any user) and is live.
  * STORE_NOTFOUND otherwise.  rec receives the token.
  */
@@ -892,6 +902,16 @@ struct response {
 	const char	*content_type;
 	const unsigned char *raw;		/* a static body, when set */
 	size_t		 rawlen;
+	/*
+	 * A body too long to hold (a list of many thousand tokens): text is
+	 * its start, and stream(stream_arg, put, out) writes the rest after
+	 * it, a page at a time; no Content-Length is sent.  stream_free
+	 * frees stream_arg, whether or not stream ran.
+	 */
+	int		(*stream)(void *, int (*)(const char *, size_t, void *),
+			    void *);
+	void		*stream_arg;
+	void		(*stream_free)(void *);
 };
 
 void	 response_init(struct response *);

@@ -18,6 +18,9 @@ response_init(struct response *res)
 	res->content_type = NULL;
 	res->raw = NULL;
 	res->rawlen = 0;
+	res->stream = NULL;
+	res->stream_arg = NULL;
+	res->stream_free = NULL;
 }
 
 /* Copy src into dst of size cap, cut short if need be. */
@@ -38,6 +41,11 @@ response_free(struct response *res)
 	json_object_put(res->body);
 	res->body = NULL;
 	json_out_free(&res->text);
+	if (res->stream_free != NULL)
+		res->stream_free(res->stream_arg);
+	res->stream = NULL;
+	res->stream_arg = NULL;
+	res->stream_free = NULL;
 }
 
 void
@@ -258,8 +266,11 @@ response_serialize(const struct response *res, size_t *len)
 		    strlen(res->headers[i].value));
 		RESPONSE_PUT(out, &at, "\r\n");
 	}
-	/* A 304 has no body, and no length that would claim one. */
-	if (res->status != 304) {
+	/*
+	 * A 304 has no body, and no length that would claim one; a streamed
+	 * body's length is known only at its end.
+	 */
+	if (res->status != 304 && res->stream == NULL) {
 		RESPONSE_PUT(out, &at, "Content-Length: ");
 		at = response_number(out, at, bodylen);
 		RESPONSE_PUT(out, &at, "\r\n");

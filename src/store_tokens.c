@@ -223,6 +223,75 @@ store_token_fetch_many(struct store *st, DB_TXN *txn,
 }
 
 /*
+ * Call fn(t, arg) for user_id's tokens numbered *next and up, one
+ * bufferful of their numbers (some hundreds), in number order; set *next
+ * past the last one, and *stop when there are no more or fn returned
+ * non-zero.  The numbers come through a cursor of their own (see
+ * store_token_fetch_many on cursors kept open).
+ */
+static int
+store_token_walk_page(struct store *st, DB_TXN *txn, const char *user_id,
+    uint64_t *next, int (*fn)(struct token_rec *, void *), void *arg,
+    int *stop)
+{
+	DBC		*c;
+	DBT		 key, val;
+	unsigned char	 bulk[16 * 1024], nums[16 * 1024];
+	void		*p, *item;
+	size_t		 itemlen, n;
+	int		 rc, crc;
+
+	store_step();		/* a long list is slow, not stuck */
+	if ((rc = st->db[DB_USER_TOKENS]->cursor(st->db[DB_USER_TOKENS],
+	    txn, &c, 0)) != 0)
+		return rc;
+	store_dbt(&key, user_id, strlen(user_id));
+	memset(&val, 0, sizeof(val));
+	val.data = bulk;
+	val.ulen = sizeof(bulk);
+	val.flags = DB_DBT_USERMEM;
+	store_be64(*next, bulk);
+	val.size = 8;
+	rc = c->get(c, &key, &val, DB_GET_BOTH_RANGE | DB_MULTIPLE);
+	if ((crc = c->close(c)) != 0 && rc == 0)
+		rc = crc;
+	if (rc != 0) {
+		*stop = 1;
+		return rc == DB_NOTFOUND ? 0 : rc;
+	}
+	n = 0;
+	DB_MULTIPLE_INIT(p, &val);
+	for (;;) {
+		DB_MULTIPLE_NEXT(p, &val, item, itemlen);
+		if (p == NULL)
+			break;
+		if (itemlen == 8 && 8 * (n + 1) <= sizeof(nums))
+			memcpy(nums + 8 * n++, item, 8);
+	}
+	if (n == 0) {
+		*stop = 1;
+		return 0;
+	}
+	*next = store_from_be64(nums + 8 * (n - 1)) + 1;
+	if ((rc = store_token_fetch_many(st, txn, nums, n, fn, arg,
+	    stop)) != 0 || *stop)
+		return rc;
+	/* Are there more?  Looked at here, a caller needs no empty page. */
+	if ((rc = st->db[DB_USER_TOKENS]->cursor(st->db[DB_USER_TOKENS],
+	    txn, &c, 0)) != 0)
+		return rc;
+	val.ulen = 8;
+	store_be64(*next, bulk);
+	val.size = 8;
+	rc = c->get(c, &key, &val, DB_GET_BOTH_RANGE);
+	if ((crc = c->close(c)) != 0 && rc == 0)
+		rc = crc;
+	if (rc == DB_NOTFOUND)
+		*stop = 1;
+	return rc == DB_NOTFOUND ? 0 : rc;
+}
+
+/*
  * Call fn(t, arg) for each token of user_id in number order; stop early
  * when fn returns non-zero.
  */
@@ -230,52 +299,13 @@ static int
 store_token_walk(struct store *st, DB_TXN *txn, const char *user_id,
     int (*fn)(struct token_rec *, void *), void *arg)
 {
-	DBC		*c;
-	DBT		 key, val;
-	unsigned char	 bulk[16 * 1024], nums[16 * 1024];
-	void		*p, *item;
-	size_t		 itemlen, n;
 	uint64_t	 next = 0;
-	int		 rc, crc, stop = 0;
+	int		 rc, stop = 0;
 
-	/*
-	 * The user's token numbers come a bufferful at a time, each through a
-	 * cursor of its own that starts after the last number had (see
-	 * store_token_fetch_many on cursors kept open).
-	 */
-	while (!stop) {
-		store_step();		/* a long list is slow, not stuck */
-		if ((rc = st->db[DB_USER_TOKENS]->cursor(st->db[DB_USER_TOKENS],
-		    txn, &c, 0)) != 0)
+	while (!stop)
+		if ((rc = store_token_walk_page(st, txn, user_id, &next, fn,
+		    arg, &stop)) != 0)
 			return rc;
-		store_dbt(&key, user_id, strlen(user_id));
-		memset(&val, 0, sizeof(val));
-		val.data = bulk;
-		val.ulen = sizeof(bulk);
-		val.flags = DB_DBT_USERMEM;
-		store_be64(next, bulk);
-		val.size = 8;
-		rc = c->get(c, &key, &val, DB_GET_BOTH_RANGE | DB_MULTIPLE);
-		if ((crc = c->close(c)) != 0 && rc == 0)
-			rc = crc;
-		if (rc != 0)
-			return rc == DB_NOTFOUND ? 0 : rc;
-		n = 0;
-		DB_MULTIPLE_INIT(p, &val);
-		for (;;) {
-			DB_MULTIPLE_NEXT(p, &val, item, itemlen);
-			if (p == NULL)
-				break;
-			if (itemlen == 8 && 8 * (n + 1) <= sizeof(nums))
-				memcpy(nums + 8 * n++, item, 8);
-		}
-		if (n == 0)
-			return 0;
-		next = store_from_be64(nums + 8 * (n - 1)) + 1;
-		if ((rc = store_token_fetch_many(st, txn, nums, n, fn, arg,
-		    &stop)) != 0)
-			return rc;
-	}
 	return 0;
 }
 
@@ -471,6 +501,41 @@ store_token_each_txn(struct store *st, DB_TXN *txn, void *arg,
 	if (q->tries++ > 0)
 		q->fn(NULL, q->arg);	/* a retried walk starts over */
 	return store_token_walk(st, txn, q->user_id, store_token_each_cb, q);
+}
+
+struct token_page {
+	struct token_each each;
+	uint64_t	*next;
+	int		*done;
+};
+
+static int
+store_token_page_txn(struct store *st, DB_TXN *txn, void *arg,
+    enum store_rc *verdict)
+{
+	struct token_page *q = arg;
+	uint64_t	 next = *q->next;
+	int		 rc;
+
+	(void)verdict;
+	if (q->each.tries++ > 0)
+		q->each.fn(NULL, q->each.arg);	/* the page starts over */
+	*q->done = 0;
+	rc = store_token_walk_page(st, txn, q->each.user_id, &next,
+	    store_token_each_cb, &q->each, q->done);
+	if (rc == 0)
+		*q->next = next;
+	return rc;
+}
+
+enum store_rc
+store_token_page(struct store *st, const char *user_id, uint64_t *next,
+    void (*fn)(const struct token_rec *, void *), void *arg, int *done)
+{
+	struct token_page q = { { user_id, fn, arg, 0 }, next, done };
+
+	/* Read committed and read-only, as store_token_each. */
+	return store_read_txn(st, store_token_page_txn, &q);
 }
 
 enum store_rc

@@ -420,6 +420,32 @@ list_filters() {
 	expect_error 401
 }
 
+# A list past what a worker holds (256 KiB of rows) goes out a page at a
+# time: every token once and in order, the filters applied on every page,
+# through lighttpd and as plain CGI alike.
+list_long() {
+	local first all cgi
+	fresh_user
+	create "$SESS" '{"name":"first"}'; first=$(id_of)
+	cli token bulk "$EMAIL" 3000 >/dev/null || fail "bulk 3000"
+	cli token bulk "$EMAIL" 3000 --revoked >/dev/null || fail "bulk 3000 revoked"
+	call GET "$API" -H "Authorization: Bearer $SESS"
+	expect_eq "status" "$STATUS" 200
+	expect_jq "default: 3001, the first first" ".data | length == 3001 and .[0].id == \"$first\""
+	expect_jq "each once" '[.data[].id] | unique | length == 3001'
+	expect_jq "no revoked row" '[.data[] | has("revoked_at")] | any | not'
+	call GET "$API?state=revoked" -H "Authorization: Bearer $SESS"
+	expect_jq "revoked: 3000" '.data | length == 3000 and all(.[]; has("revoked_at"))'
+	call GET "$API?state=all" -H "Authorization: Bearer $SESS"
+	all=$(printf '%s' "$BODY" | jq -c '[.data[].id]')
+	expect_eq "all: as the CLI lists them, in order" "$all" \
+		"$(cli token list "$EMAIL" | jq -sc '[.[].id]')"
+	cgi=$(env GATEWAY_INTERFACE=CGI/1.1 REQUEST_METHOD=GET REQUEST_URI="$API" \
+		HTTP_AUTHORIZATION="Bearer $SESS" REMOTE_ADDR=127.0.0.1 "$FCGI" </dev/null |
+		sed '1,/^\r\{0,1\}$/d' | jq '.data | length')
+	expect_eq "as plain CGI" "$cgi" 3001
+}
+
 # check_from ADDR TOKEN: a check through plain CGI from another address.
 check_from() {
 	env GATEWAY_INTERFACE=CGI/1.1 REQUEST_METHOD=GET REQUEST_URI=/api/v1/auth/check \
@@ -560,6 +586,7 @@ t_case "reuse: a rotated-away PAT revokes its family; a forged secret revokes no
 t_case "two rotations of one token at once: exactly one 201" parallel_rotate
 t_case "the per-user cap does not refuse a rotation" rotate_past_the_cap
 t_case "list: state and last_used_before filters, 422 naming the parameter" list_filters
+t_case "list: a long one a page at a time, whole and in order, filtered, as CGI too" list_long
 t_case "last_used_ips: the five newest distinct addresses, newest first" last_used_ips
 t_case "the gate: 403 names the scope; allow passes the expiry" gate_headers
 t_case "PATGATE_REQUIRE_EXPIRY=1: create and rotate need an expiry" require_expiry
