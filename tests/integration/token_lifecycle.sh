@@ -458,7 +458,10 @@ check_from() {
 last_used_ips() {
 	local id tok i got
 	fresh_user
-	create "$SESS" '{"name":"where"}'
+	# Read only: the write check below is refused whatever second it lands
+	# in (a full-access token would be allowed, and recorded if the clock
+	# turned a second between the two checks).
+	create "$SESS" '{"name":"where","abilities":["read"]}'
 	id=$(id_of); tok=$TOKEN
 	expect_eq "none before use" "$(row "$EMAIL" "$id" | jq -c .last_used_ips)" "[]"
 	check_pat "$tok"
@@ -470,10 +473,13 @@ last_used_ips() {
 	# (a missing ability) records nothing.
 	sleep 1.05
 	check_from 192.0.2.99 "$tok" >/dev/null
-	env GATEWAY_INTERFACE=CGI/1.1 REQUEST_METHOD=GET REQUEST_URI=/api/v1/auth/check \
-		HTTP_AUTHORIZATION="Bearer $tok" REMOTE_ADDR=192.0.2.98 HTTP_X_ORIGINAL_METHOD=POST \
+	sleep 1.05
+	expect_eq "a write check of a read-only token" "$(env GATEWAY_INTERFACE=CGI/1.1 \
+		REQUEST_METHOD=GET REQUEST_URI=/api/v1/auth/check HTTP_AUTHORIZATION="Bearer $tok" \
+		REMOTE_ADDR=192.0.2.98 HTTP_X_ORIGINAL_METHOD=POST \
 		HTTP_X_ORIGINAL_URI=/protected/write/x PATGATE_RULES="$PATGATE_RULES" \
-		timeout 20 "$FCGI" </dev/null >/dev/null 2>>"$WORK/cgi.err"
+		timeout 20 "$FCGI" </dev/null 2>>"$WORK/cgi.err" |
+		tr -d '\r' | sed -n 's/^Status: \([0-9]*\).*/\1/p')" 403
 	got=$(row "$EMAIL" "$id" | jq -c '[.last_used_ips[].ip]')
 	expect_eq "the new address first, the refused one not at all" "$got" '["192.0.2.99","127.0.0.1"]'
 	for i in 1 2 3 4 5; do
