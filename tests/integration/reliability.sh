@@ -73,7 +73,12 @@ kill_storm() {
 	echo "# kill storm: $acked creates acknowledged, $failed refused or cut, $killed workers killed"
 	[ "$killed" -ge 40 ] || fail "only $killed workers killed"
 	[ "$acked" -ge 40 ] || fail "only $acked creates acknowledged during the storm"
-	awk '$2 > 10 { bad++ } END { exit bad > 0 }' "$WORK"/ks/codes.* || fail "a request waited over 10 s"
+	# A request behind a worker killed holding a mutex waits out the
+	# watchdog and a recovery: bounded (KILL_STORM_WAIT seconds, more under
+	# the sanitizers, whose recovery is slower), never hung.
+	echo "# slowest answers during the storm: $(cat "$WORK"/ks/codes.* | sort -k2 -rn | head -n 3 | awk '{printf "%s%s s (%s)", (NR > 1 ? ", " : ""), $2, $1}')"
+	awk -v lim="${KILL_STORM_WAIT:-10}" '$2 > lim { bad++ } END { exit bad > 0 }' "$WORK"/ks/codes.* ||
+		fail "a request waited over ${KILL_STORM_WAIT:-10} s"
 	# No manual step: the service answers again by itself.
 	t0=$(date +%s)
 	until create "$ALICE" '{"name":"after the storm"}' && [ "$STATUS" = 201 ]; do
