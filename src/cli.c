@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "cli.h"
 
@@ -119,7 +120,9 @@ cli_help(FILE *f)
 		}
 	fputs("\nThe database is PATGATE_DB (default /var/lib/patgate) "
 	    "unless --db is given.\n"
-	    "Exit status: 0 done, 1 failed, 2 usage.\n", f);
+	    "Exit status: 0 done, 1 failed, 2 usage, 75 the database did not "
+	    "open\nwithin PATGATE_REQUEST_TIMEOUT seconds (run the command "
+	    "again: that run\nrecovers it).\n", f);
 }
 
 int
@@ -211,13 +214,34 @@ cli_opt(const struct cli *c, const char *name)
 	return NULL;
 }
 
+/*
+ * An open that stopped moving waits on a mutex a killed process held (its
+ * failchk, say): leave, so that this process too is seen dead and the
+ * next open recovers the environment.  Only the open is watched: a
+ * command may wait on a person or a hook for as long as it likes.
+ */
+static void
+cli_open_stuck(unsigned limit)
+{
+	static const char msg[] = "patgate: the database did not open: it made "
+	    "no progress (a process that died may have held it); the next "
+	    "run recovers it: run the command again\n";
+
+	(void)limit;
+	(void)write(2, msg, sizeof(msg) - 1);
+	_exit(EXIT_TEMPFAIL);
+}
+
 int
 cli_open(struct cli *c, int create)
 {
-	char	 err[512];
+	char		 err[512];
+	enum store_rc	 rc;
 
-	if (store_open(c->cfg.db_dir, create, &c->store, err,
-	    sizeof(err)) != STORE_OK) {
+	watchdog_begin();
+	rc = store_open(c->cfg.db_dir, create, &c->store, err, sizeof(err));
+	watchdog_end();
+	if (rc != STORE_OK) {
 		fprintf(stderr, "patgate: %s\n", err);
 		return -1;
 	}
@@ -307,6 +331,11 @@ main(int argc, char *argv[])
 	log_init(c.cfg.log_syslog);
 	store_repl_configure(&c.cfg);
 	umask(077);
+	if (watchdog_start((unsigned)c.cfg.request_timeout,
+	    cli_open_stuck) == -1) {
+		fprintf(stderr, "patgate: cannot start the open's watchdog\n");
+		return 1;
+	}
 	if ((c.cmd = cli_find(c.argc, c.argv)) == NULL) {
 		cli_help(stderr);
 		return EXIT_USAGE;

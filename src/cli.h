@@ -10,6 +10,7 @@
 #include "patgate.h"
 
 #define EXIT_USAGE	2
+#define EXIT_TEMPFAIL	75	/* try again: the database is recovering */
 #define CLI_FORMS	2	/* usage lines of one command */
 #define CLI_OPTS	3	/* options of one command */
 

@@ -3,7 +3,6 @@
 #include <fcgiapp.h>
 #include <fcntl.h>
 #include <malloc.h>
-#include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -27,43 +26,15 @@ static volatile sig_atomic_t stopping;
 static volatile sig_atomic_t accept_null = -1;
 
 /*
- * The watchdog.  A request that makes no progress for watch_limit ticks
- * of a second is stuck, most likely on a mutex a killed worker held:
- * leave, so the supervisor starts a fresh worker that recovers the
- * environment.  Progress is this process's CPU time moving or the store
- * taking a step (a deadlock broken, a commit, a page of a list), not the
- * clock: a slow request that moves is left alone.  And ticks are counted,
- * not seconds: a process that stood still (SIGSTOP, a suspended or paused
- * machine) wakes to one tick however long the pause, so a pause is not
- * taken for a hang.
- *
- * The ticks are a thread's sleeps, not a signal: a signal interrupts
- * whatever system call the worker is in, and libfcgi drops a new
- * connection whose first read is cut short that way (its wait for a unix
- * socket to become readable is not restarted), so a tick that fell there
- * lost a request.  A request still costs no system call to watch.
+ * The request watchdog (watchdog.c) watches each request and the periodic
+ * work after it.  Told through the request's error stream, the web
+ * server's log says why the connection closed.
  */
-#define WATCH_CPU_NS	1000000L	/* CPU time that counts as moving */
-
-static atomic_int	 watch_busy;	/* a request is being served */
-static atomic_uint	 watch_serial;	/* requests begun */
-static unsigned		 watch_limit;	/* PATGATE_REQUEST_TIMEOUT */
 static FCGX_Stream *_Atomic watch_err;	/* the request's error stream */
-
-/* This process's CPU time, all threads, in nanoseconds. */
-static long long
-watch_cpu(void)
-{
-	struct timespec	 ts;
-
-	if (clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts) == -1)
-		return 0;
-	return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
 
 /* Say why, once, and leave; if saying so hangs, SIGALRM ends it. */
 static void
-watch_fire(void)
+request_stuck(unsigned limit)
 {
 	FCGX_Stream	*err;
 
@@ -71,81 +42,13 @@ watch_fire(void)
 	alarm(2);
 	/*
 	 * The request is abandoned and its thread stuck: nothing else
-	 * writes the stream now, and told through it, the web server's log
-	 * says why the connection closed.
+	 * writes the stream now.
 	 */
 	log_error("patgate.fcgi: a request made no progress for %u s; exiting",
-	    watch_limit);
+	    limit);
 	if ((err = atomic_load(&watch_err)) != NULL)
 		(void)FCGX_FFlush(err);
 	_exit(70);
-}
-
-static void *
-watch_run(void *arg)
-{
-	struct timespec	 tick = { 1, 0 };
-	unsigned long	 steps, seen_steps = 0;
-	long long	 cpu, seen_cpu = 0;
-	unsigned	 serial, seen_serial = 0, stalled = 0;
-
-	(void)arg;
-	for (;;) {
-		/* Relative: a long pause ends in one tick, not many. */
-		while (clock_nanosleep(CLOCK_MONOTONIC, 0, &tick,
-		    NULL) == EINTR)
-			continue;
-		if (!atomic_load(&watch_busy)) {
-			stalled = 0;
-			continue;
-		}
-		serial = atomic_load(&watch_serial);
-		steps = store_steps();
-		cpu = watch_cpu();
-		if (serial != seen_serial || steps != seen_steps ||
-		    cpu - seen_cpu >= WATCH_CPU_NS) {
-			seen_serial = serial;
-			seen_steps = steps;
-			seen_cpu = cpu;
-			stalled = 0;
-		} else if (++stalled >= watch_limit)
-			watch_fire();
-	}
-	return NULL;
-}
-
-/*
- * Start the watching thread with every signal blocked in it, so that
- * they all go to the worker's own thread as before.  0 or -1.
- */
-static int
-watch_start(void)
-{
-	pthread_t	 t;
-	sigset_t	 all, old;
-	int		 rc;
-
-	sigfillset(&all);
-	pthread_sigmask(SIG_BLOCK, &all, &old);
-	rc = pthread_create(&t, NULL, watch_run, NULL);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	if (rc != 0)
-		return -1;
-	(void)pthread_detach(t);
-	return 0;
-}
-
-static void
-watch_begin(void)
-{
-	atomic_fetch_add(&watch_serial, 1);
-	atomic_store(&watch_busy, 1);
-}
-
-static void
-watch_end(void)
-{
-	atomic_store(&watch_busy, 0);
 }
 
 static void
@@ -284,7 +187,7 @@ serve_one(struct app *app, struct request *req,
 
 	response_init(&res);
 	log_current(&req->log);
-	watch_begin();
+	watchdog_begin();
 	app_store_ready(app);
 	if (req->role != NULL && strcmp(req->role, "AUTHORIZER") == 0)
 		authorizer_dispatch(app, req, &res);
@@ -300,7 +203,7 @@ serve_one(struct app *app, struct request *req,
 	response_free(&res);
 	request_free(req);
 	app_store_check(app);
-	watch_end();
+	watchdog_end();
 	log_current(NULL);
 }
 
@@ -342,10 +245,10 @@ serve_fcgi(struct app *app)
 		 * Answered: periodic work delays no one now, and is watched
 		 * too.
 		 */
-		watch_begin();
+		watchdog_begin();
 		binding_canary_flush(app->store);
 		store_maintain(app->store);
-		watch_end();
+		watchdog_end();
 	}
 	return 0;
 }
@@ -463,8 +366,7 @@ main(int argc, char *argv[])
 	sa.sa_handler = on_term; /* no SA_RESTART: accept() must return */
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
-	watch_limit = (unsigned)cfg.request_timeout;
-	if (watch_start() == -1)
+	if (watchdog_start((unsigned)cfg.request_timeout, request_stuck) == -1)
 		return fail_config("cannot start the request watchdog");
 
 	memset(&app, 0, sizeof(app));

@@ -449,6 +449,15 @@ int	 store_must_exit(const struct store *);
  * slow request from a stuck one by it.  Safe to read in a signal handler.
  */
 unsigned long store_steps(void);
+
+/*
+ * watchdog.c: a thread that calls fire (which must not return) when work
+ * between watchdog_begin and watchdog_end makes no progress (CPU time, a
+ * store step) for limit ticks of a second.  0 or -1.
+ */
+int	 watchdog_start(unsigned limit, void (*fire)(unsigned limit));
+void	 watchdog_begin(void);
+void	 watchdog_end(void);
 /* Test hook: pause ms milliseconds inside every create, locks held. */
 void	 store_set_stall(struct store *, unsigned ms);
 /*

@@ -66,6 +66,34 @@ storage_failure_logged() {
 setup_db
 PATGATE_TEST_STALL_MS=1500 start_workers 2
 start_lighttpd
+# cli_open_blocked: the CLI whose open waits on another process (here the
+# registry's lock, byte 1 of __db.register, which every open takes and a
+# process stuck inside its own open holds) gives up after the timeout with
+# exit 75 and a message, rather than hang; once the hold is gone the next
+# run answers.
+cli_open_blocked() {
+	local out rc t0 took
+	/usr/bin/python3 -c '
+import fcntl, os, sys, time
+fd = os.open(sys.argv[1], os.O_RDWR)
+fcntl.lockf(fd, fcntl.LOCK_EX, 1, 1)
+open(sys.argv[2], "w").close()
+time.sleep(float(sys.argv[3]))' "$PATGATE_DB/__db.register" "$WORK/held" 30 &
+	local holder=$!
+	for _ in $(seq 100); do [ -e "$WORK/held" ] && break; sleep 0.05; done
+	t0=$(date +%s)
+	out=$(PATGATE_REQUEST_TIMEOUT=3 timeout 25 "$CLI" user list 2>&1 >/dev/null)
+	rc=$?
+	took=$(($(date +%s) - t0))
+	kill "$holder" 2>/dev/null
+	wait "$holder" 2>/dev/null
+	expect_eq "exit status" "$rc" 75
+	expect_match "message" "$out" "did not open.*run the command again"
+	[ "$took" -le 10 ] || fail "gave up after $took s, not about 3"
+	expect_match "the next run answers" "$("$CLI" user list 2>>"$WORK/cli.err")" "alice@example.com"
+}
+
 t_case "SIGSTOP past the timeout in a request, then SIGCONT: answered, worker alive" stopped_past_the_timeout
 t_case "the store cannot open: the 500 is explained in the web server's log" storage_failure_logged
+t_case "a CLI whose open is held up: exit 75 and a message after the timeout, not a hang" cli_open_blocked
 t_done
