@@ -178,8 +178,10 @@ equally_slow() {
 	UNKNOWN_MED=$(median "$WORK/t-unknown")
 	WRONG_MED=$(median "$WORK/t-wrong")
 	echo "# login timing ($PATGATE_PASSWORD_ARGON2, 20 each, interleaved): median unknown email $(awk "BEGIN { printf \"%.1f\", $UNKNOWN_MED * 1000 }") ms, median wrong password $(awk "BEGIN { printf \"%.1f\", $WRONG_MED * 1000 }") ms"
-	awk -v a="$UNKNOWN_MED" -v b="$WRONG_MED" 'BEGIN { m = a > b ? a : b; d = a > b ? a - b : b - a; exit !(m > 0 && d / m < 0.25) }' ||
-		fail "the medians differ by 25% or more"
+	# LOGIN_TIMING_SPREAD: the share by which the medians may differ.  An
+	# oracle (a path that skips Argon2) differs by nearly all of it.
+	awk -v a="$UNKNOWN_MED" -v b="$WRONG_MED" -v s="${LOGIN_TIMING_SPREAD:-0.25}" 'BEGIN { m = a > b ? a : b; d = a > b ? a - b : b - a; exit !(m > 0 && d / m < s) }' ||
+		fail "the medians differ by ${LOGIN_TIMING_SPREAD:-0.25} of the larger or more"
 }
 
 # A password stored at another cost moves to PATGATE_PASSWORD_ARGON2 on its

