@@ -118,26 +118,9 @@ start_pool() {
 	return 1
 }
 
-# end_child PID: TERM, then KILL if it is still there 10 s later (said so;
-# run-all.sh counts the warning as a failure), and reap it: a test never
-# waits for ever on a process that stays.
-end_child() {
-	local i
-	kill "$1" 2>/dev/null
-	for i in $(seq 200); do
-		kill -0 "$1" 2>/dev/null || break
-		sleep 0.05
-	done
-	if kill -0 "$1" 2>/dev/null; then
-		echo "# WARNING: process $1 did not leave on SIGTERM within 10 s; killed"
-		kill -9 "$1" 2>/dev/null
-	fi
-	wait "$1" 2>/dev/null
-}
-
 stop_pool() {
 	[ -n "$POOL_PID" ] || return 0
-	end_child "$POOL_PID"
+	end_pid "$POOL_PID" "the worker pool"
 	POOL_PID=
 }
 
@@ -178,7 +161,7 @@ retry() {
 
 stop_server() {
 	[ -n "$SERVER_PID" ] || return 0
-	end_child "$SERVER_PID"
+	end_pid "$SERVER_PID" "the web server"
 	SERVER_PID=
 }
 
