@@ -710,6 +710,7 @@ store_close(struct store *st)
 		return;
 	store_detach(st);
 	store_epoch_close(st);
+	free(st->touched);
 	store_rate_close(st);
 	store_repl_close(st);
 	if (st->lockfd >= 0)

@@ -26,17 +26,37 @@
 #include "store_private.h"
 
 #define STORE_EPOCH_FILE	"tokens.epoch"
-#define STORE_MEMO_SLOTS	64	/* records a process keeps */
-#define STORE_MEMO_BYTES	8192	/* a packed record longer is not kept;
-					   five IPv6 addresses take some 250
-					   bytes, bindings up to some 5,600 */
+/*
+ * Two tables: many slots for records of the usual size, so that a gateway
+ * cycling over a few thousand tokens finds most of them, and a few large
+ * slots for records with long bindings (five IPv6 addresses take some 250
+ * bytes, bindings up to some 5,600).  A record longer still is not kept.
+ */
+#define STORE_MEMO_SLOTS	2048	/* a power of two; about 1.1 MiB */
+#define STORE_MEMO_BYTES	512
+#define STORE_MEMO_BIG_SLOTS	64
+#define STORE_MEMO_BIG_BYTES	8192
 
-struct store_memo {
+struct store_memo_head {
 	uint64_t	 n;		/* token number; 0: empty */
 	uint64_t	 epoch;		/* the epoch read before the record */
 	time_t		 at;		/* the second it was read in */
 	size_t		 len;
+};
+
+struct store_memo_small {
+	struct store_memo_head h;
 	unsigned char	 buf[STORE_MEMO_BYTES];
+};
+
+struct store_memo_big {
+	struct store_memo_head h;
+	unsigned char	 buf[STORE_MEMO_BIG_BYTES];
+};
+
+struct store_memo {
+	struct store_memo_small	 small[STORE_MEMO_SLOTS];
+	struct store_memo_big	 big[STORE_MEMO_BIG_SLOTS];
 };
 
 void
@@ -83,11 +103,26 @@ store_epoch_bump(struct store *st)
 		(void)__atomic_add_fetch(st->epoch, 1, __ATOMIC_SEQ_CST);
 }
 
+/* Where token n's record is kept: its head and buffer (max bytes). */
+static struct store_memo_head *
+store_memo_slot(struct store_memo *memo, uint64_t n, int big,
+    unsigned char **buf)
+{
+	if (big) {
+		*buf = memo->big[n % STORE_MEMO_BIG_SLOTS].buf;
+		return &memo->big[n % STORE_MEMO_BIG_SLOTS].h;
+	}
+	*buf = memo->small[n % STORE_MEMO_SLOTS].buf;
+	return &memo->small[n % STORE_MEMO_SLOTS].h;
+}
+
 int
 store_memo_get(struct store *st, uint64_t n, time_t now, struct token_rec *t,
     uint64_t *epoch)
 {
-	struct store_memo *m;
+	struct store_memo_head *m;
+	unsigned char	*buf;
+	int		 big;
 
 	*epoch = 0;
 	if (st->epoch == NULL)
@@ -96,39 +131,53 @@ store_memo_get(struct store *st, uint64_t n, time_t now, struct token_rec *t,
 	*epoch = __atomic_load_n(st->epoch, __ATOMIC_ACQUIRE);
 	if (st->memo == NULL)
 		return 0;
-	m = &st->memo[n % STORE_MEMO_SLOTS];
-	if (m->n != n || m->epoch != *epoch || m->at != now)
-		return 0;
-	if (store_uncodec_token(m->buf, m->len, t) != 0) {
-		m->n = 0;
-		return 0;
+	for (big = 0; big < 2; big++) {
+		m = store_memo_slot(st->memo, n, big, &buf);
+		if (m->n != n || m->epoch != *epoch || m->at != now)
+			continue;
+		if (store_uncodec_token(buf, m->len, t) != 0) {
+			m->n = 0;
+			return 0;
+		}
+		t->number = n;
+		return 1;
 	}
-	t->number = n;
-	return 1;
+	return 0;
 }
 
 void
 store_memo_forget(struct store *st, uint64_t n)
 {
-	if (st->memo != NULL && st->memo[n % STORE_MEMO_SLOTS].n == n)
-		st->memo[n % STORE_MEMO_SLOTS].n = 0;
+	struct store_memo_head *m;
+	unsigned char	*buf;
+	int		 big;
+
+	if (st->memo == NULL)
+		return;
+	for (big = 0; big < 2; big++)
+		if ((m = store_memo_slot(st->memo, n, big, &buf))->n == n)
+			m->n = 0;
 }
 
 void
 store_memo_put(struct store *st, uint64_t n, uint64_t epoch, time_t now,
     const void *buf, size_t len)
 {
-	struct store_memo *m;
+	struct store_memo_head *m;
+	unsigned char	*to;
+	int		 big = len > STORE_MEMO_BYTES;
 
-	if (st->epoch == NULL || len > STORE_MEMO_BYTES || n == 0)
+	if (st->epoch == NULL || len > STORE_MEMO_BIG_BYTES || n == 0)
 		return;
 	if (st->memo == NULL &&
-	    (st->memo = calloc(STORE_MEMO_SLOTS, sizeof(*st->memo))) == NULL)
+	    (st->memo = calloc(1, sizeof(*st->memo))) == NULL)
 		return;
-	m = &st->memo[n % STORE_MEMO_SLOTS];
+	/* A record that grew leaves no older copy in the other table. */
+	store_memo_forget(st, n);
+	m = store_memo_slot(st->memo, n, big, &to);
 	m->n = n;
 	m->epoch = epoch;
 	m->at = now;
 	m->len = len;
-	memcpy(m->buf, buf, len);
+	memcpy(to, buf, len);
 }

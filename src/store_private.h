@@ -15,7 +15,13 @@
 #include "patgate.h"
 
 #define STORE_FILE_MODE	0600
-#define STORE_TOUCH_SLOTS	256 /* tokens this process remembers touching */
+/*
+ * Tokens this process remembers touching: as many as a gateway cycles
+ * over (100,000 at scale), so that their checks skip the touch's
+ * transaction within the minute.  16 bytes each, 2 MiB allocated when
+ * first needed; only the pages of slots in use are ever resident.
+ */
+#define STORE_TOUCH_SLOTS	131072	/* a power of two */
 
 enum store_db {
 	DB_USERS,		/* user id -> user record */
@@ -55,10 +61,10 @@ struct store {
 	int		 ckpfd;	/* STORE_CHECKPOINT_FILE, for store_maintain */
 	/* store_maintain runs between requests */
 	int		 maintained_apart;
-	struct {		/* tokens whose last use is known fresh */
+	struct store_touched {	/* tokens whose last use is known fresh */
 		uint64_t	 n;
 		time_t		 when;
-	}		 touched[STORE_TOUCH_SLOTS];
+	}		*touched;	/* STORE_TOUCH_SLOTS, or NULL */
 	uint64_t	*epoch;	/* shared: see store_memo.c; NULL: none */
 	struct store_memo *memo;	/* token records read lately */
 	int		 live_ready;	/* DB_USER_LIVE is known complete */

@@ -792,9 +792,13 @@ store_token_touch(struct store *st, const struct token_rec *t,
 {
 	struct token_touch q = { t->number, now, t->hash, rehash, prefix,
 	    addr, 0 };
-	size_t		 slot = t->number % STORE_TOUCH_SLOTS;
+	struct store_touched *seen = NULL;
 	int		 addr_known;
 
+	if (st->touched == NULL)
+		st->touched = calloc(STORE_TOUCH_SLOTS, sizeof(*st->touched));
+	if (st->touched != NULL)
+		seen = &st->touched[t->number % STORE_TOUCH_SLOTS];
 	/*
 	 * This process knows of a use within the minute, the address is the
 	 * record's newest and nothing is to be rewritten: no read, no write.
@@ -804,17 +808,16 @@ store_token_touch(struct store *st, const struct token_rec *t,
 	 */
 	addr_known = !store_addr_kept(addr) ||
 	    (t->nips > 0 && strcmp(t->ips[0].ip, addr) == 0);
-	if (rehash == NULL && prefix == NULL && addr_known &&
-	    st->touched[slot].n == t->number &&
-	    now >= st->touched[slot].when && now - st->touched[slot].when < 60)
+	if (rehash == NULL && prefix == NULL && addr_known && seen != NULL &&
+	    seen->n == t->number && now >= seen->when && now - seen->when < 60)
 		return;
 	/* A replica cannot write: its uses are not recorded (yet). */
 	if (store_repl_on() && store_repl_may_write(st, NULL, 0) != REPL_GO)
 		return;
 	if (store_txn(st, DB_TXN_NOWAIT, DB_TXN_NOSYNC, store_token_touch_txn,
-	    &q) == STORE_OK) {
-		st->touched[slot].n = t->number;
-		st->touched[slot].when = q.when;
+	    &q) == STORE_OK && seen != NULL) {
+		seen->n = t->number;
+		seen->when = q.when;
 	}
 	/* This process's own reads show the new last use; others' may trail. */
 	store_memo_forget(st, t->number);

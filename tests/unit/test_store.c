@@ -200,6 +200,46 @@ revoke_by_another_process_shows_at_once(void)
 	store_close(st);
 }
 
+/*
+ * Records kept in memory for the next checks come back whole, small or
+ * with long bindings, and a revoke in this process shows on the next read.
+ */
+static void
+memo_gives_back_small_and_long_records(void)
+{
+	struct store	*st = open_store(0);
+	struct token_rec small, big, got;
+	const char	*u = "00000000-0000-4000-8000-0000000000d1";
+	size_t		 i;
+
+	make_token(&small, u, "small", 0);
+	CHECK(store_token_create(st, &small, 100, 1700000000) == STORE_OK);
+	make_token(&big, u, "long bindings", 0);
+	for (i = 0; i < BIND_PATHS_MAX; i++) {
+		memset(big.bind.paths[i], 'a' + (int)i, 200);
+		big.bind.paths[i][0] = '/';
+		big.bind.paths[i][200] = '\0';
+	}
+	big.bind.npaths = BIND_PATHS_MAX;
+	CHECK(store_token_create(st, &big, 100, 1700000000) == STORE_OK);
+	for (i = 0; i < 2; i++) {	/* the second read is the memo's */
+		CHECK(store_token_get(st, big.number, &got) == STORE_OK);
+		CHECK(got.bind.npaths == BIND_PATHS_MAX &&
+		    strcmp(got.bind.paths[19], big.bind.paths[19]) == 0 &&
+		    strcmp(got.name, "long bindings") == 0 &&
+		    got.revoked_at == 0);
+		CHECK(store_token_get(st, small.number, &got) == STORE_OK);
+		CHECK(strcmp(got.name, "small") == 0 && got.bind.npaths == 0 &&
+		    got.revoked_at == 0);
+	}
+	CHECK(store_token_revoke(st, u, big.id, 1700000005, &got) == STORE_OK);
+	CHECK(store_token_get(st, big.number, &got) == STORE_OK &&
+	    got.revoked_at == 1700000005);
+	CHECK(store_token_get(st, small.number, &got) == STORE_OK &&
+	    got.revoked_at == 0);
+	store_close(st);
+}
+
 static void
 cap_counts_live_tokens_only(void)
 {
@@ -710,6 +750,7 @@ main(void)
 	RUN(tokens_round_trip_and_order);
 	RUN(revoke_only_own_and_once);
 	RUN(revoke_by_another_process_shows_at_once);
+	RUN(memo_gives_back_small_and_long_records);
 	RUN(cap_counts_live_tokens_only);
 	RUN(touch_sets_last_used_once_a_minute);
 	RUN(lists_of_interleaved_users);
