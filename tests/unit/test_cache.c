@@ -381,6 +381,29 @@ session_rewritten_at_the_current_cost(void)
 	CHECK(store_session_get(st, s.id, &got) == STORE_OK && got.revoked_at == now);
 }
 
+/*
+ * A gateway's tokens in turn: 100,000 consecutive numbers remembered at
+ * once all stay.
+ */
+static void
+holds_a_gateway_of_tokens(void)
+{
+	const char	*hash = "$argon2id$v=19$m=32,t=1,p=1$c2FsdHNhbHQ$"
+			    "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
+	time_t		 now = time(NULL);
+	uint64_t	 n, held = 0;
+
+	cache_clear();
+	for (n = 5000; n < 105000; n++)
+		cache_remember(CACHE_PAT, n, "secret", 6, hash, now);
+	for (n = 5000; n < 105000; n++)
+		held += cache_hit(CACHE_PAT, n, "secret", 6, hash, now) == 1;
+	printf("# %llu of 100000 held\n", (unsigned long long)held);
+	CHECK(held == 100000);
+	CHECK(cache_hit(CACHE_PAT, 5000 + 1, "secreT", 6, hash, now) == 0);
+	cache_clear();
+}
+
 int
 main(void)
 {
@@ -406,6 +429,7 @@ main(void)
 	RUN(changed_record_misses);
 	RUN(sessions_are_cached_too);
 	RUN(session_rewritten_at_the_current_cost);
+	RUN(holds_a_gateway_of_tokens);
 	store_close(st);
 	rc = tap_done();
 	dir[strlen(dir) - 3] = '\0';
