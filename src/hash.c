@@ -1,4 +1,6 @@
 /* hash.c: Argon2id parameters, hashing with a fresh salt, and checking. */
+#include <sys/mman.h>
+
 #include <argon2.h>
 #include <errno.h>
 #include <stdio.h>
@@ -105,12 +107,150 @@ hash_check_count(void)
 	return hash_checks;
 }
 
+/*
+ * Argon2's memory, kept for the next hash.  libargon2 would take a fresh
+ * block from malloc each time, and with the worker's fixed mmap threshold
+ * (main.c) that is a fresh mapping: at the password cost, 4,864 pages
+ * faulted in and zeroed for every login.  libargon2 wipes the block
+ * before giving it back (its default), so nothing of a secret stays.
+ * One hash at a time: the process hashes in one thread only.
+ */
+static uint8_t	*hash_arena;
+static size_t	 hash_arena_len;
+
+static int
+hash_arena_take(uint8_t **memory, size_t len)
+{
+	void	*p;
+
+	if (len > hash_arena_len) {
+		p = mmap(NULL, len, PROT_READ | PROT_WRITE,
+		    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (p == MAP_FAILED)
+			return ARGON2_MEMORY_ALLOCATION_ERROR;
+		(void)madvise(p, len, MADV_DONTDUMP);
+		if (hash_arena != NULL)
+			(void)munmap(hash_arena, hash_arena_len);
+		hash_arena = p;
+		hash_arena_len = len;
+	}
+	*memory = hash_arena;
+	return ARGON2_OK;
+}
+
+size_t
+hash_kept_bytes(void)
+{
+	return hash_arena_len;
+}
+
+static void
+hash_arena_give(uint8_t *memory, size_t len)
+{
+	(void)memory;
+	(void)len;
+}
+
+/* Base64 without padding, as in an encoded hash; -1 if not that. */
+static int
+hash_b64_value(char c)
+{
+	if (c >= 'A' && c <= 'Z')
+		return c - 'A';
+	if (c >= 'a' && c <= 'z')
+		return c - 'a' + 26;
+	if (c >= '0' && c <= '9')
+		return c - '0' + 52;
+	return c == '+' ? 62 : c == '/' ? 63 : -1;
+}
+
+/* Decode s[0..n) into out (at most max bytes): their count, or -1. */
+static int
+hash_b64_decode(const char *s, size_t n, unsigned char *out, size_t max)
+{
+	unsigned	 acc = 0;
+	size_t		 i, bits = 0, len = 0;
+	int		 v;
+
+	if (n % 4 == 1)
+		return -1;
+	for (i = 0; i < n; i++) {
+		if ((v = hash_b64_value(s[i])) < 0)
+			return -1;
+		acc = (acc << 6) | (unsigned)v;
+		if ((bits += 6) >= 8) {
+			bits -= 8;
+			if (len == max)
+				return -1;
+			out[len++] = (unsigned char)(acc >> bits);
+		}
+	}
+	/* The bits left over are zero in the form libargon2 writes. */
+	if ((acc & ((1U << bits) - 1)) != 0)
+		return -1;
+	return (int)len;
+}
+
+/*
+ * Check secret against "$argon2id$v=19$m=M,t=T,p=P$salt$tag" with the
+ * kept memory: 1 when it matches, 0 when not, -1 when the hash is of
+ * another form (libargon2's own parser then judges it).
+ */
+#define HASH_FORM	"$argon2id$v=19$"
+
+static int
+hash_check_kept(const char *encoded, const char *secret, size_t len)
+{
+	unsigned char	 salt[64], tag[64], out[64];
+	argon2_context	 ctx;
+	const char	*s, *sep;
+	uint32_t	 m, t, p;
+	int		 n, at = 0, rc;
+
+	memset(&ctx, 0, sizeof(ctx));
+	if (strncmp(encoded, HASH_FORM, strlen(HASH_FORM)) != 0)
+		return -1;
+	s = encoded + strlen(HASH_FORM);
+	if (sscanf(s, "m=%u,t=%u,p=%u$%n", &m, &t, &p, &at) != 3 || at == 0 ||
+	    (sep = strchr(s += at, '$')) == NULL)
+		return -1;
+	if ((n = hash_b64_decode(s, (size_t)(sep - s), salt,
+	    sizeof(salt))) < (int)ARGON2_MIN_SALT_LENGTH)
+		return -1;
+	ctx.salt = salt;
+	ctx.saltlen = (uint32_t)n;
+	s = sep + 1;
+	if ((n = hash_b64_decode(s, strlen(s), tag, sizeof(tag))) <
+	    (int)ARGON2_MIN_OUTLEN)
+		return -1;
+	ctx.out = out;
+	ctx.outlen = (uint32_t)n;
+	ctx.pwd = (uint8_t *)(uintptr_t)secret;
+	ctx.pwdlen = (uint32_t)len;
+	ctx.t_cost = t;
+	ctx.m_cost = m;
+	ctx.lanes = ctx.threads = p;
+	ctx.version = ARGON2_VERSION_13;
+	ctx.allocate_cbk = hash_arena_take;
+	ctx.free_cbk = hash_arena_give;
+	ctx.flags = ARGON2_DEFAULT_FLAGS;
+	/* libargon2 compares the digests in constant time. */
+	rc = argon2id_verify_ctx(&ctx, (const char *)tag);
+	explicit_bzero(out, sizeof(out));
+	if (rc == ARGON2_OK)
+		return 1;
+	return rc == ARGON2_VERIFY_MISMATCH ? 0 : -1;
+}
+
 int
 hash_check(const char *encoded, const char *secret, size_t len)
 {
+	int	 rc;
+
 	hash_checks++;
-	/* libargon2 compares the digests in constant time. */
 	if (strncmp(encoded, "$argon2id$", 10) != 0)
 		return 0;
+	if ((rc = hash_check_kept(encoded, secret, len)) >= 0)
+		return rc;
 	return argon2id_verify(encoded, secret, len) == ARGON2_OK;
 }

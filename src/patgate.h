@@ -158,6 +158,8 @@ int	 hash_check(const char *encoded, const char *secret, size_t len);
 
 /* How many Argon2 checks this process has run (for tests and measures). */
 unsigned long hash_check_count(void);
+/* Bytes of Argon2 memory kept for the next check (for tests). */
+size_t	 hash_kept_bytes(void);
 
 /* ------------------------------------------------------------ cache.c */
 

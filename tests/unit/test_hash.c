@@ -57,6 +57,54 @@ dummy_costs_a_full_check(void)
 	CHECK(argon2id_verify(enc, "x", 1) == ARGON2_VERIFY_MISMATCH);
 }
 
+/*
+ * hash_check parses the encoded form itself to hash in kept memory: it
+ * must agree with libargon2 on every form libargon2 writes (any salt and
+ * tag length, costs growing and shrinking) and on what it refuses.
+ */
+static void
+check_agrees_with_libargon2(void)
+{
+	static const struct { uint32_t m, t; size_t salt, out; } k[] = {
+		{ 64, 1, 8, 16 }, { 1024, 2, 16, 32 }, { 32, 1, 32, 64 },
+		{ 19456, 2, 16, 32 }, { 8, 3, 16, 4 },
+	};
+	unsigned char	 salt[32] = "some salt, 32 bytes of it......";
+	char		 enc[256], bad[256];
+	size_t		 i, n;
+
+	for (i = 0; i < sizeof(k) / sizeof(k[0]); i++) {
+		CHECK(argon2id_hash_encoded(k[i].t, k[i].m, 1, "pw", 2, salt,
+		    k[i].salt, k[i].out, enc, sizeof(enc)) == ARGON2_OK);
+		CHECK(hash_check(enc, "pw", 2) == 1);
+		/* in memory kept from one check to the next, grown as needed */
+		CHECK(hash_kept_bytes() >= k[i].m * 1024);
+		CHECK(hash_check(enc, "pW", 2) == 0);
+		n = strlen(enc);
+		memcpy(bad, enc, n + 1);
+		bad[n - 2] = bad[n - 2] == 'A' ? 'B' : 'A';	/* the tag */
+		CHECK(hash_check(bad, "pw", 2) == 0);
+		memcpy(bad, enc, n + 1);
+		strcat(bad, "$");				/* trailing */
+		CHECK(hash_check(bad, "pw", 2) ==
+		    (argon2id_verify(bad, "pw", 2) == ARGON2_OK));
+	}
+	/* Forms only libargon2's parser knows, and forms nobody takes. */
+	CHECK(argon2id_hash_encoded(1, 64, 1, "pw", 2, salt, 16, 32, enc,
+	    sizeof(enc)) == ARGON2_OK);
+	memmove(enc + 10, enc + 15, strlen(enc + 15) + 1);	/* no "v=19$" */
+	CHECK(hash_check(enc, "pw", 2) ==
+	    (argon2id_verify(enc, "pw", 2) == ARGON2_OK));
+	CHECK(hash_check("$argon2id$v=19$m=64,t=1,p=1,x=2$c2FsdHNhbHQ$aGFzaA",
+	    "pw", 2) == 0);
+	CHECK(hash_check("$argon2id$v=19$m=64,t=1,p=1$c2FsdHNhbHQ", "pw", 2) ==
+	    0);
+	CHECK(hash_check("$argon2id$v=19$m=64,t=1,p=1$c2F*dHNhbHQ$aGFzaA",
+	    "pw", 2) == 0);
+	CHECK(hash_check("$argon2id$v=19$m=1,t=1,p=1$c2FsdHNhbHQ$aGFzaA",
+	    "pw", 2) == 0);
+}
+
 static void
 same_cost_reads_the_parameters(void)
 {
@@ -80,6 +128,7 @@ main(void)
 	RUN(params_parse);
 	RUN(hash_and_check);
 	RUN(dummy_costs_a_full_check);
+	RUN(check_agrees_with_libargon2);
 	RUN(same_cost_reads_the_parameters);
 	return tap_done();
 }
