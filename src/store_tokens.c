@@ -800,16 +800,21 @@ store_token_touch(struct store *st, const struct token_rec *t,
 	if (st->touched != NULL)
 		seen = &st->touched[t->number % STORE_TOUCH_SLOTS];
 	/*
-	 * This process knows of a use within the minute, the address is the
-	 * record's newest and nothing is to be rewritten: no read, no write.
-	 * Otherwise one transaction reads and, if due, writes; no wait for a
-	 * lock and no fsync, since a lost touch costs a minute's precision
-	 * and a lost rewrite is made on a later use.
+	 * A use within the minute is known (to this process, or from the
+	 * record as the check just read it), the address is the record's
+	 * newest and nothing is to be rewritten: no read, no write.  So a
+	 * worker that meets a token for the first time writes nothing when
+	 * another used it lately.  Otherwise one transaction reads and, if
+	 * due, writes; no wait for a lock and no fsync, since a lost touch
+	 * costs a minute's precision and a lost rewrite is made on a later
+	 * use.
 	 */
 	addr_known = !store_addr_kept(addr) ||
 	    (t->nips > 0 && strcmp(t->ips[0].ip, addr) == 0);
-	if (rehash == NULL && prefix == NULL && addr_known && seen != NULL &&
-	    seen->n == t->number && now >= seen->when && now - seen->when < 60)
+	if (rehash == NULL && prefix == NULL && addr_known &&
+	    ((seen != NULL && seen->n == t->number && now >= seen->when &&
+	    now - seen->when < 60) ||
+	    (now >= t->last_used_at && now - t->last_used_at < 60)))
 		return;
 	/* A replica cannot write: its uses are not recorded (yet). */
 	if (store_repl_on() && store_repl_may_write(st, NULL, 0) != REPL_GO)
