@@ -374,29 +374,6 @@ store_failchk(struct store *st)
 	return rc;
 }
 
-/*
- * The region files are shared memory mapped from the environment's
- * directory.  On a full file system, touching a page of a sparse one kills
- * the process with SIGBUS, likely holding a mutex; so every page of them
- * is allocated at open, while there is room.
- */
-static void
-store_regions_allocate(struct store *st)
-{
-	char		 path[4200];
-	struct stat	 sb;
-	int		 i, fd;
-
-	for (i = 1; i < 100; i++) {
-		snprintf(path, sizeof(path), "%s/__db.%03d", st->dir, i);
-		if ((fd = open(path, O_RDWR | O_CLOEXEC)) == -1)
-			break;
-		if (fstat(fd, &sb) == 0 && sb.st_size > 0)
-			(void)posix_fallocate(fd, 0, sb.st_size);
-		(void)close(fd);
-	}
-}
-
 /* A new environment handle in st->env, set up as every open wants it. */
 int
 store_env_new(struct store *st)
@@ -516,7 +493,7 @@ store_attach(struct store *st, int create, int recover)
 	(void)unlink(marker);
 	if (rc == 0) {
 		store_cache_fill(st);
-		store_regions_allocate(st);
+		store_regions_allocate(st, 0);
 	}
 	store_exclusive(st, 0);
 	if (rc == 0)

@@ -109,6 +109,8 @@ enum store_rc store_read_txn(struct store *, store_txn_fn fn, void *arg);
 
 /* Grow the cache region to (nearly) its full size; under the open lock. */
 void	 store_cache_fill(struct store *);
+/* Allocate the region files' pages on disk (room 0) or room past them. */
+void	 store_regions_allocate(const struct store *, off_t);
 /*
  * Touch every page of the environment's regions, so that they count from
  * the start: only in a process that asked (store_want_resident).

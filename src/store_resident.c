@@ -42,13 +42,16 @@
 #define STORE_FILL_PAGE	4096
 
 /*
- * Blocks for the region files to grow into, past their ends and without
- * changing their sizes: the pages the fill and later growth write are
- * then on disk already, and a full file system cannot make touching one
- * a SIGBUS.  Which file is the cache's does not matter: each gets room.
+ * The region files are shared memory mapped from the environment's
+ * directory.  On a full file system, touching a page of a sparse one kills
+ * the process with SIGBUS, likely holding a mutex; so every page of them
+ * is allocated while there is room.  With room 0, each file's own pages
+ * (after an open); otherwise room bytes past each file's end, without
+ * changing its size, for the cache fill and later growth to write into
+ * (which file is the cache's does not matter: each gets room).
  */
-static void
-store_regions_reserve(const struct store *st, off_t room)
+void
+store_regions_allocate(const struct store *st, off_t room)
 {
 	char		 path[sizeof(st->dir) + 16];
 	struct stat	 sb;
@@ -58,9 +61,13 @@ store_regions_reserve(const struct store *st, off_t room)
 		snprintf(path, sizeof(path), "%s/__db.%03d", st->dir, i);
 		if ((fd = open(path, O_RDWR | O_CLOEXEC)) == -1)
 			break;
-		if (fstat(fd, &sb) == 0)
-			(void)fallocate(fd, FALLOC_FL_KEEP_SIZE, sb.st_size,
-			    room);
+		if (fstat(fd, &sb) == 0) {
+			if (room > 0)
+				(void)fallocate(fd, FALLOC_FL_KEEP_SIZE,
+				    sb.st_size, room);
+			else if (sb.st_size > 0)
+				(void)posix_fallocate(fd, 0, sb.st_size);
+		}
 		(void)close(fd);
 	}
 }
@@ -82,7 +89,7 @@ store_cache_fill(struct store *st)
 	free(sp);
 	if (want == 0 || (pages = calloc(want, sizeof(*pages))) == NULL)
 		return;
-	store_regions_reserve(st, (off_t)(want * (STORE_FILL_PAGE + 128)));
+	store_regions_allocate(st, (off_t)(want * (STORE_FILL_PAGE + 128)));
 	if (st->env->memp_fcreate(st->env, &mf, 0) != 0) {
 		free(pages);
 		return;
