@@ -63,9 +63,6 @@ storage_failure_logged() {
 	expect_eq "status with the file back" "$STATUS" 200
 }
 
-setup_db
-PATGATE_TEST_STALL_MS=1500 start_workers 2
-start_lighttpd
 # cli_open_blocked: the CLI whose open waits on another process (here the
 # registry's lock, byte 1 of __db.register, which every open takes and a
 # process stuck inside its own open holds) gives up after the timeout with
@@ -92,6 +89,10 @@ time.sleep(float(sys.argv[3]))' "$PATGATE_DB/__db.register" "$WORK/held" 30 &
 	[ "$took" -le 10 ] || fail "gave up after $took s, not about 3"
 	expect_match "the next run answers" "$("$CLI" user list 2>>"$WORK/cli.err")" "alice@example.com"
 }
+
+setup_db
+PATGATE_TEST_STALL_MS=1500 start_workers 2
+start_lighttpd
 
 t_case "SIGSTOP past the timeout in a request, then SIGCONT: answered, worker alive" stopped_past_the_timeout
 t_case "the store cannot open: the 500 is explained in the web server's log" storage_failure_logged
