@@ -66,12 +66,12 @@ api_leaked_input(struct json_object *body, struct field_errors *errs)
 /*
  * Does s name a live PAT whose secret verifies?  1 with leak filled (its
  * number), else 0; *failed is set when its record could not be read.  t is room
- * for the record; dear_ms is what is left of the time for checks at another
+ * for the record; dear_us is what is left of the time (us) for checks at another
  * cost.
  */
 static int
 api_leaked_judge(struct ctx *c, const char *s, const char *stand_in,
-    struct token_rec *t, long *dear_ms, struct token_leak *leak, int *failed)
+    struct token_rec *t, long *dear_us, struct token_leak *leak, int *failed)
 {
 	const struct config *cfg = c->app->cfg;
 	struct pat	 p;
@@ -96,15 +96,15 @@ api_leaked_judge(struct ctx *c, const char *s, const char *stand_in,
 	    hash_same_cost(t->hash, cfg->argon2_m, cfg->argon2_t,
 	    cfg->argon2_p))
 		use = t->hash;
-	else if (live && *dear_ms > 0 && throttle_allow())
+	else if (live && *dear_us > 0 && throttle_allow())
 		use = t->hash;
-	t0 = throttle_now_ms();
+	t0 = throttle_now_us();
 	ok = hash_check(use, p.core, TOKEN_CORE_LEN);
 	if (use == t->hash &&
 	    !hash_same_cost(t->hash, cfg->argon2_m, cfg->argon2_t,
 	    cfg->argon2_p)) {
-		*dear_ms -= (long)(throttle_now_ms() - t0);
-		throttle_record((long)(throttle_now_ms() - t0));
+		*dear_us -= (long)(throttle_now_us() - t0);
+		throttle_record((long)(throttle_now_us() - t0));
 	}
 	if (!ok || use == stand_in)
 		return 0;
@@ -137,7 +137,7 @@ api_credentials_revoke(struct ctx *c)
 	char		 stand_in[HASH_ENCODED_MAX], num[24], counts[2][24];
 	size_t		 i, n, found = 0, revoked = 0;
 	long		 retry_after = 0;
-	long		 dear_ms = LEAKED_DEAR_MS;
+	long		 dear_us = LEAKED_DEAR_MS * 1000L;
 	int		 failed = 0;
 
 	if (c->app->store == NULL) {
@@ -173,7 +173,7 @@ api_credentials_revoke(struct ctx *c)
 	for (i = 0; i < n; i++)
 		found += api_leaked_judge(c,
 		    json_object_get_string(json_object_array_get_idx(list, i)),
-		    stand_in, t, &dear_ms, &leaks[found], &failed);
+		    stand_in, t, &dear_us, &leaks[found], &failed);
 	json_object_object_add(details, "addr",
 	    json_object_new_string(c->req->remote_addr));
 	if (store_token_revoke_leaked(c->app->store, leaks, found, c->now,

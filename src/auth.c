@@ -50,9 +50,9 @@ auth_secret(const struct config *cfg, enum cache_kind kind, uint64_t id,
 	else {
 		if (!throttle_allow())
 			return AUTH_BUSY;
-		t0 = throttle_now_ms();
+		t0 = throttle_now_us();
 		ok = hash_check(stored_hash, core, TOKEN_CORE_LEN);
-		throttle_record((long)(throttle_now_ms() - t0));
+		throttle_record((long)(throttle_now_us() - t0));
 	}
 	if (!ok) {
 		/*

@@ -213,10 +213,10 @@ void	 cache_clear(void);
  * last second on such checks.
  */
 int	 throttle_allow(void);
-/* Account for one dear Argon2 check taking ms, passed or failed. */
-void	 throttle_record(long ms);
-/* Milliseconds on a monotonic clock. */
-long long throttle_now_ms(void);
+/* Account for one dear Argon2 check taking us, passed or failed. */
+void	 throttle_record(long us);
+/* Microseconds on a monotonic clock. */
+long long throttle_now_us(void);
 void	 throttle_clear(void);
 
 /* ------------------------------------------------------------ valid.c */

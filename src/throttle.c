@@ -11,36 +11,41 @@
 
 #include "patgate.h"
 
-#define THROTTLE_BUDGET_MS	500 /* of dear Argon2 per second per worker */
+#define THROTTLE_BUDGET_US	500000 /* of dear Argon2 a second, a worker */
 
 static long long budget_since;		/* start of the current second */
-static long	 budget_used;		/* ms of Argon2 in it */
+static long	 budget_used;		/* us of Argon2 in it */
 
+/*
+ * Microseconds: an older token cost's hash takes tens of them, and counted
+ * in whole milliseconds each would be charged 1 ms, twenty times its cost,
+ * turning a deployment's move to a cheaper cost into 503s under load.
+ */
 long long
-throttle_now_ms(void)
+throttle_now_us(void)
 {
 	struct timespec	 ts;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	return (long long)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
 int
 throttle_allow(void)
 {
-	long long	 now = throttle_now_ms();
+	long long	 now = throttle_now_us();
 
-	if (now - budget_since >= 1000) {
+	if (now - budget_since >= 1000000) {
 		budget_since = now;
 		budget_used = 0;
 	}
-	return budget_used < THROTTLE_BUDGET_MS;
+	return budget_used < THROTTLE_BUDGET_US;
 }
 
 void
-throttle_record(long ms)
+throttle_record(long us)
 {
-	budget_used += ms > 0 ? ms : 1;
+	budget_used += us > 0 ? us : 1;
 }
 
 void

@@ -189,7 +189,7 @@ other_cost_is_throttled_and_rewritten(void)
 	throttle_clear();
 	mint_as(2048, "", "", core, pat, sizeof(pat), &n);
 	CHECK(throttle_allow());
-	throttle_record(600);		/* this second's share is spent */
+	throttle_record(600000);	/* this second's share is spent */
 	CHECK(auth_pat(st, &cfg, pat, now, &who, &why) == AUTH_BUSY);
 	CHECK(strcmp(why, "throttled") == 0);
 	throttle_clear();
@@ -203,7 +203,7 @@ other_cost_is_throttled_and_rewritten(void)
 	CHECK(got.last_used_at == now);
 	/* at the current cost now: no throttle, no rewrite */
 	cache_clear();
-	throttle_record(600);
+	throttle_record(600000);
 	before = hash_check_count();
 	CHECK(auth_pat(st, &cfg, pat, now, &who, &why) == AUTH_OK);
 	CHECK(who.rehash[0] == '\0' && hash_check_count() == before + 1);

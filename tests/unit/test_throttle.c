@@ -9,9 +9,9 @@ budget_is_half_a_second_per_second(void)
 {
 	throttle_clear();
 	CHECK(throttle_allow());		/* starts the second */
-	throttle_record(300);
+	throttle_record(300000);		/* 300 ms */
 	CHECK(throttle_allow());
-	throttle_record(250);
+	throttle_record(250000);
 	CHECK(!throttle_allow());		/* saturated: 503 */
 	CHECK(!throttle_allow());
 	usleep(1100 * 1000);
@@ -19,13 +19,22 @@ budget_is_half_a_second_per_second(void)
 }
 
 static void
-every_check_counts_at_least_a_millisecond(void)
+tens_of_microseconds_count_as_such(void)
 {
 	int	 i;
 
+	/* 12,499 checks of 40 us fit in the half second; the next fills it. */
 	throttle_clear();
 	CHECK(throttle_allow());
-	for (i = 0; i < 499; i++)
+	for (i = 0; i < 12499; i++)
+		throttle_record(40);
+	CHECK(throttle_allow());
+	throttle_record(40);
+	CHECK(!throttle_allow());
+	/* A check the clock saw take no time still counts. */
+	throttle_clear();
+	CHECK(throttle_allow());
+	for (i = 0; i < 499999; i++)
 		throttle_record(0);
 	CHECK(throttle_allow());
 	throttle_record(0);
@@ -38,6 +47,6 @@ int
 main(void)
 {
 	RUN(budget_is_half_a_second_per_second);
-	RUN(every_check_counts_at_least_a_millisecond);
+	RUN(tens_of_microseconds_count_as_such);
 	return tap_done();
 }
