@@ -198,6 +198,28 @@ hash_b64_decode(const char *s, size_t n, unsigned char *out, size_t max)
  */
 #define HASH_FORM	"$argon2id$v=19$"
 
+/*
+ * "<name>=<decimal><end>" at *s: the number in *v and *s past end, 0; or
+ * -1.  Stricter than sscanf's %u, which takes blanks and signs.
+ */
+static int
+hash_field(const char **s, char name, char end, uint32_t *v)
+{
+	const char	*p = *s;
+	uint64_t	 n = 0;
+
+	if (p[0] != name || p[1] != '=' || p[2] < '0' || p[2] > '9')
+		return -1;
+	for (p += 2; *p >= '0' && *p <= '9'; p++)
+		if ((n = n * 10 + (uint64_t)(*p - '0')) > UINT32_MAX)
+			return -1;
+	if (*p != end)
+		return -1;
+	*v = (uint32_t)n;
+	*s = p + 1;
+	return 0;
+}
+
 static int
 hash_check_kept(const char *encoded, const char *secret, size_t len)
 {
@@ -205,14 +227,16 @@ hash_check_kept(const char *encoded, const char *secret, size_t len)
 	argon2_context	 ctx;
 	const char	*s, *sep;
 	uint32_t	 m, t, p;
-	int		 n, at = 0, rc;
+	int		 n, rc;
 
 	memset(&ctx, 0, sizeof(ctx));
 	if (strncmp(encoded, HASH_FORM, strlen(HASH_FORM)) != 0)
 		return -1;
 	s = encoded + strlen(HASH_FORM);
-	if (sscanf(s, "m=%u,t=%u,p=%u$%n", &m, &t, &p, &at) != 3 || at == 0 ||
-	    (sep = strchr(s += at, '$')) == NULL)
+	if (hash_field(&s, 'm', ',', &m) == -1 ||
+	    hash_field(&s, 't', ',', &t) == -1 ||
+	    hash_field(&s, 'p', '$', &p) == -1 ||
+	    (sep = strchr(s, '$')) == NULL)
 		return -1;
 	if ((n = hash_b64_decode(s, (size_t)(sep - s), salt,
 	    sizeof(salt))) < (int)ARGON2_MIN_SALT_LENGTH)
