@@ -4,7 +4,7 @@
 # a real token refused at the gate right after, and its owner's event
 # queued; the cost of 1,000 entries, bounded for hashes at an older cost,
 # alike for unknown numbers and wrong secrets; the per-address limit.
-export PATGATE_ARGON2="${PATGATE_ARGON2:-m=32,t=1,p=1}"	# the shipped token cost
+export PATGATE_ARGON2="${PATGATE_ARGON2:-m=8,t=1,p=1}"	# the shipped token cost
 . "$(dirname "$0")/lib.sh"
 LIMIT=100
 export PATGATE_REVOKE_MAX_PER_ADDR=$LIMIT
