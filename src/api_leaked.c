@@ -66,8 +66,8 @@ api_leaked_input(struct json_object *body, struct field_errors *errs)
 /*
  * Does s name a live PAT whose secret verifies?  1 with leak filled (its
  * number), else 0; *failed is set when its record could not be read.  t is room
- * for the record; dear_us is what is left of the time (us) for checks at another
- * cost.
+ * for the record; dear_us is what is left of the microseconds for checks
+ * at another cost.
  */
 static int
 api_leaked_judge(struct ctx *c, const char *s, const char *stand_in,

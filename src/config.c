@@ -17,7 +17,8 @@
  * from the CSPRNG, which no cost makes more or less guessable; one pass
  * over 8 KiB, Argon2's least (some 23 microseconds here, most of it the
  * fixed Blake2b work any cost does), keeps the stored form an Argon2id
- * hash while a check of a cold token costs as little as it can.  Passwords, which people choose, keep a password cost.
+ * hash while a check of a cold token costs as little as it can.
+ * Passwords, which people choose, keep a password cost.
  */
 #define CONFIG_TOKEN_ARGON2	"m=8,t=1,p=1"
 #define CONFIG_PASSWORD_ARGON2	"m=19456,t=2,p=1"
