@@ -192,13 +192,6 @@ hash_b64_decode(const char *s, size_t n, unsigned char *out, size_t max)
 }
 
 /*
- * Check secret against "$argon2id$v=19$m=M,t=T,p=P$salt$tag" with the
- * kept memory: 1 when it matches, 0 when not, -1 when the hash is of
- * another form (libargon2's own parser then judges it).
- */
-#define HASH_FORM	"$argon2id$v=19$"
-
-/*
  * "<name>=<decimal><end>" at *s: the number in *v and *s past end, 0; or
  * -1.  Stricter than sscanf's %u, which takes blanks and signs.
  */
@@ -219,6 +212,13 @@ hash_field(const char **s, char name, char end, uint32_t *v)
 	*s = p + 1;
 	return 0;
 }
+
+/*
+ * Check secret against "$argon2id$v=19$m=M,t=T,p=P$salt$tag" with the
+ * kept memory: 1 when it matches, 0 when not, -1 when the hash is of
+ * another form (libargon2's own parser then judges it).
+ */
+#define HASH_FORM	"$argon2id$v=19$"
 
 static int
 hash_check_kept(const char *encoded, const char *secret, size_t len)
