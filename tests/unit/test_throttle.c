@@ -18,27 +18,30 @@ budget_is_half_a_second_per_second(void)
 	CHECK(throttle_allow());		/* a new second */
 }
 
+/*
+ * From a fresh second, n checks of us each leave room, and one more fills
+ * the half second.
+ */
 static void
-tens_of_microseconds_count_as_such(void)
+fills_after(int n, long us)
 {
 	int	 i;
 
-	/* 12,499 checks of 40 us fit in the half second; the next fills it. */
 	throttle_clear();
 	CHECK(throttle_allow());
-	for (i = 0; i < 12499; i++)
-		throttle_record(40);
+	for (i = 0; i < n; i++)
+		throttle_record(us);
 	CHECK(throttle_allow());
-	throttle_record(40);
+	throttle_record(us);
 	CHECK(!throttle_allow());
+}
+
+static void
+tens_of_microseconds_count_as_such(void)
+{
+	fills_after(12499, 40);
 	/* A check the clock saw take no time still counts. */
-	throttle_clear();
-	CHECK(throttle_allow());
-	for (i = 0; i < 499999; i++)
-		throttle_record(0);
-	CHECK(throttle_allow());
-	throttle_record(0);
-	CHECK(!throttle_allow());
+	fills_after(499999, 0);
 	throttle_clear();
 	CHECK(throttle_allow());
 }
