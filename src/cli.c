@@ -221,13 +221,13 @@ cli_opt(const struct cli *c, const char *name)
  * command may wait on a person or a hook for as long as it likes.
  */
 static void
-cli_open_stuck(unsigned limit)
+cli_open_stuck(unsigned ticks)
 {
 	static const char msg[] = "patgate: the database did not open: it made "
 	    "no progress (a process that died may have held it); the next "
 	    "run recovers it: run the command again\n";
 
-	(void)limit;
+	(void)ticks;
 	if (write(2, msg, sizeof(msg) - 1) == -1) {
 		/* stderr is gone: the exit status says it alone */
 	}

@@ -34,7 +34,7 @@ static FCGX_Stream *_Atomic watch_err;	/* the request's error stream */
 
 /* Say why, once, and leave; if saying so hangs, SIGALRM ends it. */
 static void
-request_stuck(unsigned limit)
+request_stuck(unsigned ticks)
 {
 	FCGX_Stream	*err;
 
@@ -45,7 +45,7 @@ request_stuck(unsigned limit)
 	 * writes the stream now.
 	 */
 	log_error("patgate.fcgi: a request made no progress for %u s; exiting",
-	    limit);
+	    ticks);
 	if ((err = atomic_load(&watch_err)) != NULL)
 		(void)FCGX_FFlush(err);
 	_exit(70);

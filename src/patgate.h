@@ -451,13 +451,20 @@ int	 store_must_exit(const struct store *);
  * slow request from a stuck one by it.  Safe to read in a signal handler.
  */
 unsigned long store_steps(void);
+/*
+ * Has another process recovered the environment under this one (its
+ * region files made afresh)?  Then whatever this one waits on in the old
+ * regions will never come.  Read by the watchdog's thread.
+ */
+int	 store_recovered_under(void);
 
 /*
- * watchdog.c: a thread that calls fire (which must not return) when work
- * between watchdog_begin and watchdog_end makes no progress (CPU time, a
- * store step) for limit ticks of a second.  0 or -1.
+ * watchdog.c: a thread that calls fire (which must not return) with the
+ * seconds waited when work between watchdog_begin and watchdog_end makes
+ * no progress (CPU time, a store step) for limit ticks of a second, or
+ * for two once the environment was recovered under it.  0 or -1.
  */
-int	 watchdog_start(unsigned limit, void (*fire)(unsigned limit));
+int	 watchdog_start(unsigned limit, void (*fire)(unsigned ticks));
 void	 watchdog_begin(void);
 void	 watchdog_end(void);
 /* Test hook: pause ms milliseconds inside every create, locks held. */

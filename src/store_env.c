@@ -1,6 +1,6 @@
 /*
  * store_env.c: the Berkeley DB environment and the transactions run in it:
- * opening (with recovery and failchk under the environment's file lock),
+ * opening (with recovery, under the environment's file lock),
  * closing, reopening after DB_RUNRECOVERY, checkpoints, the health ping,
  * the create stall test hook, and the helpers the other store_*.c files
  * are written with.
@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -55,7 +56,6 @@ const char *const store_db_files[DB__MAX] = {
 static volatile sig_atomic_t store_step_count;
 
 static int	store_reopen(struct store *);
-static int	store_failchk(struct store *);
 static void	store_maintain_now(struct store *);
 
 int
@@ -87,6 +87,37 @@ unsigned long
 store_steps(void)
 {
 	return (unsigned long)store_step_count;
+}
+
+/*
+ * The first region file of the environment this process has open, and
+ * its inode (0 while none is open): written by the process's own thread
+ * only while the inode is 0, read by the watchdog's only while it is not.
+ */
+static char		 region_path[4200];
+static atomic_ulong	 region_ino;
+
+static void
+store_region_note(const struct store *st)
+{
+	struct stat	 sb;
+
+	snprintf(region_path, sizeof(region_path), "%s/__db.001", st->dir);
+	if (stat(region_path, &sb) == 0)
+		atomic_store(&region_ino, (unsigned long)sb.st_ino);
+}
+
+int
+store_recovered_under(void)
+{
+	struct stat	 sb;
+	unsigned long	 ino = atomic_load(&region_ino);
+
+	if (ino == 0)
+		return 0;
+	if (stat(region_path, &sb) == -1)
+		return errno == ENOENT;
+	return (unsigned long)sb.st_ino != ino;
 }
 
 static void
@@ -220,12 +251,14 @@ store_run(struct store *st, enum store_how how, u_int32_t begin_flags,
 		if (begin_flags & DB_TXN_NOWAIT)
 			return STORE_ERROR; /* the caller chose not to wait */
 		/*
-		 * A lock wait timed out: perhaps its holder died.  failchk
-		 * aborts a dead process's transaction and frees its locks.
+		 * A lock wait timed out: perhaps its holder died.  Opening
+		 * afresh finds out: DB_REGISTER sees the dead process, and
+		 * the open recovers the environment (or, replicated, runs
+		 * failchk), which frees its locks.
 		 */
-		if (rc == DB_LOCK_NOTGRANTED &&
-		    store_failchk(st) == DB_RUNRECOVERY) {
-			if (reopened++ || store_reopen(st) != 0)
+		if (rc == DB_LOCK_NOTGRANTED && !reopened) {
+			reopened++;
+			if (store_reopen(st) != 0)
 				break;
 			continue;
 		}
@@ -329,7 +362,7 @@ store_lockfd(struct store *st)
 
 /*
  * Take (on) or drop (off) the environment's own file lock.  Opening the
- * environment and failchk hold it: failchk reads the thread table while a
+ * environment holds it: failchk reads the thread table while a
  * process that is opening may be reusing a dead process's slot in it,
  * and would take that slot for a thread that died in the library.  A lock
  * not had within STORE_LOCK_WAIT_MS is done without: better than hanging.
@@ -355,25 +388,6 @@ store_exclusive(struct store *st, int on)
 	}
 }
 
-/*
- * failchk after a lock wait timed out.  Only with the file lock, and
- * without waiting for it: whoever holds it is opening the environment
- * (which checks for the dead itself) or running failchk already, so
- * this process goes back to its retry instead of queueing behind them.
- */
-static int
-store_failchk(struct store *st)
-{
-	int	 rc;
-
-	if (store_lockfd(st) == -1 ||
-	    flock(st->lockfd, LOCK_EX | LOCK_NB) == -1)
-		return 0;
-	rc = st->env->failchk(st->env, 0);
-	store_exclusive(st, 0);
-	return rc;
-}
-
 /* A new environment handle in st->env, set up as every open wants it. */
 int
 store_env_new(struct store *st)
@@ -389,8 +403,8 @@ store_env_new(struct store *st)
 	(void)st->env->set_event_notify(st->env, store_event);
 	if ((rc = st->env->set_lk_detect(st->env, DB_LOCK_DEFAULT)) != 0 ||
 	    /*
-	     * A lock held by a dead process times out; failchk then frees
-	     * it.
+	     * A lock held by a dead process times out; the waiter's
+	     * reopen then recovers the environment, which frees it.
 	     */
 	    (rc = st->env->set_timeout(st->env, STORE_LOCK_TIMEOUT_US,
 	    DB_SET_LOCK_TIMEOUT)) != 0 ||
@@ -458,43 +472,53 @@ store_attach(struct store *st, int create, int recover)
 	if ((rc = store_env_new(st)) != 0)
 		return rc;
 	/*
-	 * DB_REGISTER notices a process that died with the environment open;
-	 * DB_FAILCHK then cleans up after it without disturbing the living,
-	 * and only when that cannot be done does DB_RECOVER run recovery.
+	 * DB_REGISTER notices a process that died with the environment open,
+	 * and DB_RECOVER then runs recovery: the regions are made afresh and
+	 * the living get DB_RUNRECOVERY and reopen.  Not DB_FAILCHK, which
+	 * would clean up in place: a process killed while it waited for a
+	 * lock leaves a waiter counted in that lock's condition variable,
+	 * and failchk's pthread_cond_destroy of it then waits for ever
+	 * (glibc 2.25 and later), holding the registry's lock, so that every
+	 * later open queued behind it until the request watchdog ended it.
 	 */
 	flags = DB_CREATE | DB_INIT_TXN | DB_INIT_LOCK | DB_INIT_LOG |
-	    DB_INIT_MPOOL | DB_REGISTER | DB_RECOVER | DB_FAILCHK;
+	    DB_INIT_MPOOL | DB_REGISTER | DB_RECOVER;
 	/*
 	 * Replicated, patgate-repd makes and recovers the environment: a
-	 * recovery here would leave it without a role, writing unreplicated.
-	 * A process that writes at the master must be free-threaded.
+	 * recovery here would leave it without a role, writing unreplicated,
+	 * so failchk is all an open can do.  A process that writes at the
+	 * master must be free-threaded.
 	 */
 	if (store_repl_on()) {
 		flags &= ~(u_int32_t)(DB_CREATE | DB_RECOVER);
-		flags |= DB_INIT_REP | DB_THREAD;
+		flags |= DB_INIT_REP | DB_THREAD | DB_FAILCHK;
 		recover = 0;
 	}
 	store_exclusive(st, 1);
 	/*
 	 * failchk itself can crash on the lock table of a process killed in
 	 * the middle of changing it.  The marker outlives such a crash (the
-	 * file lock does not), and the next opener then runs full recovery.
+	 * file lock does not), and the next opener then leaves failchk out.
+	 * It stays through the cache fill too: an opener killed there leaves
+	 * most of the cache pinned, which failchk does not see (the pins are
+	 * held between calls, outside the library), and every later read
+	 * would fail for want of a buffer.
 	 */
 	snprintf(marker, sizeof(marker), "%s/%s", st->dir, STORE_OPENING_FILE);
 	if (access(marker, F_OK) == 0) {
-		fprintf(stderr,
-		    "patgate: db: an earlier open died; running recovery\n");
+		fprintf(stderr, "patgate: db: an earlier open died\n");
 		flags &= ~(u_int32_t)DB_FAILCHK;
 	}
 	if ((fd = open(marker, O_WRONLY | O_CREAT | O_CLOEXEC,
 	    STORE_FILE_MODE)) >= 0)
 		(void)close(fd);
 	rc = store_env_open(st, flags, recover);
-	(void)unlink(marker);
 	if (rc == 0) {
+		store_region_note(st);
 		store_cache_fill(st);
 		store_regions_allocate(st, 0);
 	}
+	(void)unlink(marker);
 	store_exclusive(st, 0);
 	if (rc == 0)
 		store_regions_resident(st);
@@ -526,6 +550,7 @@ store_detach(struct store *st)
 	if (st->env != NULL)
 		(void)st->env->close(st->env, 0);
 	st->env = NULL;
+	atomic_store(&region_ino, 0);
 }
 
 /*

@@ -6,7 +6,10 @@
  * the caller's fire function), so that the next one to open the
  * environment recovers it.  Progress is this process's CPU time moving or
  * the store taking a step (a deadlock broken, a commit, a page of a list),
- * not the clock: slow work that moves is left alone.  And ticks are
+ * not the clock: slow work that moves is left alone.  Work that stopped
+ * while another process recovered the environment is not waited for as
+ * long: it waits on a mutex or condition variable in the old regions,
+ * which no one will ever release.  And ticks are
  * counted, not seconds: a process that stood still (SIGSTOP, a suspended
  * or paused machine) wakes to one tick however long the pause, so a pause
  * is not taken for a hang.
@@ -26,6 +29,7 @@
 #include "patgate.h"
 
 #define WATCH_CPU_NS	1000000L	/* CPU time that counts as moving */
+#define WATCH_STALE_TICKS 2	/* stuck, with the regions made afresh */
 
 static atomic_int	 watch_busy;	/* watched work is under way */
 static atomic_uint	 watch_serial;	/* pieces of work begun */
@@ -70,8 +74,9 @@ watch_run(void *arg)
 			seen_steps = steps;
 			seen_cpu = cpu;
 			stalled = 0;
-		} else if (++stalled >= watch_limit)
-			watch_fire(watch_limit);
+		} else if (++stalled >= watch_limit ||
+		    (stalled >= WATCH_STALE_TICKS && store_recovered_under()))
+			watch_fire(stalled);
 	}
 	return NULL;
 }
@@ -81,7 +86,7 @@ watch_run(void *arg)
  * they all go to the process's own thread as before.  0 or -1.
  */
 int
-watchdog_start(unsigned limit, void (*fire)(unsigned limit))
+watchdog_start(unsigned limit, void (*fire)(unsigned ticks))
 {
 	pthread_t	 t;
 	sigset_t	 all, old;

@@ -76,13 +76,15 @@ kill_storm() {
 	echo "# kill storm: $acked creates acknowledged, $failed refused or cut, $killed workers killed"
 	[ "$killed" -ge 40 ] || fail "only $killed workers killed"
 	[ "$acked" -ge 40 ] || fail "only $acked creates acknowledged during the storm"
-	# A request behind a worker killed holding a mutex waits out the
-	# watchdog (8 s) and a recovery: bounded (KILL_STORM_WAIT seconds, 15
-	# here and more under the sanitizers, whose recovery is slower; 8.8 s
-	# and 12.3 s seen), never hung.
+	# A request behind a worker killed holding a mutex waits for the next
+	# open to recover the environment and for the stuck worker to see it
+	# (2 s) and leave: bounded (KILL_STORM_WAIT seconds, 7 here and more
+	# under the sanitizers; 2.1 to 2.9 s seen in both), never hung, and
+	# well short of the 8 s watchdog that ended every stall when an open
+	# ran failchk (which hung; 8 to 21 s seen then).
 	echo "# slowest answers during the storm: $(cat "$WORK"/ks/codes.* | sort -k2 -rn | head -n 3 | awk '{printf "%s%s s (%s)", (NR > 1 ? ", " : ""), $2, $1}')"
-	awk -v lim="${KILL_STORM_WAIT:-15}" '$2 > lim { bad++ } END { exit bad > 0 }' "$WORK"/ks/codes.* ||
-		fail "a request waited over ${KILL_STORM_WAIT:-15} s"
+	awk -v lim="${KILL_STORM_WAIT:-7}" '$2 > lim { bad++ } END { exit bad > 0 }' "$WORK"/ks/codes.* ||
+		fail "a request waited over ${KILL_STORM_WAIT:-7} s"
 	# No manual step: the service answers again by itself.
 	t0=$(date +%s)
 	until create "$ALICE" '{"name":"after the storm"}' && [ "$STATUS" = 201 ]; do

@@ -201,6 +201,46 @@ revoke_by_another_process_shows_at_once(void)
 }
 
 /*
+ * A process that dies with the environment open is recovered from by the
+ * next open (fresh regions, not failchk in place), and a process still in
+ * the old regions both sees that (the watchdog's cue) and carries on.
+ */
+static void
+a_death_is_recovered_and_seen_by_the_living(void)
+{
+	struct store	*st = open_store(0), *other;
+	struct token_rec t, got;
+	int		 status, ok;
+	pid_t		 pid;
+
+	make_token(&t, "00000000-0000-4000-8000-0000000000e2", "outlives", 0);
+	CHECK(st != NULL && store_token_create(st, &t, 100, 1700000000) == STORE_OK);
+	CHECK(!store_recovered_under());
+	/* Dies with the environment open, as kill -9 would leave it. */
+	if ((pid = fork()) == 0)
+		_exit(open_store(0) != NULL ? 0 : 1);
+	CHECK(pid > 0 && waitpid(pid, &status, 0) == pid && WIFEXITED(status) &&
+	    WEXITSTATUS(status) == 0);
+	CHECK(!store_recovered_under());
+	/* The next open recovers, and finds the token. */
+	if ((pid = fork()) == 0) {
+		other = open_store(0);
+		ok = other != NULL &&
+		    store_token_get(other, t.number, &got) == STORE_OK &&
+		    strcmp(got.name, "outlives") == 0;
+		store_close(other);
+		_exit(ok ? 0 : 1);
+	}
+	CHECK(pid > 0 && waitpid(pid, &status, 0) == pid && WIFEXITED(status) &&
+	    WEXITSTATUS(status) == 0);
+	CHECK(store_recovered_under());
+	/* This process reopens on its next call, and is current again. */
+	CHECK(store_ping(st) == STORE_OK);
+	CHECK(!store_recovered_under());
+	store_close(st);
+}
+
+/*
  * Records kept in memory for the next checks come back whole, small or
  * with long bindings, and a revoke in this process shows on the next read.
  */
@@ -750,6 +790,7 @@ main(void)
 	RUN(tokens_round_trip_and_order);
 	RUN(revoke_only_own_and_once);
 	RUN(revoke_by_another_process_shows_at_once);
+	RUN(a_death_is_recovered_and_seen_by_the_living);
 	RUN(memo_gives_back_small_and_long_records);
 	RUN(cap_counts_live_tokens_only);
 	RUN(touch_sets_last_used_once_a_minute);
