@@ -215,8 +215,8 @@ cli_opt(const struct cli *c, const char *name)
 }
 
 /*
- * An open that stopped moving waits on a mutex a killed process held (its
- * failchk, say): leave, so that this process too is seen dead and the
+ * An open that stopped moving waits on a lock a killed process held (the
+ * registry's, say): leave, so that this process too is seen dead and the
  * next open recovers the environment.  Only the open is watched: a
  * command may wait on a person or a hook for as long as it likes.
  */

@@ -452,9 +452,10 @@ int	 store_must_exit(const struct store *);
  */
 unsigned long store_steps(void);
 /*
- * Has another process recovered the environment under this one (its
- * region files made afresh)?  Then whatever this one waits on in the old
- * regions will never come.  Read by the watchdog's thread.
+ * Is this process in a transaction, and has another process recovered
+ * the environment under it (its region files made afresh)?  Then what it
+ * waits on in the old regions will never come.  Read by the watchdog's
+ * thread.
  */
 int	 store_recovered_under(void);
 

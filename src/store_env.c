@@ -55,7 +55,8 @@ const char *const store_db_files[DB__MAX] = {
 /* Steps the store has taken (see store_steps); read by a signal handler. */
 static volatile sig_atomic_t store_step_count;
 
-static int	store_reopen(struct store *);
+static int	store_reopen(struct store *, u_int32_t);
+static int	store_failchk(struct store *);
 static void	store_maintain_now(struct store *);
 
 int
@@ -90,34 +91,55 @@ store_steps(void)
 }
 
 /*
- * The first region file of the environment this process has open, and
- * its inode (0 while none is open): written by the process's own thread
- * only while the inode is 0, read by the watchdog's only while it is not.
+ * For store_recovered_under, read by the watchdog's thread: the first
+ * region file of the environment this process has open, its device and
+ * inode (0 while none is open), and whether the process's thread is in a
+ * transaction (where a wait in old regions would be).  The path is
+ * written only when it changes, which a worker's never does after its
+ * first open; a process with two stores open watches the last opened.
  */
 static char		 region_path[4200];
 static atomic_ulong	 region_ino;
+static atomic_ulong	 region_dev;
+static atomic_int	 store_inside;
 
 static void
 store_region_note(const struct store *st)
 {
+	char		 path[sizeof(region_path)];
 	struct stat	 sb;
 
-	snprintf(region_path, sizeof(region_path), "%s/__db.001", st->dir);
-	if (stat(region_path, &sb) == 0)
+	snprintf(path, sizeof(path), "%s/__db.001", st->dir);
+	if (strcmp(path, region_path) != 0)
+		memcpy(region_path, path, sizeof(region_path));
+	if (stat(region_path, &sb) == 0) {
+		atomic_store(&region_dev, (unsigned long)sb.st_dev);
 		atomic_store(&region_ino, (unsigned long)sb.st_ino);
+	}
 }
 
 int
 store_recovered_under(void)
 {
+	return atomic_load(&store_inside) != 0 && store_regions_replaced();
+}
+
+int
+store_regions_replaced(void)
+{
 	struct stat	 sb;
 	unsigned long	 ino = atomic_load(&region_ino);
+	int		 gone;
 
 	if (ino == 0)
 		return 0;
 	if (stat(region_path, &sb) == -1)
-		return errno == ENOENT;
-	return (unsigned long)sb.st_ino != ino;
+		gone = errno == ENOENT;
+	else
+		gone = (unsigned long)sb.st_ino != ino ||
+		    (unsigned long)sb.st_dev != atomic_load(&region_dev);
+	/* This process's own reopen meanwhile is not a recovery under it. */
+	return gone && atomic_load(&region_ino) == ino;
 }
 
 static void
@@ -192,12 +214,13 @@ enum store_how {
 };
 
 static enum store_rc
-store_run(struct store *st, enum store_how how, u_int32_t begin_flags,
+store_run_inside(struct store *st, enum store_how how, u_int32_t begin_flags,
     u_int32_t commit_flags, store_txn_fn fn, void *arg)
 {
 	DB_TXN		*txn = NULL;
 	enum store_rc	 verdict;
-	int		 rc = 0, try, reopened = 0, committing;
+	int		 rc = 0, try, reopened = 0, lock_reopened = 0;
+	int		 committing;
 
 	for (try = 0; try < STORE_RETRIES; try++) {
 		committing = 0;
@@ -240,7 +263,7 @@ store_run(struct store *st, enum store_how how, u_int32_t begin_flags,
 		 */
 		if (rc == DB_RUNRECOVERY ||
 		    (rc == DB_REP_HANDLE_DEAD && !committing)) {
-			if (reopened++ || store_reopen(st) != 0)
+			if (reopened++ || store_reopen(st, 0) != 0)
 				break;
 			continue;
 		}
@@ -252,13 +275,18 @@ store_run(struct store *st, enum store_how how, u_int32_t begin_flags,
 			return STORE_ERROR; /* the caller chose not to wait */
 		/*
 		 * A lock wait timed out: perhaps its holder died.  Opening
-		 * afresh finds out: DB_REGISTER sees the dead process, and
-		 * the open recovers the environment (or, replicated, runs
-		 * failchk), which frees its locks.
+		 * afresh, once, finds out: DB_REGISTER sees the dead process,
+		 * and the open recovers the environment, which frees its
+		 * locks.  Replicated, failchk frees them in place.
 		 */
-		if (rc == DB_LOCK_NOTGRANTED && !reopened) {
-			reopened++;
-			if (store_reopen(st) != 0)
+		if (rc == DB_LOCK_NOTGRANTED && store_repl_on()) {
+			if (store_failchk(st) == DB_RUNRECOVERY) {
+				if (reopened++ || store_reopen(st, 0) != 0)
+					break;
+				continue;
+			}
+		} else if (rc == DB_LOCK_NOTGRANTED && !lock_reopened++) {
+			if (store_reopen(st, DB_NOSYNC) != 0)
 				break;
 			continue;
 		}
@@ -278,6 +306,19 @@ store_run(struct store *st, enum store_how how, u_int32_t begin_flags,
 		st->failed = 1;
 	log_error("patgate: db: transaction failed: %s", db_strerror(rc));
 	return STORE_ERROR;
+}
+
+/* store_run_inside, counted in store_inside for the watchdog. */
+static enum store_rc
+store_run(struct store *st, enum store_how how, u_int32_t begin_flags,
+    u_int32_t commit_flags, store_txn_fn fn, void *arg)
+{
+	enum store_rc	 rc;
+
+	atomic_fetch_add(&store_inside, 1);
+	rc = store_run_inside(st, how, begin_flags, commit_flags, fn, arg);
+	atomic_fetch_sub(&store_inside, 1);
+	return rc;
 }
 
 enum store_rc
@@ -362,7 +403,8 @@ store_lockfd(struct store *st)
 
 /*
  * Take (on) or drop (off) the environment's own file lock.  Opening the
- * environment holds it: failchk reads the thread table while a
+ * environment holds it, and so does failchk where it runs (replicated):
+ * failchk reads the thread table while a
  * process that is opening may be reusing a dead process's slot in it,
  * and would take that slot for a thread that died in the library.  A lock
  * not had within STORE_LOCK_WAIT_MS is done without: better than hanging.
@@ -386,6 +428,26 @@ store_exclusive(struct store *st, int on)
 			return;
 		usleep(5000);
 	}
+}
+
+/*
+ * Replicated, failchk after a lock wait timed out.  Only with the file
+ * lock, and without waiting for it: whoever holds it is opening the
+ * environment (which checks for the dead itself) or running failchk
+ * already, so this process goes back to its retry instead of queueing
+ * behind them.
+ */
+static int
+store_failchk(struct store *st)
+{
+	int	 rc;
+
+	if (store_lockfd(st) == -1 ||
+	    flock(st->lockfd, LOCK_EX | LOCK_NB) == -1)
+		return 0;
+	rc = st->env->failchk(st->env, 0);
+	store_exclusive(st, 0);
+	return rc;
 }
 
 /* A new environment handle in st->env, set up as every open wants it. */
@@ -496,13 +558,14 @@ store_attach(struct store *st, int create, int recover)
 	}
 	store_exclusive(st, 1);
 	/*
-	 * failchk itself can crash on the lock table of a process killed in
-	 * the middle of changing it.  The marker outlives such a crash (the
-	 * file lock does not), and the next opener then leaves failchk out.
-	 * It stays through the cache fill too: an opener killed there leaves
-	 * most of the cache pinned, which failchk does not see (the pins are
-	 * held between calls, outside the library), and every later read
-	 * would fail for want of a buffer.
+	 * Replicated, failchk itself can crash on the lock table of a process
+	 * killed in the middle of changing it.  The marker outlives such a
+	 * crash (the file lock does not), and the next opener then leaves
+	 * failchk out (and is refused until patgate-repd recovers).  It stays
+	 * through the cache fill too: an opener killed there leaves most of
+	 * the cache pinned, which failchk does not see (the pins are held
+	 * between calls, outside the library).  Elsewhere DB_REGISTER alone
+	 * sees an opener that died, wherever it was, and recovery follows.
 	 */
 	snprintf(marker, sizeof(marker), "%s/%s", st->dir, STORE_OPENING_FILE);
 	if (access(marker, F_OK) == 0) {
@@ -533,9 +596,14 @@ store_attach(struct store *st, int create, int recover)
 	return 0;
 }
 
-/* Close every handle in st, ignoring errors: they may be stale. */
+/*
+ * Close every handle in st, ignoring errors: they may be stale.  With
+ * DB_NOSYNC a database's dirty pages stay in the shared cache for the
+ * next checkpoint (a reopen while others carry on) rather than be written
+ * now.
+ */
 static void
-store_detach(struct store *st)
+store_detach(struct store *st, u_int32_t close_flags)
 {
 	int	 i;
 
@@ -544,7 +612,7 @@ store_detach(struct store *st)
 	st->seq = NULL;
 	for (i = 0; i < DB__MAX; i++) {
 		if (st->db[i] != NULL)
-			(void)st->db[i]->close(st->db[i], 0);
+			(void)st->db[i]->close(st->db[i], close_flags);
 		st->db[i] = NULL;
 	}
 	if (st->env != NULL)
@@ -570,21 +638,21 @@ store_attach_any(struct store *st, int create)
 		return rc;
 	fprintf(stderr, "patgate: db: the environment cannot be opened (%s); "
 	    "running recovery\n", db_strerror(rc));
-	store_detach(st);
+	store_detach(st, 0);
 	return store_attach(st, create, 1);
 }
 
 static int
-store_reopen(struct store *st)
+store_reopen(struct store *st, u_int32_t close_flags)
 {
 	int	 rc;
 
-	store_detach(st);
+	store_detach(st, close_flags);
 	st->failed = 0;
 	if ((rc = store_attach_any(st, 0)) != 0) {
 		fprintf(stderr, "patgate: db: reopen failed: %s\n",
 		    db_strerror(rc));
-		store_detach(st);
+		store_detach(st, 0);
 		st->failed = 1;
 	}
 	return rc;
@@ -710,7 +778,7 @@ store_close(struct store *st)
 {
 	if (st == NULL)
 		return;
-	store_detach(st);
+	store_detach(st, 0);
 	store_epoch_close(st);
 	free(st->touched);
 	store_rate_close(st);
@@ -738,8 +806,11 @@ store_stall(const struct store *st)
 		return;
 	left.tv_sec = st->stall_ms / 1000;
 	left.tv_nsec = (long)(st->stall_ms % 1000) * 1000000L;
+	/* Asleep, not waiting on the environment. */
+	atomic_fetch_sub(&store_inside, 1);
 	while (nanosleep(&left, &left) == -1 && errno == EINTR)
 		continue;
+	atomic_fetch_add(&store_inside, 1);
 }
 
 void

@@ -109,6 +109,11 @@ enum store_rc store_read_txn(struct store *, store_txn_fn fn, void *arg);
 
 /* Grow the cache region to (nearly) its full size; under the open lock. */
 void	 store_cache_fill(struct store *);
+/*
+ * Have the regions this process opened been made afresh by another's
+ * recovery since?  store_recovered_under asks it inside transactions.
+ */
+int	 store_regions_replaced(void);
 /* Allocate the region files' pages on disk (room 0) or room past them. */
 void	 store_regions_allocate(const struct store *, off_t);
 /*

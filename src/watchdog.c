@@ -6,10 +6,10 @@
  * the caller's fire function), so that the next one to open the
  * environment recovers it.  Progress is this process's CPU time moving or
  * the store taking a step (a deadlock broken, a commit, a page of a list),
- * not the clock: slow work that moves is left alone.  Work that stopped
- * while another process recovered the environment is not waited for as
- * long: it waits on a mutex or condition variable in the old regions,
- * which no one will ever release.  And ticks are
+ * not the clock: slow work that moves is left alone.  A transaction that
+ * stopped while another process recovered the environment is not waited
+ * for as long: it waits on a mutex or condition variable in the old
+ * regions, which no one will ever release.  And ticks are
  * counted, not seconds: a process that stood still (SIGSTOP, a suspended
  * or paused machine) wakes to one tick however long the pause, so a pause
  * is not taken for a hang.
