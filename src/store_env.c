@@ -404,10 +404,10 @@ store_lockfd(struct store *st)
 /*
  * Take (on) or drop (off) the environment's own file lock.  Opening the
  * environment holds it, and so does failchk where it runs (replicated):
- * failchk reads the thread table while a
- * process that is opening may be reusing a dead process's slot in it,
- * and would take that slot for a thread that died in the library.  A lock
- * not had within STORE_LOCK_WAIT_MS is done without: better than hanging.
+ * failchk reads the thread table while a process that is opening may be
+ * reusing a dead process's slot in it, and would take that slot for a
+ * thread that died in the library.  A lock not had within
+ * STORE_LOCK_WAIT_MS is done without: better than hanging.
  */
 void
 store_exclusive(struct store *st, int on)

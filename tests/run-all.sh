@@ -159,7 +159,7 @@ if [ "${PATGATE_QUICK:-0}" != 1 ]; then
 				unexpected="$unexpected $r"
 			fi
 		done
-		[ -n "$expected" ] && echo "[asan] $(echo $expected | wc -w) expected reports (libfcgi's refused allocation, Berkeley DB failchk after kill -9)"
+		[ -n "$expected" ] && echo "[asan] $(echo $expected | wc -w) expected reports (libfcgi's refused allocation; Berkeley DB failchk after kill -9, replicated)"
 		if [ -z "$unexpected" ]; then
 			pass=$((pass + 1))
 			echo "[asan] no unexpected sanitizer report from any process ($(elapsed))"
