@@ -727,6 +727,12 @@ enum repl_gate store_repl_may_write(struct store *, char *master,
 /* May this site answer a check now (a replica: master heard lately)? */
 enum repl_gate store_repl_may_check(struct store *);
 /*
+ * How many of this process's commits since the last call went without
+ * the acknowledgement of a quorum of sites (0 when single); the count is
+ * cleared.  A write answered 2xx must have none: see route.c.
+ */
+unsigned store_unacked(struct store *);
+/*
  * patgate-repd: open the environment in dir (creating it; recovering as
  * the first registered process) as the replication listener, join or
  * create the group, and publish its state every STORE_REPL_POLL_MS (see
@@ -949,6 +955,11 @@ void	 response_invalid(struct response *, struct field_errors *errs);
 void	 response_busy(struct response *);
 /* 500 storage failure. */
 void	 response_storage_error(struct response *);
+/*
+ * 503 with Retry-After in place of whatever res held: a write committed at
+ * the master without a quorum's acknowledgement.
+ */
+void	 response_unacked(struct response *);
 /*
  * 503 with Retry-After: 1 for what replication refuses (gate, not
  * REPL_GO): a write at a replica names the master.

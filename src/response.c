@@ -152,6 +152,18 @@ response_replication(struct response *res, enum repl_gate gate,
 }
 
 void
+response_unacked(struct response *res)
+{
+	/* Whatever the handler answered (a new secret, say) is dropped. */
+	response_free(res);
+	response_init(res);
+	response_error(res, 503, "The master made the change, but a quorum "
+	    "of sites has not confirmed it; it may not survive the loss of "
+	    "the master. Try again shortly.");
+	response_header(res, "Retry-After", "1");
+}
+
+void
 response_storage_error(struct response *res)
 {
 	response_error(res, 500,

@@ -238,7 +238,7 @@ route_dispatch(struct app *app, struct request *req, struct response *res)
 	const char	*param = NULL;
 	char		 allow[64] = "", id[UUID_LEN + 2];
 	size_t		 paramlen = 0;
-	int		 found = 0;
+	int		 found = 0, writes;
 
 	c.app = app;
 	c.req = req;
@@ -278,9 +278,12 @@ route_dispatch(struct app *app, struct request *req, struct response *res)
 		c.param = id;
 	}
 	/* Every route but a GET or the check writes: at the master only. */
-	if (strcmp(hit->method, "GET") != 0 && strcmp(hit->method, "*") != 0 &&
-	    route_writable(&c) == -1)
+	writes = strcmp(hit->method, "GET") != 0 &&
+	    strcmp(hit->method, "*") != 0;
+	if (writes && route_writable(&c) == -1)
 		return;
+	if (writes)	/* count this request's commits only */
+		(void)store_unacked(app->store);
 	/*
 	 * Credentials before the body: an anonymous client learns nothing more.
 	 */
@@ -289,4 +292,10 @@ route_dispatch(struct app *app, struct request *req, struct response *res)
 	if (hit->cred == CRED_PAT && route_authenticate_pat(&c) == -1)
 		return;
 	hit->handler(&c);
+	/*
+	 * A write's 2xx promises that the loss of the master loses nothing
+	 * answered: not sent until a quorum of sites holds the change.
+	 */
+	if (writes && res->status < 300 && store_unacked(app->store) != 0)
+		response_unacked(res);
 }

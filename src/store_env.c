@@ -150,6 +150,12 @@ store_event(DB_ENV *env, u_int32_t event, void *info)
 	(void)info;
 	if (event == DB_EVENT_PANIC && st != NULL)
 		st->failed = 1;
+	/*
+	 * Raised in the committing thread, before its commit returns 0: the
+	 * quorum did not acknowledge the transaction within the ack timeout.
+	 */
+	if (event == DB_EVENT_REP_PERM_FAILED && st != NULL)
+		st->perm_failed = 1;
 }
 
 /* For failure checking: is the process that held a lock or mutex alive? */
@@ -236,8 +242,11 @@ store_run_inside(struct store *st, enum store_how how, u_int32_t begin_flags,
 			rc = fn(st, txn, arg, &verdict);
 			if (rc == 0 && verdict == STORE_OK) {
 				committing = 1;
+				st->perm_failed = 0;
 				if ((rc = txn->commit(txn,
 				    commit_flags)) == 0) {
+					if (st->perm_failed)
+						st->unacked++;
 					if (how == RUN_READS)
 						return STORE_OK;
 					st->commits++;

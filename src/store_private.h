@@ -74,6 +74,10 @@ struct store {
 	size_t		 rates_len;
 	/* shared: see store_repl.c; NULL: not yet */
 	struct store_repl_pub *repl;
+	/* a commit's quorum acknowledgement failed (store_event) */
+	int		 perm_failed;
+	/* commits without their acknowledgements since store_unacked */
+	unsigned	 unacked;
 };
 
 /* A transaction body: returns a Berkeley DB code; a verdict aborts it. */

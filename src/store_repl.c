@@ -211,6 +211,18 @@ store_repl_may_check(struct store *st)
 	}
 }
 
+unsigned
+store_unacked(struct store *st)
+{
+	unsigned	 n;
+
+	if (st == NULL)
+		return 0;
+	n = st->unacked;
+	st->unacked = 0;
+	return n;
+}
+
 /* ------------------------------------------------------------ patgate-repd */
 
 static volatile sig_atomic_t repd_panic;

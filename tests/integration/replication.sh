@@ -2,8 +2,10 @@
 # replication.sh: three sites in network namespaces of their own (made here,
 # addresses 10.201.0.1-3 on a bridge in a fourth, all torn down on exit),
 # each with its environment, patgate-repd, workers and lighttpd: the group
-# elects one master, a token made there passes a check at each replica, and
-# a write at a replica is a 503 naming the master.  Root only.
+# elects one master, a token made there passes a check at each replica, a
+# write at a replica is a 503 naming the master, a replica cut off fails
+# closed, a write no quorum acknowledged is a 503 and fresh workers at the
+# master write at once.  Root only.
 . "$(dirname "$0")/lib.sh"
 [ "$(id -u)" = 0 ] || skip_all "needs root (network namespaces)"
 command -v ip >/dev/null 2>&1 || skip_all "ip is not installed"
@@ -249,6 +251,74 @@ replica_cut_off_fails_closed() {
 	echo "# and served again $(( (t1 - t0) / 1000000 )) ms after it came back"
 }
 
+# create_at SITE NAME: a create of a token named NAME at SITE for alice.
+create_at() {
+	at "$1" POST /api/v1/user/api-tokens -H "Authorization: Bearer $ALICE" \
+		-H 'Content-Type: application/json' --data-binary "{\"name\":\"$2\",\"abilities\":[\"read\"]}"
+	[ "$STATUS" = 201 ] && remember_secret "$(printf '%s' "$BODY" | jq -r '.data.token // empty')"
+}
+
+# With both replicas cut off, the master cannot have a quorum hold a write:
+# a create there is 503 (after the 1 s acknowledgement timeout), never a
+# 201 the master's loss could undo; with the links back, 201 again.
+write_without_quorum_is_503() {
+	local r n t0 t1
+	find_master || { fail "no master and two replicas by health"; return; }
+	create_at "$MASTER" q-before
+	expect_eq "create at the master with the group whole" "$STATUS" 201
+	for r in $SITES; do [ "$r" != "$MASTER" ] && ip -n "$NS$r" link set eth0 down; done
+	t0=$(date +%s%N)
+	create_at "$MASTER" q-alone
+	t1=$(date +%s%N)
+	expect_eq "create at the master with no replica reachable" "$STATUS" 503
+	expect_eq "Retry-After" "$(grep -i '^Retry-After:' "$WORK/headers" | cut -d: -f2- | tr -d ' \r')" 1
+	expect_match "message" "$(printf '%s' "$BODY" | jq -r .message)" "quorum of sites has not confirmed"
+	expect_eq "no token in the refusal" "$(printf '%s' "$BODY" | jq -r '.data.token // empty')" ""
+	echo "# without a quorum the create was refused after $(( (t1 - t0) / 1000000 )) ms"
+	for r in $SITES; do [ "$r" != "$MASTER" ] && ip -n "$NS$r" link set eth0 up; done
+	t0=$(date +%s%N)
+	for n in $(seq 100); do
+		find_master >/dev/null 2>&1 && create_at "$MASTER" q-after
+		[ "$STATUS" = 201 ] && break
+		sleep 0.2
+	done
+	t1=$(date +%s%N)
+	expect_eq "create at the master once the links are back" "$STATUS" 201
+	echo "# and made again $(( (t1 - t0) / 1000000 )) ms after the links came back"
+}
+
+# restart_workers SITE: the site's workers stopped and two fresh ones started
+# on the same socket.
+restart_workers() {
+	local i=$1 p out old=
+	for p in $(ip netns pids "$NS$i"); do
+		[ "$(cat "/proc/$p/comm" 2>/dev/null)" = patgate.fcgi ] && old="$old $p"
+	done
+	[ -n "$old" ] || { fail "no worker found at site $i"; return 1; }
+	# shellcheck disable=SC2086
+	kill $old
+	for p in $old; do
+		for _ in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+	done
+	echo "# site $i: workers$old stopped"
+	out=$(site_run "$i" spawn-fcgi -s "$WORK/s$i/fcgi.sock" -M 0660 -F 2 -- "$FCGI" 2>&1) ||
+		{ fail "spawn-fcgi at site $i: $out"; return 1; }
+	SITE_PIDS="$SITE_PIDS $(printf '%s\n' "$out" | sed -n 's/.*PID: \([0-9]*\).*/\1/p' | tr '\n' ' ')"
+}
+
+# Fresh workers at the master: their first writes are acknowledged, not
+# 503 while their own connections to the replicas come up.
+fresh_master_workers_write() {
+	local n ok=0
+	find_master || { fail "no master and two replicas by health"; return; }
+	restart_workers "$MASTER" || return
+	for n in 1 2 3 4; do
+		create_at "$MASTER" "fresh-$n"
+		[ "$STATUS" = 201 ] && ok=$((ok + 1))
+	done
+	expect_eq "creates answered 201 of 4 by fresh workers" "$ok" 4
+}
+
 # find_master: by health, until one site says master and the others replica
 # (20 s at most); sets MASTER.  A replica back from a cut-off may have
 # called an election the others joined, so the master may have moved.
@@ -308,5 +378,7 @@ t_case "the group elects one master; health says master there, replica elsewhere
 t_case "a token made at the master passes a check at each replica" master_token_passes_at_replicas
 t_case "a create at a replica is 503 naming the master, and makes nothing" write_at_replica_names_master
 t_case "a replica cut off from its master refuses checks, and serves once back" replica_cut_off_fails_closed
+t_case "a write the master cannot have a quorum hold is 503, not 201" write_without_quorum_is_503
+t_case "the master's fresh workers: their first writes are 201" fresh_master_workers_write
 t_case "a replica's repd killed: 503 meanwhile, a replica again once restarted" repd_killed_and_restarted
 t_done
