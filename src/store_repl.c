@@ -282,7 +282,11 @@ store_repl_site(DB_ENV *env, const char *s, size_t len, u_int32_t which,
 
 /*
  * The group's shape on repd's handle: this site, the others as helpers to
- * join by, priority, quorum acknowledgements and the timeouts.  The site
+ * join by, priority, the acknowledgement policy and the timeouts.  A commit
+ * waits (up to the ack timeout) for every site it reached to apply it, and
+ * is durable once a quorum has: so a revoke's 200 comes after each
+ * reachable replica holds the revoke, and a write that no quorum holds
+ * raises DB_EVENT_REP_PERM_FAILED (503, route.c).  The site
  * whose host:port sorts first among all of them creates the group on its
  * first start.  Heartbeats every quarter of PATGATE_REPL_STALE (a second
  * at most), and a connection silent for two of them is broken: one still
@@ -316,7 +320,7 @@ store_repl_setup(DB_ENV *env)
 	repl.monitor_ms = 2 * (int64_t)beat / 1000;
 	if ((rc = env->rep_set_priority(env, (u_int32_t)repl.priority)) != 0 ||
 	    (rc = env->repmgr_set_ack_policy(env,
-	    DB_REPMGR_ACKS_QUORUM)) != 0 ||
+	    DB_REPMGR_ACKS_ALL_AVAILABLE)) != 0 ||
 	    (rc = env->rep_set_timeout(env, DB_REP_ACK_TIMEOUT,
 	    STORE_REPL_ACK_US)) != 0 ||
 	    (rc = env->rep_set_timeout(env, DB_REP_CONNECTION_RETRY,

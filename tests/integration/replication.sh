@@ -137,6 +137,13 @@ wait_health() {
 	return 1
 }
 
+# create_at SITE NAME: a create of a token named NAME at SITE for alice.
+create_at() {
+	at "$1" POST /api/v1/user/api-tokens -H "Authorization: Bearer $ALICE" \
+		-H 'Content-Type: application/json' --data-binary "{\"name\":\"$2\",\"abilities\":[\"read\"]}"
+	[ "$STATUS" = 201 ] && remember_secret "$(printf '%s' "$BODY" | jq -r '.data.token // empty')"
+}
+
 export PATGATE_RULES="$WORK/rules"
 printf 'GET /app/* read\n' >"$PATGATE_RULES"
 make_net
@@ -210,6 +217,50 @@ write_at_replica_names_master() {
 	expect_eq "tokens after the refused creates" "$after" "$before"
 }
 
+# A revoke at the master is refused at every replica once its 200 is
+# answered: the master waits for each site it reaches to apply it.  One
+# replica's repd (which applies and acknowledges there) is held stopped
+# for 0.4 s as the revoke commits, so the 200 must wait for it; a policy
+# content with a quorum would answer first and that replica would still
+# pass the token.  The checks come a second after the last pass, past
+# the second a worker keeps a record it read.
+revoke_reaches_replicas() {
+	local i n tok id t0 t1 slow= waited resume
+	create_at "$MASTER" revoked-soon
+	expect_eq "create at the master" "$STATUS" 201
+	tok=$(printf '%s' "$BODY" | jq -r '.data.token // empty')
+	id=$(printf '%s' "$BODY" | jq -r '.data.id // empty')
+	[ -n "$tok" ] && [ -n "$id" ] || return
+	for i in $SITES; do
+		for n in $(seq 50); do
+			at "$i" GET /api/v1/auth/check -H "Authorization: Bearer $tok" \
+				-H "X-Original-Method: GET" -H "X-Original-URI: /app/x"
+			[ "$STATUS" = 200 ] && break
+			sleep 0.1
+		done
+		expect_eq "check at site $i before the revoke" "$STATUS" 200
+		[ "$i" != "$MASTER" ] && slow=$i
+	done
+	sleep 1.1
+	kill -STOP "${REPD_PID[$slow]}"
+	(sleep 0.4; kill -CONT "${REPD_PID[$slow]}") &
+	resume=$!
+	t0=$(date +%s%N)
+	at "$MASTER" DELETE "/api/v1/user/api-tokens/$id" -H "Authorization: Bearer $ALICE"
+	t1=$(date +%s%N)
+	waited=$(( (t1 - t0) / 1000000 ))
+	expect_eq "revoke at the master" "$STATUS" 200
+	for i in $SITES; do
+		[ "$i" = "$MASTER" ] && continue
+		at "$i" GET /api/v1/auth/check -H "Authorization: Bearer $tok" \
+			-H "X-Original-Method: GET" -H "X-Original-URI: /app/x"
+		expect_eq "check at replica $i right after the revoke's 200" "$STATUS" 401
+	done
+	wait "$resume"
+	kill -CONT "${REPD_PID[$slow]}" 2>/dev/null
+	echo "# the revoke's 200 came $waited ms after it was sent, replica $slow held 400 ms"
+}
+
 # check SITE: a check of TOK at SITE; sets STATUS and BODY.
 check() {
 	at "$1" GET /api/v1/auth/check -H "Authorization: Bearer $TOK" \
@@ -249,13 +300,6 @@ replica_cut_off_fails_closed() {
 	t1=$(date +%s%N)
 	expect_eq "check at the replica once back" "$STATUS" 200
 	echo "# and served again $(( (t1 - t0) / 1000000 )) ms after it came back"
-}
-
-# create_at SITE NAME: a create of a token named NAME at SITE for alice.
-create_at() {
-	at "$1" POST /api/v1/user/api-tokens -H "Authorization: Bearer $ALICE" \
-		-H 'Content-Type: application/json' --data-binary "{\"name\":\"$2\",\"abilities\":[\"read\"]}"
-	[ "$STATUS" = 201 ] && remember_secret "$(printf '%s' "$BODY" | jq -r '.data.token // empty')"
 }
 
 # With both replicas cut off, the master cannot have a quorum hold a write:
@@ -377,6 +421,7 @@ repd_killed_and_restarted() {
 t_case "the group elects one master; health says master there, replica elsewhere" one_master_two_replicas
 t_case "a token made at the master passes a check at each replica" master_token_passes_at_replicas
 t_case "a create at a replica is 503 naming the master, and makes nothing" write_at_replica_names_master
+t_case "a revoke's 200 comes once every replica refuses the token" revoke_reaches_replicas
 t_case "a replica cut off from its master refuses checks, and serves once back" replica_cut_off_fails_closed
 t_case "a write the master cannot have a quorum hold is 503, not 201" write_without_quorum_is_503
 t_case "the master's fresh workers: their first writes are 201" fresh_master_workers_write
