@@ -8,7 +8,8 @@
 # services, which would take port 80 and, for the second of Apache and nginx,
 # fail the installation.
 # Chromium, its driver, Selenium and npm (for axe-core) are for the token
-# page's browser test, tests/integration/page.sh.
+# page's browser test, tests/integration/page.sh; HAProxy for the
+# replication recipe's test, tests/integration/replication.sh.
 set -eu
 PACKAGES="build-essential autoconf automake pkg-config
 	libfcgi-dev libfcgi-bin libjson-c-dev libargon2-dev libdb5.3-dev db5.3-util

@@ -388,6 +388,7 @@ store_repl_run(const char *dir, volatile sig_atomic_t *stop, char *err,
 	struct store	*st;
 	struct store_repl_pub *pub = NULL;
 	char		 master[STORE_REPL_ADDR];
+	char		 was_master[STORE_REPL_ADDR] = "";
 	enum repl_role	 role, was = REPL_UNKNOWN;
 	u_int32_t	 flags;
 	int		 rc, heard, started = 0;
@@ -476,13 +477,15 @@ store_repl_run(const char *dir, volatile sig_atomic_t *stop, char *err,
 		store_repl_publish(pub, role, master, !heard ? 0 :
 		    store_repl_now_ms() -
 		    (role == REPL_REPLICA ? repl.monitor_ms : 0));
-		if (role != was)
+		/* A new master is news even to a replica that stays one. */
+		if (role != was || strcmp(master, was_master) != 0)
 			fprintf(stderr,
 			    "patgate-repd: %s: role %s, master %s\n",
 			    repl.self, role == REPL_MASTER ? "master" :
 			    role == REPL_REPLICA ? "replica" : "unknown",
 			    master[0] != '\0' ? master : "unknown");
 		was = role;
+		snprintf(was_master, sizeof(was_master), "%s", master);
 		usleep(STORE_REPL_POLL_MS * 1000);
 	}
 	if (repd_panic) {
