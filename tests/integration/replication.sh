@@ -146,6 +146,33 @@ wait_health() {
 	return 1
 }
 
+# check_at SITE TOKEN: a guarded GET checked at SITE; sets STATUS and BODY.
+check_at() {
+	at "$1" GET /api/v1/auth/check -H "Authorization: Bearer $2" \
+		-H "X-Original-Method: GET" -H "X-Original-URI: /app/x"
+}
+
+# poll WANT TRIES COMMAND...: COMMAND (which sets STATUS) until STATUS is
+# WANT, at most TRIES times 0.1 s apart; false if it never was.  POLL_MS:
+# how long it took.
+poll() {
+	local want=$1 tries=$2 n t0
+	shift 2
+	t0=$(date +%s%N)
+	for n in $(seq "$tries"); do
+		"$@"
+		[ "$STATUS" = "$want" ] && break
+		sleep 0.1
+	done
+	POLL_MS=$(( ($(date +%s%N) - t0) / 1000000 ))
+	[ "$STATUS" = "$want" ]
+}
+
+# wait_pass SITE TOKEN: until TOKEN passes a check at SITE (5 s at most).
+wait_pass() {
+	poll 200 50 check_at "$1" "$2"
+}
+
 # create_at SITE NAME: a create of a token named NAME at SITE for alice.
 create_at() {
 	at "$1" POST /api/v1/user/api-tokens -H "Authorization: Bearer $ALICE" \
@@ -191,20 +218,14 @@ master_token_passes_at_replicas() {
 	t0=$(date +%s%N)
 	for i in $SITES; do
 		[ "$i" = "$MASTER" ] && continue
-		for n in $(seq 50); do
-			at "$i" GET /api/v1/auth/check -H "Authorization: Bearer $tok" \
-				-H "X-Original-Method: GET" -H "X-Original-URI: /app/x"
-			[ "$STATUS" = 200 ] && break
-			sleep 0.1
-		done
+		wait_pass "$i" "$tok"
 		expect_eq "check at replica $i" "$STATUS" 200
 	done
 	t1=$(date +%s%N)
 	echo "# the token passed at both replicas within $(( (t1 - t0) / 1000000 )) ms"
 	# A token nobody made is refused there as anywhere.
 	for i in $SITES; do
-		at "$i" GET /api/v1/auth/check -H "Authorization: Bearer ${tok%?}x" \
-			-H "X-Original-Method: GET" -H "X-Original-URI: /app/x"
+		check_at "$i" "${tok%?}x"
 		expect_eq "a damaged token at site $i" "$STATUS" 401
 	done
 }
@@ -241,12 +262,7 @@ revoke_reaches_replicas() {
 	id=$(printf '%s' "$BODY" | jq -r '.data.id // empty')
 	[ -n "$tok" ] && [ -n "$id" ] || return
 	for i in $SITES; do
-		for n in $(seq 50); do
-			at "$i" GET /api/v1/auth/check -H "Authorization: Bearer $tok" \
-				-H "X-Original-Method: GET" -H "X-Original-URI: /app/x"
-			[ "$STATUS" = 200 ] && break
-			sleep 0.1
-		done
+		wait_pass "$i" "$tok"
 		expect_eq "check at site $i before the revoke" "$STATUS" 200
 		[ "$i" != "$MASTER" ] && slow=$i
 	done
@@ -261,8 +277,7 @@ revoke_reaches_replicas() {
 	expect_eq "revoke at the master" "$STATUS" 200
 	for i in $SITES; do
 		[ "$i" = "$MASTER" ] && continue
-		at "$i" GET /api/v1/auth/check -H "Authorization: Bearer $tok" \
-			-H "X-Original-Method: GET" -H "X-Original-URI: /app/x"
+		check_at "$i" "$tok"
 		expect_eq "check at replica $i right after the revoke's 200" "$STATUS" 401
 	done
 	wait "$resume"
@@ -272,50 +287,42 @@ revoke_reaches_replicas() {
 
 # check SITE: a check of TOK at SITE; sets STATUS and BODY.
 check() {
-	at "$1" GET /api/v1/auth/check -H "Authorization: Bearer $TOK" \
-		-H "X-Original-Method: GET" -H "X-Original-URI: /app/x"
+	check_at "$1" "$TOK"
 }
 
 # A replica cut off (its link down) refuses checks within PATGATE_REPL_STALE
 # (5 s) and a little, and serves again once it is back.
 replica_cut_off_fails_closed() {
-	local r n t0 t1
+	local r
 	[ -n "${TOK:-}" ] || { fail "no token from the create case"; return; }
 	for r in $SITES; do [ "$r" != "$MASTER" ] && break; done
 	check "$r"
 	expect_eq "check at replica $r before" "$STATUS" 200
 	ip -n "$NS$r" link set eth0 down
-	t0=$(date +%s%N)
-	for n in $(seq 150); do
-		check "$r"
-		[ "$STATUS" = 503 ] && break
-		sleep 0.1
-	done
-	t1=$(date +%s%N)
+	poll 503 150 check "$r"
 	expect_eq "check at the cut-off replica" "$STATUS" 503
 	expect_eq "Retry-After" "$(grep -i '^Retry-After:' "$WORK/headers" | cut -d: -f2- | tr -d ' \r')" 1
-	echo "# the cut-off replica refused checks $(( (t1 - t0) / 1000000 )) ms after its link went down"
-	[ $(( (t1 - t0) / 1000000 )) -le 8000 ] || fail "refused only after $(( (t1 - t0) / 1000000 )) ms"
+	echo "# the cut-off replica refused checks $POLL_MS ms after its link went down"
+	[ "$POLL_MS" -le 8000 ] || fail "refused only after $POLL_MS ms"
 	# The others go on.
 	check "$MASTER"
 	expect_eq "check at the master meanwhile" "$STATUS" 200
 	ip -n "$NS$r" link set eth0 up
-	t0=$(date +%s%N)
-	for n in $(seq 300); do
-		check "$r"
-		[ "$STATUS" = 200 ] && break
-		sleep 0.1
-	done
-	t1=$(date +%s%N)
+	poll 200 300 check "$r"
 	expect_eq "check at the replica once back" "$STATUS" 200
-	echo "# and served again $(( (t1 - t0) / 1000000 )) ms after it came back"
+	echo "# and served again $POLL_MS ms after it came back"
 }
 
 # With both replicas cut off, the master cannot have a quorum hold a write:
 # a create there is 503 (after the 1 s acknowledgement timeout), never a
 # 201 the master's loss could undo; with the links back, 201 again.
+# create_at_master NAME: create_at wherever health now says master.
+create_at_master() {
+	find_master >/dev/null 2>&1 && create_at "$MASTER" "$1"
+}
+
 write_without_quorum_is_503() {
-	local r n t0 t1
+	local r t0 t1
 	find_master || { fail "no master and two replicas by health"; return; }
 	create_at "$MASTER" q-before
 	expect_eq "create at the master with the group whole" "$STATUS" 201
@@ -329,15 +336,9 @@ write_without_quorum_is_503() {
 	expect_eq "no token in the refusal" "$(printf '%s' "$BODY" | jq -r '.data.token // empty')" ""
 	echo "# without a quorum the create was refused after $(( (t1 - t0) / 1000000 )) ms"
 	for r in $SITES; do [ "$r" != "$MASTER" ] && ip -n "$NS$r" link set eth0 up; done
-	t0=$(date +%s%N)
-	for n in $(seq 100); do
-		find_master >/dev/null 2>&1 && create_at "$MASTER" q-after
-		[ "$STATUS" = 201 ] && break
-		sleep 0.2
-	done
-	t1=$(date +%s%N)
+	poll 201 200 create_at_master q-after
 	expect_eq "create at the master once the links are back" "$STATUS" 201
-	echo "# and made again $(( (t1 - t0) / 1000000 )) ms after the links came back"
+	echo "# and made again $POLL_MS ms after the links came back"
 }
 
 # restart_workers SITE: the site's workers stopped and two fresh ones started
@@ -400,31 +401,21 @@ find_master() {
 # (nothing published lately), and a new repd (failchk frees the dead one's
 # place as listener) makes the site a replica that passes checks again.
 repd_killed_and_restarted() {
-	local r n t0 t1
+	local r t0 t1
 	[ -n "${TOK:-}" ] || { fail "no token from the create case"; return; }
 	find_master || { fail "no master and two replicas by health"; return; }
 	for r in $SITES; do [ "$r" != "$MASTER" ] && break; done
 	kill -9 "${REPD_PID[$r]}"
 	wait "${REPD_PID[$r]}" 2>/dev/null
-	t0=$(date +%s%N)
-	for n in $(seq 100); do
-		at "$r" GET /api/v1/health
-		[ "$STATUS" = 503 ] && break
-		sleep 0.1
-	done
-	t1=$(date +%s%N)
+	poll 503 100 at "$r" GET /api/v1/health
 	expect_eq "health without repd" "$STATUS" 503
-	echo "# health said 503 $(( (t1 - t0) / 1000000 )) ms after repd was killed"
+	echo "# health said 503 $POLL_MS ms after repd was killed"
 	check "$r"
 	expect_eq "check without repd" "$STATUS" 503
 	start_repd "$r"
 	t0=$(date +%s%N)
 	wait_health "$r" replica || fail "health after the restart: $STATUS $BODY"
-	for n in $(seq 100); do
-		check "$r"
-		[ "$STATUS" = 200 ] && break
-		sleep 0.1
-	done
+	poll 200 100 check "$r"
 	t1=$(date +%s%N)
 	expect_eq "check after the restart" "$STATUS" 200
 	echo "# a replica again, passing checks, $(( (t1 - t0) / 1000000 )) ms after the restart"
@@ -527,8 +518,7 @@ verify_at() {
 		grep -qx "$id" "$WORK/unsure" 2>/dev/null && continue
 		want=200
 		grep -qx "$id" "$WORK/revoked" 2>/dev/null && want=401
-		at "$i" GET /api/v1/auth/check -H "Authorization: Bearer $tok" \
-			-H "X-Original-Method: GET" -H "X-Original-URI: /app/x"
+		check_at "$i" "$tok"
 		[ "$STATUS" = "$want" ] || { LOST=$((LOST + 1)); echo "# site $i: $id is $STATUS, want $want"; }
 	done <"$WORK/made"
 }
