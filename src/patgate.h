@@ -733,6 +733,19 @@ enum repl_gate store_repl_may_check(struct store *);
  */
 unsigned store_unacked(struct store *);
 /*
+ * Did a transaction of this process fail, since the last call, because
+ * the group's roles moved under it (a write at a site no longer master,
+ * handles a sync replaced, the site locked out while it syncs)?  The flag
+ * is cleared.  Such a failure changed nothing and is worth a retry: 503.
+ */
+int	 store_role_moved(struct store *);
+/*
+ * May a record read now be used again within its second (the memo)?  Not
+ * at a replica: records change there by replication, which no worker
+ * counts in the epoch.
+ */
+int	 store_repl_memo_ok(struct store *);
+/*
  * patgate-repd: open the environment in dir (creating it; recovering as
  * the first registered process) as the replication listener, join or
  * create the group, and publish its state every STORE_REPL_POLL_MS (see
@@ -960,6 +973,11 @@ void	 response_storage_error(struct response *);
  * the master without a quorum's acknowledgement.
  */
 void	 response_unacked(struct response *);
+/*
+ * 503 with Retry-After in place of a 500: the store failed because the
+ * group's roles moved (store_role_moved).
+ */
+void	 response_role_moved(struct response *);
 /*
  * 503 with Retry-After: 1 for what replication refuses (gate, not
  * REPL_GO): a write at a replica names the master.

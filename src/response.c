@@ -164,6 +164,16 @@ response_unacked(struct response *res)
 }
 
 void
+response_role_moved(struct response *res)
+{
+	response_free(res);
+	response_init(res);
+	response_error(res, 503, "The replication group is changing its "
+	    "master; nothing was changed. Try again shortly.");
+	response_header(res, "Retry-After", "1");
+}
+
+void
 response_storage_error(struct response *res)
 {
 	response_error(res, 500,

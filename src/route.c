@@ -230,8 +230,9 @@ route_each(route_each_fn fn, void *arg)
 	}
 }
 
-void
-route_dispatch(struct app *app, struct request *req, struct response *res)
+static void
+route_dispatch_inner(struct app *app, struct request *req,
+    struct response *res)
 {
 	struct ctx	 c;
 	const struct route *hit = NULL;
@@ -298,4 +299,18 @@ route_dispatch(struct app *app, struct request *req, struct response *res)
 	 */
 	if (writes && res->status < 300 && store_unacked(app->store) != 0)
 		response_unacked(res);
+}
+
+void
+route_dispatch(struct app *app, struct request *req, struct response *res)
+{
+	(void)store_role_moved(app->store);
+	route_dispatch_inner(app, req, res);
+	/*
+	 * A store that failed because the group's roles moved under the
+	 * request (a write refused at a former master, handles a sync
+	 * replaced) changed nothing: the client may try again.
+	 */
+	if (res->status == 500 && store_role_moved(app->store))
+		response_role_moved(res);
 }

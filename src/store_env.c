@@ -313,6 +313,14 @@ store_run_inside(struct store *st, enum store_how how, u_int32_t begin_flags,
 	}
 	if (rc == DB_RUNRECOVERY)
 		st->failed = 1;
+	/*
+	 * Refused writing at a site that stopped being master, handles a sync
+	 * replaced, a site locked out while it syncs: replicated, these come
+	 * from a role moving.
+	 */
+	if (store_repl_on() && (rc == EACCES || rc == DB_REP_HANDLE_DEAD ||
+	    rc == DB_REP_LOCKOUT || rc == DB_REP_UNAVAIL))
+		st->role_moved = 1;
 	log_error("patgate: db: transaction failed: %s", db_strerror(rc));
 	return STORE_ERROR;
 }
@@ -380,6 +388,12 @@ store_open_db(struct store *st, enum store_db i, int create)
 	}
 	st->db[i] = db;
 	return 0;
+}
+
+int
+store_db_open(struct store *st, enum store_db i)
+{
+	return store_open_db(st, i, 0);
 }
 
 static int
@@ -747,6 +761,8 @@ store_maintain(struct store *st)
 		return;
 	st->maintained_apart = 1;
 	store_maintain_now(st);
+	if (store_repl_on())
+		store_repl_nodelay(0);
 }
 
 enum store_rc
@@ -815,6 +831,7 @@ store_close(struct store *st)
 	free(st->touched);
 	store_rate_close(st);
 	store_repl_close(st);
+	store_uses_close(st);
 	if (st->lockfd >= 0)
 		(void)close(st->lockfd);
 	if (st->ckpfd >= 0)

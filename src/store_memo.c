@@ -129,7 +129,7 @@ store_memo_get(struct store *st, uint64_t n, time_t now, struct token_rec *t,
 		return 0;
 	/* Read before the record, so that a later increment undoes it. */
 	*epoch = __atomic_load_n(st->epoch, __ATOMIC_ACQUIRE);
-	if (st->memo == NULL)
+	if (st->memo == NULL || !store_repl_memo_ok(st))
 		return 0;
 	for (big = 0; big < 2; big++) {
 		m = store_memo_slot(st->memo, n, big, &buf);
@@ -167,7 +167,8 @@ store_memo_put(struct store *st, uint64_t n, uint64_t epoch, time_t now,
 	unsigned char	*to;
 	int		 big = len > STORE_MEMO_BYTES;
 
-	if (st->epoch == NULL || len > STORE_MEMO_BIG_BYTES || n == 0)
+	if (st->epoch == NULL || len > STORE_MEMO_BIG_BYTES || n == 0 ||
+	    !store_repl_memo_ok(st))
 		return;
 	if (st->memo == NULL &&
 	    (st->memo = calloc(1, sizeof(*st->memo))) == NULL)

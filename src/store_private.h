@@ -43,6 +43,14 @@ extern const char *const store_db_files[DB__MAX];
 
 struct store_memo;
 struct store_repl_pub;
+struct store_uses;
+
+/* A token's use seen at a replica, on its way to the master (store_uses.c). */
+struct store_use {
+	uint64_t	 n;
+	time_t		 at;
+	char		 addr[TOKEN_IP_MAX + 1];
+};
 
 struct store {
 	DB_ENV		*env;
@@ -78,6 +86,10 @@ struct store {
 	int		 perm_failed;
 	/* commits without their acknowledgements since store_unacked */
 	unsigned	 unacked;
+	/* a transaction failed as roles moved, since store_role_moved */
+	int		 role_moved;
+	/* shared: see store_uses.c; NULL: not yet */
+	struct store_uses *uses;
 };
 
 /* A transaction body: returns a Berkeley DB code; a verdict aborts it. */
@@ -126,6 +138,27 @@ void	 store_regions_allocate(const struct store *, off_t);
  */
 void	 store_regions_resident(const struct store *);
 
+/* Open database i of an existing store into st->db[i]: 0 or a code. */
+int	 store_db_open(struct store *, enum store_db i);
+
+/* ----------------------------------------------------------- store_uses.c */
+
+/* A worker at a replica: leave token n's use at at from addr for repd. */
+void	 store_uses_note(struct store *, uint64_t n, time_t at,
+	    const char *addr);
+void	 store_uses_close(struct store *);
+/* patgate-repd: map the environment's uses table in dir: 0 or -1. */
+int	 store_uses_start(const char *dir);
+/* patgate-repd: the uses channel's message handler (the master's). */
+void	 store_uses_dispatch(DB_ENV *, DB_CHANNEL *, DBT *msg, u_int32_t nmsg,
+	    u_int32_t flags);
+/*
+ * patgate-repd, each poll: a replica sends its workers' uses to the
+ * master; the master applies what it received (st: repd's own store).
+ */
+void	 store_uses_pump(struct store *, int master);
+void	 store_uses_stop(void);
+
 /* A new environment handle in st->env, set up as every open wants it. */
 int	 store_env_new(struct store *);
 /* Take (on) or drop (off) the environment's own file lock. */
@@ -135,6 +168,11 @@ void	 store_exclusive(struct store *, int on);
 
 /* Let go of the published state's map. */
 void	 store_repl_close(struct store *);
+/*
+ * TCP_NODELAY on this process's TCP sockets (Berkeley DB's replication
+ * connections), looked for at most once a second unless now is set.
+ */
+void	 store_repl_nodelay(int now);
 
 /* ------------------------------------------------------------ store_memo.c */
 
@@ -189,6 +227,14 @@ int	 store_live_check(struct store *, DB_TXN *,
 int	 store_live_upgrade(struct store *);
 
 /* ----------------------------------------------------------- store_tokens.c */
+
+/*
+ * In txn: token n was used at at from addr (a replica saw it): keep the
+ * later of that and what the record holds.  0 or a code; no such token
+ * is 0.
+ */
+int	 store_token_use_merge(struct store *, DB_TXN *, uint64_t n, time_t at,
+	    const char *addr);
 
 /* Where a read record is kept for later checks (store_memo.c). */
 struct token_keep {

@@ -9,11 +9,17 @@
  * role (a recovered environment has none, and would write unreplicated).
  */
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+
 #include <db.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,6 +34,8 @@
 #define STORE_REPL_POLL_MS	200	/* repd looks at the group this often */
 /* repd silent this long: role unknown */
 #define STORE_REPL_DEAD_MS	3000
+/* ... and a repd found alive is not asked after again for this long */
+#define STORE_REPL_ALIVE_MS	50
 #define STORE_REPL_ACK_US	1000000
 #define STORE_REPL_RETRY_US	1000000	/* connection and join retries */
 #define STORE_REPL_ELECT_RETRY_US 2000000
@@ -113,16 +121,25 @@ store_repl_close(struct store *st)
 	st->repl = NULL;
 }
 
-/* A consistent copy of what repd published: 0, or -1 when there is none. */
+/*
+ * A consistent copy of what repd published: 0, or -1 when there is none.
+ * On a busy machine repd may be descheduled in the middle of a write: a
+ * reader that finds it so, try after try, takes the last copy it read (its
+ * beat says how old it is, and the caller judges by that).
+ */
 static int
 store_repl_read(struct store *st, struct store_repl_pub *out)
 {
+	static struct store_repl_pub last;
+	static int	 have_last;
 	uint32_t	 s1, s2;
 	int		 i;
 
 	if (st->repl == NULL && (st->repl = store_repl_map(st->dir, 0)) == NULL)
 		return -1;
 	for (i = 0; i < 100; i++) {
+		if (i >= 10)
+			(void)sched_yield();
 		s1 = __atomic_load_n(&st->repl->seq, __ATOMIC_ACQUIRE);
 		if (s1 & 1)
 			continue;
@@ -131,10 +148,35 @@ store_repl_read(struct store *st, struct store_repl_pub *out)
 		s2 = __atomic_load_n(&st->repl->seq, __ATOMIC_RELAXED);
 		if (s1 == s2 && out->magic == STORE_REPL_MAGIC) {
 			out->master[sizeof(out->master) - 1] = '\0';
+			last = *out;
+			have_last = 1;
 			return 0;
 		}
 	}
-	return -1;
+	if (!have_last)
+		return -1;
+	*out = last;
+	return 0;
+}
+
+/*
+ * Is repd (pid) alive?  Asked of the kernel at most every
+ * STORE_REPL_ALIVE_MS for one pid: a check need not pay a system call to
+ * learn what the last one learned a moment ago.
+ */
+static int
+store_repl_alive(pid_t pid, int64_t now)
+{
+	static pid_t	 seen;
+	static int64_t	 seen_at;
+
+	if (pid == seen && now - seen_at < STORE_REPL_ALIVE_MS)
+		return 1;
+	if (kill(pid, 0) == -1 && errno != EPERM)
+		return 0;
+	seen = pid;
+	seen_at = now;
+	return 1;
 }
 
 void
@@ -151,7 +193,7 @@ store_repl_state(struct store *st, struct repl_state *rs)
 	rs->role = REPL_UNKNOWN;
 	if (st == NULL || store_repl_read(st, &pub) == -1 ||
 	    now - pub.beat_ms > STORE_REPL_DEAD_MS ||
-	    (kill(pub.pid, 0) == -1 && errno != EPERM))
+	    !store_repl_alive(pub.pid, now))
 		return;
 	if (pub.role == REPL_MASTER || pub.role == REPL_REPLICA)
 		rs->role = (enum repl_role)pub.role;
@@ -223,6 +265,70 @@ store_unacked(struct store *st)
 	return n;
 }
 
+/*
+ * Berkeley DB 5.3 leaves Nagle's algorithm on for the replication
+ * connections.  A site that sends a second small message (a commit's log
+ * record, an acknowledgement) before the first is acknowledged then holds
+ * it until the peer's delayed acknowledgement, 40 ms on Linux: every
+ * quorum write after the first in a burst waited for it.  The library
+ * makes its sockets on its own threads and says nothing of them, so this
+ * process's descriptors are looked over and every TCP socket among them
+ * gets TCP_NODELAY (again, on those that have it: it is idempotent).
+ */
+void
+store_repl_nodelay(int now)
+{
+	static int64_t	 last;
+	struct dirent	*de;
+	DIR		*d;
+	socklen_t	 len;
+	int		 fd, type, family, on = 1;
+	int64_t		 t = store_repl_now_ms();
+
+	if (!now && t - last < 1000)
+		return;
+	last = t;
+	if ((d = opendir("/proc/self/fd")) == NULL)
+		return;
+	while ((de = readdir(d)) != NULL) {
+		if ((fd = atoi(de->d_name)) <= 2 || fd == dirfd(d))
+			continue;
+		len = sizeof(type);
+		if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) == -1 ||
+		    type != SOCK_STREAM)
+			continue;
+		len = sizeof(family);
+		if (getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &family, &len) == -1 ||
+		    (family != AF_INET && family != AF_INET6))
+			continue;
+		(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
+	}
+	(void)closedir(d);
+}
+
+int
+store_role_moved(struct store *st)
+{
+	int	 moved;
+
+	if (st == NULL)
+		return 0;
+	moved = st->role_moved;
+	st->role_moved = 0;
+	return moved;
+}
+
+int
+store_repl_memo_ok(struct store *st)
+{
+	if (!store_repl_on())
+		return 1;
+	if (st->repl == NULL && (st->repl = store_repl_map(st->dir, 0)) == NULL)
+		return 0;
+	return __atomic_load_n(&st->repl->role, __ATOMIC_ACQUIRE) ==
+	    REPL_MASTER;
+}
+
 /* ------------------------------------------------------------ patgate-repd */
 
 static volatile sig_atomic_t repd_panic;
@@ -241,14 +347,19 @@ static void
 store_repl_publish(struct store_repl_pub *pub, enum repl_role role,
     const char *master, int64_t heard)
 {
-	__atomic_add_fetch(&pub->seq, 1, __ATOMIC_ACQ_REL);
-	pub->magic = STORE_REPL_MAGIC;
-	pub->pid = (int32_t)getpid();
-	pub->role = (int32_t)role;
-	pub->beat_ms = store_repl_now_ms();
+	struct store_repl_pub next;
+
+	/* Made aside, so that the odd count covers a copy and no more. */
+	memcpy(&next, pub, sizeof(next));
+	next.magic = STORE_REPL_MAGIC;
+	next.pid = (int32_t)getpid();
+	next.role = (int32_t)role;
+	next.beat_ms = store_repl_now_ms();
 	if (heard != 0)
-		pub->heard_ms = heard;
-	snprintf(pub->master, sizeof(pub->master), "%s", master);
+		next.heard_ms = heard;
+	snprintf(next.master, sizeof(next.master), "%s", master);
+	next.seq = __atomic_add_fetch(&pub->seq, 1, __ATOMIC_ACQ_REL);
+	memcpy(pub, &next, sizeof(next));
 	__atomic_add_fetch(&pub->seq, 1, __ATOMIC_RELEASE);
 }
 
@@ -290,7 +401,10 @@ store_repl_site(DB_ENV *env, const char *s, size_t len, u_int32_t which,
  * whose host:port sorts first among all of them creates the group on its
  * first start.  Heartbeats every quarter of PATGATE_REPL_STALE (a second
  * at most), and a connection silent for two of them is broken: one still
- * up proves the master heard from within that half of it.
+ * up proves the master heard from within that half of it.  No checkpoint
+ * delay: Berkeley DB's default has a master's checkpoint sleep 30 s before
+ * it logs its record, and the worker that runs it sleeps with it, inside
+ * the library, where it also holds off the site's step-down to replica.
  */
 static int
 store_repl_setup(DB_ENV *env)
@@ -330,7 +444,8 @@ store_repl_setup(DB_ENV *env)
 	    (rc = env->rep_set_timeout(env, DB_REP_HEARTBEAT_SEND,
 	    beat)) != 0 ||
 	    (rc = env->rep_set_timeout(env, DB_REP_HEARTBEAT_MONITOR,
-	    2 * beat)) != 0)
+	    2 * beat)) != 0 ||
+	    (rc = env->rep_set_timeout(env, DB_REP_CHECKPOINT_DELAY, 0)) != 0)
 		return rc;
 	return 0;
 }
@@ -381,6 +496,24 @@ store_repl_look(DB_ENV *env, char *master, size_t masterlen, int *heard)
 	return role;
 }
 
+/* A change of role or master, with the time, for the operator's log. */
+static void
+store_repl_log_role(enum repl_role role, const char *master)
+{
+	struct timespec	 ts;
+	struct tm	 tm;
+	char		 when[32];
+
+	(void)clock_gettime(CLOCK_REALTIME, &ts);
+	(void)gmtime_r(&ts.tv_sec, &tm);
+	(void)strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", &tm);
+	fprintf(stderr, "patgate-repd: %s.%03ldZ %s: role %s, master %s\n",
+	    when, ts.tv_nsec / 1000000, repl.self,
+	    role == REPL_MASTER ? "master" :
+	    role == REPL_REPLICA ? "replica" : "unknown",
+	    master[0] != '\0' ? master : "unknown");
+}
+
 int
 store_repl_run(const char *dir, volatile sig_atomic_t *stop, char *err,
     size_t errlen)
@@ -391,7 +524,7 @@ store_repl_run(const char *dir, volatile sig_atomic_t *stop, char *err,
 	char		 was_master[STORE_REPL_ADDR] = "";
 	enum repl_role	 role, was = REPL_UNKNOWN;
 	u_int32_t	 flags;
-	int		 rc, heard, started = 0;
+	int		 rc, heard, started = 0, i;
 
 	if (!store_repl_on()) {
 		snprintf(err, errlen, "PATGATE_REPL_SELF is not set");
@@ -419,7 +552,9 @@ store_repl_run(const char *dir, volatile sig_atomic_t *stop, char *err,
 	store_repl_publish(pub, REPL_UNKNOWN, "", 0);
 	if ((rc = store_env_new(st)) != 0 ||
 	    (rc = st->env->set_event_notify(st->env, store_repl_event)) != 0 ||
-	    (rc = store_repl_setup(st->env)) != 0) {
+	    (rc = store_repl_setup(st->env)) != 0 ||
+	    (rc = st->env->repmgr_msg_dispatch(st->env, store_uses_dispatch,
+	    0)) != 0) {
 		snprintf(err, errlen, "cannot set up replication: %s",
 		    db_strerror(rc));
 		rc = -1;
@@ -445,6 +580,9 @@ store_repl_run(const char *dir, volatile sig_atomic_t *stop, char *err,
 		rc = -1;
 		goto out;
 	}
+	if (store_uses_start(dir) == -1)
+		fprintf(stderr, "patgate-repd: cannot map %s's uses table: "
+		    "uses seen here will not reach the master\n", dir);
 	rc = 0;
 	while (!*stop && !repd_panic) {
 		if (!started) {
@@ -479,11 +617,10 @@ store_repl_run(const char *dir, volatile sig_atomic_t *stop, char *err,
 		    (role == REPL_REPLICA ? repl.monitor_ms : 0));
 		/* A new master is news even to a replica that stays one. */
 		if (role != was || strcmp(master, was_master) != 0)
-			fprintf(stderr,
-			    "patgate-repd: %s: role %s, master %s\n",
-			    repl.self, role == REPL_MASTER ? "master" :
-			    role == REPL_REPLICA ? "replica" : "unknown",
-			    master[0] != '\0' ? master : "unknown");
+			store_repl_log_role(role, master);
+		store_repl_nodelay(1);
+		if (role == REPL_MASTER || role == REPL_REPLICA)
+			store_uses_pump(st, role == REPL_MASTER);
 		was = role;
 		snprintf(was_master, sizeof(was_master), "%s", master);
 		usleep(STORE_REPL_POLL_MS * 1000);
@@ -493,10 +630,14 @@ store_repl_run(const char *dir, volatile sig_atomic_t *stop, char *err,
 		rc = -1;
 	}
 out:
+	store_uses_stop();
 	if (pub != NULL) {
 		store_repl_publish(pub, REPL_UNKNOWN, "", 0);
 		(void)munmap(pub, sizeof(*pub));
 	}
+	for (i = 0; i < DB__MAX; i++)	/* opened to apply replicas' uses */
+		if (st->db[i] != NULL)
+			(void)st->db[i]->close(st->db[i], 0);
 	if (st->env != NULL)
 		(void)st->env->close(st->env, 0);
 	if (st->lockfd >= 0)

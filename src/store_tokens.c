@@ -786,6 +786,30 @@ store_token_touch_txn(struct store *st, DB_TXN *txn, void *arg,
 	return store_token_write(st, txn, &t);
 }
 
+int
+store_token_use_merge(struct store *st, DB_TXN *txn, uint64_t n, time_t at,
+    const char *addr)
+{
+	struct token_rec t;
+	enum store_rc	 verdict = STORE_OK;
+	int		 rc, changed = 0;
+
+	rc = store_token_read(st, txn, n, &t, DB_RMW, NULL, &verdict);
+	if (rc != 0 || verdict != STORE_OK)
+		return rc;	/* a token deleted since is no matter */
+	if (at > t.last_used_at) {
+		t.last_used_at = at;
+		changed = 1;
+	}
+	/* An address seen later than the newest the record holds. */
+	if (store_addr_kept(addr) && (t.nips == 0 || at > t.ips[0].at ||
+	    (at == t.ips[0].at && strcmp(t.ips[0].ip, addr) != 0))) {
+		store_token_use_from(&t, addr, at);
+		changed = 1;
+	}
+	return changed ? store_token_write(st, txn, &t) : 0;
+}
+
 void
 store_token_touch(struct store *st, const struct token_rec *t,
     const char *rehash, const char *prefix, const char *addr, time_t now)
@@ -816,9 +840,18 @@ store_token_touch(struct store *st, const struct token_rec *t,
 	    now - seen->when < 60) ||
 	    (now >= t->last_used_at && now - t->last_used_at < 60)))
 		return;
-	/* A replica cannot write: its uses are not recorded (yet). */
-	if (store_repl_on() && store_repl_may_write(st, NULL, 0) != REPL_GO)
+	/*
+	 * A replica cannot write: patgate-repd carries the use to the master
+	 * (an old-cost hash or a first prefix waits for a use there).
+	 */
+	if (store_repl_on() && store_repl_may_write(st, NULL, 0) != REPL_GO) {
+		store_uses_note(st, t->number, now, addr);
+		if (seen != NULL) {
+			seen->n = t->number;
+			seen->when = now;
+		}
 		return;
+	}
 	if (store_txn(st, DB_TXN_NOWAIT, DB_TXN_NOSYNC, store_token_touch_txn,
 	    &q) == STORE_OK && seen != NULL) {
 		seen->n = t->number;

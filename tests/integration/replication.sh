@@ -106,7 +106,9 @@ wait_roles() {
 # start_site SITE: workers (spawn-fcgi) and lighttpd on 127.0.0.1:HPORT
 # inside the site's namespace.
 start_site() {
-	local i=$1 d="$WORK/s$i" out
+	# (d after i: the words of one local are expanded before it runs)
+	local i=$1
+	local d="$WORK/s$i" out
 	mkdir -p "$d/www"
 	rm -f "$d/fcgi.sock"	# left by workers killed with -9
 	out=$(site_run "$i" spawn-fcgi -s "$d/fcgi.sock" -M 0660 -F 2 -- "$FCGI" 2>&1) ||
@@ -230,6 +232,35 @@ master_token_passes_at_replicas() {
 	done
 }
 
+# A check at a replica, which cannot write, still reaches the token's
+# record: its last use and address arrive at the master (repd carries
+# them) and come back to every site with the write.
+replica_use_reaches_master() {
+	local i r= o= id tok
+	for i in $SITES; do
+		[ "$i" = "$MASTER" ] && continue
+		if [ -z "$r" ]; then r=$i; else o=$i; fi
+	done
+	create_at "$MASTER" used-at-a-replica
+	expect_eq "create at the master" "$STATUS" 201
+	tok=$(printf '%s' "$BODY" | jq -r '.data.token // empty')
+	id=$(printf '%s' "$BODY" | jq -r '.data.id // empty')
+	[ -n "$tok" ] && [ -n "$id" ] || return
+	wait_pass "$r" "$tok"
+	expect_eq "check at replica $r" "$STATUS" 200
+	used_at() {
+		at "$1" GET "/api/v1/user/api-tokens/$id" -H "Authorization: Bearer $ALICE"
+		[ "$(printf '%s' "$BODY" | jq -r '.data.last_used_at // empty')" != "" ] || STATUS=none
+	}
+	poll 200 50 used_at "$MASTER" ||
+		fail "the master's record has no last use 5 s after the check at replica $r: $BODY"
+	echo "# the use at replica $r reached the master's record within $POLL_MS ms"
+	expect_eq "the address the master's record holds" \
+		"$(printf '%s' "$BODY" | jq -r '.data.last_used_ips[0].ip // empty')" 127.0.0.1
+	poll 200 50 used_at "$o" ||
+		fail "replica $o's record has no last use 5 s after the master's: $BODY"
+}
+
 write_at_replica_names_master() {
 	local i before after
 	before=$(site_run "$MASTER" "$CLI" token list alice@example.com 2>/dev/null | grep -c .)
@@ -252,10 +283,11 @@ write_at_replica_names_master() {
 # replica's repd (which applies and acknowledges there) is held stopped
 # for 0.4 s as the revoke commits, so the 200 must wait for it; a policy
 # content with a quorum would answer first and that replica would still
-# pass the token.  The checks come a second after the last pass, past
-# the second a worker keeps a record it read.
+# pass the token.  The replicas' workers read the record again in the
+# second the revoke is answered in: a worker that kept a record it read
+# for the rest of that second would pass the token after the 200.
 revoke_reaches_replicas() {
-	local i n tok id t0 t1 slow= waited resume
+	local i n tok id t0 t1 slow= waited resume sec
 	create_at "$MASTER" revoked-soon
 	expect_eq "create at the master" "$STATUS" 201
 	tok=$(printf '%s' "$BODY" | jq -r '.data.token // empty')
@@ -266,7 +298,15 @@ revoke_reaches_replicas() {
 		expect_eq "check at site $i before the revoke" "$STATUS" 200
 		[ "$i" != "$MASTER" ] && slow=$i
 	done
-	sleep 1.1
+	# From the top of a second: checks (both workers, likely) and the
+	# revoke and the checks after it all fall within that second.
+	while [ $(( $(date +%s%N) / 1000000 % 1000 )) -gt 50 ]; do sleep 0.01; done
+	sec=$(date +%s)
+	for i in $SITES; do
+		[ "$i" = "$MASTER" ] && continue
+		for n in 1 2 3 4; do check_at "$i" "$tok"; done
+		expect_eq "check at replica $i just before the revoke" "$STATUS" 200
+	done
 	kill -STOP "${REPD_PID[$slow]}"
 	(sleep 0.4; kill -CONT "${REPD_PID[$slow]}") &
 	resume=$!
@@ -280,6 +320,7 @@ revoke_reaches_replicas() {
 		check_at "$i" "$tok"
 		expect_eq "check at replica $i right after the revoke's 200" "$STATUS" 401
 	done
+	[ "$(date +%s)" = "$sec" ] && echo "# the checks before and after the revoke fell in one second"
 	wait "$resume"
 	kill -CONT "${REPD_PID[$slow]}" 2>/dev/null
 	echo "# the revoke's 200 came $waited ms after it was sent, replica $slow held 400 ms"
@@ -574,6 +615,62 @@ master_killed() {
 	while read -r _ tok; do remember_secret "$tok"; done <"$WORK/made"
 }
 
+# The master cut off from the others (its link down) while a client keeps
+# writing to it directly: the others elect a master of their own; the cut
+# master can have no quorum hold a write, so it answers 503 (never 201, and
+# never 500 as its role moves under a write); back, it follows the new
+# master, and every create it answered 201 is there.
+master_cut_off() {
+	local m n i made=0 other= t0 id
+	find_master || { fail "no master and two replicas by health"; return; }
+	m=$MASTER
+	rm -f "$WORK/stop" "$WORK/cut-statuses" "$WORK/cut-made"
+	(
+		n=0
+		while [ ! -e "$WORK/stop" ]; do
+			n=$((n + 1))
+			at "$m" POST /api/v1/user/api-tokens -H "Authorization: Bearer $ALICE" \
+				-H 'Content-Type: application/json' \
+				--data-binary "{\"name\":\"cut$n\",\"abilities\":[\"read\"]}"
+			echo "$STATUS" >>"$WORK/cut-statuses"
+			[ "$STATUS" = 201 ] && printf '%s\n' "$BODY" | jq -r '.data.id' >>"$WORK/cut-made"
+			sleep 0.05
+		done
+	) &
+	local wpid=$!
+	sleep 1
+	ip -n "$NS$m" link set eth0 down
+	t0=$(date +%s%N)
+	for n in $(seq 100); do
+		for i in $SITES; do
+			[ "$i" = "$m" ] && continue
+			at "$i" GET /api/v1/health
+			[ "$(printf '%s' "$BODY" | jq -r .role 2>/dev/null)" = master ] && other=$i && break 2
+		done
+		sleep 0.1
+	done
+	[ -n "$other" ] || fail "the others elected no master in 10 s"
+	[ -n "$other" ] && echo "# site $other is master $(( ($(date +%s%N) - t0) / 1000000 )) ms after site $m was cut off"
+	sleep 2
+	ip -n "$NS$m" link set eth0 up
+	t0=$(date +%s%N)
+	wait_health "$m" replica || fail "site $m: health $STATUS $BODY, want replica once back"
+	echo "# site $m is a replica $(( ($(date +%s%N) - t0) / 1000000 )) ms after its link came back"
+	sleep 1
+	touch "$WORK/stop"
+	wait "$wpid"
+	echo "# statuses at the cut master: $(sort "$WORK/cut-statuses" | uniq -c | tr -s ' ' | tr '\n' ',')"
+	expect_eq "answers other than 201 and 503" \
+		"$(grep -cvxE '201|503' "$WORK/cut-statuses")" 0
+	find_master || { fail "no master and two replicas after the cut"; return; }
+	at "$MASTER" GET "/api/v1/user/api-tokens?state=all" -H "Authorization: Bearer $ALICE"
+	printf '%s' "$BODY" | jq -r '.data[].id' >"$WORK/listed" 2>/dev/null
+	while read -r id; do
+		grep -qx "$id" "$WORK/listed" || { made=$((made + 1)); echo "# $id was answered 201 and is gone"; }
+	done <"$WORK/cut-made"
+	expect_eq "creates answered 201 and lost" "$made" 0
+}
+
 # A backup taken at a replica (patgate backup) opens on its own as a
 # single site and holds what that replica lists.
 backup_at_replica() {
@@ -620,6 +717,7 @@ old_master_rejoins() {
 
 t_case "the group elects one master; health says master there, replica elsewhere" one_master_two_replicas
 t_case "a token made at the master passes a check at each replica" master_token_passes_at_replicas
+t_case "a use seen at a replica reaches the master's record, and every site's" replica_use_reaches_master
 t_case "a create at a replica is 503 naming the master, and makes nothing" write_at_replica_names_master
 t_case "a revoke's 200 comes once every replica refuses the token" revoke_reaches_replicas
 t_case "a replica cut off from its master refuses checks, and serves once back" replica_cut_off_fails_closed
@@ -629,5 +727,6 @@ t_case "a replica's repd killed: 503 meanwhile, a replica again once restarted" 
 t_case "through HAProxy a create reaches the master and checks any site" through_haproxy
 t_case "the master's site killed: a new master within 10 s, writes resume, nothing answered lost" master_killed
 t_case "the killed master, restarted, rejoins as a replica holding what the group holds" old_master_rejoins
+t_case "the master cut off: a new master, 503 at the cut one, and it follows once back" master_cut_off
 t_case "a backup taken at a replica opens as a store holding what the replica holds" backup_at_replica
 t_done
