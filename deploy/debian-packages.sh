@@ -17,7 +17,7 @@ PACKAGES="build-essential autoconf automake pkg-config
 	clang libclang-rt-14-dev wrk strace socat valgrind
 	apache2 libapache2-mod-fcgid nginx mandoc
 	chromium chromium-driver python3-selenium
-	msmtp python3-aiosmtpd"
+	msmtp python3-aiosmtpd haproxy iproute2"
 missing=
 for p in $PACKAGES; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' ||
