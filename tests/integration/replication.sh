@@ -9,6 +9,7 @@
 . "$(dirname "$0")/lib.sh"
 [ "$(id -u)" = 0 ] || skip_all "needs root (network namespaces)"
 command -v ip >/dev/null 2>&1 || skip_all "ip is not installed"
+command -v nsenter >/dev/null 2>&1 || skip_all "nsenter is not installed"
 need_programs haproxy
 # The failover case makes a few hundred tokens for one user.
 export PATGATE_MAX_TOKENS_PER_USER=100000
@@ -25,6 +26,24 @@ REPD_PIDS=
 declare -a REPD_PID
 SITE_PIDS=
 
+# in_ns NAME COMMAND...: COMMAND in network namespace NAME.  nsenter, not
+# `ip netns exec`, which remounts / and /sys and cannot in a chroot.
+in_ns() {
+	local n=$1
+	shift
+	nsenter --net="/run/netns/$n" "$@"
+}
+# nip NAME ARGS...: ip ARGS in namespace NAME (`ip -n` remounts too).
+nip() {
+	local n=$1
+	shift
+	in_ns "$n" ip "$@"
+}
+# ip netns add makes /run/netns a mount of its own when it is missing;
+# taken down again at the end when this script made it and left it empty.
+NETNS_MADE=
+[ -d /run/netns ] || NETNS_MADE=1
+
 repl_cleanup() {
 	local p i
 	# shellcheck disable=SC2086
@@ -34,6 +53,10 @@ repl_cleanup() {
 		kill -9 "$p" 2>/dev/null
 	done
 	for i in $SITES h; do ip netns del "$NS$i" 2>/dev/null; done
+	if [ -n "$NETNS_MADE" ] && [ -z "$(ls -A /run/netns 2>/dev/null)" ]; then
+		umount /run/netns 2>/dev/null
+		rmdir /run/netns 2>/dev/null
+	fi
 	cleanup
 }
 trap repl_cleanup EXIT
@@ -46,7 +69,7 @@ site_run() {
 	for j in $SITES; do
 		[ "$j" = "$i" ] || peers="$peers${peers:+,}$NET.$j:$RPORT"
 	done
-	${SITE_EXEC:-} ip netns exec "$NS$i" env PATGATE_DB="$WORK/s$i/db" \
+	${SITE_EXEC:-} nsenter --net="/run/netns/$NS$i" env PATGATE_DB="$WORK/s$i/db" \
 		PATGATE_REPL_SELF="$NET.$i:$RPORT" PATGATE_REPL_PEERS="$peers" \
 		PATGATE_REPL_STALE=5 "$@"
 }
@@ -56,17 +79,17 @@ make_net() {
 	local i
 	ip netns add "${NS}h" || { echo "Bail out! ip netns add failed"; exit 99; }
 	# HAProxy runs in h, on the bridge's own address and on h's loopback.
-	ip -n "${NS}h" link add br0 type bridge &&
-		ip -n "${NS}h" link set br0 up &&
-		ip -n "${NS}h" addr add "$NET.254/24" dev br0 &&
-		ip -n "${NS}h" link set lo up || { echo "Bail out! no bridge"; exit 99; }
+	nip "${NS}h" link add br0 type bridge &&
+		nip "${NS}h" link set br0 up &&
+		nip "${NS}h" addr add "$NET.254/24" dev br0 &&
+		nip "${NS}h" link set lo up || { echo "Bail out! no bridge"; exit 99; }
 	for i in $SITES; do
 		ip netns add "$NS$i" &&
-			ip -n "${NS}h" link add "p$i" type veth peer name eth0 netns "$NS$i" &&
-			ip -n "${NS}h" link set "p$i" master br0 up &&
-			ip -n "$NS$i" addr add "$NET.$i/24" dev eth0 &&
-			ip -n "$NS$i" link set eth0 up &&
-			ip -n "$NS$i" link set lo up ||
+			nip "${NS}h" link add "p$i" type veth peer name eth0 netns "$NS$i" &&
+			nip "${NS}h" link set "p$i" master br0 up &&
+			nip "$NS$i" addr add "$NET.$i/24" dev eth0 &&
+			nip "$NS$i" link set eth0 up &&
+			nip "$NS$i" link set lo up ||
 			{ echo "Bail out! cannot make site $i's namespace"; exit 99; }
 	done
 }
@@ -339,7 +362,7 @@ replica_cut_off_fails_closed() {
 	for r in $SITES; do [ "$r" != "$MASTER" ] && break; done
 	check "$r"
 	expect_eq "check at replica $r before" "$STATUS" 200
-	ip -n "$NS$r" link set eth0 down
+	nip "$NS$r" link set eth0 down
 	poll 503 150 check "$r"
 	expect_eq "check at the cut-off replica" "$STATUS" 503
 	expect_eq "Retry-After" "$(grep -i '^Retry-After:' "$WORK/headers" | cut -d: -f2- | tr -d ' \r')" 1
@@ -348,7 +371,7 @@ replica_cut_off_fails_closed() {
 	# The others go on.
 	check "$MASTER"
 	expect_eq "check at the master meanwhile" "$STATUS" 200
-	ip -n "$NS$r" link set eth0 up
+	nip "$NS$r" link set eth0 up
 	poll 200 300 check "$r"
 	expect_eq "check at the replica once back" "$STATUS" 200
 	echo "# and served again $POLL_MS ms after it came back"
@@ -367,7 +390,7 @@ write_without_quorum_is_503() {
 	find_master || { fail "no master and two replicas by health"; return; }
 	create_at "$MASTER" q-before
 	expect_eq "create at the master with the group whole" "$STATUS" 201
-	for r in $SITES; do [ "$r" != "$MASTER" ] && ip -n "$NS$r" link set eth0 down; done
+	for r in $SITES; do [ "$r" != "$MASTER" ] && nip "$NS$r" link set eth0 down; done
 	t0=$(date +%s%N)
 	create_at "$MASTER" q-alone
 	t1=$(date +%s%N)
@@ -376,7 +399,7 @@ write_without_quorum_is_503() {
 	expect_match "message" "$(printf '%s' "$BODY" | jq -r .message)" "quorum of sites has not confirmed"
 	expect_eq "no token in the refusal" "$(printf '%s' "$BODY" | jq -r '.data.token // empty')" ""
 	echo "# without a quorum the create was refused after $(( (t1 - t0) / 1000000 )) ms"
-	for r in $SITES; do [ "$r" != "$MASTER" ] && ip -n "$NS$r" link set eth0 up; done
+	for r in $SITES; do [ "$r" != "$MASTER" ] && nip "$NS$r" link set eth0 up; done
 	poll 201 200 create_at_master q-after
 	expect_eq "create at the master once the links are back" "$STATUS" 201
 	echo "# and made again $POLL_MS ms after the links came back"
@@ -469,7 +492,7 @@ start_haproxy() {
 	sed -e "s/@BIND@/127.0.0.1:$LBPORT/" -e "s/@SITE1@/$NET.1:$HPORT/" \
 		-e "s/@SITE2@/$NET.2:$HPORT/" -e "s/@SITE3@/$NET.3:$HPORT/" \
 		"$top_srcdir/deploy/haproxy/patgate.cfg" >"$WORK/haproxy.cfg"
-	ip netns exec "${NS}h" haproxy -db -f "$WORK/haproxy.cfg" >"$WORK/haproxy.out" 2>&1 &
+	in_ns "${NS}h" haproxy -db -f "$WORK/haproxy.cfg" >"$WORK/haproxy.out" 2>&1 &
 	HAPROXY_PID=$!
 }
 
@@ -477,7 +500,7 @@ start_haproxy() {
 lb() {
 	local m=$1 p=$2
 	shift 2
-	STATUS=$(ip netns exec "${NS}h" curl -sS --max-time 10 -o "$WORK/lbbody" \
+	STATUS=$(in_ns "${NS}h" curl -sS --max-time 10 -o "$WORK/lbbody" \
 		-w '%{http_code}' -X "$m" "$@" "http://127.0.0.1:$LBPORT$p" 2>/dev/null)
 	BODY=$(cat "$WORK/lbbody" 2>/dev/null)
 }
@@ -639,7 +662,7 @@ master_cut_off() {
 	) &
 	local wpid=$!
 	sleep 1
-	ip -n "$NS$m" link set eth0 down
+	nip "$NS$m" link set eth0 down
 	t0=$(date +%s%N)
 	for n in $(seq 100); do
 		for i in $SITES; do
@@ -652,7 +675,7 @@ master_cut_off() {
 	[ -n "$other" ] || fail "the others elected no master in 10 s"
 	[ -n "$other" ] && echo "# site $other is master $(( ($(date +%s%N) - t0) / 1000000 )) ms after site $m was cut off"
 	sleep 2
-	ip -n "$NS$m" link set eth0 up
+	nip "$NS$m" link set eth0 up
 	t0=$(date +%s%N)
 	wait_health "$m" replica || fail "site $m: health $STATUS $BODY, want replica once back"
 	echo "# site $m is a replica $(( ($(date +%s%N) - t0) / 1000000 )) ms after its link came back"
