@@ -298,10 +298,11 @@ store_repl_nodelay(int now)
 		    type != SOCK_STREAM)
 			continue;
 		len = sizeof(family);
-		if (getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &family, &len) == -1 ||
-		    (family != AF_INET && family != AF_INET6))
+		if (getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &family,
+		    &len) == -1 || (family != AF_INET && family != AF_INET6))
 			continue;
-		(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
+		(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on,
+		    sizeof(on));
 	}
 	(void)closedir(d);
 }

@@ -52,7 +52,7 @@ repl_cleanup() {
 		for i in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
 		kill -9 "$p" 2>/dev/null
 	done
-	for i in $SITES h; do ip netns del "$NS$i" 2>/dev/null; done
+	for i in $SITES 4 h; do ip netns del "$NS$i" 2>/dev/null; done
 	if [ -n "$NETNS_MADE" ] && [ -z "$(ls -A /run/netns 2>/dev/null)" ]; then
 		umount /run/netns 2>/dev/null
 		rmdir /run/netns 2>/dev/null
@@ -545,9 +545,18 @@ through_haproxy() {
 # $WORK/unsure), every status to $WORK/statuses with the times the request
 # was sent and answered.
 writer() {
-	local n=0 made=0 id tok sent
+	local n=0 made=0 id tok sent sess
 	while [ ! -e "$WORK/stop" ]; do
 		n=$((n + 1))
+		# A logout of the next of alice's spare sessions, while they last.
+		sess=$(sed -n "${n}p" "$WORK/spare-sessions")
+		if [ -n "$sess" ]; then
+			sent=$(date +%s%N)
+			lb POST /api/v1/auth/logout -d "" -H "Authorization: Bearer $sess"
+			echo "logout $STATUS $sent $(date +%s%N)" >>"$WORK/statuses"
+			if [ "$STATUS" = 200 ]; then echo "$sess" >>"$WORK/logged-out"
+			else echo "$sess" >>"$WORK/unsure"; fi
+		fi
 		sent=$(date +%s%N)
 		lb POST /api/v1/user/api-tokens -H "Authorization: Bearer $ALICE" \
 			-H 'Content-Type: application/json' \
@@ -570,10 +579,19 @@ writer() {
 
 # verify_at SITE: every answered create is among the tokens SITE lists and
 # passes a check there, every answered revoke is refused there (a token
-# whose revoke had no answer may be either); LOST counts the others.
+# whose revoke had no answer may be either), every session whose logout was
+# answered is refused there and every spare session never sent out still
+# works; LOST counts the others.
 verify_at() {
-	local i=$1 id tok want
+	local i=$1 id tok want sess
 	LOST=0
+	while read -r sess; do
+		want=200
+		grep -qxF "$sess" "$WORK/logged-out" 2>/dev/null && want=401
+		grep -qxF "$sess" "$WORK/unsure" 2>/dev/null && continue
+		at "$i" GET /api/user -H "Authorization: Bearer $sess"
+		[ "$STATUS" = "$want" ] || { LOST=$((LOST + 1)); echo "# site $i: a session is $STATUS, want $want"; }
+	done <"$WORK/spare-sessions"
 	at "$i" GET "/api/v1/user/api-tokens?state=all" -H "Authorization: Bearer $ALICE"
 	printf '%s' "$BODY" | jq -r '.data[].id' >"$WORK/listed" 2>/dev/null
 	while read -r id tok; do
@@ -587,29 +605,44 @@ verify_at() {
 	done <"$WORK/made"
 }
 
+# master_but SITE: until a site other than SITE says master by health (10 s
+# at most); sets OTHER to it, or empty.
+master_but() {
+	local n i
+	OTHER=
+	for n in $(seq 100); do
+		for i in $SITES; do
+			[ "$i" = "$1" ] && continue
+			at "$i" GET /api/v1/health
+			[ "$(printf '%s' "$BODY" | jq -r .role 2>/dev/null)" = master ] && OTHER=$i && return 0
+		done
+		sleep 0.1
+	done
+	return 1
+}
+
 # Every process of the master's site killed (-9) under a stream of creates
 # and revokes through HAProxy: a new master within 10 s, writes resume,
 # and nothing answered is lost.
 OLD_MASTER=
 master_killed() {
-	local t0 t1 n i kill_ns ok first made revoked
+	local t0 t1 n i kill_ns ok first made revoked sess
 	find_master || { fail "no master and two replicas by health"; return; }
 	OLD_MASTER=$MASTER
-	rm -f "$WORK/stop" "$WORK/made" "$WORK/revoked" "$WORK/unsure" "$WORK/statuses"
+	rm -f "$WORK/stop" "$WORK/made" "$WORK/revoked" "$WORK/unsure" "$WORK/statuses" \
+		"$WORK/logged-out" "$WORK/spare-sessions"
+	for n in $(seq 80); do
+		site_run "$MASTER" "$CLI" session new alice@example.com 2>>"$WORK/cli.err"
+	done >"$WORK/spare-sessions"
+	while read -r sess; do remember_secret "$sess"; done <"$WORK/spare-sessions"
+	[ "$(grep -c . "$WORK/spare-sessions")" = 80 ] || { fail "80 spare sessions: $(tail -n 2 "$WORK/cli.err")"; return; }
 	writer &
 	local wpid=$!
 	sleep 3
 	kill_ns=$(date +%s%N)
 	# shellcheck disable=SC2046
 	kill -9 $(ip netns pids "$NS$OLD_MASTER") 2>/dev/null
-	for n in $(seq 100); do
-		for i in $SITES; do
-			[ "$i" = "$OLD_MASTER" ] && continue
-			at "$i" GET /api/v1/health
-			[ "$(printf '%s' "$BODY" | jq -r .role 2>/dev/null)" = master ] && MASTER=$i && break 2
-		done
-		sleep 0.1
-	done
+	master_but "$OLD_MASTER" && MASTER=$OTHER
 	t1=$(date +%s%N)
 	[ "$MASTER" != "$OLD_MASTER" ] || { fail "no new master"; touch "$WORK/stop"; wait "$wpid"; return; }
 	echo "# site $MASTER is master $(( (t1 - kill_ns) / 1000000 )) ms after site $OLD_MASTER was killed"
@@ -628,7 +661,7 @@ master_killed() {
 	wait "$wpid"
 	made=$(wc -l <"$WORK/made")
 	revoked=$(wc -l <"$WORK/revoked" 2>/dev/null || echo 0)
-	echo "# answered: $made creates, $revoked revokes; statuses: $(awk '{ print $1 "=" $2 }' "$WORK/statuses" | sort | uniq -c | tr -s ' ' | tr '\n' ',')"
+	echo "# answered: $made creates, $revoked revokes, $(grep -c . "$WORK/logged-out" 2>/dev/null) logouts; statuses: $(awk '{ print $1 "=" $2 }' "$WORK/statuses" | sort | uniq -c | tr -s ' ' | tr '\n' ',')"
 	[ "$made" -gt 0 ] || fail "no create was answered"
 	for i in $SITES; do
 		[ "$i" = "$OLD_MASTER" ] && continue
@@ -664,14 +697,7 @@ master_cut_off() {
 	sleep 1
 	nip "$NS$m" link set eth0 down
 	t0=$(date +%s%N)
-	for n in $(seq 100); do
-		for i in $SITES; do
-			[ "$i" = "$m" ] && continue
-			at "$i" GET /api/v1/health
-			[ "$(printf '%s' "$BODY" | jq -r .role 2>/dev/null)" = master ] && other=$i && break 2
-		done
-		sleep 0.1
-	done
+	master_but "$m" && other=$OTHER
 	[ -n "$other" ] || fail "the others elected no master in 10 s"
 	[ -n "$other" ] && echo "# site $other is master $(( ($(date +%s%N) - t0) / 1000000 )) ms after site $m was cut off"
 	sleep 2
@@ -692,6 +718,37 @@ master_cut_off() {
 		grep -qx "$id" "$WORK/listed" || { made=$((made + 1)); echo "# $id was answered 201 and is gone"; }
 	done <"$WORK/cut-made"
 	expect_eq "creates answered 201 and lost" "$made" 0
+}
+
+# A fourth site, started with the three others as its peers (theirs left
+# as they are, as the README's "Adding a site" says), joins the group
+# through them, copies the master's data and serves checks; a token made
+# afterwards at the master reaches it.
+fourth_site_joins() {
+	local here there n tok
+	ip netns add "${NS}4" &&
+		nip "${NS}h" link add p4 type veth peer name eth0 netns "${NS}4" &&
+		nip "${NS}h" link set p4 master br0 up &&
+		nip "${NS}4" addr add "$NET.4/24" dev eth0 &&
+		nip "${NS}4" link set eth0 up &&
+		nip "${NS}4" link set lo up || { fail "no namespace for a fourth site"; return; }
+	find_master || { fail "no master and two replicas by health"; return; }
+	start_repd 4
+	start_site 4
+	wait_health 4 replica || { fail "site 4: health $STATUS $BODY, want replica"; return; }
+	for n in $(seq 50); do
+		here=$(site_run 4 "$CLI" token list alice@example.com 2>/dev/null | grep -c .)
+		there=$(site_run "$MASTER" "$CLI" token list alice@example.com 2>/dev/null | grep -c .)
+		[ "$here" = "$there" ] && break
+		sleep 0.2
+	done
+	expect_eq "tokens at the fourth site against the master" "$here" "$there"
+	create_at "$MASTER" after-the-fourth
+	expect_eq "create at the master" "$STATUS" 201
+	tok=$(printf '%s' "$BODY" | jq -r '.data.token // empty')
+	wait_pass 4 "$tok"
+	expect_eq "the new token checked at the fourth site" "$STATUS" 200
+	echo "# site 4 joined as a replica holding $here tokens, and passed a new one $POLL_MS ms after its 201"
 }
 
 # A backup taken at a replica (patgate backup) opens on its own as a
@@ -751,5 +808,6 @@ t_case "through HAProxy a create reaches the master and checks any site" through
 t_case "the master's site killed: a new master within 10 s, writes resume, nothing answered lost" master_killed
 t_case "the killed master, restarted, rejoins as a replica holding what the group holds" old_master_rejoins
 t_case "the master cut off: a new master, 503 at the cut one, and it follows once back" master_cut_off
+t_case "a fourth site joins through the others and holds what the group holds" fourth_site_joins
 t_case "a backup taken at a replica opens as a store holding what the replica holds" backup_at_replica
 t_done
