@@ -15,9 +15,7 @@
  * permission, no space) nothing is kept and every check reads the store.
  */
 #include <sys/mman.h>
-#include <sys/stat.h>
 
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -62,25 +60,10 @@ struct store_memo {
 void
 store_epoch_open(struct store *st)
 {
-	char		 path[4200];
-	struct stat	 sb;
 	void		*p;
-	int		 fd;
 
-	snprintf(path, sizeof(path), "%s/%s", st->dir, STORE_EPOCH_FILE);
-	if ((fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC,
-	    STORE_FILE_MODE)) == -1)
-		return;
-	if (fstat(fd, &sb) == -1 ||
-	    (sb.st_size < (off_t)sizeof(uint64_t) &&
-	    ftruncate(fd, sizeof(uint64_t)) == -1)) {
-		(void)close(fd);
-		return;
-	}
-	p = mmap(NULL, sizeof(uint64_t), PROT_READ | PROT_WRITE, MAP_SHARED, fd,
-	    0);
-	(void)close(fd);
-	if (p == MAP_FAILED)
+	if ((p = store_map_file(st->dir, STORE_EPOCH_FILE, sizeof(uint64_t),
+	    STORE_MAP_CREATE)) == NULL)
 		return;
 	st->epoch = p;
 	store_epoch_bump(st);

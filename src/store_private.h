@@ -121,6 +121,14 @@ enum store_rc store_read(struct store *, store_txn_fn fn, void *arg);
  */
 enum store_rc store_read_txn(struct store *, store_txn_fn fn, void *arg);
 
+/* ------------------------------------------------------- store_mapfile.c */
+
+#define STORE_MAP_CREATE	0x1	/* make and size it; implies write */
+#define STORE_MAP_WRITE		0x2
+/* Map size bytes of dir/name, shared: the map, or NULL (errno says). */
+void	*store_map_file(const char *dir, const char *name, size_t size,
+	    int flags);
+
 /* -------------------------------------------------------- store_resident.c */
 
 /* Grow the cache region to (nearly) its full size; under the open lock. */

@@ -13,9 +13,7 @@
  * Without the file (no permission, no space) each process counts alone.
  */
 #include <sys/mman.h>
-#include <sys/stat.h>
 
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,35 +36,18 @@ struct store_rate_slot {
 static int
 store_rate_open(struct store *st)
 {
-	char		 path[4200];
 	size_t		 len = STORE_RATE_SLOTS *
 	    sizeof(struct store_rate_slot);
-	struct stat	 sb;
-	void		*p = MAP_FAILED;
-	int		 fd;
+	void		*p;
 
-	snprintf(path, sizeof(path), "%s/%s", st->dir, STORE_RATE_FILE);
-	if ((fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC,
-	    STORE_FILE_MODE)) != -1) {
-		/*
-		 * Every process sizes it alike; a shorter one is from no build
-		 * of ours.
-		 */
-		if (fstat(fd, &sb) == 0 &&
-		    (sb.st_size == (off_t)len ||
-		    ftruncate(fd, (off_t)len) == 0))
-			p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED,
-			    fd, 0);
-		(void)close(fd);
-	}
-	if (p != MAP_FAILED) {
+	if ((p = store_map_file(st->dir, STORE_RATE_FILE, len,
+	    STORE_MAP_CREATE)) != NULL) {
 		st->rates = p;
 		st->rates_len = len;
 		return 0;
 	}
-	log_error(
-	    "patgate: %s cannot be mapped; rate limits are counted per process",
-	    path);
+	log_error("patgate: %s/%s cannot be mapped; rate limits are counted "
+	    "per process", st->dir, STORE_RATE_FILE);
 	if ((st->rates = calloc(STORE_RATE_SLOTS, sizeof(*st->rates))) == NULL)
 		return -1;
 	st->rates_len = 0;

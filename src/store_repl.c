@@ -18,7 +18,6 @@
 #include <db.h>
 #include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
@@ -88,29 +87,12 @@ store_repl_now_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* Map dir's STORE_REPL_FILE, made when create is set: the map or NULL. */
+/* Map dir's STORE_REPL_FILE, made (by repd) when create is set. */
 static struct store_repl_pub *
 store_repl_map(const char *dir, int create)
 {
-	char		 path[4200];
-	struct stat	 sb;
-	void		*p;
-	int		 fd;
-
-	snprintf(path, sizeof(path), "%s/%s", dir, STORE_REPL_FILE);
-	if ((fd = open(path, (create ? O_RDWR | O_CREAT : O_RDONLY) | O_CLOEXEC,
-	    STORE_FILE_MODE)) == -1)
-		return NULL;
-	if (fstat(fd, &sb) == -1 ||
-	    (sb.st_size < (off_t)sizeof(struct store_repl_pub) &&
-	    (!create || ftruncate(fd, sizeof(struct store_repl_pub)) == -1))) {
-		(void)close(fd);
-		return NULL;
-	}
-	p = mmap(NULL, sizeof(struct store_repl_pub),
-	    create ? PROT_READ | PROT_WRITE : PROT_READ, MAP_SHARED, fd, 0);
-	(void)close(fd);
-	return p == MAP_FAILED ? NULL : p;
+	return store_map_file(dir, STORE_REPL_FILE,
+	    sizeof(struct store_repl_pub), create ? STORE_MAP_CREATE : 0);
 }
 
 void

@@ -18,10 +18,8 @@
  * lost costs the record that use's precision, never a check.
  */
 #include <sys/mman.h>
-#include <sys/stat.h>
 
 #include <db.h>
-#include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -55,25 +53,8 @@ struct store_uses {
 static struct store_uses *
 store_uses_map(const char *dir, int create)
 {
-	char		 path[4200];
-	struct stat	 sb;
-	void		*p;
-	int		 fd;
-
-	snprintf(path, sizeof(path), "%s/%s", dir, STORE_USES_FILE);
-	if ((fd = open(path, O_RDWR | O_CLOEXEC | (create ? O_CREAT : 0),
-	    STORE_FILE_MODE)) == -1)
-		return NULL;
-	if (fstat(fd, &sb) == -1 ||
-	    (sb.st_size < (off_t)sizeof(struct store_uses) &&
-	    (!create || ftruncate(fd, sizeof(struct store_uses)) == -1))) {
-		(void)close(fd);
-		return NULL;
-	}
-	p = mmap(NULL, sizeof(struct store_uses), PROT_READ | PROT_WRITE,
-	    MAP_SHARED, fd, 0);
-	(void)close(fd);
-	return p == MAP_FAILED ? NULL : p;
+	return store_map_file(dir, STORE_USES_FILE, sizeof(struct store_uses),
+	    create ? STORE_MAP_CREATE : STORE_MAP_WRITE);
 }
 
 void
