@@ -22,6 +22,7 @@
 #include "store_private.h"
 
 #define STORE_RETRIES	100	/* deadlock retries of one transaction */
+#define STORE_OPEN_TRIES	20	/* of one database's open */
 #define STORE_LOCK_TIMEOUT_US	1000000	/* then look for a dead lock holder */
 #define STORE_LOG_FILE_MAX	(1024 * 1024)
 #define STORE_CHECKPOINT_COMMITS 1000
@@ -359,9 +360,9 @@ store_read(struct store *st, store_txn_fn fn, void *arg)
 	return store_run(st, RUN_PLAIN, 0, 0, fn, arg);
 }
 
-/* Open database i, creating it when create is set. */
+/* Open database i, creating it when create is set: one try. */
 static int
-store_open_db(struct store *st, enum store_db i, int create)
+store_open_db_once(struct store *st, enum store_db i, int create)
 {
 	DB		*db;
 	int		 rc;
@@ -390,6 +391,33 @@ store_open_db(struct store *st, enum store_db i, int create)
 	return 0;
 }
 
+/* A pause before another try at what lost a deadlock: 1-4 ms, growing. */
+static void
+store_open_backoff(int try)
+{
+	usleep((useconds_t)(1000 * (try < 3 ? try + 1 : 3) + rand() % 1000));
+}
+
+/*
+ * An open is a transaction too, and may lose a deadlock (at a master
+ * whose role is moving, say): tried again, as any other transaction is.
+ * A lock wait that timed out is not: its holder may be dead, and the
+ * caller's open reports it.
+ */
+static int
+store_open_db(struct store *st, enum store_db i, int create)
+{
+	int	 rc, try;
+
+	for (try = 0; try < STORE_OPEN_TRIES; try++) {
+		rc = store_open_db_once(st, i, create);
+		if (rc != DB_LOCK_DEADLOCK)
+			break;
+		store_open_backoff(try);
+	}
+	return rc;
+}
+
 int
 store_db_open(struct store *st, enum store_db i)
 {
@@ -401,14 +429,25 @@ store_open_seq(struct store *st, int create)
 {
 	static const char name[] = "token_number";
 	DBT		 key;
-	int		 rc;
 
-	if ((rc = db_sequence_create(&st->seq, st->db[DB_SEQ], 0)) != 0)
-		return rc;
-	if ((rc = st->seq->initial_value(st->seq, 1)) != 0)
-		return rc;
+	int		 rc, try;
+
 	store_dbt(&key, name, sizeof(name) - 1);
-	return st->seq->open(st->seq, NULL, &key, create ? DB_CREATE : 0);
+	for (try = 0; try < STORE_OPEN_TRIES; try++) {
+		if ((rc = db_sequence_create(&st->seq, st->db[DB_SEQ], 0)) != 0)
+			return rc;
+		if ((rc = st->seq->initial_value(st->seq, 1)) != 0 ||
+		    (rc = st->seq->open(st->seq, NULL, &key,
+		    create ? DB_CREATE : 0)) == 0)
+			return rc;
+		/* A sequence that failed to open is closed all the same. */
+		(void)st->seq->close(st->seq, 0);
+		st->seq = NULL;
+		if (rc != DB_LOCK_DEADLOCK)
+			break;
+		store_open_backoff(try);
+	}
+	return rc;
 }
 
 /* The environment's lock file, opened on first use: 0, or -1. */

@@ -90,7 +90,12 @@ store_cache_fill(struct store *st)
 	if (want == 0 || (pages = calloc(want, sizeof(*pages))) == NULL)
 		return;
 	store_regions_allocate(st, (off_t)(want * (STORE_FILL_PAGE + 128)));
-	if (st->env->memp_fcreate(st->env, &mf, 0) != 0) {
+	/*
+	 * Replicated, Berkeley DB refuses a file of no database (and says so
+	 * in the log): the region there grows as pages are first used.
+	 */
+	if (store_repl_on() ||
+	    st->env->memp_fcreate(st->env, &mf, 0) != 0) {
 		free(pages);
 		return;
 	}
