@@ -722,6 +722,43 @@ master_cut_off() {
 	expect_eq "creates answered 201 and lost" "$made" 0
 }
 
+# A create whose transaction is under way at the master as the master's
+# role moves (cut off, the others elect a master of their own, its link
+# back and it steps down): plain CGI with the test stall holds it 8 s
+# inside the transaction.  The step-down waits for it, so it commits at a
+# master no quorum follows any more: 503, never 500 or a 201, and the
+# token is nowhere in the group once the old master follows the new one.
+# (Run while the group is settled: just after a move, roles may move
+# again as a returning site calls an election.)
+write_across_role_move() {
+	local m other= body='{"name":"across the move","abilities":["read"]}' out status
+	find_master || { fail "no master and two replicas by health"; return; }
+	m=$MASTER
+	printf '%s' "$body" | site_run "$m" env GATEWAY_INTERFACE=CGI/1.1 REQUEST_METHOD=POST \
+		REQUEST_URI=/api/v1/user/api-tokens SERVER_PROTOCOL=HTTP/1.1 \
+		CONTENT_TYPE=application/json CONTENT_LENGTH=${#body} \
+		HTTP_AUTHORIZATION="Bearer $ALICE" REMOTE_ADDR=192.0.2.9 \
+		PATGATE_TEST_STALL_MS=8000 timeout 30 "$FCGI" >"$WORK/moved.out" 2>"$WORK/moved.err" &
+	local cpid=$!
+	sleep 1
+	nip "$NS$m" link set eth0 down
+	master_but "$m" && other=$OTHER
+	[ -n "$other" ] || fail "the others elected no master in 10 s"
+	nip "$NS$m" link set eth0 up
+	wait "$cpid"
+	out=$(tr -d '\r' <"$WORK/moved.out")
+	status=$(printf '%s\n' "$out" | sed -n 's/^Status: \([0-9]*\).*/\1/p')
+	echo "# the create across the move: $status $(printf '%s\n' "$out" | sed '1,/^$/d' | head -c 300)"
+	sed 's/^/# stderr: /' "$WORK/moved.err" | head -n 5
+	expect_eq "the create's status" "$status" 503
+	printf '%s\n' "$out" | grep -qx 'Retry-After: [0-9]*' || fail "no Retry-After with the 503"
+	wait_health "$m" replica || fail "site $m: health $STATUS $BODY, want replica once back"
+	find_master || { fail "no master and two replicas after the move"; return; }
+	at "$MASTER" GET "/api/v1/user/api-tokens?state=all" -H "Authorization: Bearer $ALICE"
+	expect_eq "tokens named as the create across the move" \
+		"$(printf '%s' "$BODY" | jq '[.data[] | select(.name == "across the move")] | length')" 0
+}
+
 # A fourth site, started with the three others as its peers (theirs left
 # as they are, as the README's "Adding a site" says), joins the group
 # through them, copies the master's data and serves checks; a token made
@@ -805,6 +842,7 @@ t_case "a revoke's 200 comes once every replica refuses the token" revoke_reache
 t_case "a replica cut off from its master refuses checks, and serves once back" replica_cut_off_fails_closed
 t_case "a write the master cannot have a quorum hold is 503, not 201" write_without_quorum_is_503
 t_case "the master's fresh workers: their first writes are 201" fresh_master_workers_write
+t_case "a create under way as the master's role moves is 503 and makes nothing" write_across_role_move
 t_case "a replica's repd killed: 503 meanwhile, a replica again once restarted" repd_killed_and_restarted
 t_case "through HAProxy a create reaches the master and checks any site" through_haproxy
 t_case "the master's site killed: a new master within 10 s, writes resume, nothing answered lost" master_killed
