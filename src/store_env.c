@@ -23,6 +23,8 @@
 
 #define STORE_RETRIES	100	/* deadlock retries of one transaction */
 #define STORE_OPEN_TRIES	20	/* of one database's open */
+/* store_attach's own code, outside Berkeley DB's range */
+#define STORE_ENV_REPLICATED	(-31900)
 #define STORE_LOCK_TIMEOUT_US	1000000	/* then look for a dead lock holder */
 #define STORE_LOG_FILE_MAX	(1024 * 1024)
 #define STORE_CHECKPOINT_COMMITS 1000
@@ -581,6 +583,16 @@ store_env_open(struct store *st, u_int32_t flags, int recover)
 	return st->env->open(st->env, st->dir, flags, STORE_FILE_MODE);
 }
 
+/* Were the environment's regions made with replication? */
+static int
+store_env_replicated(struct store *st)
+{
+	u_int32_t	 flags;
+
+	return st->env->get_open_flags(st->env, &flags) == 0 &&
+	    (flags & DB_INIT_REP) != 0;
+}
+
 /*
  * Open the environment and every database of st->dir into st, running
  * recovery first when recover is set.  Returns 0 or a Berkeley DB error;
@@ -638,6 +650,13 @@ store_attach(struct store *st, int create, int recover)
 	    STORE_FILE_MODE)) >= 0)
 		(void)close(fd);
 	rc = store_env_open(st, flags, recover);
+	/*
+	 * Joined without replication, regions a replication site made stay
+	 * a replica's (or a master's without its repd), and Berkeley DB
+	 * refuses every write: said here, once, rather than as a 500 on each.
+	 */
+	if (rc == 0 && !store_repl_on() && store_env_replicated(st))
+		rc = STORE_ENV_REPLICATED;
 	if (rc == 0) {
 		store_region_note(st);
 		store_cache_fill(st);
@@ -844,9 +863,15 @@ store_open(const char *dir, int create, struct store **out, char *err,
 	snprintf(st->dir, sizeof(st->dir), "%s", dir);
 	st->lockfd = -1;
 	st->ckpfd = -1;
-	if ((rc = store_attach_any(st, create)) != 0) {
+	if ((rc = store_attach_any(st, create)) == STORE_ENV_REPLICATED)
+		snprintf(err, errlen, "the database in %s is a replication "
+		    "site's: set its PATGATE_REPL_* settings, or, to use it "
+		    "alone, stop every process of that site and run "
+		    "db5.3_recover -h %s", dir, dir);
+	else if (rc != 0)
 		snprintf(err, errlen, "cannot open the database in %s: %s", dir,
 		    db_strerror(rc));
+	if (rc != 0) {
 		store_close(st);
 		return rc == ENOENT ? STORE_NOTFOUND : STORE_ERROR;
 	}
