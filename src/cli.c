@@ -69,6 +69,10 @@ static const struct cli_command commands[] = {
 	{ { "backup", NULL }, { "DIR" },
 	  { "a consistent copy of the database, while it serves" },
 	  { NULL }, 1, 1, cmd_backup },
+	{ { "site", "remove" }, { "HOST:PORT" },
+	  { "take a site out of the replication group\n"
+	    "(run at a site of the group that stays)" },
+	  { NULL }, 1, 1, cmd_site_remove },
 	{ { "check", NULL }, { "" },
 	  { "verify the database files and their indexes" },
 	  { NULL }, 0, 0, cmd_check },

@@ -81,6 +81,7 @@ int	 cmd_verify(struct cli *);
 int	 cmd_init(struct cli *);
 int	 cmd_prune(struct cli *);
 int	 cmd_backup(struct cli *);
+int	 cmd_site_remove(struct cli *);
 int	 cmd_check(struct cli *);
 int	 cmd_notify(struct cli *);
 

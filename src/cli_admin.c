@@ -106,6 +106,22 @@ cmd_backup(struct cli *c)
 	return 0;
 }
 
+int
+cmd_site_remove(struct cli *c)
+{
+	char	 err[512];
+
+	if (cli_open(c, 0) == -1)
+		return 1;
+	if (store_repl_remove(c->store, c->argv[0], err, sizeof(err)) == -1) {
+		fprintf(stderr, "patgate: %s\n", err);
+		return 1;
+	}
+	fprintf(stderr, "patgate: %s is no longer in the group\n",
+	    c->argv[0]);
+	return 0;
+}
+
 static void
 cli_problem(const char *line, void *arg)
 {

@@ -746,6 +746,14 @@ int	 store_role_moved(struct store *);
  */
 int	 store_repl_memo_ok(struct store *);
 /*
+ * Take the site host:port out of the group's membership, so that it no
+ * longer counts toward elections and quorums (DB_SITE->remove, from this
+ * process as a subordinate of repd; at a replica the master is asked and
+ * answers).  0, or -1 with err.
+ */
+int	 store_repl_remove(struct store *, const char *hostport, char *err,
+	    size_t errlen);
+/*
  * patgate-repd: open the environment in dir (creating it; recovering as
  * the first registered process) as the replication listener, join or
  * create the group, and publish its state every STORE_REPL_POLL_MS (see

@@ -40,6 +40,8 @@
 #define STORE_REPL_ELECT_RETRY_US 2000000
 #define STORE_REPL_THREADS	3	/* repd's message threads */
 #define STORE_REPL_ADDR		272
+#define STORE_REPL_REMOVE_TRIES	40	/* a removal asked of the master */
+#define STORE_REPL_REMOVE_PAUSE_MS 250
 
 /* The published state: written by repd alone, read by every worker. */
 struct store_repl_pub {
@@ -372,6 +374,72 @@ store_repl_site(DB_ENV *env, const char *s, size_t len, u_int32_t which,
 		rc = site->set_config(site, DB_GROUP_CREATOR, 1);
 	(void)site->close(site);
 	return rc;
+}
+
+int
+store_repl_remove(struct store *st, const char *hostport, char *err,
+    size_t errlen)
+{
+	struct repl_state rs;
+	DB_SITE		*site;
+	char		 host[STORE_REPL_ADDR];
+	size_t		 hostlen;
+	unsigned	 port;
+	int		 rc, try;
+
+	if (!store_repl_on()) {
+		snprintf(err, errlen, "PATGATE_REPL_SELF is not set");
+		return -1;
+	}
+	if (config_hostport(hostport, strlen(hostport), &hostlen,
+	    &port) == -1 || hostlen >= sizeof(host)) {
+		snprintf(err, errlen, "%s is not HOST:PORT", hostport);
+		return -1;
+	}
+	memcpy(host, hostport, hostlen);
+	host[hostlen] = '\0';
+	/*
+	 * The membership is replicated state, changed by the master alone;
+	 * Replication Manager must run in this process to reach it.  With
+	 * repd the listener, starting it makes this process a subordinate.
+	 */
+	rc = st->env->repmgr_start(st->env, 1, DB_REP_CLIENT);
+	if (rc != 0 && rc != DB_REP_IGNORE) {
+		snprintf(err, errlen, "cannot start replication here: %s",
+		    db_strerror(rc));
+		return -1;
+	}
+	store_repl_state(st, &rs);
+	if (strcmp(rs.master, hostport) == 0) {
+		snprintf(err, errlen, "%s is the master: it cannot be removed "
+		    "(stop its patgate-repd, and the others elect another)",
+		    hostport);
+		return -1;
+	}
+	/*
+	 * A replica asks the master over a connection this process has only
+	 * begun to make: unavailable at first, so asked again for a while.
+	 */
+	for (try = 0; try < STORE_REPL_REMOVE_TRIES; try++) {
+		if ((rc = st->env->repmgr_site(st->env, host, port, &site,
+		    0)) != 0)
+			break;
+		/* remove closes site, whatever it returns */
+		if ((rc = site->remove(site)) != DB_REP_UNAVAIL)
+			break;
+		usleep(STORE_REPL_REMOVE_PAUSE_MS * 1000);
+	}
+	if (rc == DB_REP_UNAVAIL) {
+		snprintf(err, errlen, "%s was not removed: no master answered, "
+		    "or too few sites acknowledged the change", hostport);
+		return -1;
+	}
+	if (rc != 0) {
+		snprintf(err, errlen, "%s was not removed: %s", hostport,
+		    db_strerror(rc));
+		return -1;
+	}
+	return 0;
 }
 
 /*
