@@ -62,13 +62,18 @@ repl_cleanup() {
 trap repl_cleanup EXIT
 
 # site_run SITE COMMAND...: run COMMAND in SITE's namespace with its settings
-# (with SITE_EXEC=exec, in place of the shell).
+# (with SITE_EXEC=exec, in place of the shell; with REPL_OFF set, without
+# the PATGATE_REPL_* ones).
 site_run() {
 	local i=$1 peers= j
 	shift
 	for j in $SITES; do
 		[ "$j" = "$i" ] || peers="$peers${peers:+,}$NET.$j:$RPORT"
 	done
+	if [ -n "${REPL_OFF:-}" ]; then	# the site on its own
+		${SITE_EXEC:-} nsenter --net="/run/netns/$NS$i" env PATGATE_DB="$WORK/s$i/db" "$@"
+		return
+	fi
 	${SITE_EXEC:-} nsenter --net="/run/netns/$NS$i" env PATGATE_DB="$WORK/s$i/db" \
 		PATGATE_REPL_SELF="$NET.$i:$RPORT" PATGATE_REPL_PEERS="$peers" \
 		PATGATE_REPL_STALE=5 "$@"
@@ -790,6 +795,36 @@ fourth_site_joins() {
 	echo "# site 4 joined as a replica holding $here tokens, and passed a new one $POLL_MS ms after its 201"
 }
 
+# The fourth site stopped for good and taken out of the membership with
+# `patgate site remove` at a replica.  An election needs a majority of the
+# sites the group counts: with site 4 counted (four, one of them down),
+# the two replicas cut off from their master are two of four and elect
+# no one; once it is removed they are two of three, and elect a master.
+removed_site_no_longer_counts() {
+	local m keep= i t0
+	find_master || { fail "no master and two replicas by health"; return; }
+	m=$MASTER
+	# shellcheck disable=SC2046
+	kill -9 $(ip netns pids "${NS}4") 2>/dev/null
+	for i in $SITES; do [ "$i" != "$m" ] && keep=$i; done
+	nip "$NS$m" link set eth0 down
+	master_but "$m" && fail "site $OTHER became master, two of four"
+	nip "$NS$m" link set eth0 up
+	find_master || { fail "no master and two replicas once the link is back"; return; }
+	site_run "$keep" "$CLI" site remove "$NET.4:$RPORT" >/dev/null 2>"$WORK/remove.err" ||
+		fail "patgate site remove at replica $keep: exit $?: $(tail -n 3 "$WORK/remove.err")"
+	site_run "$keep" "$CLI" site remove "$NET.$MASTER:$RPORT" >/dev/null 2>>"$WORK/cli.err" &&
+		fail "the master was removed"
+	m=$MASTER
+	nip "$NS$m" link set eth0 down
+	t0=$(date +%s%N)
+	master_but "$m" || fail "no master elected, two of three"
+	echo "# with site 4 removed, site ${OTHER:-none} was master $(( ($(date +%s%N) - t0) / 1000000 )) ms after site $m was cut off"
+	nip "$NS$m" link set eth0 up
+	wait_health "$m" replica || fail "site $m: health $STATUS $BODY, want replica once back"
+	find_master || fail "no master and two replicas at the end"
+}
+
 # A backup taken at a replica (patgate backup) opens on its own as a
 # single site and holds what that replica lists.
 backup_at_replica() {
@@ -834,6 +869,50 @@ old_master_rejoins() {
 	echo "# site $o rejoined as a replica holding $here tokens, as the master does"
 }
 
+# A majority lost for good: every process of the master's site and of a
+# replica's killed (-9).  The survivor can elect no master: a create there
+# is 503 and, once it has heard no master for PATGATE_REPL_STALE, so is a
+# check.  The README's way out: stop it and start it as a single site
+# (PATGATE_REPL_* unset); it serves what it held, and takes writes.
+majority_lost() {
+	local s= i want got tok
+	find_master || { fail "no master and two replicas by health"; return; }
+	for i in $SITES; do [ "$i" != "$MASTER" ] && s=$i; done
+	want=$(site_run "$s" "$CLI" token list alice@example.com 2>/dev/null | grep -c .)
+	for i in $SITES; do
+		# shellcheck disable=SC2046
+		[ "$i" = "$s" ] || kill -9 $(ip netns pids "$NS$i") 2>/dev/null
+	done
+	create_at "$s" after-the-loss
+	expect_eq "create at the survivor" "$STATUS" 503
+	poll 503 150 check "$s"
+	[ "$STATUS" = 503 ] || { grep -v fop_read_meta "$WORK/repd$s.err" | tail -n 6 | sed 's/^/# /';
+		for i in $SITES 4; do echo "# left in $NS$i: $(ip netns pids "$NS$i" | tr '\n' ' ')"; done; }
+	expect_eq "check at the survivor, no master heard" "$STATUS" 503
+	echo "# the survivor, site $s, refused checks $POLL_MS ms after the others were killed"
+	# shellcheck disable=SC2046
+	kill $(ip netns pids "$NS$s") 2>/dev/null
+	for i in $(seq 50); do [ -z "$(ip netns pids "$NS$s")" ] && break; sleep 0.1; done
+	REPL_OFF=1 site_run "$s" "$CLI" token list alice@example.com >/dev/null 2>"$WORK/alone.err" &&
+		fail "the CLI without PATGATE_REPL_* used the replica's regions"
+	expect_match "the CLI's refusal" "$(cat "$WORK/alone.err")" "db5.3_recover -h"
+	REPL_OFF=1 site_run "$s" db5.3_recover -h "$WORK/s$s/db" ||
+		{ fail "db5.3_recover at site $s"; return; }
+	REPL_OFF=1 start_site "$s"
+	wait_health "$s" single || { fail "site $s alone: health $STATUS $BODY, want single"; return; }
+	got=$(REPL_OFF=1 site_run "$s" "$CLI" token list alice@example.com 2>/dev/null | grep -c .)
+	expect_eq "tokens at the single site against the replica it was" "$got" "$want"
+	create_at "$s" single-after-the-loss
+	[ "$STATUS" = 201 ] || { echo "# $BODY"; tail -n 5 "$WORK/s$s/lighttpd.err" | sed 's/^/# /'; }
+	expect_eq "create at the single site" "$STATUS" 201
+	tok=$(printf '%s' "$BODY" | jq -r '.data.token // empty')
+	remember_secret "$tok"
+	check_at "$s" "$tok"
+	expect_eq "the new token checked there" "$STATUS" 200
+	check "$s"
+	expect_eq "the group's first token checked there" "$STATUS" 200
+}
+
 t_case "the group elects one master; health says master there, replica elsewhere" one_master_two_replicas
 t_case "a token made at the master passes a check at each replica" master_token_passes_at_replicas
 t_case "a use seen at a replica reaches the master's record, and every site's" replica_use_reaches_master
@@ -849,5 +928,7 @@ t_case "the master's site killed: a new master within 10 s, writes resume, nothi
 t_case "the killed master, restarted, rejoins as a replica holding what the group holds" old_master_rejoins
 t_case "the master cut off: a new master, 503 at the cut one, and it follows once back" master_cut_off
 t_case "a fourth site joins through the others and holds what the group holds" fourth_site_joins
+t_case "a site stopped and removed no longer counts toward the quorum" removed_site_no_longer_counts
 t_case "a backup taken at a replica opens as a store holding what the replica holds" backup_at_replica
+t_case "a majority lost for good: the survivor fails closed, and serves again as a single site" majority_lost
 t_done
