@@ -23,6 +23,9 @@
 
 #define STORE_RETRIES	100	/* deadlock retries of one transaction */
 #define STORE_OPEN_TRIES	20	/* of one database's open */
+/* The most, in ms, one pause between deadlock retries grows to */
+#define STORE_RETRY_BACKOFF_MS	20	/* a transaction's */
+#define STORE_OPEN_BACKOFF_MS	3	/* an open's */
 /* store_attach's own code, outside Berkeley DB's range */
 #define STORE_ENV_REPLICATED	(-31900)
 #define STORE_LOCK_TIMEOUT_US	1000000	/* then look for a dead lock holder */
@@ -211,6 +214,18 @@ store_dbt_out(DBT *d)
 }
 
 /*
+ * A pause before another try at what lost a deadlock, so that the winner
+ * can finish: ms milliseconds, at most cap, and up to one more at random
+ * so that the losers do not all come back at once.
+ */
+static void
+store_backoff(int ms, int cap)
+{
+	usleep((useconds_t)(1000 * (ms < cap ? ms : cap) + rand() % 1000));
+}
+
+
+/*
  * Run fn in a transaction (or, when how is RUN_PLAIN, outside one: each
  * of its reads then takes and drops its own lock), retrying the whole of
  * it on deadlock.  A verdict other than STORE_OK aborts and is returned;
@@ -308,11 +323,7 @@ store_run_inside(struct store *st, enum store_how how, u_int32_t begin_flags,
 		 */
 		if (rc == DB_LOCK_DEADLOCK)
 			store_step();
-		/*
-		 * Back off a little, more each time, so the winner can finish.
-		 */
-		usleep((useconds_t)(1000 * (try < 20 ? try : 20) +
-		    (rand() % 1000)));
+		store_backoff(try, STORE_RETRY_BACKOFF_MS);
 	}
 	if (rc == DB_RUNRECOVERY)
 		st->failed = 1;
@@ -393,13 +404,6 @@ store_open_db_once(struct store *st, enum store_db i, int create)
 	return 0;
 }
 
-/* A pause before another try at what lost a deadlock: 1-4 ms, growing. */
-static void
-store_open_backoff(int try)
-{
-	usleep((useconds_t)(1000 * (try < 3 ? try + 1 : 3) + rand() % 1000));
-}
-
 /*
  * An open is a transaction too, and may lose a deadlock (at a master
  * whose role is moving, say): tried again, as any other transaction is.
@@ -415,7 +419,7 @@ store_open_db(struct store *st, enum store_db i, int create)
 		rc = store_open_db_once(st, i, create);
 		if (rc != DB_LOCK_DEADLOCK)
 			break;
-		store_open_backoff(try);
+		store_backoff(try + 1, STORE_OPEN_BACKOFF_MS);
 	}
 	return rc;
 }
@@ -431,7 +435,6 @@ store_open_seq(struct store *st, int create)
 {
 	static const char name[] = "token_number";
 	DBT		 key;
-
 	int		 rc, try;
 
 	store_dbt(&key, name, sizeof(name) - 1);
@@ -447,7 +450,7 @@ store_open_seq(struct store *st, int create)
 		st->seq = NULL;
 		if (rc != DB_LOCK_DEADLOCK)
 			break;
-		store_open_backoff(try);
+		store_backoff(try + 1, STORE_OPEN_BACKOFF_MS);
 	}
 	return rc;
 }
