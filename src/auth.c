@@ -20,18 +20,18 @@ auth_bearer(const char *authorization)
 }
 
 /*
- * Judge a secret against the stored hash: a secret that passed within the
- * minute (known, from cache_secret_known) is accepted if the record is the
- * one it passed against, and one that failed against this hash within the
- * minute is refused again; otherwise Argon2 runs, at once when the hash is
- * at the current token cost (cfg), else if the throttle allows.  When it
- * passes at another cost, rehash receives the secret's hash at the
- * current cost ("" otherwise).  AUTH_OK, AUTH_INVALID, AUTH_BUSY
- * (throttled) or AUTH_ERROR (the new hash could not be made).
+ * Judge a secret against the stored hash: a secret that passed against
+ * this stored hash lately (the cache) is accepted, and one that failed
+ * against it within the minute is refused again; otherwise Argon2 runs,
+ * at once when the hash is at the current token cost (cfg), else if the
+ * throttle allows.  When it passes at another cost, rehash receives the
+ * secret's hash at the current cost ("" otherwise).  AUTH_OK,
+ * AUTH_INVALID, AUTH_BUSY (throttled) or AUTH_ERROR (the new hash could
+ * not be made).
  */
 static enum auth_rc
 auth_secret(const struct config *cfg, enum cache_kind kind, uint64_t id,
-    const char *core, int known, const char *stored_hash, time_t now,
+    const char *core, const char *stored_hash, time_t now,
     char rehash[HASH_ENCODED_MAX])
 {
 	long long	 t0;
@@ -40,7 +40,7 @@ auth_secret(const struct config *cfg, enum cache_kind kind, uint64_t id,
 	rehash[0] = '\0';
 	cheap = hash_same_cost(stored_hash, cfg->argon2_m, cfg->argon2_t,
 	    cfg->argon2_p);
-	if (known && cache_hash_bound(kind, id, stored_hash))
+	if (cache_hit(kind, id, core, TOKEN_CORE_LEN, stored_hash, now))
 		ok = 1;
 	else if (cache_refused(kind, id, core, TOKEN_CORE_LEN, stored_hash,
 	    now))
@@ -80,14 +80,11 @@ auth_session(struct store *st, const struct config *cfg, const char *token,
 	enum auth_rc		 arc;
 	char			 rehash[HASH_ENCODED_MAX];
 	uint64_t		 sid;
-	int			 known;
 
 	/* The form is checked first: a PAT or garbage costs no lookup. */
 	if (token_session_parse(token, &parsed) == -1)
 		return AUTH_INVALID;
 	sid = strtoull(parsed.id, NULL, 16);
-	known = cache_secret_known(CACHE_SESSION, sid, parsed.core,
-	    TOKEN_CORE_LEN, now);
 	rc = store_session_get(st, parsed.id, &s);
 	if (rc == STORE_NOTFOUND)
 		return AUTH_INVALID;
@@ -95,8 +92,8 @@ auth_session(struct store *st, const struct config *cfg, const char *token,
 		return AUTH_ERROR;
 	if (s.revoked_at != 0 || s.expires_at <= now)
 		return AUTH_INVALID;
-	arc = auth_secret(cfg, CACHE_SESSION, sid, parsed.core, known, s.hash,
-	    now, rehash);
+	arc = auth_secret(cfg, CACHE_SESSION, sid, parsed.core, s.hash, now,
+	    rehash);
 	if (arc != AUTH_OK)
 		return arc;
 	/* Once: from then on the session's hash is at the current cost. */
@@ -182,7 +179,6 @@ auth_pat_judge(struct store *st, const struct config *cfg, const char *token,
 	struct pat	 parsed;
 	enum store_rc	 rc;
 	enum auth_rc	 arc;
-	int		 known;
 
 	principal_reset(who);
 	if (token_pat_parse(token, &parsed) == -1) {
@@ -190,8 +186,6 @@ auth_pat_judge(struct store *st, const struct config *cfg, const char *token,
 		return AUTH_INVALID;
 	}
 	who->token.number = parsed.number;
-	known = cache_secret_known(CACHE_PAT, parsed.number, parsed.core,
-	    TOKEN_CORE_LEN, now);
 	/*
 	 * The record is read every time: a revoke or an expiry bites at once.
 	 */
@@ -221,7 +215,7 @@ auth_pat_judge(struct store *st, const struct config *cfg, const char *token,
 		*why = "prefix";
 		return AUTH_INVALID;
 	}
-	arc = auth_secret(cfg, CACHE_PAT, parsed.number, parsed.core, known,
+	arc = auth_secret(cfg, CACHE_PAT, parsed.number, parsed.core,
 	    who->token.hash, now, who->rehash);
 	if (arc != AUTH_OK) {
 		*why = arc == AUTH_BUSY ? "throttled" :

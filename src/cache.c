@@ -1,20 +1,29 @@
 /*
  * cache.c: the verified-token cache.  A credential whose secret passed
- * Argon2 is accepted again for CACHE_TTL seconds by comparing a keyed
- * digest (SipHash-2-4, 128-bit, key from getrandom at start) in constant
- * time.  A secret that failed is remembered the same way, in a table of
- * its own, so that the same wrong secret sent again (a flood, a client
- * with a stale token) is refused without Argon2; it is keyed by the
- * secret, so it never stands in the way of the holder's.  No plaintext
- * secret is kept; the tables have a fixed size.
+ * Argon2 is accepted again for CACHE_TTL seconds, and on while it is in
+ * use, by comparing a keyed digest (SipHash-2-4, 128-bit, key from
+ * getrandom) in constant time.  A
+ * secret that failed is remembered the same way, in a table of its own,
+ * so that the same wrong secret sent again (a flood, a client with a stale
+ * token) is refused without Argon2; it is keyed by the secret, so it never
+ * stands in the way of the holder's.  No plaintext secret is kept; the
+ * tables have a fixed size.
+ *
+ * The table of secrets that passed is shared by the workers of an
+ * environment when cache_share can map it (cache_share.c), else private.
+ * Shared, a slot is written under its sequence number (odd while a
+ * writer holds it) and read as a copy taken between two equal even
+ * readings: a torn read is a miss, never a mix of two entries.
  */
+#include <stdatomic.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "patgate.h"
 
 /*
  * As many slots as a gateway has tokens in turn: 100,000 at the scale the
- * benchmark holds a worker to.  48 bytes each, 6 MiB in all, of which only
+ * benchmark holds a worker to.  56 bytes each, 7 MiB in all, of which only
  * the pages of slots in use are ever resident.
  */
 #define CACHE_SLOT_BITS	17
@@ -27,7 +36,7 @@
  */
 #define CACHE_HASH_TAIL	16	/* 96 bits of the tag */
 
-struct cache_slot {
+struct cache_entry {
 	uint64_t	 id;	/* token number, or session id as a number */
 	uint32_t	 until;		/* seconds since the epoch */
 	unsigned char	 digest[16];	/* of kind, id and secret */
@@ -36,13 +45,70 @@ struct cache_slot {
 	char		 hashtail[CACHE_HASH_TAIL + 1];
 };
 
+struct cache_slot {
+	_Atomic uint32_t seq;		/* odd: being written */
+	struct cache_entry e;
+};
+
 #define CACHE_REFUSED_SLOTS	1024	/* a power of two */
 #define CACHE_REFUSED_TAG	0x80 /* apart from the kinds: digests differ */
 
-static struct cache_slot slots[CACHE_SLOTS];
+static struct cache_slot private_slots[CACHE_SLOTS];
+static struct cache_slot *slots = private_slots;
 static struct cache_slot refused[CACHE_REFUSED_SLOTS];
 static unsigned char	 cache_key[16];
 static int		 cache_keyed;
+
+int
+cache_share(const char *dir)
+{
+	unsigned char	*p;
+
+	if (slots != private_slots)
+		return 0;
+	p = cache_share_map(dir, CACHE_SHARE_HEAD + sizeof(private_slots),
+	    cache_key);
+	if (p == NULL)
+		return -1;
+	/* A digest made under the private key would never match again. */
+	cache_clear();
+	cache_keyed = 1;
+	slots = (struct cache_slot *)(void *)(p + CACHE_SHARE_HEAD);
+	return 0;
+}
+
+/* A copy of slot s into e; -1 while it is being written. */
+static int
+cache_read(struct cache_slot *s, struct cache_entry *e)
+{
+	uint32_t	 seq;
+
+	seq = atomic_load_explicit(&s->seq, memory_order_acquire);
+	if (seq & 1)
+		return -1;
+	*e = s->e;
+	atomic_thread_fence(memory_order_acquire);
+	return atomic_load_explicit(&s->seq, memory_order_relaxed) == seq ?
+	    0 : -1;
+}
+
+/* Hold slot s to write it; NULL while another writer holds it: skip it. */
+static struct cache_entry *
+cache_hold(struct cache_slot *s, uint32_t *seq)
+{
+	*seq = atomic_load_explicit(&s->seq, memory_order_relaxed);
+	if ((*seq & 1) || !atomic_compare_exchange_strong_explicit(&s->seq,
+	    seq, *seq + 1, memory_order_acquire, memory_order_relaxed))
+		return NULL;
+	atomic_thread_fence(memory_order_release);
+	return &s->e;
+}
+
+static void
+cache_release(struct cache_slot *s, uint32_t seq)
+{
+	atomic_store_explicit(&s->seq, seq + 2, memory_order_release);
+}
 
 #define ROTL(x, b)	(uint64_t)(((x) << (b)) | ((x) >> (64 - (b))))
 #define SIPROUND do {							\
@@ -152,20 +218,6 @@ cache_same(const unsigned char a[16], const unsigned char b[16])
 	return diff == 0;
 }
 
-int
-cache_secret_known(enum cache_kind kind, uint64_t id, const char *secret,
-    size_t len, time_t now)
-{
-	struct cache_slot *s = cache_slot_for(kind, id);
-	unsigned char	 d[16];
-
-	if (s->kind != kind || s->id != id || s->until <= (uint32_t)now)
-		return 0;
-	if (cache_mac((unsigned char)kind, id, secret, len, d) == -1)
-		return 0;
-	return cache_same(d, s->digest);
-}
-
 /* The last characters of an encoded hash, which hold its tag. */
 static const char *
 cache_tail(const char *stored_hash)
@@ -175,22 +227,80 @@ cache_tail(const char *stored_hash)
 	return stored_hash + (n > CACHE_HASH_TAIL ? n - CACHE_HASH_TAIL : 0);
 }
 
-int
-cache_hash_bound(enum cache_kind kind, uint64_t id, const char *stored_hash)
+/*
+ * Does entry e hold this secret (under tag) for (kind, id) and the stored
+ * hash, within its time?
+ */
+static int
+cache_holds(const struct cache_entry *e, unsigned char tag,
+    enum cache_kind kind, uint64_t id, const char *secret, size_t len,
+    const char *stored_hash, time_t now)
 {
-	struct cache_slot *s = cache_slot_for(kind, id);
+	unsigned char	 d[16];
 
-	return s->kind == kind && s->id == id &&
-	    strcmp(s->hashtail, cache_tail(stored_hash)) == 0;
+	if (e->kind != kind || e->id != id || e->until <= (uint32_t)now ||
+	    strncmp(e->hashtail, cache_tail(stored_hash),
+	    sizeof(e->hashtail)) != 0)
+		return 0;
+	if (cache_mac(tag, id, secret, len, d) == -1)
+		return 0;
+	return cache_same(d, e->digest);
+}
+
+/* Fill entry e for the secret (under tag); kind 0 when it cannot be made. */
+static void
+cache_fill(struct cache_entry *e, unsigned char tag, enum cache_kind kind,
+    uint64_t id, const char *secret, size_t len, const char *stored_hash,
+    time_t now)
+{
+	if (cache_mac(tag, id, secret, len, e->digest) == -1) {
+		e->kind = 0;
+		return;
+	}
+	snprintf(e->hashtail, sizeof(e->hashtail), "%s",
+	    cache_tail(stored_hash));
+	e->kind = (unsigned char)kind;
+	e->id = id;
+	e->until = (uint32_t)(now + CACHE_TTL);
+}
+
+/*
+ * A secret in use stays: a hit in the second half of its entry's minute
+ * gives it another, so that a token checked at least once a minute runs
+ * Argon2 once, not once a minute.  Nothing is lost by that: the secret
+ * passed against this very hash, and the record, read on every check,
+ * still has it.  The entry is rewritten only if it is still the one read.
+ */
+static void
+cache_prolong(struct cache_slot *s, const struct cache_entry *seen,
+    time_t now)
+{
+	struct cache_entry *e;
+	uint32_t	 seq;
+
+	if (seen->until - (uint32_t)now >= CACHE_TTL / 2 ||
+	    (e = cache_hold(s, &seq)) == NULL)
+		return;
+	if (e->kind == seen->kind && e->id == seen->id &&
+	    memcmp(e->digest, seen->digest, sizeof(e->digest)) == 0)
+		e->until = (uint32_t)(now + CACHE_TTL);
+	cache_release(s, seq);
 }
 
 int
 cache_hit(enum cache_kind kind, uint64_t id, const char *secret, size_t len,
     const char *stored_hash, time_t now)
 {
+	struct cache_slot *s = cache_slot_for(kind, id);
+	struct cache_entry e;
+
 	/* The stored hash is bound in too: a changed record misses. */
-	return cache_secret_known(kind, id, secret, len, now) &&
-	    cache_hash_bound(kind, id, stored_hash);
+	if (cache_read(s, &e) == -1 ||
+	    !cache_holds(&e, (unsigned char)kind, kind, id, secret, len,
+	    stored_hash, now))
+		return 0;
+	cache_prolong(s, &e, now);
+	return 1;
 }
 
 void
@@ -198,70 +308,64 @@ cache_remember(enum cache_kind kind, uint64_t id, const char *secret,
     size_t len, const char *stored_hash, time_t now)
 {
 	struct cache_slot *s = cache_slot_for(kind, id);
+	struct cache_entry *e;
+	uint32_t	 seq;
 
-	if (cache_mac((unsigned char)kind, id, secret, len, s->digest) == -1) {
-		s->kind = 0;
+	if ((e = cache_hold(s, &seq)) == NULL)
 		return;
-	}
-	strcpy(s->hashtail, cache_tail(stored_hash));
-	s->kind = (unsigned char)kind;
-	s->id = id;
-	s->until = (uint32_t)(now + CACHE_TTL);
+	cache_fill(e, (unsigned char)kind, kind, id, secret, len, stored_hash,
+	    now);
+	cache_release(s, seq);
 }
 
-static struct cache_slot *
-cache_refused_slot(enum cache_kind kind, uint64_t id)
+/* The refused table is the process's own: no other writer. */
+static struct cache_entry *
+cache_refused_entry(enum cache_kind kind, uint64_t id)
 {
 	uint64_t h = (id ^ ((uint64_t)kind << 61)) * 0x9e3779b97f4a7c15ULL;
 
-	return &refused[h >> (64 - 10)];
+	return &refused[h >> (64 - 10)].e;
 }
 
 int
 cache_refused(enum cache_kind kind, uint64_t id, const char *secret, size_t len,
     const char *stored_hash, time_t now)
 {
-	struct cache_slot *s = cache_refused_slot(kind, id);
-	unsigned char	 d[16];
-
-	if (s->kind != kind || s->id != id || s->until <= (uint32_t)now ||
-	    strcmp(s->hashtail, cache_tail(stored_hash)) != 0)
-		return 0;
-	if (cache_mac((unsigned char)(kind | CACHE_REFUSED_TAG), id, secret,
-	    len, d) == -1)
-		return 0;
-	return cache_same(d, s->digest);
+	return cache_holds(cache_refused_entry(kind, id),
+	    (unsigned char)(kind | CACHE_REFUSED_TAG), kind, id, secret, len,
+	    stored_hash, now);
 }
 
 void
 cache_remember_refusal(enum cache_kind kind, uint64_t id, const char *secret,
     size_t len, const char *stored_hash, time_t now)
 {
-	struct cache_slot *s = cache_refused_slot(kind, id);
-
-	if (cache_mac((unsigned char)(kind | CACHE_REFUSED_TAG), id, secret,
-	    len, s->digest) == -1) {
-		s->kind = 0;
-		return;
-	}
-	strcpy(s->hashtail, cache_tail(stored_hash));
-	s->kind = (unsigned char)kind;
-	s->id = id;
-	s->until = (uint32_t)(now + CACHE_TTL);
+	cache_fill(cache_refused_entry(kind, id),
+	    (unsigned char)(kind | CACHE_REFUSED_TAG), kind, id, secret, len,
+	    stored_hash, now);
 }
 
+/*
+ * A slot another writer holds is left as it is: the record, read on every
+ * check, refuses what is forgotten here anyway; this only frees the slot.
+ */
 void
 cache_forget(enum cache_kind kind, uint64_t id)
 {
 	struct cache_slot *s = cache_slot_for(kind, id);
+	struct cache_entry *e;
+	uint32_t	 seq;
 
-	if (s->kind == kind && s->id == id)
-		s->kind = 0;
+	if ((e = cache_hold(s, &seq)) == NULL)
+		return;
+	if (e->kind == kind && e->id == id)
+		e->kind = 0;
+	cache_release(s, seq);
 }
 
 void
 cache_clear(void)
 {
-	memset(slots, 0, sizeof(slots));
+	memset(slots, 0, sizeof(private_slots));
 	memset(refused, 0, sizeof(refused));
 }

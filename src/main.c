@@ -369,6 +369,11 @@ main(int argc, char *argv[])
 	if (watchdog_start((unsigned)cfg.request_timeout, request_stuck) == -1)
 		return fail_config("cannot start the request watchdog");
 
+	/*
+	 * A secret one worker (or CGI process) passed through Argon2 costs
+	 * the others none; without the shared table each keeps its own.
+	 */
+	(void)cache_share(cfg.db_dir);
 	memset(&app, 0, sizeof(app));
 	app.cfg = &cfg;
 	rc = FCGX_IsCGI() ? serve_cgi(&app) : serve_fcgi(&app);

@@ -178,16 +178,6 @@ void	 cache_siphash128(const unsigned char k[16], const void *in, size_t len,
  */
 int	 cache_hit(enum cache_kind kind, uint64_t id, const char *secret,
 	    size_t len, const char *stored_hash, time_t now);
-/*
- * Did this secret pass for (kind, id) within the minute, whatever its record?
- */
-int	 cache_secret_known(enum cache_kind kind, uint64_t id,
-	    const char *secret, size_t len, time_t now);
-/*
- * Is the hash the remembered secret passed against this stored_hash?  1 or 0.
- */
-int	 cache_hash_bound(enum cache_kind kind, uint64_t id,
-	    const char *stored_hash);
 /* Remember a secret that just passed Argon2. */
 void	 cache_remember(enum cache_kind kind, uint64_t id, const char *secret,
 	    size_t len, const char *stored_hash, time_t now);
@@ -204,6 +194,21 @@ void	 cache_remember_refusal(enum cache_kind kind, uint64_t id,
 	    time_t now);
 void	 cache_forget(enum cache_kind kind, uint64_t id);
 void	 cache_clear(void);
+/*
+ * Share the table of secrets that passed with the other processes serving
+ * the environment in dir; 0, or -1 (the table stays this process's own).
+ */
+int	 cache_share(const char *dir);
+
+/* ------------------------------------------------------------ cache_share.c */
+
+/* Bytes before the slots in the shared table: its state and key. */
+#define CACHE_SHARE_HEAD	64
+/*
+ * The shared table for the environment in dir, of size bytes (the head
+ * first), its key into key; NULL when it cannot be had for this user alone.
+ */
+void	*cache_share_map(const char *dir, size_t size, unsigned char key[16]);
 
 /* ------------------------------------------------------------ throttle.c */
 

@@ -94,6 +94,51 @@ cgi_path_info() {
 	expect_eq "a second revoke finds nothing" "$STATUS" 404
 }
 
+# cgi_check TOKEN [VAR=value...]: one plain-CGI check of TOKEN for GET
+# /service/data at the slow cost; MS is how long the process took.
+cgi_check() {
+	local tok=$1 t0
+	shift
+	t0=$(date +%s%N)
+	cgi GET /api/v1/auth/check '' PATGATE_ARGON2="$SLOW" PATGATE_RULES="$WORK/rules.shared" \
+		HTTP_AUTHORIZATION="Bearer $tok" HTTP_X_ORIGINAL_METHOD=GET \
+		HTTP_X_ORIGINAL_URI=/service/data "$@"
+	MS=$(( ($(date +%s%N) - t0) / 1000000 ))
+}
+
+# A secret one CGI process passed through Argon2 is not hashed again by
+# the next: the processes of an environment share the table of secrets
+# that passed, in memory.  A revoke still bites at once, and a table that
+# others could have written is not used.
+cgi_shared_cache() {
+	local tok id first second foreign shm
+	SLOW=m=262144,t=2,p=1
+	printf 'GET /service/* read\n' >"$WORK/rules.shared"
+	cgi POST /api/v1/user/api-tokens '{"name":"shared","abilities":["read"]}' PATGATE_ARGON2="$SLOW"
+	expect_eq "created at the slow cost" "$STATUS" 201
+	tok=$(printf '%s' "$BODY" | jq -r '.data.token // empty')
+	id=$(printf '%s' "$BODY" | jq -r '.data.id // empty')
+	remember_secret "$tok"
+	cgi_check "$tok"; first=$MS
+	expect_eq "first check: Argon2" "$STATUS" 200
+	cgi_check "$tok"; second=$MS
+	expect_eq "second check, another process" "$STATUS" 200
+	echo "# first check $first ms, the next process's $second ms"
+	[ $((second * 2)) -lt "$first" ] || fail "the next process hashed again ($first ms, then $second ms)"
+	cgi_check "${tok%?????}zzzzz"
+	expect_eq "the same token number, another secret" "$STATUS" 401
+	shm=/dev/shm/patgate-cache-1-$(id -u)-$(stat -c '%d-%i' "$PATGATE_DB")
+	expect_eq "the table is the user's alone" "$(stat -c %a "$shm" 2>&1)" 600
+	chmod 0644 "$shm"
+	cgi_check "$tok"; foreign=$MS
+	expect_eq "a table open to others: checked all the same" "$STATUS" 200
+	[ $((foreign * 2)) -gt "$first" ] || fail "a table open to others was used ($first ms, then $foreign ms)"
+	chmod 0600 "$shm"
+	cli token revoke "$id" >/dev/null
+	cgi_check "$tok"
+	expect_eq "revoked, though its secret is in the table" "$STATUS" 401
+}
+
 cgi_fcgi_socket() {
 	local out tok
 	command -v cgi-fcgi >/dev/null || { fail "cgi-fcgi is not installed (libfcgi-bin)"; return; }
@@ -111,4 +156,5 @@ t_case "plain CGI: a lying Content-Length neither hangs nor stores" cgi_lying_le
 t_case "plain CGI: errors and configuration problems answered in JSON" cgi_errors
 t_case "plain CGI without REQUEST_URI: SCRIPT_NAME + PATH_INFO, as a cgi-bin host sends them" cgi_path_info
 t_case "cgi-fcgi straight at the FastCGI socket" cgi_fcgi_socket
+t_case "plain CGI: a secret one process passed costs the next no Argon2; a revoke still bites" cgi_shared_cache
 t_done

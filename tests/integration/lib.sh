@@ -44,6 +44,11 @@ cleanup() {
 	stop_supervised
 	stop_workers
 	[ -n "$LIGHTTPD_PID" ] && end_pid "$LIGHTTPD_PID" lighttpd
+	# The verified-token tables the environments' processes shared: memory
+	# named after each environment's directory (src/cache_share.c).
+	find "$WORK" -type d -printf '%D-%i\n' 2>/dev/null | while read -r di; do
+		rm -f /dev/shm/patgate-cache-*-"$di"
+	done
 	if [ "${KEEP_WORK:-0}" = 1 ]; then echo "# kept $WORK"; else rm -rf "$WORK"; fi
 }
 trap cleanup EXIT

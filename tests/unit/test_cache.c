@@ -3,7 +3,11 @@
  * only; hashes at another cost are throttled and rewritten; a PAT is
  * accepted with its own prefix only.
  */
+#include <sys/stat.h>
+#include <sys/wait.h>
+
 #include <stdlib.h>
+#include <unistd.h>
 
 #include "../../src/patgate.h"
 #include "tap.h"
@@ -299,13 +303,26 @@ changed_record_misses(void)
 
 	cache_clear();
 	cache_remember(CACHE_PAT, 9, secret, 40, "$argon2id$one", now);
-	CHECK(cache_hit(CACHE_PAT, 9, secret, 40, "$argon2id$one", now + 59) == 1);
+	CHECK(cache_hit(CACHE_PAT, 9, secret, 40, "$argon2id$one", now + 29) == 1);
 	CHECK(cache_hit(CACHE_PAT, 9, secret, 40, "$argon2id$two", now) == 0);
 	CHECK(cache_hit(CACHE_PAT, 9, "1123456789012345678901234567890123456789", 40,
 	    "$argon2id$one", now) == 0);
 	CHECK(cache_hit(CACHE_PAT, 10, secret, 40, "$argon2id$one", now) == 0);
 	CHECK(cache_hit(CACHE_SESSION, 9, secret, 40, "$argon2id$one", now) == 0);
 	CHECK(cache_hit(CACHE_PAT, 9, secret, 40, "$argon2id$one", now + 60) == 0);
+	/* a secret in use stays: a hit late in its minute gives another */
+	cache_remember(CACHE_PAT, 9, secret, 40, "$argon2id$one", now);
+	CHECK(cache_hit(CACHE_PAT, 9, secret, 40, "$argon2id$one", now + 40) == 1);
+	CHECK(cache_hit(CACHE_PAT, 9, secret, 40, "$argon2id$one", now + 99) == 1);
+	CHECK(cache_hit(CACHE_PAT, 9, secret, 40, "$argon2id$one", now + 158) == 1);
+	CHECK(cache_hit(CACHE_PAT, 9, secret, 40, "$argon2id$one", now + 218) == 0);
+	/* but not a wrong secret's miss, nor one early in the minute */
+	cache_remember(CACHE_PAT, 9, secret, 40, "$argon2id$one", now);
+	CHECK(cache_hit(CACHE_PAT, 9, "1123456789012345678901234567890123456789", 40,
+	    "$argon2id$one", now + 40) == 0);
+	CHECK(cache_hit(CACHE_PAT, 9, secret, 40, "$argon2id$one", now + 20) == 1);
+	CHECK(cache_hit(CACHE_PAT, 9, secret, 40, "$argon2id$one", now + 60) == 0);
+	cache_remember(CACHE_PAT, 9, secret, 40, "$argon2id$one", now);
 	cache_forget(CACHE_PAT, 9);
 	CHECK(cache_hit(CACHE_PAT, 9, secret, 40, "$argon2id$one", now) == 0);
 	/* a refusal is of that secret, against that record, for the minute */
@@ -404,6 +421,84 @@ holds_a_gateway_of_tokens(void)
 	cache_clear();
 }
 
+/* The shared table's name under /dev/shm for the environment in d. */
+static void
+shared_name(const char *d, char *out, size_t n)
+{
+	struct stat	 sb;
+
+	if (stat(d, &sb) == -1)
+		sb.st_dev = sb.st_ino = 0;
+	snprintf(out, n, "/dev/shm/patgate-cache-1-%lu-%lu-%lu",
+	    (unsigned long)geteuid(), (unsigned long)sb.st_dev,
+	    (unsigned long)sb.st_ino);
+}
+
+/*
+ * A table made open to others, or of another size, is not taken: another
+ * user could have made it, and written entries under a key of its own.
+ */
+static void
+foreign_table_refused(void)
+{
+	char		 d[64], name[160];
+	unsigned char	 key[16];
+	void		*p;
+	size_t		 size = CACHE_SHARE_HEAD + 4096;
+
+	snprintf(d, sizeof(d), "%s.foreign", dir);
+	CHECK(mkdir(d, 0700) == 0);
+	shared_name(d, name, sizeof(name));
+	CHECK((p = cache_share_map(d, size, key)) != NULL);
+	CHECK(stat(name, &(struct stat){ 0 }) == 0);
+	CHECK(chmod(name, 0644) == 0);
+	CHECK(cache_share_map(d, size, key) == NULL);
+	CHECK(chmod(name, 0600) == 0);
+	CHECK(cache_share_map(d, size + 4096, key) == NULL);
+	CHECK(cache_share_map(d, size, key) != NULL);
+	CHECK(unlink(name) == 0);
+	CHECK(rmdir(d) == 0);
+}
+
+/*
+ * Shared: what one process remembered, another finds (a worker that did
+ * not run Argon2 for it); a wrong secret or another record still misses.
+ */
+static void
+shared_between_processes(void)
+{
+	const char	*secret = "0123456789012345678901234567890123456789";
+	const char	*hash = "$argon2id$v=19$m=32,t=1,p=1$c2FsdHNhbHQ$"
+			    "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
+	char		 name[160];
+	time_t		 now = time(NULL);
+	pid_t		 pid;
+	int		 status;
+
+	CHECK(cache_share(dir) == 0);
+	shared_name(dir, name, sizeof(name));
+	CHECK(stat(name, &(struct stat){ 0 }) == 0);
+	if ((pid = fork()) == 0) {
+		cache_remember(CACHE_PAT, 77, secret, 40, hash, now);
+		_exit(0);
+	}
+	CHECK(pid > 0 && waitpid(pid, &status, 0) == pid && status == 0);
+	CHECK(cache_hit(CACHE_PAT, 77, secret, 40, hash, now) == 1);
+	CHECK(cache_hit(CACHE_PAT, 77, "1123456789012345678901234567890123456789",
+	    40, hash, now) == 0);
+	CHECK(cache_hit(CACHE_PAT, 77, secret, 40, "$argon2id$other", now) == 0);
+	if ((pid = fork()) == 0) {
+		cache_forget(CACHE_PAT, 77);
+		_exit(0);
+	}
+	CHECK(pid > 0 && waitpid(pid, &status, 0) == pid && status == 0);
+	CHECK(cache_hit(CACHE_PAT, 77, secret, 40, hash, now) == 0);
+	/* the tests before, now against the shared table */
+	warm_token_runs_no_argon2();
+	changed_record_misses();
+	CHECK(unlink(name) == 0);
+}
+
 int
 main(void)
 {
@@ -430,6 +525,9 @@ main(void)
 	RUN(sessions_are_cached_too);
 	RUN(session_rewritten_at_the_current_cost);
 	RUN(holds_a_gateway_of_tokens);
+	RUN(foreign_table_refused);
+	/* last: a process's table, once shared, stays shared */
+	RUN(shared_between_processes);
 	store_close(st);
 	rc = tap_done();
 	dir[strlen(dir) - 3] = '\0';
