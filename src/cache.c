@@ -70,8 +70,10 @@ cache_share(const char *dir)
 	    cache_key);
 	if (p == NULL)
 		return -1;
-	/* A digest made under the private key would never match again. */
-	cache_clear();
+	/*
+	 * Called before any check: the private table, never touched, stays
+	 * out of memory (a memset would bring in all 7 MiB of it).
+	 */
 	cache_keyed = 1;
 	slots = (struct cache_slot *)(void *)(p + CACHE_SHARE_HEAD);
 	return 0;
