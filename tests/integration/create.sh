@@ -14,7 +14,7 @@ happy_path() {
 	expect_eq "pragma" "$(header Pragma)" "no-cache"
 	expect_eq "nosniff" "$(header X-Content-Type-Options)" "nosniff"
 	expect_jq "data keys" '.data | keys == ["abilities","created_at","expires_at","id","name","token"]'
-	expect_jq "id is a lowercase UUID" '.data.id | test("^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")'
+	expect_jq "id is a lowercase UUID, version 7" '.data.id | test("^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")'
 	expect_jq "name" '.data.name == "CI Pipeline"'
 	expect_jq "abilities" '.data.abilities == ["*"]'
 	expect_jq "expires_at null" '.data.expires_at == null'

@@ -155,12 +155,23 @@ session_round_trip_and_forms_differ(void)
 static void
 uuid_form(void)
 {
-	char	 u[UUID_LEN + 1];
+	char	 u[UUID_LEN + 1], v[UUID_LEN + 1], hex[13];
+	struct timespec ts = { 0, 2000000 };
+	long long ms;
 
 	CHECK(token_uuid_new(u) == 0);
 	CHECK(token_uuid_valid(u));
-	CHECK(u[14] == '4');
+	CHECK(u[14] == '7');
 	CHECK(strchr("89ab", u[19]) != NULL);
+	/* its first 48 bits are the time in milliseconds */
+	snprintf(hex, sizeof(hex), "%.8s%.4s", u, u + 9);
+	ms = strtoll(hex, NULL, 16);
+	CHECK(llabs(ms - (long long)time(NULL) * 1000) < 5000);
+	/* made later, it sorts after; random below the time */
+	nanosleep(&ts, NULL);
+	CHECK(token_uuid_new(v) == 0);
+	CHECK(strcmp(u, v) < 0);
+	CHECK(strcmp(u + 24, v + 24) != 0);
 	CHECK(!token_uuid_valid("00000000-0000-4000-8000-00000000000"));
 	CHECK(!token_uuid_valid("00000000-0000-4000-8000-00000000000G"));
 	CHECK(!token_uuid_valid("00000000-0000-4000-8000-00000000000A"));
