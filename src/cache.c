@@ -2,12 +2,11 @@
  * cache.c: the verified-token cache.  A credential whose secret passed
  * Argon2 is accepted again for CACHE_TTL seconds, and on while it is in
  * use, by comparing a keyed digest (SipHash-2-4, 128-bit, key from
- * getrandom) in constant time.  A
- * secret that failed is remembered the same way, in a table of its own,
- * so that the same wrong secret sent again (a flood, a client with a stale
- * token) is refused without Argon2; it is keyed by the secret, so it never
- * stands in the way of the holder's.  No plaintext secret is kept; the
- * tables have a fixed size.
+ * getrandom) in constant time.  A secret that failed is remembered the
+ * same way, in a table of its own, so that the same wrong secret sent
+ * again (a flood, a client with a stale token) is refused without Argon2;
+ * it is keyed by the secret, so it never stands in the way of the
+ * holder's.  No plaintext secret is kept; the tables have a fixed size.
  *
  * The table of secrets that passed is shared by the workers of an
  * environment when cache_share can map it (cache_share.c), else private.
@@ -94,7 +93,12 @@ cache_read(struct cache_slot *s, struct cache_entry *e)
 	    0 : -1;
 }
 
-/* Hold slot s to write it; NULL while another writer holds it: skip it. */
+/*
+ * Hold slot s to write it; NULL while another writer holds it: skip it.
+ * A writer killed while it holds a slot (a window of some nanoseconds)
+ * leaves it odd: that slot misses, and costs its tokens Argon2, until the
+ * table is made anew at the next boot.
+ */
 static struct cache_entry *
 cache_hold(struct cache_slot *s, uint32_t *seq)
 {
