@@ -703,7 +703,8 @@ enum repl_role {
 struct repl_state {
 	enum repl_role	 role;
 	char		 master[272];	/* host:port, or empty: unknown */
-	/* since the master was heard; -1: never */
+	/* since the master was heard (at the master: since a majority of
+	 * the group was connected); -1: never */
 	long long	 heard_age_ms;
 };
 
@@ -711,7 +712,8 @@ enum repl_gate {
 	REPL_GO,		/* single, or as replication allows */
 	/* a write at a replica: 503 naming the master */
 	REPL_NOT_MASTER,
-	/* a check at a replica cut off from its master */
+	/* a check at a replica cut off from its master, or at a master
+	 * cut off from most of its group */
 	REPL_STALE,
 	REPL_NO_GROUP		/* no role or no master known: 503 */
 };
@@ -729,7 +731,10 @@ void	 store_repl_state(struct store *, struct repl_state *);
  */
 enum repl_gate store_repl_may_write(struct store *, char *master,
 	    size_t masterlen);
-/* May this site answer a check now (a replica: master heard lately)? */
+/*
+ * May this site answer a check now (a replica: master heard lately; a
+ * master: a majority of the group connected lately)?
+ */
 enum repl_gate store_repl_may_check(struct store *);
 /*
  * How many of this process's commits since the last call went without

@@ -142,8 +142,8 @@ response_replication(struct response *res, enum repl_gate gate,
 		snprintf(msg, sizeof(msg),
 		    "This site is a replica; the master is %s.", master);
 	else if (gate == REPL_STALE)
-		snprintf(msg, sizeof(msg), "This replica has not heard "
-		    "from its master lately; try again shortly.");
+		snprintf(msg, sizeof(msg), "This site has not heard from "
+		    "its replication group lately; try again shortly.");
 	else
 		snprintf(msg, sizeof(msg), "The replication group has no "
 		    "master here right now; try again shortly.");

@@ -225,8 +225,8 @@ store_repl_may_check(struct store *st)
 	store_repl_state(st, &rs);
 	switch (rs.role) {
 	case REPL_SINGLE:
-	case REPL_MASTER:
 		return REPL_GO;
+	case REPL_MASTER:
 	case REPL_REPLICA:
 		if (rs.heard_age_ms >= 0 &&
 		    rs.heard_age_ms <= repl.stale * 1000)
@@ -502,6 +502,30 @@ store_repl_setup(DB_ENV *env)
 }
 
 /*
+ * Whether a master is connected to a majority of its group (itself
+ * counted).  One that is not may have been replaced, or have won its
+ * election with the vote of a site dying as it voted; a revoke made
+ * elsewhere would not reach it, so its checks fail closed as a cut-off
+ * replica's do.
+ */
+static int
+store_repl_majority_up(DB_ENV *env)
+{
+	DB_REPMGR_SITE	*list = NULL;
+	u_int32_t	 nsites;
+	u_int		 n = 0, i, up = 1;
+
+	if (env->rep_get_nsites(env, &nsites) != 0 ||
+	    env->repmgr_site_list(env, &n, &list) != 0)
+		return 0;
+	for (i = 0; i < n; i++)
+		if (list[i].status == DB_REPMGR_CONNECTED)
+			up++;
+	free(list);
+	return 2 * up > nsites;
+}
+
+/*
  * What the group looks like from here: role, the master's host:port in
  * master, and whether the master is heard (connected, and this replica
  * caught up).
@@ -525,7 +549,7 @@ store_repl_look(DB_ENV *env, char *master, size_t masterlen, int *heard)
 	if (sp->st_status == DB_REP_MASTER) {
 		role = REPL_MASTER;
 		snprintf(master, masterlen, "%s", repl.self);
-		*heard = 1;
+		*heard = store_repl_majority_up(env);
 	} else if (sp->st_status == DB_REP_CLIENT && eid != DB_EID_INVALID) {
 		role = REPL_REPLICA;
 		if (env->repmgr_site_by_eid(env, eid, &site) == 0) {

@@ -869,10 +869,47 @@ old_master_rejoins() {
 	echo "# site $o rejoined as a replica holding $here tokens, as the master does"
 }
 
+# A master whose replicas are all killed (-9) may be the only master
+# left, or may have been replaced where it cannot see: once most of its
+# group has been gone for PATGATE_REPL_STALE its checks are 503 too, as a
+# cut-off replica's are, and pass again once the replicas are back.
+master_left_alone() {
+	local m i
+	[ -n "${TOK:-}" ] || { fail "no token from the create case"; return; }
+	find_master || { fail "no master and two replicas by health"; return; }
+	m=$MASTER
+	check "$m"
+	expect_eq "check at the master with the group whole" "$STATUS" 200
+	for i in $SITES; do
+		# shellcheck disable=SC2046
+		[ "$i" = "$m" ] || kill -9 $(ip netns pids "$NS$i") 2>/dev/null
+	done
+	check "$m"
+	expect_eq "check at the master just after" "$STATUS" 200
+	poll 503 150 check "$m"
+	expect_eq "check at the master, its replicas gone" "$STATUS" 503
+	expect_match "message" "$(printf '%s' "$BODY" | jq -r .message)" "not heard from its replication group"
+	expect_eq "Retry-After" "$(grep -i '^Retry-After:' "$WORK/headers" | cut -d: -f2- | tr -d ' \r')" 1
+	echo "# the master, site $m, refused checks $POLL_MS ms after its replicas were killed"
+	for i in $SITES; do
+		[ "$i" = "$m" ] && continue
+		start_repd "$i"
+		start_site "$i"
+	done
+	for i in $SITES; do
+		[ "$i" = "$m" ] && continue
+		wait_health "$i" replica || fail "site $i: health $STATUS $BODY, want replica once restarted"
+	done
+	poll 200 100 check "$m"
+	expect_eq "check at the master once its replicas are back" "$STATUS" 200
+	echo "# and passed them again $POLL_MS ms after both were replicas"
+}
+
 # A majority lost for good: every process of the master's site and of a
 # replica's killed (-9).  The survivor can elect no master: a create there
 # is 503 and, once it has heard no master for PATGATE_REPL_STALE, so is a
-# check.  The README's way out: stop it and start it as a single site
+# check.  (It may win an election with the vote of a site dying as it
+# voted; a master out of touch with most of its group fails closed alike.)  The README's way out: stop it and start it as a single site
 # (PATGATE_REPL_* unset); it serves what it held, and takes writes.
 majority_lost() {
 	local s= i want got tok
@@ -930,5 +967,6 @@ t_case "the master cut off: a new master, 503 at the cut one, and it follows onc
 t_case "a fourth site joins through the others and holds what the group holds" fourth_site_joins
 t_case "a site stopped and removed no longer counts toward the quorum" removed_site_no_longer_counts
 t_case "a backup taken at a replica opens as a store holding what the replica holds" backup_at_replica
+t_case "a master whose replicas are all killed refuses checks, and passes once they are back" master_left_alone
 t_case "a majority lost for good: the survivor fails closed, and serves again as a single site" majority_lost
 t_done
