@@ -9,7 +9,8 @@
  * open to others is not used.
  *
  * Its head holds the key the digests are made under, from getrandom,
- * written once by whichever process finds it unset.  Any failure leaves
+ * written once by whichever process finds it unset (or finds the process
+ * that claimed it dead).  Any failure leaves
  * the caller with its private table, as before sharing.
  */
 #include <sys/mman.h>
@@ -17,7 +18,9 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -27,9 +30,9 @@
 
 /* Bump with the slot's layout: an older table is then left alone. */
 #define CACHE_SHARE_LAYOUT	"1"
+/* The head's state: unset, keyed, or between them the pid writing the key. */
 #define CACHE_SHARE_UNSET	0
-#define CACHE_SHARE_MAKING	1
-#define CACHE_SHARE_KEYED	2
+#define CACHE_SHARE_KEYED	UINT32_MAX
 /* How long to wait for another process making the table, in ms. */
 #define CACHE_SHARE_WAIT_MS	200
 
@@ -61,28 +64,45 @@ cache_share_fits(int fd, size_t size)
 	return (size_t)sb.st_size == size ? 1 : -1;
 }
 
+/*
+ * Is the head unset, or claimed by a process that died before it wrote
+ * the key (else every later process would wait, then go private, until
+ * the next boot)?
+ */
+static int
+cache_share_orphan(uint32_t state)
+{
+	return state == CACHE_SHARE_UNSET ||
+	    (kill((pid_t)state, 0) == -1 && errno == ESRCH);
+}
+
 /* Wait for the key, or make it if no one is. */
 static int
 cache_share_key(struct cache_share_head *h)
 {
-	uint32_t	 state = CACHE_SHARE_UNSET;
+	unsigned char	 key[sizeof(h->key)];
+	uint32_t	 state;
 	int		 i;
 
-	if (atomic_compare_exchange_strong(&h->state, &state,
-	    CACHE_SHARE_MAKING)) {
-		if (token_random(h->key, sizeof(h->key)) == -1) {
-			atomic_store(&h->state, CACHE_SHARE_UNSET);
-			return -1;
-		}
-		atomic_store_explicit(&h->state, CACHE_SHARE_KEYED,
-		    memory_order_release);
+	state = atomic_load_explicit(&h->state, memory_order_acquire);
+	if (state == CACHE_SHARE_KEYED)
 		return 0;
-	}
+	/* Drawn before the claim, so that a claim is held for a copy. */
+	if (token_random(key, sizeof(key)) == -1)
+		return -1;
 	for (i = 0; i < CACHE_SHARE_WAIT_MS; i++) {
-		if (atomic_load_explicit(&h->state, memory_order_acquire) ==
-		    CACHE_SHARE_KEYED)
+		if (state == CACHE_SHARE_KEYED)
 			return 0;
+		if (cache_share_orphan(state) &&
+		    atomic_compare_exchange_strong(&h->state, &state,
+		    (uint32_t)getpid())) {
+			memcpy(h->key, key, sizeof(key));
+			atomic_store_explicit(&h->state, CACHE_SHARE_KEYED,
+			    memory_order_release);
+			return 0;
+		}
 		cache_share_nap();
+		state = atomic_load_explicit(&h->state, memory_order_acquire);
 	}
 	return -1;
 }
