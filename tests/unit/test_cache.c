@@ -5,6 +5,8 @@
  */
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <signal.h>
+#include <stdio.h>
 
 #include <stdlib.h>
 #include <unistd.h>
@@ -461,6 +463,39 @@ foreign_table_refused(void)
 }
 
 /*
+ * A process that claimed the key and died before writing it (its pid in
+ * the head's first word) leaves the table to the next; one still alive
+ * is waited for, not overtaken.
+ */
+static void
+orphaned_claim_taken_over(void)
+{
+	char		 d[64], name[160];
+	unsigned char	 key[16], again[16];
+	uint32_t	*state;
+	size_t		 size = CACHE_SHARE_HEAD + 4096;
+	pid_t		 pid;
+	int		 status;
+
+	snprintf(d, sizeof(d), "%s.orphan", dir);
+	CHECK(mkdir(d, 0700) == 0);
+	shared_name(d, name, sizeof(name));
+	CHECK((state = cache_share_map(d, size, key)) != NULL);
+	if ((pid = fork()) == 0)
+		_exit(0);
+	CHECK(pid > 0 && waitpid(pid, &status, 0) == pid);
+	*state = (uint32_t)pid;
+	CHECK(cache_share_map(d, size, again) != NULL);
+	CHECK(*state == UINT32_MAX);
+	CHECK(memcmp(key, again, sizeof(key)) != 0);
+	*state = (uint32_t)getpid();
+	CHECK(cache_share_map(d, size, again) == NULL);
+	CHECK(*state == (uint32_t)getpid());
+	CHECK(unlink(name) == 0);
+	CHECK(rmdir(d) == 0);
+}
+
+/*
  * Shared: what one process remembered, another finds (a worker that did
  * not run Argon2 for it); a wrong secret or another record still misses.
  */
@@ -499,6 +534,57 @@ shared_between_processes(void)
 	CHECK(unlink(name) == 0);
 }
 
+/*
+ * One slot written over and over by another process, alternately with a
+ * secret that passed just now and with another that passed an hour ago:
+ * a read that took the second's digest and record with the first's time
+ * would pass a secret whose entry has run out.  None may, in a million
+ * reads taken while the writes go on.
+ */
+static void
+torn_reads_miss(void)
+{
+	const char	*fresh = "0123456789012345678901234567890123456789";
+	const char	*stale = "9876543210987654321098765432109876543210";
+	const char	*fresh_hash = "$argon2id$v=19$m=8,t=1,p=1$c2FsdHNhbHQ$"
+			    "FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF";
+	const char	*stale_hash = "$argon2id$v=19$m=8,t=1,p=1$c2FsdHNhbHQ$"
+			    "SSSSSSSSSSSSSSSSSSSSSSSSSSSSSSSSSSSSSSSSSSS";
+	time_t		 now = time(NULL);
+	long		 i, fresh_hits = 0, false_hits = 0;
+	volatile int	 spin;
+	pid_t		 pid;
+	int		 status;
+
+	/* A pause after each write, or the slot is always being written. */
+	if ((pid = fork()) == 0)
+		for (;;) {
+			cache_remember(CACHE_PAT, 91, fresh, 40, fresh_hash,
+			    now);
+			for (spin = 0; spin < 300; spin++)
+				;
+			cache_remember(CACHE_PAT, 91, stale, 40, stale_hash,
+			    now - 3600);
+			for (spin = 0; spin < 300; spin++)
+				;
+		}
+	CHECK(pid > 0);
+	for (i = 0; i < 1000000; i++) {
+		fresh_hits += cache_hit(CACHE_PAT, 91, fresh, 40, fresh_hash,
+		    now);
+		false_hits += cache_hit(CACHE_PAT, 91, stale, 40, stale_hash,
+		    now);
+		false_hits += cache_hit(CACHE_PAT, 91, fresh, 40, stale_hash,
+		    now);
+	}
+	(void)kill(pid, SIGKILL);
+	CHECK(waitpid(pid, &status, 0) == pid);
+	printf("# %ld of a million reads passed the fresh secret; %ld passed "
+	    "what they should not\n", fresh_hits, false_hits);
+	CHECK(fresh_hits > 0);
+	CHECK(false_hits == 0);
+}
+
 int
 main(void)
 {
@@ -526,8 +612,10 @@ main(void)
 	RUN(session_rewritten_at_the_current_cost);
 	RUN(holds_a_gateway_of_tokens);
 	RUN(foreign_table_refused);
+	RUN(orphaned_claim_taken_over);
 	/* last: a process's table, once shared, stays shared */
 	RUN(shared_between_processes);
+	RUN(torn_reads_miss);
 	store_close(st);
 	rc = tap_done();
 	dir[strlen(dir) - 3] = '\0';
