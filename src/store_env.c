@@ -224,7 +224,6 @@ store_backoff(int ms, int cap)
 	usleep((useconds_t)(1000 * (ms < cap ? ms : cap) + rand() % 1000));
 }
 
-
 /*
  * Run fn in a transaction (or, when how is RUN_PLAIN, outside one: each
  * of its reads then takes and drops its own lock), retrying the whole of
