@@ -730,9 +730,11 @@ master_cut_off() {
 # A create whose transaction is under way at the master as the master's
 # role moves (cut off, the others elect a master of their own, its link
 # back and it steps down): plain CGI with the test stall holds it 8 s
-# inside the transaction.  The step-down waits for it, so it commits at a
-# master no quorum follows any more: 503, never 500 or a 201, and the
-# token is nowhere in the group once the old master follows the new one.
+# inside the transaction (its watchdog given longer than that: the stall
+# is a sleep, which it would take for a hang).  The step-down waits for
+# it, so it commits at a master no quorum follows any more: 503, never 500
+# or a 201, and the token is nowhere in the group once the old master
+# follows the new one.
 # (Run while the group is settled: just after a move, roles may move
 # again as a returning site calls an election.)
 write_across_role_move() {
@@ -743,7 +745,8 @@ write_across_role_move() {
 		REQUEST_URI=/api/v1/user/api-tokens SERVER_PROTOCOL=HTTP/1.1 \
 		CONTENT_TYPE=application/json CONTENT_LENGTH=${#body} \
 		HTTP_AUTHORIZATION="Bearer $ALICE" REMOTE_ADDR=192.0.2.9 \
-		PATGATE_TEST_STALL_MS=8000 timeout 30 "$FCGI" >"$WORK/moved.out" 2>"$WORK/moved.err" &
+		PATGATE_TEST_STALL_MS=8000 PATGATE_REQUEST_TIMEOUT=30 timeout 30 "$FCGI" \
+		>"$WORK/moved.out" 2>"$WORK/moved.err" &
 	local cpid=$!
 	sleep 1
 	nip "$NS$m" link set eth0 down
