@@ -373,36 +373,51 @@ $ORIG"; eval "BADCRC_RUNS$tag+=(\$RPS)"
 	eval "LIST_RUNS$tag+=(\$RPS)"
 	cold_check "cold$tag" "$COLD_FILE" "COLD_RUNS$tag"
 }
-# measure_create TAG [ROUNDS]: creates at the token cost in force, each
-# round appended to CREATE_RUNS<TAG>, with the fdatasync rate and the
-# Argon2 hash timed before the first round and after each (into
-# FSYNC_RATES<TAG> and HASH_TIMES<TAG>).  A round spreads its creates over
-# users that start with no token, taken in turn, so that a user holds
-# about as many as the default cap allows (a create walks its user's
-# tokens): as many users as the bound just timed allows PER_USER creates
-# in the round, at most 300.  No more: each session's first check in a
-# worker is a hash at the token cost, which at a password-like cost would
-# meet the Argon2 throttle.
+# measure_create TAG [ROUNDS [PAIR_DB]]: creates at the token cost in
+# force, each round appended to CREATE_RUNS<TAG>, with the fdatasync rate
+# and the Argon2 hash timed before the first round and after each (into
+# FSYNC_RATES<TAG> and HASH_TIMES<TAG>).  With PAIR_DB, each round is
+# paired with one against that environment, before it in even rounds and
+# after it in odd ones (into CREATE_RUNS_PAIR), so that whatever the
+# machine does over those seconds falls on both alike.
 measure_create() {
-	local tag=$1 rounds=${2:-1} r i users syncs hash
+	local tag=$1 rounds=${2:-1} pair=${3:-} r
 	fsync_rate "FSYNC_RATES$tag"
 	sync_floor "SYNC_FLOORS$tag"
 	argon2_time "$TOKEN_COST" "HASH_TIMES$tag"
 	for r in $(seq "$rounds"); do
-		eval "syncs=\${FSYNC_RATES$tag[-1]}; hash=\${HASH_TIMES$tag[-1]}"
-		users=$(awk -v f="$syncs" -v h="$hash" -v c="$CORES" -v d="$DURATION" -v p="$PER_USER" \
-			'BEGIN { b = c / h; if (f < b) b = f; u = int(b * d / p) + 1; print (u > 300 ? 300 : u) }')
-		for i in $(seq "$users"); do
-			cli user add "creator$tag.$r.$i@example.com" >/dev/null &&
-				cli session new "creator$tag.$r.$i@example.com"
-		done >"$WORK/creators"
-		wrk_run "create$tag" /api/v1/user/api-tokens "${CREATE_ENV[@]}" \
-			BENCH_TOKENS="$WORK/creators" BENCH_HEADERS="$CT"
-		eval "CREATE_RUNS$tag+=(\$RPS)"
+		[ -n "$pair" ] && [ $((r % 2)) = 0 ] && create_round "$tag" "$r" "$pair" _PAIR
+		create_round "$tag" "$r" "$PATGATE_DB" "$tag"
+		[ -n "$pair" ] && [ $((r % 2)) = 1 ] && create_round "$tag" "$r" "$pair" _PAIR
 		fsync_rate "FSYNC_RATES$tag"
 		sync_floor "SYNC_FLOORS$tag"
 		argon2_time "$TOKEN_COST" "HASH_TIMES$tag"
 	done
+}
+# create_round TAG R DB INTO: one round of creates against environment DB,
+# appended to CREATE_RUNS<INTO>.  It spreads its creates over users that
+# start with no token, taken in turn, so that a user holds about as many
+# as the default cap allows (a create walks its user's tokens): as many
+# users as the bound last timed for TAG allows PER_USER creates in the
+# round, at most 300.  No more: each session's first check in a worker is
+# a hash at the token cost, which at a password-like cost would meet the
+# Argon2 throttle.
+create_round() {
+	local tag=$1 r=$2 db=$3 into=$4 home=$PATGATE_DB i users syncs hash
+	eval "syncs=\${FSYNC_RATES$tag[-1]}; hash=\${HASH_TIMES$tag[-1]}"
+	users=$(awk -v f="$syncs" -v h="$hash" -v c="$CORES" -v d="$DURATION" -v p="$PER_USER" \
+		'BEGIN { b = c / h; if (f < b) b = f; u = int(b * d / p) + 1; print (u > 300 ? 300 : u) }')
+	export PATGATE_DB=$db
+	[ "$db" = "$home" ] || use_workers "$PATGATE_FCGI"
+	for i in $(seq "$users"); do
+		cli user add "creator$into.$r.$i@example.com" >/dev/null &&
+			cli session new "creator$into.$r.$i@example.com"
+	done >"$WORK/creators"
+	wrk_run "create$into" /api/v1/user/api-tokens "${CREATE_ENV[@]}" \
+		BENCH_TOKENS="$WORK/creators" BENCH_HEADERS="$CT"
+	eval "CREATE_RUNS$into+=(\$RPS)"
+	export PATGATE_DB=$home
+	[ "$db" = "$home" ] || use_workers "$PATGATE_FCGI"
 }
 # measure_login ROUNDS: logins with the right password, each round
 # appended to LOGIN_RUNS, the hash at the password cost timed before the
@@ -492,7 +507,14 @@ measure_scale() {
 	# The list at scale only for the record: no target is set on it.
 	wrk_run "list_SCALE" /api/v1/user/api-tokens BENCH_HEADERS="Authorization: Bearer $LISTER"
 	LIST_RUNS_SCALE+=("$RPS")
-	measure_create "_SCALE" "$ROUNDS"
+	# A store of BASE_TOKENS beside it, for creates in alternate rounds.
+	SMALL_DB="$WORK/db-$BASE_TOKENS"
+	{ PATGATE_DB=$SMALL_DB cli init && PATGATE_DB=$SMALL_DB cli user add filler@example.com &&
+		PATGATE_DB=$SMALL_DB cli token bulk filler@example.com "$BASE_TOKENS" \
+			--name "benchmark token 0001"; } >/dev/null 2>&1 ||
+		{ echo "run.sh: cannot make the store of $BASE_TOKENS tokens" >&2; exit 99; }
+	CREATE_RUNS_PAIR=()
+	measure_create "_SCALE" "$ROUNDS" "$SMALL_DB"
 	CHECK_RPS_SCALE=$(printf '%s\n' "${CHECK_RUNS_SCALE[@]}" | median)
 	CREATE_RPS_SCALE=$(printf '%s\n' "${CREATE_RUNS_SCALE[@]}" | median)
 	LIST_RPS_SCALE=${LIST_RUNS_SCALE[0]}
@@ -618,6 +640,14 @@ create_ratio() {
 			printf "%.3f\n", n / (s < h ? s : h) }'
 	done | median
 }
+# pair_ratio: each round's creates at scale over those of the round paired
+# with it at BASE_TOKENS; the median.
+pair_ratio() {
+	local r
+	for r in "${!CREATE_RUNS_PAIR[@]}"; do
+		ratio "${CREATE_RUNS_SCALE[$r]}" "${CREATE_RUNS_PAIR[$r]}"; echo
+	done | median
+}
 LOGIN_RPS=$(printf '%s\n' "${LOGIN_RUNS[@]}" | median)
 PW_HASH_S=$(printf '%s\n' "${PW_HASH_TIMES[@]}" | median %.6f)
 LOGIN_BOUND=$(awk -v c="$CORES" -v s="$PW_HASH_S" 'BEGIN { printf "%.1f", c / s }')
@@ -664,8 +694,10 @@ if [ -z "${BENCH_QUICK:-}" ]; then
 	cold_scale_row
 	row "check at $SCALE tokens (x floor)" "$CHECK_X_SCALE" "at $BASE_TOKENS: $(per_round CHECK_RUNS)" \
 		"$(ratio "$CHECK_X_SCALE" "$(per_round CHECK_RUNS)")" 0.9
-	row "create at $SCALE tokens (x bound)" "$CREATE_X_SCALE" "at $BASE_TOKENS: $(create_ratio)" \
-		"$(ratio "$CREATE_X_SCALE" "$(create_ratio)")" 0.9
+	row "create at $SCALE tokens against at $BASE_TOKENS, rounds in turn (req/s)" "$CREATE_RPS_SCALE" \
+		"at $BASE_TOKENS: $(printf '%s\n' "${CREATE_RUNS_PAIR[@]}" | median %.1f)" "$(pair_ratio)" 0.9
+	row "create at $SCALE tokens (x bound) against at $BASE_TOKENS (x bound), minutes apart" \
+		"$CREATE_X_SCALE" "$(create_ratio)" "$(ratio "$CREATE_X_SCALE" "$(create_ratio)")" - report
 	row "disk bytes a token, 20-char name" "$PER_TOKEN" "1 KiB 1024" "$(ratio "$PER_TOKEN" 1024)" 1 le
 	say "for scale at $SCALE: list $LIST_RPS_SCALE req/s; bulk load of $BULK_N took $LOAD_S s, $SCALE_USABLE through the API $SCALE_MINT_S s"
 fi
@@ -677,6 +709,6 @@ echo "(creates: ${CREATE_RUNS[*]}; synced floor: ${SYNC_FLOORS[*]}; fdatasyncs a
 echo "(logins: ${LOGIN_RUNS[*]}; one Argon2id hash at $PW_COST: ${PW_HASH_TIMES[*]} s; $COLD cold tokens made through the API in $COLD_MINT_S s)"
 echo "$BOUND_NOTE"
 [ -n "${BENCH_QUICK:-}" ] ||
-	echo "(at $SCALE tokens: floor runs: ${FLOORS_SCALE[*]}; $SCALE_USABLE in turn: ${COLD_RUNS_SCALE[*]}; check: ${CHECK_RUNS_SCALE[*]}; list: ${LIST_RUNS_SCALE[*]}; creates: ${CREATE_RUNS_SCALE[*]}; synced floor: ${SYNC_FLOORS_SCALE[*]}; fdatasyncs: ${FSYNC_RATES_SCALE[*]}; one Argon2id hash: ${HASH_TIMES_SCALE[*]} s; $SCALE_USABLE made through the API in $SCALE_MINT_S s)"
+	echo "(at $SCALE tokens: floor runs: ${FLOORS_SCALE[*]}; $SCALE_USABLE in turn: ${COLD_RUNS_SCALE[*]}; check: ${CHECK_RUNS_SCALE[*]}; list: ${LIST_RUNS_SCALE[*]}; creates: ${CREATE_RUNS_SCALE[*]}; at $BASE_TOKENS in the rounds between: ${CREATE_RUNS_PAIR[*]}; synced floor: ${SYNC_FLOORS_SCALE[*]}; fdatasyncs: ${FSYNC_RATES_SCALE[*]}; one Argon2id hash: ${HASH_TIMES_SCALE[*]} s; $SCALE_USABLE made through the API in $SCALE_MINT_S s)"
 echo "(the run took $(( $(date +%s) - RUN_T0 )) s)"
 exit "$FAILED"
