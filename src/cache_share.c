@@ -10,8 +10,8 @@
  *
  * Its head holds the key the digests are made under, from getrandom,
  * written once by whichever process finds it unset (or finds the process
- * that claimed it dead).  Any failure leaves
- * the caller with its private table, as before sharing.
+ * that claimed it dead).  Any failure leaves the caller with its private
+ * table, as before sharing.
  */
 #include <sys/mman.h>
 #include <sys/stat.h>
