@@ -912,7 +912,8 @@ master_left_alone() {
 # replica's killed (-9).  The survivor can elect no master: a create there
 # is 503 and, once it has heard no master for PATGATE_REPL_STALE, so is a
 # check.  (It may win an election with the vote of a site dying as it
-# voted; a master out of touch with most of its group fails closed alike.)  The README's way out: stop it and start it as a single site
+# voted; a master out of touch with most of its group fails closed alike.)
+# The README's way out: stop it and start it as a single site
 # (PATGATE_REPL_* unset); it serves what it held, and takes writes.
 majority_lost() {
 	local s= i want got tok
