@@ -549,6 +549,11 @@ enum store_rc store_flush(struct store *);
  * forced.  STORE_OK or STORE_ERROR.
  */
 enum store_rc store_sync(struct store *);
+/*
+ * Token number's record as a check reads it (revoked too): its uses (last
+ * use, recent addresses), kept apart, are left out; store_token_by_id and
+ * the walks include them.
+ */
 enum store_rc store_token_get(struct store *, uint64_t number,
 	    struct token_rec *);
 /*
@@ -849,6 +854,12 @@ int	 store_uncodec_session(const void *, size_t, struct session_rec *);
  * damaged.
  */
 int	 store_uncodec_token(const void *, size_t, struct token_rec *);
+/*
+ * A token's uses (last use, recent addresses) apart from its record, and
+ * back onto t, where the later of the two is kept: 0, or -1 when damaged.
+ */
+char	*store_codec_uses(const struct token_rec *, size_t *len);
+int	 store_uncodec_uses(const void *, size_t, struct token_rec *);
 int	 store_uncodec_login(const void *, size_t, struct login_rec *);
 
 /* ------------------------------------------------------------ request.c */

@@ -4,7 +4,8 @@
  * every check, are packed (a leading version byte 2, then fixed-width
  * times and length-prefixed strings), which decodes without an
  * allocation; their JSON form of version 1 is still read.  A packed
- * token holds its last use too; a JSON one left it in token_used.  A
+ * token holds its last use too, as it stood before token_used held the
+ * uses of every token (see the end of this file); a JSON one has none.  A
  * token packed under version 3 also ends with its secret's prefix; one of
  * version 2 (or JSON) was stored before the prefix was, and is read with
  * the prefix unknown.  Version 4, written only for a record that has
@@ -28,6 +29,7 @@
 #define CODEC_PACKED	2
 #define CODEC_PACKED_PREFIX 3	/* a packed token that ends with its prefix */
 #define CODEC_PACKED_TAGGED 4	/* ... then tagged entries */
+#define CODEC_USES	'U'	/* a token's uses, in token_used */
 
 enum codec_tag {
 	TAG_ROTATED_FROM = 1,	/* the id it replaced */
@@ -647,4 +649,85 @@ store_uncodec_login(const void *buf, size_t len, struct login_rec *r)
 	}
 	json_object_put(o);
 	return rc;
+}
+
+/* ------------------------------------------------------ a token's uses */
+
+/*
+ * A token's last use and recent addresses, kept in token_used apart from
+ * its record (see store_tokens.c): CODEC_USES, the last use, the count of
+ * addresses (a byte), then each one's time, its length (a byte) and its
+ * bytes, newest first.  A value of exactly 8 bytes is the older form: the
+ * last use alone, big end first, of a token stored in the JSON form.
+ */
+char *
+store_codec_uses(const struct token_rec *t, size_t *len)
+{
+	struct pack	 w;
+	size_t		 i, n = codec_min(t->nips, TOKEN_IPS_MAX), iplen;
+
+	w.cap = 1 + 8 + 1;
+	for (i = 0; i < n; i++)
+		w.cap += 8 + 1 + strlen(t->ips[i].ip);
+	w.len = 0;
+	if ((w.p = malloc(w.cap)) == NULL)
+		return NULL;
+	w.p[w.len++] = CODEC_USES;
+	pack_u64(&w, (uint64_t)t->last_used_at);
+	w.p[w.len++] = (unsigned char)n;
+	for (i = 0; i < n; i++) {
+		iplen = strlen(t->ips[i].ip);
+		pack_u64(&w, (uint64_t)t->ips[i].at);
+		w.p[w.len++] = (unsigned char)iplen;
+		memcpy(w.p + w.len, t->ips[i].ip, iplen);
+		w.len += iplen;
+	}
+	*len = w.len;
+	return (char *)w.p;
+}
+
+int
+store_uncodec_uses(const void *buf, size_t len, struct token_rec *t)
+{
+	struct unpack	 r = { buf, len, 1, 0 };
+	struct token_use ips[TOKEN_IPS_MAX];
+	const unsigned char *p = buf;
+	time_t		 at;
+	size_t		 i, n, iplen;
+
+	if (len == 8) {
+		for (i = 0, at = 0; i < 8; i++)
+			at = (time_t)((uint64_t)at << 8 | p[i]);
+		if (at > t->last_used_at)
+			t->last_used_at = at;
+		return 0;
+	}
+	if (len < 10 || p[0] != CODEC_USES)
+		return -1;
+	at = unpack_time(&r);
+	n = p[r.at++];
+	if (n > TOKEN_IPS_MAX)
+		return -1;
+	for (i = 0; i < n; i++) {
+		ips[i].at = unpack_time(&r);
+		if (r.bad || r.at == len)
+			return -1;
+		iplen = p[r.at++];
+		if (iplen > TOKEN_IP_MAX || len - r.at < iplen ||
+		    memchr(p + r.at, '\0', iplen) != NULL)
+			return -1;
+		memcpy(ips[i].ip, p + r.at, iplen);
+		ips[i].ip[iplen] = '\0';
+		r.at += iplen;
+	}
+	if (unpack_end(&r) == -1)
+		return -1;
+	if (at > t->last_used_at)
+		t->last_used_at = at;
+	/* The newer list of the two wins whole. */
+	if (n > 0 && (t->nips == 0 || ips[0].at >= t->ips[0].at)) {
+		memcpy(t->ips, ips, n * sizeof(ips[0]));
+		t->nips = n;
+	}
+	return 0;
 }

@@ -58,7 +58,7 @@ store_token_by_id_txn(struct store *st, DB_TXN *txn, void *arg,
 	if ((rc = store_token_number(st, txn, q->id, 0, &n, verdict)) != 0 ||
 	    *verdict != STORE_OK)
 		return rc;
-	if ((rc = store_token_read(st, txn, n, q->t, 0, NULL, verdict)) != 0 ||
+	if ((rc = store_token_read(st, txn, n, q->t, 0, verdict)) != 0 ||
 	    *verdict != STORE_OK)
 		return rc;
 	/* Another user's token looks exactly like an unknown one. */
@@ -126,7 +126,7 @@ store_token_rotate_txn(struct store *st, DB_TXN *txn, void *arg,
 	    verdict)) != 0 ||
 	        *verdict != STORE_OK))
 		return rc;
-	if ((rc = store_token_read(st, txn, num, old, DB_RMW, NULL,
+	if ((rc = store_token_read(st, txn, num, old, DB_RMW,
 	    verdict)) != 0 ||
 	    *verdict != STORE_OK)
 		return rc;
@@ -197,14 +197,14 @@ store_token_family_txn(struct store *st, DB_TXN *txn, void *arg,
 
 	(void)verdict;
 	q->revoked = 0;
-	if ((rc = store_token_read(st, txn, q->number, &reused, 0, NULL,
+	if ((rc = store_token_read(st, txn, q->number, &reused, 0,
 	    &v)) != 0 ||
 	    v != STORE_OK)
 		return rc;
 	/* Rotation makes a chain: each token replaced once, by one. */
 	for (hops = 0,
 	    n = reused.rotated_to; n != 0 && hops < STORE_FAMILY_MAX; hops++) {
-		if ((rc = store_token_read(st, txn, n, &t, DB_RMW, NULL,
+		if ((rc = store_token_read(st, txn, n, &t, DB_RMW,
 		    &v)) != 0)
 			return rc;
 		if (v != STORE_OK)
@@ -271,15 +271,8 @@ store_unused_one(struct store *st, DB_TXN *txn, const DBT *key, const DBT *val,
 	    (rc = store_uncodec_token(val->data, val->size, t)) == -1)
 		return 0;
 	t->number = store_from_be64(key->data);
-	/* A record of the JSON form keeps its last use apart: read it whole. */
-	if (rc == 1) {
-		enum store_rc v = STORE_OK;
-
-		if ((rc = store_token_read(st, txn, t->number, t, 0, NULL,
-		    &v)) != 0 ||
-		    v != STORE_OK)
-			return rc;
-	}
+	if ((rc = store_token_uses_onto(st, txn, t->number, t)) != 0)
+		return rc;
 	if (!store_token_live(t, q->now) ||
 	    (t->last_used_at != 0 ? t->last_used_at : t->created_at) >=
 	    q->cutoff)

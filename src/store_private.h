@@ -30,7 +30,7 @@ enum store_db {
 	DB_TOKENS,	/* number (8 bytes, big-endian) -> token record */
 	DB_TOKEN_IDS,		/* token id -> number */
 	DB_USER_TOKENS,		/* user id -> numbers (sorted duplicates) */
-	DB_TOKEN_USED,	/* number -> last use of a JSON-form token; read only */
+	DB_TOKEN_USED,	/* number -> a token's uses (store_codec_uses) */
 	DB_SEQ,			/* the token number sequence */
 	DB_LOGINS,	/* "email:..." or "addr:..." -> failed-login counter */
 	DB_USER_LIVE,	/* user id -> expiry + number of each unrevoked token */
@@ -72,6 +72,7 @@ struct store {
 	struct store_touched {	/* tokens whose last use is known fresh */
 		uint64_t	 n;
 		time_t		 when;
+		uint32_t	 newest; /* its newest address's hash */
 	}		*touched;	/* STORE_TOUCH_SLOTS, or NULL */
 	uint64_t	*epoch;	/* shared: see store_memo.c; NULL: none */
 	struct store_memo *memo;	/* token records read lately */
@@ -238,7 +239,7 @@ int	 store_live_upgrade(struct store *);
 
 /*
  * In txn: token n was used at at from addr (a replica saw it): keep the
- * later of that and what the record holds.  0 or a code; no such token
+ * later of that and what its uses hold.  0 or a code; no such token
  * is 0.
  */
 int	 store_token_use_merge(struct store *, DB_TXN *, uint64_t n, time_t at,
@@ -251,12 +252,14 @@ struct token_keep {
 };
 
 /*
- * Read token number n into t (flags: DB_RMW, say); keep it in the memo
- * if keep is not NULL.  A missing record sets *verdict to STORE_NOTFOUND.
+ * Read token number n into t, its uses included (flags, for the record:
+ * DB_RMW, say).  A missing record sets *verdict to STORE_NOTFOUND.
  */
 int	 store_token_read(struct store *, DB_TXN *, uint64_t n,
-	    struct token_rec *t, u_int32_t flags, const struct token_keep *keep,
-	    enum store_rc *verdict);
+	    struct token_rec *t, u_int32_t flags, enum store_rc *verdict);
+/* Token n's uses, kept apart in token_used, onto t as read from its record. */
+int	 store_token_uses_onto(struct store *, DB_TXN *, uint64_t n,
+	    struct token_rec *t);
 int	 store_token_write(struct store *, DB_TXN *, const struct token_rec *t);
 /* Is t live (neither revoked nor expired) at now? */
 int	 store_token_live(const struct token_rec *t, time_t now);

@@ -42,32 +42,77 @@ store_get_into(DB *db, DB_TXN *txn, DBT *key, u_int32_t flags, void *buf,
 }
 
 /*
- * The last use of token n, whose record is still in the JSON form and so
- * kept it apart in token_used (a packed record holds its own).
+ * Token n's uses (last use, recent addresses) onto t, from token_used,
+ * where a use is written apart from the record: at a million tokens the
+ * records a gateway checks lie a few to a page among the others, so that
+ * rewriting a record wrote a page of the store back to disk for nearly
+ * every use, while the uses of the tokens in use lie packed together,
+ * some fifty to a page, and stay in the cache.  A record stored before
+ * keeps what it held, and the later of the two is kept.  *found, when
+ * asked, says whether token_used held any.  A damaged value is ignored.
  */
 static int
-store_token_used(struct store *st, DB_TXN *txn, DBT *key, struct token_rec *t)
+store_token_uses_read(struct store *st, DB_TXN *txn, uint64_t n,
+    struct token_rec *t, u_int32_t flags, int *found)
 {
-	unsigned char	 when[8];
+	unsigned char	 k[8], buf[512];
 	void		*data;
 	size_t		 size;
+	DBT		 key;
 	int		 rc;
 
-	rc = store_get_into(st->db[DB_TOKEN_USED], txn, key, 0, when,
-	    sizeof(when), &data, &size);
-	if (rc == 0 && data != when)
-		free(data);	/* not a stored time: ignored */
-	else if (rc == 0 && size == sizeof(when))
-		t->last_used_at = (time_t)store_from_be64(when);
-	else if (rc != 0 && rc != DB_NOTFOUND)
+	store_be64(n, k);
+	store_dbt(&key, k, sizeof(k));
+	rc = store_get_into(st->db[DB_TOKEN_USED], txn, &key, flags, buf,
+	    sizeof(buf), &data, &size);
+	if (found != NULL)
+		*found = rc == 0;
+	if (rc == DB_NOTFOUND)
+		return 0;
+	if (rc != 0)
 		return rc;
+	if (store_uncodec_uses(data, size, t) == -1)
+		fprintf(stderr, "patgate: db: damaged use record %llu\n",
+		    (unsigned long long)n);
+	if (data != buf)
+		free(data);
 	return 0;
 }
 
-/* Read token number n into t, its last use included; keep it if asked. */
 int
-store_token_read(struct store *st, DB_TXN *txn, uint64_t n, struct token_rec *t,
-    u_int32_t flags, const struct token_keep *keep, enum store_rc *verdict)
+store_token_uses_onto(struct store *st, DB_TXN *txn, uint64_t n,
+    struct token_rec *t)
+{
+	return store_token_uses_read(st, txn, n, t, 0, NULL);
+}
+
+/* Token n's uses from t into token_used. */
+static int
+store_token_uses_write(struct store *st, DB_TXN *txn, uint64_t n,
+    const struct token_rec *t)
+{
+	unsigned char	 k[8];
+	char		*enc;
+	size_t		 len;
+	DBT		 key, val;
+	int		 rc;
+
+	if ((enc = store_codec_uses(t, &len)) == NULL)
+		return ENOMEM;
+	store_be64(n, k);
+	store_dbt(&key, k, sizeof(k));
+	store_dbt(&val, enc, len);
+	rc = st->db[DB_TOKEN_USED]->put(st->db[DB_TOKEN_USED], txn, &key, &val,
+	    0);
+	free(enc);
+	return rc;
+}
+
+/* Read token number n's record alone into t; keep it if asked. */
+static int
+store_token_read_record(struct store *st, DB_TXN *txn, uint64_t n,
+    struct token_rec *t, u_int32_t flags, const struct token_keep *keep,
+    enum store_rc *verdict)
 {
 	unsigned char	 k[8], buf[1024];
 	void		*data;
@@ -96,7 +141,20 @@ store_token_read(struct store *st, DB_TXN *txn, uint64_t n, struct token_rec *t,
 		return EINVAL;
 	}
 	t->number = n;
-	return rc == 1 ? store_token_used(st, txn, &key, t) : 0;
+	return 0;
+}
+
+/* Read token number n into t, its uses included. */
+int
+store_token_read(struct store *st, DB_TXN *txn, uint64_t n, struct token_rec *t,
+    u_int32_t flags, enum store_rc *verdict)
+{
+	int	 rc;
+
+	rc = store_token_read_record(st, txn, n, t, flags, NULL, verdict);
+	if (rc != 0 || *verdict != STORE_OK)
+		return rc;
+	return store_token_uses_read(st, txn, n, t, 0, NULL);
 }
 
 int
@@ -127,60 +185,132 @@ store_token_live(const struct token_rec *t, time_t now)
 }
 
 /*
+ * db's records from number from on, as many as a page of cap bytes holds,
+ * into val (over buf: aligned, as bulk reads ask), through a cursor of its
+ * own closed at once: a cursor kept positioned holds its page while its
+ * next search descends from the root, and a create that holds the root
+ * while it waits for that page then waits for good, on latches no
+ * deadlock detector or lock timeout sees.
+ */
+static int
+store_bulk_from(DB *db, DB_TXN *txn, uint64_t from, void *buf, u_int32_t cap,
+    DBT *val)
+{
+	DBC		*c;
+	DBT		 key;
+	unsigned char	 k[8];
+	int		 rc, crc;
+
+	store_be64(from, k);
+	memset(&key, 0, sizeof(key));
+	key.data = k;
+	key.size = key.ulen = sizeof(k);
+	key.flags = DB_DBT_USERMEM;
+	memset(val, 0, sizeof(*val));
+	val->data = buf;
+	val->ulen = cap;
+	val->flags = DB_DBT_USERMEM;
+	if ((rc = db->cursor(db, txn, &c, 0)) != 0)
+		return rc;
+	rc = c->get(c, &key, val, DB_SET_RANGE | DB_MULTIPLE_KEY);
+	if ((crc = c->close(c)) != 0 && rc == 0)
+		rc = crc;
+	return rc;
+}
+
+/* token_used read a pageful at a time beside a walk of the records. */
+struct uses_run {
+	DBT		 val;
+	void		*p;	/* the next entry in val; NULL: none left */
+	int		 end;	/* no entry past the last page */
+	int		 have;	/* key and data hold the current entry */
+	uint64_t	 key;
+	void		*data;
+	size_t		 len;
+};
+
+/* Token num's uses onto t, num greater than any asked of run before. */
+static int
+store_uses_run_onto(struct store *st, DB_TXN *txn, struct uses_run *run,
+    uint64_t num, struct token_rec *t)
+{
+	static uint32_t	 page[65536 / sizeof(uint32_t)];
+	void		*kp;
+	size_t		 klen;
+	u_int32_t	 pagesize;
+	int		 rc;
+
+	while (!run->have || run->key < num) {
+		if (run->p != NULL) {
+			DB_MULTIPLE_KEY_NEXT(run->p, &run->val, kp, klen,
+			    run->data, run->len);
+			if ((run->have = run->p != NULL && klen == 8))
+				run->key = store_from_be64(kp);
+			continue;
+		}
+		if (run->end)
+			return 0;
+		if ((rc = st->db[DB_TOKEN_USED]->get_pagesize(
+		    st->db[DB_TOKEN_USED], &pagesize)) != 0)
+			return rc;
+		rc = store_bulk_from(st->db[DB_TOKEN_USED], txn, num, page,
+		    pagesize < sizeof(page) ? pagesize : sizeof(page),
+		    &run->val);
+		if (rc == DB_NOTFOUND) {
+			run->end = 1;
+			return 0;
+		}
+		if (rc == DB_BUFFER_SMALL)	/* never, at their size */
+			return store_token_uses_onto(st, txn, num, t);
+		if (rc != 0)
+			return rc;
+		DB_MULTIPLE_INIT(run->p, &run->val);
+	}
+	if (run->key == num &&
+	    store_uncodec_uses(run->data, run->len, t) == -1)
+		fprintf(stderr, "patgate: db: damaged use record %llu\n",
+		    (unsigned long long)num);
+	return 0;
+}
+
+/*
  * Records for the ascending token numbers nums[0..n), read a pageful at a
- * time (a user's tokens made close together sit side by side); fn(t, arg)
- * for each found, *stop set when fn asks to stop.  Each page comes through
- * a cursor of its own, closed at once: a cursor kept positioned holds its
- * page while its next search descends from the root, and a create that
- * holds the root while it waits for that page then waits for good, on
- * latches no deadlock detector or lock timeout sees.
+ * time (a user's tokens made close together sit side by side), their uses
+ * beside them likewise; fn(t, arg) for each found, *stop set when fn asks
+ * to stop.
  */
 static int
 store_token_fetch_many(struct store *st, DB_TXN *txn,
     const unsigned char *nums, size_t n,
     int (*fn)(struct token_rec *, void *), void *arg, int *stop)
 {
-	/* aligned, as bulk reads ask */
 	static uint32_t	 page[65536 / sizeof(uint32_t)];
+	struct uses_run	 run;
 	struct token_rec t;
-	DBC		*ct;
 	enum store_rc	 verdict;
-	DBT		 key, val, used;
-	unsigned char	 k[8];
+	DBT		 val;
 	void		*p, *kp, *dp;
 	size_t		 i = 0, klen, dlen;
 	u_int32_t	 pagesize;
 	uint64_t	 num;
-	int		 rc, crc;
+	int		 rc;
 
+	memset(&run, 0, sizeof(run));
 	if ((rc = st->db[DB_TOKENS]->get_pagesize(st->db[DB_TOKENS],
 	    &pagesize)) != 0)
 		return rc;
 	if (pagesize > sizeof(page))
 		pagesize = sizeof(page);
 	while (i < n && !*stop) {
-		memcpy(k, nums + 8 * i, 8);
-		memset(&key, 0, sizeof(key));
-		key.data = k;
-		key.size = key.ulen = sizeof(k);
-		key.flags = DB_DBT_USERMEM;
-		memset(&val, 0, sizeof(val));
-		val.data = page;
-		val.ulen = pagesize;
-		val.flags = DB_DBT_USERMEM;
-		if ((rc = st->db[DB_TOKENS]->cursor(st->db[DB_TOKENS], txn, &ct,
-		    0)) != 0)
-			return rc;
-		rc = ct->get(ct, &key, &val, DB_SET_RANGE | DB_MULTIPLE_KEY);
-		if ((crc = ct->close(ct)) != 0 && rc == 0)
-			rc = crc;
+		rc = store_bulk_from(st->db[DB_TOKENS], txn,
+		    store_from_be64(nums + 8 * i), page, pagesize, &val);
 		if (rc == DB_NOTFOUND)
 			return 0;	/* the rest were pruned */
 		if (rc == DB_BUFFER_SMALL) {
 			/* One record larger than a page: read it alone. */
 			verdict = STORE_OK;
 			rc = store_token_read(st, txn,
-			    store_from_be64(nums + 8 * i), &t, 0, NULL,
+			    store_from_be64(nums + 8 * i), &t, 0,
 			    &verdict);
 			if (rc != 0)
 				return rc;
@@ -210,9 +340,8 @@ store_token_fetch_many(struct store *st, DB_TXN *txn,
 				return EINVAL;
 			}
 			t.number = num;
-			store_dbt(&used, kp, 8);
-			if (rc == 1 &&
-			    (rc = store_token_used(st, txn, &used, &t)) != 0)
+			if ((rc = store_uses_run_onto(st, txn, &run, num,
+			    &t)) != 0)
 				return rc;
 			if (fn(&t, arg) != 0)
 				*stop = 1;
@@ -457,7 +586,9 @@ store_token_get_txn(struct store *st, DB_TXN *txn, void *arg,
 {
 	struct token_get *q = arg;
 
-	return store_token_read(st, txn, q->n, q->t, 0, &q->keep, verdict);
+	/* A check decides nothing by the uses; its touch reads them. */
+	return store_token_read_record(st, txn, q->n, q->t, 0, &q->keep,
+	    verdict);
 }
 
 /*
@@ -577,7 +708,7 @@ store_token_revoke_number(struct store *st, DB_TXN *txn, uint64_t n,
 {
 	int	 rc;
 
-	if ((rc = store_token_read(st, txn, n, t, DB_RMW, NULL,
+	if ((rc = store_token_read(st, txn, n, t, DB_RMW,
 	    verdict)) != 0 ||
 	    *verdict != STORE_OK)
 		return rc;
@@ -717,6 +848,7 @@ struct token_touch {
 	const char	*prefix;	/* or NULL */
 	const char	*addr;		/* or NULL */
 	time_t		 when;		/* out: last use as now stored */
+	uint32_t	 newest;	/* out: its newest address's hash */
 };
 
 /* Is addr one a record keeps (not too long, not the CGI stand-in "-")? */
@@ -725,6 +857,19 @@ store_addr_kept(const char *addr)
 {
 	return addr != NULL && addr[0] != '\0' && strcmp(addr, "-") != 0 &&
 	    strlen(addr) <= TOKEN_IP_MAX;
+}
+
+/* A short hash of an address (FNV-1a), to know it again; 0 for none. */
+static uint32_t
+store_addr_hash(const char *addr)
+{
+	uint32_t	 h = 2166136261u;
+
+	if (!store_addr_kept(addr))
+		return 0;
+	for (; *addr != '\0'; addr++)
+		h = (h ^ (unsigned char)*addr) * 16777619u;
+	return h != 0 ? h : 1;
 }
 
 /* Put addr first in t's recent addresses, used at now; the oldest falls off. */
@@ -745,69 +890,107 @@ store_token_use_from(struct token_rec *t, const char *addr, time_t now)
 }
 
 /*
- * Set the token's last use to now unless it was set within the minute,
- * and take the new hash or the first prefix in the same write.  A record
- * whose hash changed since the use was checked keeps its own.  An address
- * that is not the newest is written at once, unless an address was
- * written in this second already; a due write refreshes it too.
+ * Token n's uses into u, for an update: from token_used, or the first
+ * time from the token's record (which held them before).  A token gone
+ * sets *verdict to STORE_NOTFOUND.
+ */
+static int
+store_token_uses_begin(struct store *st, DB_TXN *txn, uint64_t n,
+    struct token_rec *u, enum store_rc *verdict)
+{
+	int	 rc, found;
+
+	u->last_used_at = 0;
+	u->nips = 0;
+	if ((rc = store_token_uses_read(st, txn, n, u, DB_RMW, &found)) != 0 ||
+	    found)
+		return rc;
+	return store_token_read_record(st, txn, n, u, 0, NULL, verdict);
+}
+
+/*
+ * A new hash or the first prefix into the token's record, unless its hash
+ * changed since the use was checked.
+ */
+static int
+store_token_touch_record(struct store *st, DB_TXN *txn,
+    const struct token_touch *q, enum store_rc *verdict)
+{
+	struct token_rec t;
+	int		 rc;
+
+	rc = store_token_read_record(st, txn, q->n, &t, DB_RMW, NULL, verdict);
+	if (rc != 0 || *verdict != STORE_OK ||
+	    strcmp(t.hash, q->read_hash) != 0)
+		return rc;
+	if (q->rehash != NULL)
+		snprintf(t.hash, sizeof(t.hash), "%s", q->rehash);
+	if (q->prefix != NULL && !t.prefix_known) {
+		snprintf(t.prefix, sizeof(t.prefix), "%s", q->prefix);
+		t.prefix_known = 1;
+	}
+	return store_token_write(st, txn, &t);
+}
+
+/*
+ * Set the token's last use to now unless it was set within the minute.
+ * An address that is not the newest is written at once, unless an
+ * address was written in this second already; a due write refreshes it
+ * too.  A new hash or a first prefix goes into the record in the same
+ * transaction.
  */
 static int
 store_token_touch_txn(struct store *st, DB_TXN *txn, void *arg,
     enum store_rc *verdict)
 {
 	struct token_touch *q = arg;
-	struct token_rec t;
-	int		 rc, same, due, addr_due = 0;
+	struct token_rec u;
+	int		 rc, due, addr_due = 0;
 
-	rc = store_token_read(st, txn, q->n, &t, DB_RMW, NULL, verdict);
+	if ((q->rehash != NULL || q->prefix != NULL) &&
+	    ((rc = store_token_touch_record(st, txn, q, verdict)) != 0 ||
+	    *verdict != STORE_OK))
+		return rc;
+	rc = store_token_uses_begin(st, txn, q->n, &u, verdict);
 	if (rc != 0 || *verdict != STORE_OK)
 		return rc;
-	same = strcmp(t.hash, q->read_hash) == 0;
-	due = !(q->now >= t.last_used_at && q->now - t.last_used_at < 60);
-	q->when = t.last_used_at;
-	if (same && q->rehash != NULL) {
-		snprintf(t.hash, sizeof(t.hash), "%s", q->rehash);
-		due = 1;
-	}
-	if (same && q->prefix != NULL && !t.prefix_known) {
-		snprintf(t.prefix, sizeof(t.prefix), "%s", q->prefix);
-		t.prefix_known = 1;
-		due = 1;
-	}
+	due = !(q->now >= u.last_used_at && q->now - u.last_used_at < 60);
 	if (store_addr_kept(q->addr))
-		addr_due = (t.nips == 0 || strcmp(t.ips[0].ip, q->addr) != 0) &&
-		    !(t.nips > 0 && t.ips[0].at == q->now);
-	if (!due && !addr_due)
-		return 0;
-	if (store_addr_kept(q->addr))
-		store_token_use_from(&t, q->addr, q->now);
-	if (due)
-		q->when = t.last_used_at = q->now;
-	return store_token_write(st, txn, &t);
+		addr_due = (u.nips == 0 || strcmp(u.ips[0].ip, q->addr) != 0) &&
+		    !(u.nips > 0 && u.ips[0].at == q->now);
+	if (due || addr_due) {
+		if (store_addr_kept(q->addr))
+			store_token_use_from(&u, q->addr, q->now);
+		if (due)
+			u.last_used_at = q->now;
+	}
+	q->when = u.last_used_at;
+	q->newest = u.nips > 0 ? store_addr_hash(u.ips[0].ip) : 0;
+	return due || addr_due ? store_token_uses_write(st, txn, q->n, &u) : 0;
 }
 
 int
 store_token_use_merge(struct store *st, DB_TXN *txn, uint64_t n, time_t at,
     const char *addr)
 {
-	struct token_rec t;
+	struct token_rec u;
 	enum store_rc	 verdict = STORE_OK;
 	int		 rc, changed = 0;
 
-	rc = store_token_read(st, txn, n, &t, DB_RMW, NULL, &verdict);
+	rc = store_token_uses_begin(st, txn, n, &u, &verdict);
 	if (rc != 0 || verdict != STORE_OK)
 		return rc;	/* a token deleted since is no matter */
-	if (at > t.last_used_at) {
-		t.last_used_at = at;
+	if (at > u.last_used_at) {
+		u.last_used_at = at;
 		changed = 1;
 	}
 	/* An address seen later than the newest the record holds. */
-	if (store_addr_kept(addr) && (t.nips == 0 || at > t.ips[0].at ||
-	    (at == t.ips[0].at && strcmp(t.ips[0].ip, addr) != 0))) {
-		store_token_use_from(&t, addr, at);
+	if (store_addr_kept(addr) && (u.nips == 0 || at > u.ips[0].at ||
+	    (at == u.ips[0].at && strcmp(u.ips[0].ip, addr) != 0))) {
+		store_token_use_from(&u, addr, at);
 		changed = 1;
 	}
-	return changed ? store_token_write(st, txn, &t) : 0;
+	return changed ? store_token_uses_write(st, txn, n, &u) : 0;
 }
 
 void
@@ -815,30 +998,25 @@ store_token_touch(struct store *st, const struct token_rec *t,
     const char *rehash, const char *prefix, const char *addr, time_t now)
 {
 	struct token_touch q = { t->number, now, t->hash, rehash, prefix,
-	    addr, 0 };
+	    addr, 0, 0 };
 	struct store_touched *seen = NULL;
-	int		 addr_known;
+	uint32_t	 from = store_addr_hash(addr);
 
 	if (st->touched == NULL)
 		st->touched = calloc(STORE_TOUCH_SLOTS, sizeof(*st->touched));
 	if (st->touched != NULL)
 		seen = &st->touched[t->number % STORE_TOUCH_SLOTS];
 	/*
-	 * A use within the minute is known (to this process, or from the
-	 * record as the check just read it), the address is the record's
-	 * newest and nothing is to be rewritten: no read, no write.  So a
-	 * worker that meets a token for the first time writes nothing when
-	 * another used it lately.  Otherwise one transaction reads and, if
-	 * due, writes; no wait for a lock and no fsync, since a lost touch
+	 * This process wrote or read the token's uses within the minute, the
+	 * address is their newest and nothing is to be rewritten: no read,
+	 * no write.  Otherwise one transaction reads the uses and, if due,
+	 * writes them; no wait for a lock and no fsync, since a lost touch
 	 * costs a minute's precision and a lost rewrite is made on a later
-	 * use.
+	 * use.  (The check read the record alone, whose uses may be old.)
 	 */
-	addr_known = !store_addr_kept(addr) ||
-	    (t->nips > 0 && strcmp(t->ips[0].ip, addr) == 0);
-	if (rehash == NULL && prefix == NULL && addr_known &&
-	    ((seen != NULL && seen->n == t->number && now >= seen->when &&
-	    now - seen->when < 60) ||
-	    (now >= t->last_used_at && now - t->last_used_at < 60)))
+	if (rehash == NULL && prefix == NULL && seen != NULL &&
+	    seen->n == t->number && now >= seen->when &&
+	    now - seen->when < 60 && (from == 0 || from == seen->newest))
 		return;
 	/*
 	 * A replica cannot write: patgate-repd carries the use to the master
@@ -849,6 +1027,7 @@ store_token_touch(struct store *st, const struct token_rec *t,
 		if (seen != NULL) {
 			seen->n = t->number;
 			seen->when = now;
+			seen->newest = from;
 		}
 		return;
 	}
@@ -856,9 +1035,11 @@ store_token_touch(struct store *st, const struct token_rec *t,
 	    &q) == STORE_OK && seen != NULL) {
 		seen->n = t->number;
 		seen->when = q.when;
+		seen->newest = q.newest;
 	}
-	/* This process's own reads show the new last use; others' may trail. */
-	store_memo_forget(st, t->number);
+	/* This process's own reads show the new record; others' may trail. */
+	if (rehash != NULL || prefix != NULL)
+		store_memo_forget(st, t->number);
 }
 
 /*

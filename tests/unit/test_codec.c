@@ -217,6 +217,58 @@ token_tagged_round_trip(void)
 	free(enc);
 }
 
+/*
+ * A token's uses round-trip onto a record, the later of the two kept; the
+ * older 8-byte form is its last use alone; every cut is refused.
+ */
+static void
+uses_round_trip(void)
+{
+	static const unsigned char old[8] = { 0, 0, 0, 0, 0x65, 0, 0, 1 };
+	struct token_rec u, t;
+	char		*enc;
+	size_t		 len, cut;
+	int		 refused = 1;
+
+	memset(&u, 0, sizeof(u));
+	u.last_used_at = 2000;
+	u.nips = 2;
+	snprintf(u.ips[0].ip, sizeof(u.ips[0].ip), "2001:db8::7");
+	u.ips[0].at = 2000;
+	snprintf(u.ips[1].ip, sizeof(u.ips[1].ip), "192.0.2.1");
+	u.ips[1].at = 1500;
+	CHECK((enc = store_codec_uses(&u, &len)) != NULL);
+	CHECK(len == 1 + 8 + 1 + (8 + 1 + 11) + (8 + 1 + 9));
+	/* Onto a record whose own uses are older: the uses win. */
+	memset(&t, 0, sizeof(t));
+	t.last_used_at = 1000;
+	t.nips = 1;
+	snprintf(t.ips[0].ip, sizeof(t.ips[0].ip), "198.51.100.9");
+	t.ips[0].at = 1000;
+	CHECK(store_uncodec_uses(enc, len, &t) == 0);
+	CHECK(t.last_used_at == 2000 && t.nips == 2);
+	CHECK(strcmp(t.ips[0].ip, "2001:db8::7") == 0 && t.ips[0].at == 2000);
+	CHECK(strcmp(t.ips[1].ip, "192.0.2.1") == 0 && t.ips[1].at == 1500);
+	/* Onto a record newer than them: the record's stay. */
+	t.last_used_at = 3000;
+	t.nips = 1;
+	snprintf(t.ips[0].ip, sizeof(t.ips[0].ip), "198.51.100.9");
+	t.ips[0].at = 3000;
+	CHECK(store_uncodec_uses(enc, len, &t) == 0);
+	CHECK(t.last_used_at == 3000 && t.nips == 1 && t.ips[0].at == 3000);
+	for (cut = 0; cut < len; cut++)
+		if (cut != 8 && store_uncodec_uses(enc, cut, &t) != -1)
+			refused = 0;
+	CHECK(refused);
+	enc[9] = TOKEN_IPS_MAX + 1;	/* more addresses than a token keeps */
+	CHECK(store_uncodec_uses(enc, len, &t) == -1);
+	free(enc);
+	/* The older form: a JSON-form token's last use, big end first. */
+	t.last_used_at = 0;
+	CHECK(store_uncodec_uses(old, sizeof(old), &t) == 0);
+	CHECK(t.last_used_at == 0x65000001);
+}
+
 int
 main(void)
 {
@@ -226,5 +278,6 @@ main(void)
 	RUN(json_records_still_read);
 	RUN(damage_is_refused);
 	RUN(token_tagged_round_trip);
+	RUN(uses_round_trip);
 	return tap_done();
 }

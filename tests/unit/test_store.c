@@ -341,7 +341,7 @@ rotate_family_and_unused(void)
 	make_token(&b, u, "busy", 0);
 	CHECK(store_token_create(st, &b, 10, 1700000000) == STORE_OK);
 	store_token_touch(st, &b, NULL, NULL, "192.0.2.1", 1700090000);
-	CHECK(store_token_get(st, b.number, &got) == STORE_OK && got.nips == 1 &&
+	CHECK(store_token_by_id(st, NULL, b.id, &got) == STORE_OK && got.nips == 1 &&
 	    strcmp(got.ips[0].ip, "192.0.2.1") == 0 && got.last_used_at == 1700090000);
 	CHECK(store_token_revoke_unused(st, 1700050000, 1700100000, NULL, NULL, &n) == STORE_OK);
 	CHECK(n >= 1);	/* the other cases' tokens are idle too */
@@ -354,24 +354,126 @@ static void
 touch_sets_last_used_once_a_minute(void)
 {
 	struct store	*st = open_store(0);
-	struct token_rec t, got;
+	struct token_rec t, got, rec;
 
 	make_token(&t, "00000000-0000-4000-8000-0000000000ee", "touch", 0);
 	CHECK(store_token_create(st, &t, 100, 1700000000) == STORE_OK);
 	store_token_touch(st, &t, NULL, NULL, NULL, 1700000010);
-	CHECK(store_token_get(st, t.number, &got) == STORE_OK && got.last_used_at == 1700000010);
+	CHECK(store_token_by_id(st, NULL, t.id, &got) == STORE_OK && got.last_used_at == 1700000010);
+	/* a check's read leaves the uses out: they are kept apart */
+	CHECK(store_token_get(st, t.number, &rec) == STORE_OK && rec.last_used_at == 0);
 	store_token_touch(st, &got, NULL, NULL, NULL, 1700000030);	/* within the minute: kept */
-	CHECK(store_token_get(st, t.number, &got) == STORE_OK && got.last_used_at == 1700000010);
+	CHECK(store_token_by_id(st, NULL, t.id, &got) == STORE_OK && got.last_used_at == 1700000010);
 	store_token_touch(st, &got, NULL, NULL, NULL, 1700000080);
-	CHECK(store_token_get(st, t.number, &got) == STORE_OK && got.last_used_at == 1700000080);
-	/* a new hash or a first prefix is written within the minute too */
+	CHECK(store_token_by_id(st, NULL, t.id, &got) == STORE_OK && got.last_used_at == 1700000080);
+	/* a new hash or a first prefix is written within the minute, the use not */
 	store_token_touch(st, &got, "$argon2id$v=19$m=32,t=1,p=1$c2FsdA$bmV3", "old_", NULL, 1700000090);
-	CHECK(store_token_get(st, t.number, &got) == STORE_OK && got.last_used_at == 1700000090);
+	CHECK(store_token_by_id(st, NULL, t.id, &got) == STORE_OK && got.last_used_at == 1700000080);
 	CHECK(strcmp(got.hash, "$argon2id$v=19$m=32,t=1,p=1$c2FsdA$bmV3") == 0);
 	CHECK(got.prefix_known && strcmp(got.prefix, "old_") == 0);
 	/* a prefix once known is never replaced */
 	store_token_touch(st, &got, NULL, "new_", NULL, 1700000095);
 	CHECK(store_token_get(st, t.number, &got) == STORE_OK && strcmp(got.prefix, "old_") == 0);
+	store_close(st);
+}
+
+static void
+walk_last_use(const struct token_rec *t, void *arg)
+{
+	if (t != NULL)
+		*(time_t *)arg = t->last_used_at;
+}
+
+struct walk_uses {
+	const struct token_rec *recs;	/* the tokens, in number order */
+	size_t		 n, seen;
+	int		 wrong;
+};
+
+/* Each token walked has the last use its place calls for. */
+static void
+walk_uses_one(const struct token_rec *t, void *arg)
+{
+	struct walk_uses *q = arg;
+	size_t		 i;
+
+	if (t == NULL) {
+		q->seen = 0;
+		return;
+	}
+	q->seen++;
+	for (i = 0; i < q->n && q->recs[i].number != t->number; i++)
+		continue;
+	if (i == q->n || t->last_used_at !=
+	    (i % 3 == 0 || i % 2 == 1 ? 1700001000 + (time_t)i : 0))
+		q->wrong++;
+}
+
+/*
+ * A list reads the uses a page at a time beside the records: 600 tokens of
+ * two users in turn, every other user's used and every third of the
+ * first's, each at a time of its own, walked with the right last use.
+ */
+static void
+uses_walked_beside_records(void)
+{
+	static struct token_rec recs[600];
+	struct store	*st = open_store(0);
+	struct walk_uses q = { recs, 600, 0, 0 };
+	size_t		 i;
+
+	for (i = 0; i < 600; i++)
+		make_token(&recs[i], i % 2 == 0 ?
+		    "00000000-0000-4000-8000-0000000000f1" :
+		    "00000000-0000-4000-8000-0000000000f2", "walked", 0);
+	CHECK(store_token_bulk(st, recs, 600) == STORE_OK);
+	for (i = 0; i < 600; i++)
+		if (i % 3 == 0 || i % 2 == 1)
+			store_token_touch(st, &recs[i], NULL, NULL, "192.0.2.8",
+			    1700001000 + (time_t)i);
+	CHECK(store_token_each(st, recs[0].user_id, walk_uses_one, &q) ==
+	    STORE_OK && q.seen == 300 && q.wrong == 0);
+	q.seen = q.wrong = 0;
+	CHECK(store_token_each(st, recs[1].user_id, walk_uses_one, &q) ==
+	    STORE_OK && q.seen == 300 && q.wrong == 0);
+	store_close(st);
+}
+
+/*
+ * A use is written apart from the token's record; the uses a record held
+ * from before are shown until its first use, which carries them over.
+ */
+static void
+uses_apart_from_the_record(void)
+{
+	struct store	*st = open_store(0);
+	struct token_rec t, got;
+	time_t		 walked = 0;
+
+	make_token(&t, "00000000-0000-4000-8000-0000000000ef", "old uses", 0);
+	t.last_used_at = 1700000100;
+	t.nips = 1;
+	snprintf(t.ips[0].ip, sizeof(t.ips[0].ip), "198.51.100.7");
+	t.ips[0].at = 1700000100;
+	CHECK(store_token_bulk(st, &t, 1) == STORE_OK);
+	CHECK(store_token_by_id(st, NULL, t.id, &got) == STORE_OK &&
+	    got.last_used_at == 1700000100 && got.nips == 1);
+	store_token_touch(st, &t, NULL, NULL, "192.0.2.44", 1700000200);
+	CHECK(store_token_by_id(st, NULL, t.id, &got) == STORE_OK &&
+	    got.last_used_at == 1700000200 && got.nips == 2);
+	CHECK(strcmp(got.ips[0].ip, "192.0.2.44") == 0 &&
+	    strcmp(got.ips[1].ip, "198.51.100.7") == 0 && got.ips[1].at == 1700000100);
+	/* the record itself was not rewritten */
+	CHECK(store_token_get(st, t.number, &got) == STORE_OK &&
+	    got.last_used_at == 1700000100 && got.nips == 1);
+	/* a new address within the minute is written at once, the time not */
+	store_token_touch(st, &t, NULL, NULL, "192.0.2.45", 1700000210);
+	CHECK(store_token_by_id(st, NULL, t.id, &got) == STORE_OK &&
+	    got.last_used_at == 1700000200 && got.nips == 3 &&
+	    strcmp(got.ips[0].ip, "192.0.2.45") == 0 && got.ips[0].at == 1700000210);
+	/* the walks behind the list read them too */
+	CHECK(store_token_each(st, t.user_id, walk_last_use, &walked) == STORE_OK &&
+	    walked == 1700000200);
 	store_close(st);
 }
 
@@ -796,6 +898,8 @@ main(void)
 	RUN(memo_gives_back_small_and_long_records);
 	RUN(cap_counts_live_tokens_only);
 	RUN(touch_sets_last_used_once_a_minute);
+	RUN(uses_apart_from_the_record);
+	RUN(uses_walked_beside_records);
 	RUN(lists_of_interleaved_users);
 	RUN(survives_reopen_and_prunes);
 	RUN(password_set_and_cleared);
