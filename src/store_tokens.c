@@ -849,6 +849,7 @@ struct token_touch {
 	const char	*addr;		/* or NULL */
 	time_t		 when;		/* out: last use as now stored */
 	uint32_t	 newest;	/* out: its newest address's hash */
+	int		 due;		/* out: a write is due */
 };
 
 /* Is addr one a record keeps (not too long, not the CGI stand-in "-")? */
@@ -890,19 +891,19 @@ store_token_use_from(struct token_rec *t, const char *addr, time_t now)
 }
 
 /*
- * Token n's uses into u, for an update: from token_used, or the first
- * time from the token's record (which held them before).  A token gone
- * sets *verdict to STORE_NOTFOUND.
+ * Token n's uses into u (flags: DB_RMW for an update): from token_used,
+ * or the first time from the token's record (which held them before).
+ * A token gone sets *verdict to STORE_NOTFOUND.
  */
 static int
 store_token_uses_begin(struct store *st, DB_TXN *txn, uint64_t n,
-    struct token_rec *u, enum store_rc *verdict)
+    struct token_rec *u, u_int32_t flags, enum store_rc *verdict)
 {
 	int	 rc, found;
 
 	u->last_used_at = 0;
 	u->nips = 0;
-	if ((rc = store_token_uses_read(st, txn, n, u, DB_RMW, &found)) != 0 ||
+	if ((rc = store_token_uses_read(st, txn, n, u, flags, &found)) != 0 ||
 	    found)
 		return rc;
 	return store_token_read_record(st, txn, n, u, 0, NULL, verdict);
@@ -933,11 +934,52 @@ store_token_touch_record(struct store *st, DB_TXN *txn,
 }
 
 /*
- * Set the token's last use to now unless it was set within the minute.
- * An address that is not the newest is written at once, unless an
- * address was written in this second already; a due write refreshes it
- * too.  A new hash or a first prefix goes into the record in the same
- * transaction.
+ * Does q's use call for a write of the uses u?  The last use is written
+ * unless it was within the minute (*due); an address that is not the
+ * newest at once, unless an address was written in this second already.
+ */
+static int
+store_token_touch_due(const struct token_touch *q, const struct token_rec *u,
+    int *due)
+{
+	int	 addr_due = 0;
+
+	*due = !(q->now >= u->last_used_at && q->now - u->last_used_at < 60);
+	if (store_addr_kept(q->addr))
+		addr_due = (u->nips == 0 ||
+		    strcmp(u->ips[0].ip, q->addr) != 0) &&
+		    !(u->nips > 0 && u->ips[0].at == q->now);
+	return *due || addr_due;
+}
+
+/* What is stored of the uses u, for the process's table. */
+static void
+store_token_touch_seen(struct token_touch *q, const struct token_rec *u)
+{
+	q->when = u->last_used_at;
+	q->newest = u->nips > 0 ? store_addr_hash(u->ips[0].ip) : 0;
+}
+
+/* A look at the uses outside a transaction: is a write due (q->due)? */
+static int
+store_token_touch_look(struct store *st, DB_TXN *txn, void *arg,
+    enum store_rc *verdict)
+{
+	struct token_touch *q = arg;
+	struct token_rec u;
+	int		 rc, due;
+
+	rc = store_token_uses_begin(st, txn, q->n, &u, 0, verdict);
+	if (rc != 0 || *verdict != STORE_OK)
+		return rc;
+	q->due = store_token_touch_due(q, &u, &due);
+	store_token_touch_seen(q, &u);
+	return 0;
+}
+
+/*
+ * The use written when due (a due last use refreshes the address too),
+ * and a new hash or a first prefix into the record, in one transaction.
  */
 static int
 store_token_touch_txn(struct store *st, DB_TXN *txn, void *arg,
@@ -945,28 +987,23 @@ store_token_touch_txn(struct store *st, DB_TXN *txn, void *arg,
 {
 	struct token_touch *q = arg;
 	struct token_rec u;
-	int		 rc, due, addr_due = 0;
+	int		 rc, due, write;
 
 	if ((q->rehash != NULL || q->prefix != NULL) &&
 	    ((rc = store_token_touch_record(st, txn, q, verdict)) != 0 ||
 	    *verdict != STORE_OK))
 		return rc;
-	rc = store_token_uses_begin(st, txn, q->n, &u, verdict);
+	rc = store_token_uses_begin(st, txn, q->n, &u, DB_RMW, verdict);
 	if (rc != 0 || *verdict != STORE_OK)
 		return rc;
-	due = !(q->now >= u.last_used_at && q->now - u.last_used_at < 60);
-	if (store_addr_kept(q->addr))
-		addr_due = (u.nips == 0 || strcmp(u.ips[0].ip, q->addr) != 0) &&
-		    !(u.nips > 0 && u.ips[0].at == q->now);
-	if (due || addr_due) {
+	if ((write = store_token_touch_due(q, &u, &due))) {
 		if (store_addr_kept(q->addr))
 			store_token_use_from(&u, q->addr, q->now);
 		if (due)
 			u.last_used_at = q->now;
 	}
-	q->when = u.last_used_at;
-	q->newest = u.nips > 0 ? store_addr_hash(u.ips[0].ip) : 0;
-	return due || addr_due ? store_token_uses_write(st, txn, q->n, &u) : 0;
+	store_token_touch_seen(q, &u);
+	return write ? store_token_uses_write(st, txn, q->n, &u) : 0;
 }
 
 int
@@ -977,7 +1014,7 @@ store_token_use_merge(struct store *st, DB_TXN *txn, uint64_t n, time_t at,
 	enum store_rc	 verdict = STORE_OK;
 	int		 rc, changed = 0;
 
-	rc = store_token_uses_begin(st, txn, n, &u, &verdict);
+	rc = store_token_uses_begin(st, txn, n, &u, DB_RMW, &verdict);
 	if (rc != 0 || verdict != STORE_OK)
 		return rc;	/* a token deleted since is no matter */
 	if (at > u.last_used_at) {
@@ -993,14 +1030,27 @@ store_token_use_merge(struct store *st, DB_TXN *txn, uint64_t n, time_t at,
 	return changed ? store_token_uses_write(st, txn, n, &u) : 0;
 }
 
+/* Note in seen (if any) what token n's uses now hold. */
+static void
+store_token_remember(struct store_touched *seen, uint64_t n, time_t when,
+    uint32_t newest)
+{
+	if (seen == NULL)
+		return;
+	seen->n = n;
+	seen->when = when;
+	seen->newest = newest;
+}
+
 void
 store_token_touch(struct store *st, const struct token_rec *t,
     const char *rehash, const char *prefix, const char *addr, time_t now)
 {
 	struct token_touch q = { t->number, now, t->hash, rehash, prefix,
-	    addr, 0, 0 };
+	    addr, 0, 0, 0 };
 	struct store_touched *seen = NULL;
 	uint32_t	 from = store_addr_hash(addr);
+	int		 record = rehash != NULL || prefix != NULL;
 
 	if (st->touched == NULL)
 		st->touched = calloc(STORE_TOUCH_SLOTS, sizeof(*st->touched));
@@ -1009,14 +1059,15 @@ store_token_touch(struct store *st, const struct token_rec *t,
 	/*
 	 * This process wrote or read the token's uses within the minute, the
 	 * address is their newest and nothing is to be rewritten: no read,
-	 * no write.  Otherwise one transaction reads the uses and, if due,
-	 * writes them; no wait for a lock and no fsync, since a lost touch
-	 * costs a minute's precision and a lost rewrite is made on a later
-	 * use.  (The check read the record alone, whose uses may be old.)
+	 * no write.  Otherwise a read of the uses (the check read the record
+	 * alone), and a transaction only when a write is due, which reads
+	 * them again to write; no wait for a lock and no fsync, since a lost
+	 * touch costs a minute's precision and a lost rewrite is made on a
+	 * later use.
 	 */
-	if (rehash == NULL && prefix == NULL && seen != NULL &&
-	    seen->n == t->number && now >= seen->when &&
-	    now - seen->when < 60 && (from == 0 || from == seen->newest))
+	if (!record && seen != NULL && seen->n == t->number &&
+	    now >= seen->when && now - seen->when < 60 &&
+	    (from == 0 || from == seen->newest))
 		return;
 	/*
 	 * A replica cannot write: patgate-repd carries the use to the master
@@ -1024,21 +1075,19 @@ store_token_touch(struct store *st, const struct token_rec *t,
 	 */
 	if (store_repl_on() && store_repl_may_write(st, NULL, 0) != REPL_GO) {
 		store_uses_note(st, t->number, now, addr);
-		if (seen != NULL) {
-			seen->n = t->number;
-			seen->when = now;
-			seen->newest = from;
-		}
+		store_token_remember(seen, t->number, now, from);
+		return;
+	}
+	if (!record && store_read(st, store_token_touch_look, &q) == STORE_OK &&
+	    !q.due) {
+		store_token_remember(seen, t->number, q.when, q.newest);
 		return;
 	}
 	if (store_txn(st, DB_TXN_NOWAIT, DB_TXN_NOSYNC, store_token_touch_txn,
-	    &q) == STORE_OK && seen != NULL) {
-		seen->n = t->number;
-		seen->when = q.when;
-		seen->newest = q.newest;
-	}
+	    &q) == STORE_OK)
+		store_token_remember(seen, t->number, q.when, q.newest);
 	/* This process's own reads show the new record; others' may trail. */
-	if (rehash != NULL || prefix != NULL)
+	if (record)
 		store_memo_forget(st, t->number);
 }
 

@@ -437,7 +437,7 @@ fresh_master_workers_write() {
 	restart_workers "$MASTER" || return
 	for n in 1 2 3 4; do
 		create_at "$MASTER" "fresh-$n"
-		[ "$STATUS" = 201 ] && ok=$((ok + 1))
+		if [ "$STATUS" = 201 ]; then ok=$((ok + 1)); else echo "# create $n: $STATUS $BODY"; fi
 	done
 	expect_eq "creates answered 201 of 4 by fresh workers" "$ok" 4
 }
@@ -463,7 +463,23 @@ find_master() {
 		at "$i" GET /api/v1/health
 		echo "# site $i: health $STATUS $BODY"
 	done
+	group_dump
 	return 1
+}
+
+# group_dump: once a run, what each site's repd last said and what Berkeley
+# DB says of its replication state, for a group found in no shape.
+GROUP_DUMPED=
+group_dump() {
+	local i
+	[ -n "$GROUP_DUMPED" ] && return
+	GROUP_DUMPED=1
+	for i in $SITES; do
+		tail -n 6 "$WORK/repd$i.err" 2>/dev/null | sed "s/^/# repd $i: /"
+		timeout 10 db5.3_stat -h "$WORK/s$i" -r 2>&1 |
+			grep -iE 'environment configured|master|election|generation|startup|needed|duplicated|log records received|waiting' |
+			head -n 14 | sed "s/^/# stat $i: /"
+	done
 }
 
 # A replica's repd killed (-9) while its workers stay: they answer 503
