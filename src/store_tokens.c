@@ -86,26 +86,33 @@ store_token_uses_onto(struct store *st, DB_TXN *txn, uint64_t n,
 	return store_token_uses_read(st, txn, n, t, 0, NULL);
 }
 
+/* enc (len bytes, malloc'd or NULL, freed here) into db under number n. */
+static int
+store_put_by_number(DB *db, DB_TXN *txn, uint64_t n, char *enc, size_t len)
+{
+	unsigned char	 k[8];
+	DBT		 key, val;
+	int		 rc;
+
+	if (enc == NULL)
+		return ENOMEM;
+	store_be64(n, k);
+	store_dbt(&key, k, sizeof(k));
+	store_dbt(&val, enc, len);
+	rc = db->put(db, txn, &key, &val, 0);
+	free(enc);
+	return rc;
+}
+
 /* Token n's uses from t into token_used. */
 static int
 store_token_uses_write(struct store *st, DB_TXN *txn, uint64_t n,
     const struct token_rec *t)
 {
-	unsigned char	 k[8];
-	char		*enc;
-	size_t		 len;
-	DBT		 key, val;
-	int		 rc;
+	size_t	 len = 0;
+	char	*enc = store_codec_uses(t, &len);
 
-	if ((enc = store_codec_uses(t, &len)) == NULL)
-		return ENOMEM;
-	store_be64(n, k);
-	store_dbt(&key, k, sizeof(k));
-	store_dbt(&val, enc, len);
-	rc = st->db[DB_TOKEN_USED]->put(st->db[DB_TOKEN_USED], txn, &key, &val,
-	    0);
-	free(enc);
-	return rc;
+	return store_put_by_number(st->db[DB_TOKEN_USED], txn, n, enc, len);
 }
 
 /* Read token number n's record alone into t; keep it if asked. */
@@ -160,20 +167,11 @@ store_token_read(struct store *st, DB_TXN *txn, uint64_t n, struct token_rec *t,
 int
 store_token_write(struct store *st, DB_TXN *txn, const struct token_rec *t)
 {
-	unsigned char	 k[8];
-	char		*enc;
-	size_t		 len;
-	DBT		 key, val;
-	int		 rc;
+	size_t	 len = 0;
+	char	*enc = store_codec_token(t, &len);
 
-	if ((enc = store_codec_token(t, &len)) == NULL)
-		return ENOMEM;
-	store_be64(t->number, k);
-	store_dbt(&key, k, sizeof(k));
-	store_dbt(&val, enc, len);
-	rc = st->db[DB_TOKENS]->put(st->db[DB_TOKENS], txn, &key, &val, 0);
-	free(enc);
-	return rc;
+	return store_put_by_number(st->db[DB_TOKENS], txn, t->number, enc,
+	    len);
 }
 
 /* Is t live (neither revoked nor expired) at now? */
