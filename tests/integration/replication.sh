@@ -820,7 +820,7 @@ fourth_site_joins() {
 # the two replicas cut off from their master are two of four and elect
 # no one; once it is removed they are two of three, and elect a master.
 removed_site_no_longer_counts() {
-	local m keep= i t0
+	local m keep= i t0 tok
 	find_master || { fail "no master and two replicas by health"; return; }
 	m=$MASTER
 	# shellcheck disable=SC2046
@@ -835,9 +835,21 @@ removed_site_no_longer_counts() {
 	site_run "$keep" "$CLI" site remove "$NET.$MASTER:$RPORT" >/dev/null 2>>"$WORK/cli.err" &&
 		fail "the master was removed"
 	m=$MASTER
+	# The removal is the master's change, sent down its log like any other;
+	# `site remove` returns once the master has made it.  A token made after
+	# it and passing at both replicas shows each holds it: a replica still
+	# counting four sites when the master goes would rightly elect no one.
+	create_at "$m" after-the-removal
+	expect_eq "create at the master after the removal" "$STATUS" 201
+	tok=$(printf '%s' "$BODY" | jq -r '.data.token // empty')
+	for i in $SITES; do
+		[ "$i" = "$m" ] && continue
+		wait_pass "$i" "$tok"
+		expect_eq "the token made after the removal, checked at site $i" "$STATUS" 200
+	done
 	nip "$NS$m" link set eth0 down
 	t0=$(date +%s%N)
-	master_but "$m" || fail "no master elected, two of three"
+	master_but "$m" || { fail "no master elected, two of three"; group_dump; }
 	echo "# with site 4 removed, site ${OTHER:-none} was master $(( ($(date +%s%N) - t0) / 1000000 )) ms after site $m was cut off"
 	nip "$NS$m" link set eth0 up
 	wait_health "$m" replica || fail "site $m: health $STATUS $BODY, want replica once back"
