@@ -18,6 +18,11 @@ PACKAGES="build-essential autoconf automake pkg-config
 	apache2 libapache2-mod-fcgid nginx mandoc
 	chromium chromium-driver python3-selenium
 	msmtp python3-aiosmtpd haproxy iproute2"
+# The browser test's chromedriver answers on "localhost", and a bare root
+# (a container, a debootstrap) may have no /etc/hosts to name it.
+if [ "$(id -u)" = 0 ] && ! getent hosts localhost >/dev/null 2>&1; then
+	printf '127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n' >>/etc/hosts
+fi
 missing=
 for p in $PACKAGES; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' ||
