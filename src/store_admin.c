@@ -274,10 +274,16 @@ store_check(struct store *st, void (*problem)(const char *, void *), void *arg,
 			snprintf(line, sizeof(line), "%s: %s",
 			    store_db_files[i], db_strerror(vrc));
 			problem(line, arg);
-			/* apart: store_check_txn starts its count afresh */
 			damaged++;
 		}
 	}
+	/*
+	 * The walk below reads every file's pages through cursors, and on a
+	 * page the verify found damaged Berkeley DB may read garbage as a
+	 * pointer and crash: it walks only a store that verified whole.
+	 */
+	if (damaged > 0)
+		return STORE_EXISTS;
 	/*
 	 * Read committed: each read lock goes when the read is done.  Held to
 	 * the end, one a page, some 100,000 tokens ran the lock table out, and
@@ -288,7 +294,7 @@ store_check(struct store *st, void (*problem)(const char *, void *), void *arg,
 	*tokens = q.tokens;
 	if (rc != STORE_OK)
 		return rc;
-	return q.problems == 0 && damaged == 0 ? STORE_OK : STORE_EXISTS;
+	return q.problems == 0 ? STORE_OK : STORE_EXISTS;
 }
 
 struct other_cost {

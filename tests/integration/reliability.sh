@@ -175,6 +175,27 @@ backup_under_load() {
 	[ -z "$(find "$copy" -type f ! -perm 600)" ] || fail "a file of the copy is not 0600"
 }
 
+# The backup's copy with its B-tree root overwritten: the check names the file
+# and stops there, for its walk would read that page and fail or crash.
+check_stops_at_a_damaged_root() {
+	local copy="$WORK/backup" pagesize out rc=0
+	[ -f "$copy/tokens.db" ] || { fail "no copy left by the backup case"; return; }
+	# Nothing has the copy open: without its regions the check reads every
+	# page from the file, not from a cache that still holds the root whole.
+	rm -f "$copy"/__db.*
+	# The meta page's page size (bytes 20-23); page 1 is the root.
+	pagesize=$(od -An -tu4 -j20 -N4 "$copy/tokens.db" | tr -d ' ')
+	head -c "$pagesize" /dev/zero | tr '\0' '\377' |
+		dd of="$copy/tokens.db" bs="$pagesize" seek=1 conv=notrunc 2>/dev/null
+	out=$(PATGATE_DB="$copy" "$CLI" check 2>"$WORK/damaged.err") || rc=$?
+	expect_eq "patgate check on a damaged root: exit status" "$rc" 1
+	expect_match "what it says" "$out" '^tokens\.db: .*DB_VERIFY_BAD'
+	expect_eq "nothing but that line" "$(printf '%s\n' "$out" | grep -c .)" 1
+	if grep -qE "could not run|transaction failed" "$WORK/damaged.err"; then
+		fail "the check walked the damaged file: $(grep -m1 -E "could not run|transaction failed" "$WORK/damaged.err")"
+	fi
+}
+
 no_hang_when_a_lock_holder_dies() {
 	local p victim= t0 took first
 	# Restart the workers so that each create stalls 3 s with its locks held.
@@ -227,6 +248,7 @@ t_case "kill -9 a worker every 200 ms during creates: 0 lost, nothing half-store
 t_case "strace: the commit is fsynced before the 201 is written" fsync_before_201
 t_case "a FastCGI record with huge parameter lengths does not take the service down" hostile_fastcgi_record
 t_case "patgate backup under load: every earlier token verifies from the copy" backup_under_load
+t_case "patgate check on a copy with a damaged root: names the file, walks nothing" check_stops_at_a_damaged_root
 t_case "db_verify is clean after the storms" db_verify_clean
 t_case "a worker killed holding a write transaction: others serve within 10 s" no_hang_when_a_lock_holder_dies
 t_done
