@@ -655,6 +655,11 @@ store_repl_run(const char *dir, volatile sig_atomic_t *stop, char *err,
 		rc = -1;
 		goto out;
 	}
+	/*
+	 * Recovering after a panic, the open met the failed regions before it
+	 * replaced them, and was told of that panic: not this environment's.
+	 */
+	repd_panic = 0;
 	if (store_uses_start(dir) == -1)
 		fprintf(stderr, "patgate-repd: cannot map %s's uses table: "
 		    "uses seen here will not reach the master\n", dir);
@@ -701,7 +706,8 @@ store_repl_run(const char *dir, volatile sig_atomic_t *stop, char *err,
 		usleep(STORE_REPL_POLL_MS * 1000);
 	}
 	if (repd_panic) {
-		snprintf(err, errlen, "the environment failed (panic)");
+		snprintf(err, errlen, "the environment failed (panic); "
+		    "the next patgate-repd started recovers it");
 		rc = -1;
 	}
 out:
@@ -710,6 +716,15 @@ out:
 		store_repl_publish(pub, REPL_UNKNOWN, "", 0);
 		(void)munmap(pub, sizeof(*pub));
 	}
+	/*
+	 * A failed environment is left open: a close would take this process
+	 * off its registry, and the next repd, finding no dead process there,
+	 * would join the failed regions and fail as well.  Exiting registered,
+	 * this one reads as a process that died, so the next recovers, as
+	 * after a kill.
+	 */
+	if (repd_panic)
+		return rc;
 	for (i = 0; i < DB__MAX; i++)	/* opened to apply replicas' uses */
 		if (st->db[i] != NULL)
 			(void)st->db[i]->close(st->db[i], 0);

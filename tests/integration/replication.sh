@@ -15,6 +15,7 @@ need_programs haproxy
 export PATGATE_MAX_TOKENS_PER_USER=100000
 
 REPD="$top_builddir/patgate-repd"
+PANIC_ENV="$top_builddir/tests/integration/panic_env"
 NS="pgr$$"
 NET=10.201.0
 RPORT=7001
@@ -166,9 +167,27 @@ at() {
 }
 
 # wait_health SITE ROLE: until the site's health says 200 and ROLE (20 s at most).
+# revive_panicked: a repd that exited after a panic is started again, as
+# systemd's Restart=always does (deploy/systemd/patgate-repd.service), and
+# the panic's first cause printed.
+revive_panicked() {
+	local i
+	for i in $SITES; do
+		[ -n "${REPD_PID[$i]:-}" ] || continue
+		kill -0 "${REPD_PID[$i]}" 2>/dev/null && continue
+		tail -n 1 "$WORK/repd$i.err" 2>/dev/null | grep -q 'failed (panic)' || continue
+		wait "${REPD_PID[$i]}" 2>/dev/null
+		echo "# site $i: repd exited after a panic, started again as systemd would;" \
+			"first: $(grep -v -e fop_read_meta -e 'Open file handle' "$WORK/repd$i.err" |
+			grep -m 3 -E 'BDB[0-9]' | tr '\n' ' ')"
+		start_repd "$i"
+	done
+}
+
 wait_health() {
 	local n
 	for n in $(seq 100); do
+		revive_panicked
 		at "$1" GET /api/v1/health
 		[ "$STATUS" = 200 ] && [ "$(printf '%s' "$BODY" | jq -r .role)" = "$2" ] && return 0
 		sleep 0.2
@@ -201,6 +220,17 @@ poll() {
 # wait_pass SITE TOKEN: until TOKEN passes a check at SITE (5 s at most).
 wait_pass() {
 	poll 200 50 check_at "$1" "$2"
+}
+
+# passes_at_replicas MASTER WHAT TOKEN: TOKEN passes a check at every site
+# but MASTER within wait_pass's time (the master's log applied there).
+passes_at_replicas() {
+	local i
+	for i in $SITES; do
+		[ "$i" = "$1" ] && continue
+		wait_pass "$i" "$3"
+		expect_eq "$2, checked at replica $i" "$STATUS" 200
+	done
 }
 
 # create_at SITE NAME: a create of a token named NAME at SITE for alice.
@@ -246,11 +276,7 @@ master_token_passes_at_replicas() {
 	TOK=$tok
 	[ -n "$tok" ] || return
 	t0=$(date +%s%N)
-	for i in $SITES; do
-		[ "$i" = "$MASTER" ] && continue
-		wait_pass "$i" "$tok"
-		expect_eq "check at replica $i" "$STATUS" 200
-	done
+	passes_at_replicas "$MASTER" "the token made at the master" "$tok"
 	t1=$(date +%s%N)
 	echo "# the token passed at both replicas within $(( (t1 - t0) / 1000000 )) ms"
 	# A token nobody made is refused there as anywhere.
@@ -448,6 +474,7 @@ fresh_master_workers_write() {
 find_master() {
 	local n i m r
 	for n in $(seq 100); do
+		revive_panicked
 		m=0 r=0
 		for i in $SITES; do
 			at "$i" GET /api/v1/health
@@ -475,6 +502,13 @@ group_dump() {
 	[ -n "$GROUP_DUMPED" ] && return
 	GROUP_DUMPED=1
 	for i in $SITES; do
+		# The first of Berkeley DB's complaints, which the tail below may
+		# have scrolled past (a panic's cause comes before its echoes),
+		# from repd and from the workers (lighttpd's error log).
+		grep -v -e fop_read_meta -e 'Open file handle' "$WORK/repd$i.err" 2>/dev/null |
+			grep -m 8 -iE 'BDB[0-9]|panic|recover|rollback' | sed "s/^/# repd $i, first: /"
+		grep -m 8 -iE 'BDB[0-9]|panic|recover|rollback' "$WORK/s$i/lighttpd.err" 2>/dev/null |
+			sed "s/^/# workers $i, first: /"
 		tail -n 6 "$WORK/repd$i.err" 2>/dev/null | sed "s/^/# repd $i: /"
 		timeout 10 db5.3_stat -h "$WORK/s$i" -r 2>&1 |
 			grep -iE 'environment configured|master|election|generation|startup|needed|duplicated|log records received|waiting' |
@@ -505,6 +539,43 @@ repd_killed_and_restarted() {
 	expect_eq "check after the restart" "$STATUS" 200
 	echo "# a replica again, passing checks, $(( (t1 - t0) / 1000000 )) ms after the restart"
 	grep -v fop_read_meta "$WORK/repd$r.err" | tail -n 3 | sed 's/^/# /'
+}
+
+# A replica's environment failed (a panic, here made on purpose): its repd
+# exits, leaving the environment for the next one to recover; started
+# again, as systemd's Restart=always does, it recovers, and the site is a
+# replica holding the group's writes.  A repd that closed the failed
+# environment on its way out left a registry with no dead process in it:
+# the next one joined the failed regions and the site stayed down.
+replica_panic_recovers() {
+	local r n t0 tok
+	[ -n "${TOK:-}" ] || { fail "no token from the create case"; return; }
+	find_master || { fail "no master and two replicas by health"; return; }
+	for r in $SITES; do [ "$r" != "$MASTER" ] && break; done
+	site_run "$r" "$PANIC_ENV" "$WORK/s$r/db" 2>>"$WORK/cli.err" ||
+		{ fail "panic_env at site $r: $(tail -n 2 "$WORK/cli.err")"; return; }
+	for n in $(seq 50); do
+		kill -0 "${REPD_PID[$r]}" 2>/dev/null || break
+		sleep 0.1
+	done
+	if kill -0 "${REPD_PID[$r]}" 2>/dev/null; then
+		fail "repd at site $r still runs 5 s after the panic"
+		return
+	fi
+	wait "${REPD_PID[$r]}" 2>/dev/null
+	expect_match "repd's last word" "$(tail -n 1 "$WORK/repd$r.err")" 'panic.*recovers'
+	check "$r"
+	expect_eq "check at the failed site" "$STATUS" 503
+	start_repd "$r"
+	t0=$(date +%s%N)
+	wait_health "$r" replica || fail "health after the restart: $STATUS $BODY"
+	poll 200 100 check "$r"
+	expect_eq "check after the restart" "$STATUS" 200
+	echo "# a replica again, passing checks, $(( ($(date +%s%N) - t0) / 1000000 )) ms after the restart"
+	create_at "$MASTER" after-the-panic
+	expect_eq "create at the master after the panic" "$STATUS" 201
+	tok=$(printf '%s' "$BODY" | jq -r '.data.token // empty')
+	passes_at_replicas "$MASTER" "the token made after the panic" "$tok"
 }
 
 # start_haproxy: deploy/haproxy/patgate.cfg in namespace h, in front of the
@@ -672,6 +743,7 @@ master_killed() {
 	[ $(( (t1 - kill_ns) / 1000000 )) -le 10000 ] || fail "the new master took more than 10 s"
 	# Writes through HAProxy resume: a create sent after the kill is 201.
 	for n in $(seq 150); do
+		revive_panicked
 		first=$(awk -v k="$kill_ns" '$1 == "create" && $2 == 201 && $3 > k { print $4; exit }' \
 			"$WORK/statuses" 2>/dev/null)
 		[ -n "$first" ] && break
@@ -686,10 +758,18 @@ master_killed() {
 	revoked=$(wc -l <"$WORK/revoked" 2>/dev/null || echo 0)
 	echo "# answered: $made creates, $revoked revokes, $(grep -c . "$WORK/logged-out" 2>/dev/null) logouts; statuses: $(awk '{ print $1 "=" $2 }' "$WORK/statuses" | sort | uniq -c | tr -s ' ' | tr '\n' ',')"
 	[ "$made" -gt 0 ] || fail "no create was answered"
+	# A replica whose repd a panic took down (started again by now) has
+	# synced once it says replica; the others say so at once.
+	revive_panicked
+	for i in $SITES; do
+		{ [ "$i" = "$OLD_MASTER" ] || [ "$i" = "$MASTER" ]; } && continue
+		wait_health "$i" replica || fail "site $i: health $STATUS $BODY, want replica"
+	done
 	for i in $SITES; do
 		[ "$i" = "$OLD_MASTER" ] && continue
 		verify_at "$i"
 		expect_eq "answered writes lost at site $i" "$LOST" 0
+		[ "$LOST" = 0 ] || group_dump
 	done
 	while read -r _ tok; do remember_secret "$tok"; done <"$WORK/made"
 }
@@ -835,17 +915,18 @@ removed_site_no_longer_counts() {
 	site_run "$keep" "$CLI" site remove "$NET.$MASTER:$RPORT" >/dev/null 2>>"$WORK/cli.err" &&
 		fail "the master was removed"
 	m=$MASTER
-	# The removal is the master's change, sent down its log like any other;
-	# `site remove` returns once the master has made it.  A token made after
-	# it and passing at both replicas shows each holds it: a replica still
-	# counting four sites when the master goes would rightly elect no one.
-	create_at "$m" after-the-removal
-	expect_eq "create at the master after the removal" "$STATUS" 201
-	tok=$(printf '%s' "$BODY" | jq -r '.data.token // empty')
-	for i in $SITES; do
-		[ "$i" = "$m" ] && continue
-		wait_pass "$i" "$tok"
-		expect_eq "the token made after the removal, checked at site $i" "$STATUS" 200
+	# The removal is the master's change, sent down its log like any other,
+	# in two steps: `site remove` returns once the master has marked the
+	# site as leaving, and the master's next acknowledged commit sets off
+	# the second, which takes it out, in a transaction of its own.  So two
+	# tokens, each made once the one before passes at both replicas: the
+	# second shows each holds the whole removal.  A replica still counting
+	# four sites when the master goes would rightly elect no one.
+	for i in 1 2; do
+		create_at "$m" "after-the-removal-$i"
+		expect_eq "create $i at the master after the removal" "$STATUS" 201
+		tok=$(printf '%s' "$BODY" | jq -r '.data.token // empty')
+		passes_at_replicas "$m" "token $i made after the removal" "$tok"
 	done
 	nip "$NS$m" link set eth0 down
 	t0=$(date +%s%N)
@@ -992,6 +1073,7 @@ t_case "a write the master cannot have a quorum hold is 503, not 201" write_with
 t_case "the master's fresh workers: their first writes are 201" fresh_master_workers_write
 t_case "a create under way as the master's role moves is 503 and makes nothing" write_across_role_move
 t_case "a replica's repd killed: 503 meanwhile, a replica again once restarted" repd_killed_and_restarted
+t_case "a replica's environment fails (panic): repd exits, and started again recovers it" replica_panic_recovers
 t_case "through HAProxy a create reaches the master and checks any site" through_haproxy
 t_case "the master's site killed: a new master within 10 s, writes resume, nothing answered lost" master_killed
 t_case "the killed master, restarted, rejoins as a replica holding what the group holds" old_master_rejoins
