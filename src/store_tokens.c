@@ -222,6 +222,7 @@ struct uses_run {
 	void		*p;	/* the next entry in val; NULL: none left */
 	int		 end;	/* no entry past the last page */
 	int		 have;	/* key and data hold the current entry */
+	u_int32_t	 pagesize; /* token_used's, asked once; 0: not yet */
 	uint64_t	 key;
 	void		*data;
 	size_t		 len;
@@ -235,7 +236,6 @@ store_uses_run_onto(struct store *st, DB_TXN *txn, struct uses_run *run,
 	static uint32_t	 page[65536 / sizeof(uint32_t)];
 	void		*kp;
 	size_t		 klen;
-	u_int32_t	 pagesize;
 	int		 rc;
 
 	while (!run->have || run->key < num) {
@@ -248,12 +248,13 @@ store_uses_run_onto(struct store *st, DB_TXN *txn, struct uses_run *run,
 		}
 		if (run->end)
 			return 0;
-		if ((rc = st->db[DB_TOKEN_USED]->get_pagesize(
-		    st->db[DB_TOKEN_USED], &pagesize)) != 0)
+		if (run->pagesize == 0 &&
+		    (rc = st->db[DB_TOKEN_USED]->get_pagesize(
+		    st->db[DB_TOKEN_USED], &run->pagesize)) != 0)
 			return rc;
 		rc = store_bulk_from(st->db[DB_TOKEN_USED], txn, num, page,
-		    pagesize < sizeof(page) ? pagesize : sizeof(page),
-		    &run->val);
+		    run->pagesize < sizeof(page) ? run->pagesize :
+		    sizeof(page), &run->val);
 		if (rc == DB_NOTFOUND) {
 			run->end = 1;
 			return 0;
@@ -931,23 +932,29 @@ store_token_touch_record(struct store *st, DB_TXN *txn,
 	return store_token_write(st, txn, &t);
 }
 
+/* Is the last use in u older than the minute, so that q's use is written? */
+static int
+store_token_last_use_due(const struct token_touch *q,
+    const struct token_rec *u)
+{
+	return !(q->now >= u->last_used_at && q->now - u->last_used_at < 60);
+}
+
 /*
- * Does q's use call for a write of the uses u?  The last use is written
- * unless it was within the minute (*due); an address that is not the
- * newest at once, unless an address was written in this second already.
+ * Does q's use call for a write of the uses u?  The last use when due; an
+ * address that is not the newest at once, unless an address was written
+ * in this second already.
  */
 static int
-store_token_touch_due(const struct token_touch *q, const struct token_rec *u,
-    int *due)
+store_token_touch_due(const struct token_touch *q, const struct token_rec *u)
 {
 	int	 addr_due = 0;
 
-	*due = !(q->now >= u->last_used_at && q->now - u->last_used_at < 60);
 	if (store_addr_kept(q->addr))
 		addr_due = (u->nips == 0 ||
 		    strcmp(u->ips[0].ip, q->addr) != 0) &&
 		    !(u->nips > 0 && u->ips[0].at == q->now);
-	return *due || addr_due;
+	return store_token_last_use_due(q, u) || addr_due;
 }
 
 /* What is stored of the uses u, for the process's table. */
@@ -965,12 +972,12 @@ store_token_touch_look(struct store *st, DB_TXN *txn, void *arg,
 {
 	struct token_touch *q = arg;
 	struct token_rec u;
-	int		 rc, due;
+	int		 rc;
 
 	rc = store_token_uses_begin(st, txn, q->n, &u, 0, verdict);
 	if (rc != 0 || *verdict != STORE_OK)
 		return rc;
-	q->due = store_token_touch_due(q, &u, &due);
+	q->due = store_token_touch_due(q, &u);
 	store_token_touch_seen(q, &u);
 	return 0;
 }
@@ -994,7 +1001,8 @@ store_token_touch_txn(struct store *st, DB_TXN *txn, void *arg,
 	rc = store_token_uses_begin(st, txn, q->n, &u, DB_RMW, verdict);
 	if (rc != 0 || *verdict != STORE_OK)
 		return rc;
-	if ((write = store_token_touch_due(q, &u, &due))) {
+	due = store_token_last_use_due(q, &u);
+	if ((write = store_token_touch_due(q, &u))) {
 		if (store_addr_kept(q->addr))
 			store_token_use_from(&u, q->addr, q->now);
 		if (due)

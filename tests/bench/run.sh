@@ -509,9 +509,9 @@ measure_scale() {
 	LIST_RUNS_SCALE+=("$RPS")
 	# A store of BASE_TOKENS beside it, for creates in alternate rounds.
 	SMALL_DB="$WORK/db-$BASE_TOKENS"
-	{ PATGATE_DB=$SMALL_DB cli init && PATGATE_DB=$SMALL_DB cli user add filler@example.com &&
-		PATGATE_DB=$SMALL_DB cli token bulk filler@example.com "$BASE_TOKENS" \
-			--name "benchmark token 0001"; } >/dev/null 2>&1 ||
+	( export PATGATE_DB=$SMALL_DB
+	  cli init && cli user add filler@example.com &&
+		cli token bulk filler@example.com "$BASE_TOKENS" --name "benchmark token 0001" ) >/dev/null 2>&1 ||
 		{ echo "run.sh: cannot make the store of $BASE_TOKENS tokens" >&2; exit 99; }
 	CREATE_RUNS_PAIR=()
 	measure_create "_SCALE" "$ROUNDS" "$SMALL_DB"
