@@ -53,16 +53,22 @@ cleanup() {
 }
 trap cleanup EXIT
 
+# wait_gone PID TRIES: until process PID has left, looking TRIES times
+# 0.05 s apart; false when it is still there.
+wait_gone() {
+	local i
+	for i in $(seq "$2"); do
+		kill -0 "$1" 2>/dev/null || return 0
+		sleep 0.05
+	done
+	! kill -0 "$1" 2>/dev/null
+}
+
 # end_pid PID NAME: SIGTERM a child and reap it, waiting at most 10 s
 # before SIGKILL (said in the log as a WARNING, which run-all.sh counts).
 end_pid() {
-	local i
 	kill "$1" 2>/dev/null || return 0
-	for i in $(seq 200); do
-		kill -0 "$1" 2>/dev/null || break
-		sleep 0.05
-	done
-	if kill -0 "$1" 2>/dev/null; then
+	if ! wait_gone "$1" 200; then
 		echo "# WARNING: $2 ($1) did not leave on SIGTERM within 10 s; killed"
 		kill -9 "$1" 2>/dev/null
 	fi

@@ -548,20 +548,14 @@ repd_killed_and_restarted() {
 # environment on its way out left a registry with no dead process in it:
 # the next one joined the failed regions and the site stayed down.
 replica_panic_recovers() {
-	local r n t0 tok
+	local r t0 tok
 	[ -n "${TOK:-}" ] || { fail "no token from the create case"; return; }
 	find_master || { fail "no master and two replicas by health"; return; }
 	for r in $SITES; do [ "$r" != "$MASTER" ] && break; done
 	site_run "$r" "$PANIC_ENV" "$WORK/s$r/db" 2>>"$WORK/cli.err" ||
 		{ fail "panic_env at site $r: $(tail -n 2 "$WORK/cli.err")"; return; }
-	for n in $(seq 50); do
-		kill -0 "${REPD_PID[$r]}" 2>/dev/null || break
-		sleep 0.1
-	done
-	if kill -0 "${REPD_PID[$r]}" 2>/dev/null; then
-		fail "repd at site $r still runs 5 s after the panic"
-		return
-	fi
+	wait_gone "${REPD_PID[$r]}" 100 ||
+		{ fail "repd at site $r still runs 5 s after the panic"; return; }
 	wait "${REPD_PID[$r]}" 2>/dev/null
 	expect_match "repd's last word" "$(tail -n 1 "$WORK/repd$r.err")" 'panic.*recovers'
 	check "$r"
