@@ -574,6 +574,24 @@ enum store_rc store_token_page(struct store *, const char *user_id,
 	    uint64_t *next, void (*fn)(const struct token_rec *, void *),
 	    void *arg, int *done);
 /*
+ * What a list of a user's tokens written now is kept under (store_lists.c):
+ * it may be answered again while store_list_stamp gives the same.
+ */
+struct store_list_stamp {
+	uint64_t	 user;		/* changes to the user's tokens */
+	uint64_t	 all;		/* changes to everyone's */
+	uint64_t	 epoch;		/* stores opened */
+	time_t		 at;		/* the second */
+};
+/*
+ * Read before the list's store is read.  1, or 0 when no list may be kept
+ * (no shared counts, or a replica, whose store changes under it).
+ */
+int	 store_list_stamp(struct store *, const char *user_id, time_t now,
+	    struct store_list_stamp *);
+int	 store_list_stamp_same(const struct store_list_stamp *,
+	    const struct store_list_stamp *);
+/*
  * Revoke token id if it belongs to user_id (NULL: any user) and is live.
  * STORE_NOTFOUND otherwise.  rec receives the token.
  */
@@ -935,6 +953,18 @@ void	 json_out_str(struct json_out *, const char *);
 void	 json_out_time(struct json_out *, time_t);
 /* Wipe (it may hold a new token) and release. */
 void	 json_out_free(struct json_out *);
+
+/* ------------------------------------------------------------ list_kept.c */
+
+/*
+ * The list of user_id's tokens for query (NULL: none) kept under a stamp
+ * the same as stamp: its body (*len bytes), or NULL.
+ */
+const char *list_kept_get(const char *user_id, const char *query,
+	    const struct store_list_stamp *stamp, size_t *len);
+/* Keep a list's body under the stamp read before its store was read. */
+void	 list_kept_put(const char *user_id, const char *query,
+	    const struct store_list_stamp *stamp, const char *body, size_t len);
 
 /* ----------------------------------------------------------- token_object.c */
 

@@ -347,6 +347,7 @@ store_run(struct store *st, enum store_how how, u_int32_t begin_flags,
 
 	atomic_fetch_add(&store_inside, 1);
 	rc = store_run_inside(st, how, begin_flags, commit_flags, fn, arg);
+	store_lists_flush(st);
 	atomic_fetch_sub(&store_inside, 1);
 	return rc;
 }
@@ -883,6 +884,7 @@ store_open(const char *dir, int create, struct store **out, char *err,
 		st->dir_ino = sb.st_ino;
 	}
 	store_epoch_open(st);
+	store_lists_open(st);
 	*out = st;
 	return STORE_OK;
 }
@@ -894,6 +896,7 @@ store_close(struct store *st)
 		return;
 	store_detach(st, 0);
 	store_epoch_close(st);
+	store_lists_close(st);
 	free(st->touched);
 	store_rate_close(st);
 	store_repl_close(st);

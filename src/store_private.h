@@ -42,6 +42,8 @@ enum store_db {
 extern const char *const store_db_files[DB__MAX];
 
 struct store_memo;
+/* Users a transaction may mark before it marks everyone (store_lists.c). */
+#define STORE_LISTS_MARKS	8
 struct store_repl_pub;
 struct store_uses;
 
@@ -91,6 +93,12 @@ struct store {
 	int		 role_moved;
 	/* shared: see store_uses.c; NULL: not yet */
 	struct store_uses *uses;
+	/* shared: see store_lists.c; NULL: none */
+	uint64_t	*lists;
+	/* the users this transaction changed the tokens of (their slots) */
+	uint32_t	 lists_marked[STORE_LISTS_MARKS];
+	unsigned	 lists_nmarked;
+	int		 lists_all;	/* more than that: everyone's */
 };
 
 /* A transaction body: returns a Berkeley DB code; a verdict aborts it. */
@@ -201,6 +209,16 @@ void	 store_memo_forget(struct store *, uint64_t n);
 /* Keep token n's packed record, read under epoch in second now. */
 void	 store_memo_put(struct store *, uint64_t n, uint64_t epoch, time_t now,
 	    const void *buf, size_t len);
+
+/* ------------------------------------------------------------ store_lists.c */
+
+/* Map the environment's per-user change counts; without them, keep no list. */
+void	 store_lists_open(struct store *);
+void	 store_lists_close(struct store *);
+/* Inside a write: user_id's tokens change (a record, its uses, the index). */
+void	 store_lists_mark(struct store *, const char *user_id);
+/* After the transaction ends, committed or not: count the marked changes. */
+void	 store_lists_flush(struct store *);
 
 /* ------------------------------------------------------------ store_rate.c */
 

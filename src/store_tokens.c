@@ -170,6 +170,7 @@ store_token_write(struct store *st, DB_TXN *txn, const struct token_rec *t)
 	size_t	 len = 0;
 	char	*enc = store_codec_token(t, &len);
 
+	store_lists_mark(st, t->user_id);
 	return store_put_by_number(st->db[DB_TOKENS], txn, t->number, enc,
 	    len);
 }
@@ -846,6 +847,7 @@ struct token_touch {
 	const char	*rehash;	/* or NULL */
 	const char	*prefix;	/* or NULL */
 	const char	*addr;		/* or NULL */
+	const char	*user_id;	/* whose list shows the uses */
 	time_t		 when;		/* out: last use as now stored */
 	uint32_t	 newest;	/* out: its newest address's hash */
 	int		 due;		/* out: a write is due */
@@ -1009,14 +1011,17 @@ store_token_touch_txn(struct store *st, DB_TXN *txn, void *arg,
 			u.last_used_at = q->now;
 	}
 	store_token_touch_seen(q, &u);
-	return write ? store_token_uses_write(st, txn, q->n, &u) : 0;
+	if (!write)
+		return 0;
+	store_lists_mark(st, q->user_id);
+	return store_token_uses_write(st, txn, q->n, &u);
 }
 
 int
 store_token_use_merge(struct store *st, DB_TXN *txn, uint64_t n, time_t at,
     const char *addr)
 {
-	struct token_rec u;
+	struct token_rec u, t;
 	enum store_rc	 verdict = STORE_OK;
 	int		 rc, changed = 0;
 
@@ -1033,7 +1038,15 @@ store_token_use_merge(struct store *st, DB_TXN *txn, uint64_t n, time_t at,
 		store_token_use_from(&u, addr, at);
 		changed = 1;
 	}
-	return changed ? store_token_uses_write(st, txn, n, &u) : 0;
+	if (!changed)
+		return 0;
+	/* Whose list shows them: the record says (uses read alone do not). */
+	if ((rc = store_token_read_record(st, txn, n, &t, 0, NULL,
+	    &verdict)) != 0)
+		return rc;
+	if (verdict == STORE_OK)
+		store_lists_mark(st, t.user_id);
+	return store_token_uses_write(st, txn, n, &u);
 }
 
 /* Note in seen (if any) what token n's uses now hold. */
@@ -1053,7 +1066,7 @@ store_token_touch(struct store *st, const struct token_rec *t,
     const char *rehash, const char *prefix, const char *addr, time_t now)
 {
 	struct token_touch q = { t->number, now, t->hash, rehash, prefix,
-	    addr, 0, 0, 0 };
+	    addr, t->user_id, 0, 0, 0 };
 	struct store_touched *seen = NULL;
 	uint32_t	 from = store_addr_hash(addr);
 	int		 record = rehash != NULL || prefix != NULL;
@@ -1109,6 +1122,7 @@ store_token_unindex(struct store *st, DB_TXN *txn, const struct token_rec *t,
 	DBT	 key, val;
 	int	 rc;
 
+	store_lists_mark(st, t->user_id);
 	store_dbt(&key, t->id, UUID_LEN);
 	rc = st->db[DB_TOKEN_IDS]->del(st->db[DB_TOKEN_IDS], txn, &key, 0);
 	if (rc != 0 && rc != DB_NOTFOUND)

@@ -244,9 +244,13 @@ store_uses_apply(struct store *st, const struct store_use *u, size_t n)
 		for (i = 0, rc = 0; i < n && rc == 0; i++)
 			rc = store_token_use_merge(st, txn, u[i].n, u[i].at,
 			    u[i].addr);
-		if (rc == 0)
-			return txn->commit(txn, DB_TXN_NOSYNC);
+		if (rc == 0) {
+			rc = txn->commit(txn, DB_TXN_NOSYNC);
+			store_lists_flush(st);
+			return rc;
+		}
 		(void)txn->abort(txn);
+		store_lists_flush(st);
 		if (rc != DB_LOCK_DEADLOCK && rc != DB_LOCK_NOTGRANTED)
 			break;
 	}

@@ -877,6 +877,82 @@ login_clear_and_prune(void)
 	store_close(st);
 }
 
+/* Has user u's list stamp moved since was (read at second now)? */
+static int
+stamp_moved(struct store *st, const char *u, time_t now,
+    const struct store_list_stamp *was)
+{
+	struct store_list_stamp s;
+
+	return store_list_stamp(st, u, now, &s) != 1 ||
+	    !store_list_stamp_same(&s, was);
+}
+
+/*
+ * Whatever changes what a user's list shows moves that user's stamp,
+ * from this process or another, and leaves another user's alone; a use
+ * that writes nothing moves nothing.
+ */
+static void
+list_stamp_moves_with_each_change(void)
+{
+	struct store	*st = open_store(0), *other;
+	struct store_list_stamp su, sv;
+	struct token_rec t, nw, old, many[STORE_LISTS_MARKS + 1];
+	const char	*u = "00000000-0000-4000-8000-00000000f001";
+	const char	*v = "00000000-0000-4000-8000-00000000f002";
+	char		 who[STORE_LISTS_MARKS + 1][UUID_LEN + 1];
+	unsigned long	 removed = 0;
+	time_t		 now = 1700000100;
+	size_t		 i;
+	int		 status;
+	pid_t		 pid;
+
+	CHECK(st != NULL);
+	CHECK(store_list_stamp(st, u, now, &su) == 1);
+	CHECK(store_list_stamp(st, v, now, &sv) == 1);
+	CHECK(!stamp_moved(st, u, now, &su));
+	CHECK(stamp_moved(st, u, now + 1, &su));	/* a second later */
+	make_token(&t, u, "listed", 0);
+	CHECK(store_token_create(st, &t, 100, now) == STORE_OK);
+	CHECK(stamp_moved(st, u, now, &su));
+	CHECK(!stamp_moved(st, v, now, &sv));
+	/* A use: written once, then not again within the minute. */
+	CHECK(store_list_stamp(st, u, now, &su) == 1);
+	store_token_touch(st, &t, NULL, NULL, "10.0.0.1", now);
+	CHECK(stamp_moved(st, u, now, &su));
+	CHECK(store_list_stamp(st, u, now, &su) == 1);
+	store_token_touch(st, &t, NULL, NULL, "10.0.0.1", now + 1);
+	CHECK(!stamp_moved(st, u, now, &su));
+	/* A rotation, then a revoke by another process. */
+	make_token(&nw, u, "listed", 0);
+	CHECK(store_token_rotate(st, u, t.id, 0, now, &nw, &old) == STORE_OK);
+	CHECK(stamp_moved(st, u, now, &su));
+	CHECK(store_list_stamp(st, u, now, &su) == 1);
+	if ((pid = fork()) == 0) {
+		other = open_store(0);
+		status = other != NULL &&
+		    store_token_revoke(other, u, nw.id, now, &old) == STORE_OK;
+		store_close(other);
+		_exit(status ? 0 : 1);
+	}
+	CHECK(pid > 0 && waitpid(pid, &status, 0) == pid && WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	CHECK(stamp_moved(st, u, now, &su));
+	/* A prune that removes the user's tokens. */
+	CHECK(store_list_stamp(st, u, now, &su) == 1);
+	CHECK(store_prune(st, now + 1, &removed) == STORE_OK && removed >= 2);
+	CHECK(stamp_moved(st, u, now, &su));
+	/* A transaction over more users than it marks moves everyone's. */
+	CHECK(store_list_stamp(st, v, now, &sv) == 1);
+	for (i = 0; i < STORE_LISTS_MARKS + 1; i++) {
+		snprintf(who[i], sizeof(who[i]), "00000000-0000-4000-8000-%012zx", 0xf100 + i);
+		make_token(&many[i], who[i], "bulk", 0);
+	}
+	CHECK(store_token_bulk(st, many, STORE_LISTS_MARKS + 1) == STORE_OK);
+	CHECK(stamp_moved(st, v, now, &sv));
+	store_close(st);
+}
+
 int
 main(void)
 {
@@ -911,6 +987,7 @@ main(void)
 	RUN(login_success_clears_the_email_only);
 	RUN(login_clear_and_prune);
 	RUN(rotate_family_and_unused);
+	RUN(list_stamp_moves_with_each_change);
 	rc = tap_done();
 	dir[strlen(dir) - 3] = '\0';
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
