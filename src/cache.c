@@ -259,12 +259,18 @@ cache_fill(struct cache_entry *e, unsigned char tag, enum cache_kind kind,
     uint64_t id, const char *secret, size_t len, const char *stored_hash,
     time_t now)
 {
+	const char	*tail;
+	size_t		 n;
+
 	if (cache_mac(tag, id, secret, len, e->digest) == -1) {
 		e->kind = 0;
 		return;
 	}
-	snprintf(e->hashtail, sizeof(e->hashtail), "%s",
-	    cache_tail(stored_hash));
+	/* Cut to the slot, as snprintf would, at a fraction of its cost. */
+	tail = cache_tail(stored_hash);
+	n = strnlen(tail, sizeof(e->hashtail) - 1);
+	memcpy(e->hashtail, tail, n);
+	e->hashtail[n] = '\0';
 	e->kind = (unsigned char)kind;
 	e->id = id;
 	e->until = (uint32_t)(now + CACHE_TTL);

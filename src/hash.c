@@ -90,13 +90,25 @@ hash_dummy(uint32_t m, uint32_t t, uint32_t p, char out[HASH_ENCODED_MAX])
 int
 hash_same_cost(const char *encoded, uint32_t m, uint32_t t, uint32_t p)
 {
-	char	 want[64];
-	size_t	 n;
+	/* The last cost asked about, written out: every check asks again. */
+	static char	 want[64];
+	static size_t	 n;
+	static uint32_t	 wm, wt, wp;
 
-	/* The form libargon2 writes: "$argon2id$v=19$m=M,t=T,p=P$salt$tag". */
-	n = (size_t)snprintf(want, sizeof(want),
-	    "$argon2id$v=%d$m=%u,t=%u,p=%u$", ARGON2_VERSION_NUMBER, m, t, p);
-	return n < sizeof(want) && strncmp(encoded, want, n) == 0;
+	if (n == 0 || m != wm || t != wt || p != wp) {
+		/* The form libargon2 writes: "$argon2id$v=19$m=M,t=T,p=P$...". */
+		n = (size_t)snprintf(want, sizeof(want),
+		    "$argon2id$v=%d$m=%u,t=%u,p=%u$", ARGON2_VERSION_NUMBER,
+		    m, t, p);
+		if (n >= sizeof(want)) {
+			n = 0;
+			return 0;
+		}
+		wm = m;
+		wt = t;
+		wp = p;
+	}
+	return strncmp(encoded, want, n) == 0;
 }
 
 static unsigned long hash_checks;

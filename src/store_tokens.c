@@ -934,12 +934,19 @@ store_token_touch_record(struct store *st, DB_TXN *txn,
 	return store_token_write(st, txn, &t);
 }
 
+/* Is a last use at last older than the minute at now? */
+static int
+store_token_minute_due(time_t now, time_t last)
+{
+	return !(now >= last && now - last < 60);
+}
+
 /* Is the last use in u older than the minute, so that q's use is written? */
 static int
 store_token_last_use_due(const struct token_touch *q,
     const struct token_rec *u)
 {
-	return !(q->now >= u->last_used_at && q->now - u->last_used_at < 60);
+	return store_token_minute_due(q->now, u->last_used_at);
 }
 
 /*
@@ -1085,7 +1092,7 @@ store_token_touch(struct store *st, const struct token_rec *t,
 	 * later use.
 	 */
 	if (!record && seen != NULL && seen->n == t->number &&
-	    now >= seen->when && now - seen->when < 60 &&
+	    !store_token_minute_due(now, seen->when) &&
 	    (from == 0 || from == seen->newest))
 		return;
 	/*
@@ -1097,8 +1104,14 @@ store_token_touch(struct store *st, const struct token_rec *t,
 		store_token_remember(seen, t->number, now, from);
 		return;
 	}
-	if (!record && store_read(st, store_token_touch_look, &q) == STORE_OK &&
-	    !q.due) {
+	/*
+	 * A look first, so that a use written lately (by another process)
+	 * costs no transaction; unless this process knows the last use it
+	 * saw is a minute old, when a write is all but sure.
+	 */
+	if (!record && !(seen != NULL && seen->n == t->number &&
+	    store_token_minute_due(now, seen->when)) &&
+	    store_read(st, store_token_touch_look, &q) == STORE_OK && !q.due) {
 		store_token_remember(seen, t->number, q.when, q.newest);
 		return;
 	}
