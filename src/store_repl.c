@@ -660,6 +660,8 @@ store_repl_run(const char *dir, volatile sig_atomic_t *stop, char *err,
 	 * replaced them, and was told of that panic: not this environment's.
 	 */
 	repd_panic = 0;
+	/* The uses it applies at the master move their users' lists. */
+	store_lists_open(st);
 	if (store_uses_start(dir) == -1)
 		fprintf(stderr, "patgate-repd: cannot map %s's uses table: "
 		    "uses seen here will not reach the master\n", dir);
@@ -732,6 +734,7 @@ out:
 		(void)st->env->close(st->env, 0);
 	if (st->lockfd >= 0)
 		(void)close(st->lockfd);
+	store_lists_close(st);
 	free(st);
 	return rc;
 }
