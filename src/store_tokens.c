@@ -934,7 +934,7 @@ store_token_touch_record(struct store *st, DB_TXN *txn,
 	return store_token_write(st, txn, &t);
 }
 
-/* Is a last use at last older than the minute at now? */
+/* Is a last use at time last a minute or more before now (or after it)? */
 static int
 store_token_minute_due(time_t now, time_t last)
 {
