@@ -96,7 +96,7 @@ hash_same_cost(const char *encoded, uint32_t m, uint32_t t, uint32_t p)
 	static uint32_t	 wm, wt, wp;
 
 	if (n == 0 || m != wm || t != wt || p != wp) {
-		/* The form libargon2 writes: "$argon2id$v=19$m=M,t=T,p=P$...". */
+		/* As libargon2 writes it: "$argon2id$v=19$m=M,t=T,p=P$...". */
 		n = (size_t)snprintf(want, sizeof(want),
 		    "$argon2id$v=%d$m=%u,t=%u,p=%u$", ARGON2_VERSION_NUMBER,
 		    m, t, p);

@@ -37,73 +37,134 @@ new_second() {
 	done
 }
 
-# in_one_second FN: FN after new_second, five times; at least one run must
-# begin and end within one second (else nothing was tested from memory).
+# in_one_second PREPARE STEP: PREPARE, then STEP within a fresh second,
+# five times; at least one STEP must begin and end within one second (else
+# nothing was tested from memory).
 in_one_second() {
 	local i t0 one=0
 	for i in 1 2 3 4 5; do
+		"$1" "$i"
 		new_second
 		t0=$(date +%s)
-		"$1" "$i"
+		"$2" "$i"
 		[ "$(date +%s)" = "$t0" ] && one=$((one + 1))
 	done
-	[ "$one" -ge 1 ] || fail "no run of $1 fitted in one second"
+	[ "$one" -ge 1 ] || fail "no run of $2 fitted in one second"
 }
 
 # has ID / lacks ID: in the ids of the last lists.
 has() { case " $IDS " in *" $1 "*) ;; *) fail "$2: $1 not listed" ;; esac; }
 lacks() { case " $IDS " in *" $1 "*) fail "$2: $1 still listed" ;; esac; }
 
-api_changes_step() {
-	local id pat new
-	lists "$ALICE"
-	create "$ALICE" "{\"name\":\"kept $1\"}"
+# last_use ID: its last_used_at in the last list.
+last_use() {
+	printf '%s' "$BODY" | jq -r --arg id "$1" '.data[] | select(.id == $id) | .last_used_at'
+}
+
+# made SESSION NAME: a token made through the API; sets ID and PAT.
+made() {
+	create "$1" "{\"name\":\"$2\"}"
 	expect_eq "create" "$STATUS" 201
-	id=$(printf '%s' "$BODY" | jq -r .data.id)
-	pat=$TOKEN
+	ID=$(printf '%s' "$BODY" | jq -r .data.id)
+	PAT=$TOKEN
+}
+
+nothing() { :; }
+a_token() { made "$ALICE" "kept $1"; }
+
+api_create() {
 	lists "$ALICE"
-	has "$id" "a token just made"
-	expect_eq "its last use" "$(printf '%s' "$BODY" | jq -r --arg id "$id" '.data[] | select(.id == $id) | .last_used_at')" null
-	call GET /api/v1/auth/check -H "Authorization: Bearer $pat" \
+	made "$ALICE" "made between lists $1"
+	lists "$ALICE"
+	has "$ID" "a token just made"
+	expect_eq "its last use" "$(last_use "$ID")" null
+}
+
+api_check() {
+	lists "$ALICE"
+	expect_eq "its last use before a check" "$(last_use "$ID")" null
+	call GET /api/v1/auth/check -H "Authorization: Bearer $PAT" \
 		-H 'X-Original-Method: GET' -H "X-Original-URI: /protected/read/x"
 	expect_eq "check" "$STATUS" 200
 	lists "$ALICE"
-	expect_match "its last use after a check" \
-		"$(printf '%s' "$BODY" | jq -r --arg id "$id" '.data[] | select(.id == $id) | .last_used_at')" '^20[0-9-]*T'
-	call POST "$API/$id/rotate" -H "Authorization: Bearer $ALICE" \
+	expect_match "its last use after a check" "$(last_use "$ID")" '^20[0-9-]*T'
+}
+
+api_rotate() {
+	local new
+	lists "$ALICE"
+	has "$ID" "a token before its rotation"
+	call POST "$API/$ID/rotate" -H "Authorization: Bearer $ALICE" \
 		--data-binary '' -H 'Content-Type:'
 	expect_eq "rotate" "$STATUS" 201
 	new=$(printf '%s' "$BODY" | jq -r .data.id)
 	remember_secret "$(printf '%s' "$BODY" | jq -r .data.token)"
 	lists "$ALICE"
-	lacks "$id" "a token rotated away"
+	lacks "$ID" "a token rotated away"
 	has "$new" "the rotated token"
-	call DELETE "$API/$new" -H "Authorization: Bearer $ALICE"
-	expect_eq "revoke" "$STATUS" 200
-	lists "$ALICE"
-	lacks "$new" "a token revoked"
-	lists "$ALICE" state=revoked
-	has "$new" "a revoked token, in the revoked list"
 }
 
-cli_changes_step() {
-	local before id
+api_revoke() {
+	lists "$ALICE"
+	lists "$ALICE" state=revoked
+	lacks "$ID" "a token not yet revoked, in the revoked list"
+	call DELETE "$API/$ID" -H "Authorization: Bearer $ALICE"
+	expect_eq "revoke" "$STATUS" 200
+	lists "$ALICE"
+	lacks "$ID" "a token revoked"
+	lists "$ALICE" state=revoked
+	has "$ID" "a revoked token, in the revoked list"
+}
+
+api_changes() {
+	in_one_second nothing api_create
+	in_one_second a_token api_check
+	in_one_second a_token api_rotate
+	in_one_second a_token api_revoke
+}
+
+cli_bulk() {
+	local before
 	lists "$BOB"
 	before=$(printf '%s' "$IDS" | wc -w)
-	cli token bulk bob@example.com 2 --name "bulk $1" >/dev/null || fail "token bulk"
+	cli token bulk bob@example.com 3 --name "bulk $1" >/dev/null || fail "token bulk"
 	lists "$BOB"
-	expect_eq "tokens after a bulk load" "$(printf '%s' "$IDS" | wc -w)" $((before + 2))
-	id=${IDS%% *}
-	cli token revoke "$id" >/dev/null || fail "token revoke"
+	expect_eq "tokens after a bulk load" "$(printf '%s' "$IDS" | wc -w)" $((before + 3))
+}
+
+cli_revoke() {
 	lists "$BOB"
-	lacks "$id" "a token revoked by the CLI"
+	ID=${IDS%% *}
 	lists "$BOB" state=revoked
-	has "$id" "a token revoked by the CLI, in the revoked list"
+	cli token revoke "$ID" >/dev/null || fail "token revoke"
+	lists "$BOB"
+	lacks "$ID" "a token revoked by the CLI"
+	lists "$BOB" state=revoked
+	has "$ID" "a token revoked by the CLI, in the revoked list"
+}
+
+cli_prune() {
+	lists "$BOB" state=revoked
+	has "$ID" "a revoked token before the prune"
+	lists "$BOB" state=all
 	cli prune --days 0 >/dev/null || fail "prune"
 	lists "$BOB" state=revoked
-	lacks "$id" "a pruned token"
+	lacks "$ID" "a pruned token"
 	lists "$BOB" state=all
-	lacks "$id" "a pruned token, in the list of all"
+	lacks "$ID" "a pruned token, in the list of all"
+}
+
+# revoke_one: one of bob's live tokens revoked by the CLI, into ID.
+revoke_one() {
+	list "$BOB"
+	ID=${IDS%% *}
+	cli token revoke "$ID" >/dev/null || fail "token revoke"
+}
+
+cli_changes() {
+	in_one_second nothing cli_bulk
+	in_one_second nothing cli_revoke
+	in_one_second revoke_one cli_prune
 }
 
 users_and_queries_apart() {
@@ -156,8 +217,8 @@ clock_lists_follow_the_clock() {
 	has "$id" "the default list, which shows expired tokens"
 }
 
-t_case "API changes (create, check, rotate, revoke) show on the next list of either worker" in_one_second api_changes_step
-t_case "CLI changes (bulk, revoke, prune) show on the next list" in_one_second cli_changes_step
+t_case "API changes (create, check, rotate, revoke) show on the next list of either worker" api_changes
+t_case "CLI changes (bulk, revoke, prune) show on the next list" cli_changes
 t_case "each user and each query has its own list; a list after logout is refused" users_and_queries_apart
 t_case "active and expired lists follow the clock" clock_lists_follow_the_clock
 t_done
