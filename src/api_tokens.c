@@ -308,6 +308,8 @@ api_tokens_list(struct ctx *c)
 		response_invalid(c->res, &errs);
 		return;
 	}
+	/* Uses waiting are written first: the stamp counts them. */
+	store_pending_settle(c->app->store);
 	/* Rows that move with the clock are never kept (list_kept.c). */
 	keep = rows.state != LIST_ACTIVE && rows.state != LIST_EXPIRED &&
 	    store_list_stamp(c->app->store, c->who.user_id, c->now, &stamp);

@@ -574,6 +574,11 @@ enum store_rc store_token_page(struct store *, const char *user_id,
 	    uint64_t *next, void (*fn)(const struct token_rec *, void *),
 	    void *arg, int *done);
 /*
+ * Write the uses checks left waiting (store_pending.c), so that what is read
+ * next shows them: before a list, whose stamp must count them.
+ */
+void	 store_pending_settle(struct store *);
+/*
  * What a list of a user's tokens written now is kept under (store_lists.c):
  * it may be answered again while store_list_stamp gives the same.
  */

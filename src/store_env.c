@@ -821,6 +821,7 @@ store_maintain(struct store *st)
 	if (st == NULL)
 		return;
 	st->maintained_apart = 1;
+	store_pending_apply(st, time(NULL), 0);
 	store_maintain_now(st);
 	if (store_repl_on())
 		store_repl_nodelay(0);
@@ -885,6 +886,7 @@ store_open(const char *dir, int create, struct store **out, char *err,
 	}
 	store_epoch_open(st);
 	store_lists_open(st);
+	store_pending_open(st);
 	*out = st;
 	return STORE_OK;
 }
@@ -894,6 +896,9 @@ store_close(struct store *st)
 {
 	if (st == NULL)
 		return;
+	/* A plain-CGI request or a command: what it noted is written now. */
+	store_pending_settle(st);
+	store_pending_close(st);
 	store_detach(st, 0);
 	store_epoch_close(st);
 	store_lists_close(st);

@@ -76,6 +76,7 @@ store_token_by_id(struct store *st, const char *user_id, const char *id,
 
 	if (!token_uuid_valid(id))
 		return STORE_NOTFOUND;
+	store_pending_settle(st);	/* its uses as last seen */
 	return store_read(st, store_token_by_id_txn, &q);
 }
 
@@ -313,6 +314,8 @@ store_token_revoke_unused(struct store *st, time_t cutoff, time_t now,
 	enum store_rc	 rc;
 
 	*revoked = 0;
+	/* A use still waiting to be written is a use. */
+	store_pending_settle(st);
 	if ((q = calloc(1, sizeof(*q))) == NULL)
 		return STORE_ERROR;
 	q->cutoff = cutoff;

@@ -46,6 +46,15 @@ struct store_memo;
 #define STORE_LISTS_MARKS	8
 struct store_repl_pub;
 struct store_uses;
+struct store_pending;
+
+/* A token's use seen at the master, waiting to be written (store_pending.c). */
+struct store_pending_use {
+	uint64_t	 n;
+	time_t		 at;
+	char		 user_id[UUID_LEN + 1];	/* whose list shows it */
+	char		 addr[TOKEN_IP_MAX + 1];	/* or "" */
+};
 
 /* A token's use seen at a replica, on its way to the master (store_uses.c). */
 struct store_use {
@@ -93,6 +102,8 @@ struct store {
 	int		 role_moved;
 	/* shared: see store_uses.c; NULL: not yet */
 	struct store_uses *uses;
+	/* shared: see store_pending.c; NULL: none */
+	struct store_pending *pending;
 	/* shared: see store_lists.c; NULL: none */
 	uint64_t	*lists;
 	/* the users this transaction changed the tokens of (their slots) */
@@ -219,6 +230,22 @@ void	 store_lists_close(struct store *);
 void	 store_lists_mark(struct store *, const char *user_id);
 /* After the transaction ends, committed or not: count the marked changes. */
 void	 store_lists_flush(struct store *);
+
+/* ---------------------------------------------------------- store_pending.c */
+
+/* Map the environment's table of uses waiting; without it, none waits. */
+void	 store_pending_open(struct store *);
+void	 store_pending_close(struct store *);
+/* Leave use u to be written later: 0, or -1 when the caller must write it. */
+int	 store_pending_note(struct store *, const struct store_pending_use *u);
+/*
+ * Write the uses waiting, in one transaction: all of them, or (all unset,
+ * after an answer) when enough wait or they waited a second.
+ */
+void	 store_pending_apply(struct store *, time_t now, int all);
+/* In the batch's transaction: use u written if it is due (store_tokens.c). */
+int	 store_token_use_pending(struct store *, DB_TXN *,
+	    const struct store_pending_use *u);
 
 /* ------------------------------------------------------------ store_rate.c */
 

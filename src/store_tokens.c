@@ -675,6 +675,8 @@ store_token_each(struct store *st, const char *user_id,
 {
 	struct token_each q = { user_id, fn, arg, 0 };
 
+	store_pending_settle(st);	/* the uses as last seen */
+
 	/*
 	 * Rows go to fn as they are read, not copied first.  In a
 	 * transaction, though a read-only one: outside one, each cursor would
@@ -851,6 +853,7 @@ struct token_touch {
 	time_t		 when;		/* out: last use as now stored */
 	uint32_t	 newest;	/* out: its newest address's hash */
 	int		 due;		/* out: a write is due */
+	int		 late;	/* written after others: never moves uses back */
 };
 
 /* Is addr one a record keeps (not too long, not the CGI stand-in "-")? */
@@ -991,27 +994,25 @@ store_token_touch_look(struct store *st, DB_TXN *txn, void *arg,
 	return 0;
 }
 
-/*
- * The use written when due (a due last use refreshes the address too),
- * and a new hash or a first prefix into the record, in one transaction.
- */
+/* q's use written in txn when due (a due last use refreshes the address). */
 static int
-store_token_touch_txn(struct store *st, DB_TXN *txn, void *arg,
+store_token_touch_uses(struct store *st, DB_TXN *txn, struct token_touch *q,
     enum store_rc *verdict)
 {
-	struct token_touch *q = arg;
 	struct token_rec u;
 	int		 rc, due, write;
 
-	if ((q->rehash != NULL || q->prefix != NULL) &&
-	    ((rc = store_token_touch_record(st, txn, q, verdict)) != 0 ||
-	    *verdict != STORE_OK))
-		return rc;
 	rc = store_token_uses_begin(st, txn, q->n, &u, DB_RMW, verdict);
 	if (rc != 0 || *verdict != STORE_OK)
 		return rc;
 	due = store_token_last_use_due(q, &u);
-	if ((write = store_token_touch_due(q, &u))) {
+	write = store_token_touch_due(q, &u);
+	if (q->late) {
+		/* A later use already written stands for this one. */
+		due = due && q->now > u.last_used_at;
+		write = due || (write && !(u.nips > 0 && u.ips[0].at > q->now));
+	}
+	if (write) {
 		if (store_addr_kept(q->addr))
 			store_token_use_from(&u, q->addr, q->now);
 		if (due)
@@ -1022,6 +1023,33 @@ store_token_touch_txn(struct store *st, DB_TXN *txn, void *arg,
 		return 0;
 	store_lists_mark(st, q->user_id);
 	return store_token_uses_write(st, txn, q->n, &u);
+}
+
+/* A new hash or a first prefix into the record, and the use, together. */
+static int
+store_token_touch_txn(struct store *st, DB_TXN *txn, void *arg,
+    enum store_rc *verdict)
+{
+	struct token_touch *q = arg;
+	int		 rc;
+
+	if ((q->rehash != NULL || q->prefix != NULL) &&
+	    ((rc = store_token_touch_record(st, txn, q, verdict)) != 0 ||
+	    *verdict != STORE_OK))
+		return rc;
+	return store_token_touch_uses(st, txn, q, verdict);
+}
+
+int
+store_token_use_pending(struct store *st, DB_TXN *txn,
+    const struct store_pending_use *u)
+{
+	struct token_touch q = { u->n, u->at, NULL, NULL, NULL, u->addr,
+	    u->user_id, 0, 0, 0, 1 };
+	enum store_rc	 verdict = STORE_OK;
+
+	/* A token deleted since has no use to keep. */
+	return store_token_touch_uses(st, txn, &q, &verdict);
 }
 
 int
@@ -1068,12 +1096,27 @@ store_token_remember(struct store_touched *seen, uint64_t n, time_t when,
 	seen->newest = newest;
 }
 
+/* Token t's use at now from addr left in the table: 0, or -1 (write it). */
+static int
+store_token_touch_note(struct store *st, const struct token_rec *t,
+    const char *addr, time_t now)
+{
+	struct store_pending_use u;
+
+	u.n = t->number;
+	u.at = now;
+	snprintf(u.user_id, sizeof(u.user_id), "%s", t->user_id);
+	snprintf(u.addr, sizeof(u.addr), "%s",
+	    store_addr_kept(addr) ? addr : "");
+	return store_pending_note(st, &u);
+}
+
 void
 store_token_touch(struct store *st, const struct token_rec *t,
     const char *rehash, const char *prefix, const char *addr, time_t now)
 {
 	struct token_touch q = { t->number, now, t->hash, rehash, prefix,
-	    addr, t->user_id, 0, 0, 0 };
+	    addr, t->user_id, 0, 0, 0, 0 };
 	struct store_touched *seen = NULL;
 	uint32_t	 from = store_addr_hash(addr);
 	int		 record = rehash != NULL || prefix != NULL;
@@ -1113,6 +1156,11 @@ store_token_touch(struct store *st, const struct token_rec *t,
 	    store_token_minute_due(now, seen->when)) &&
 	    store_read(st, store_token_touch_look, &q) == STORE_OK && !q.due) {
 		store_token_remember(seen, t->number, q.when, q.newest);
+		return;
+	}
+	/* A use alone waits to be written with others (store_pending.c). */
+	if (!record && store_token_touch_note(st, t, addr, now) == 0) {
+		store_token_remember(seen, t->number, now, from);
 		return;
 	}
 	if (store_txn(st, DB_TXN_NOWAIT, DB_TXN_NOSYNC, store_token_touch_txn,

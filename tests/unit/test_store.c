@@ -920,9 +920,11 @@ list_stamp_moves_with_each_change(void)
 	/* A use: written once, then not again within the minute. */
 	CHECK(store_list_stamp(st, u, now, &su) == 1);
 	store_token_touch(st, &t, NULL, NULL, "10.0.0.1", now);
+	store_pending_settle(st);	/* as a list does first */
 	CHECK(stamp_moved(st, u, now, &su));
 	CHECK(store_list_stamp(st, u, now, &su) == 1);
 	store_token_touch(st, &t, NULL, NULL, "10.0.0.1", now + 1);
+	store_pending_settle(st);
 	CHECK(!stamp_moved(st, u, now, &su));
 	/* A rotation, then a revoke by another process. */
 	make_token(&nw, u, "listed", 0);
@@ -950,6 +952,51 @@ list_stamp_moves_with_each_change(void)
 	}
 	CHECK(store_token_bulk(st, many, STORE_LISTS_MARKS + 1) == STORE_OK);
 	CHECK(stamp_moved(st, v, now, &sv));
+	store_close(st);
+}
+
+/*
+ * A check's use waits in the shared table: it outlives the process that
+ * noted it (killed, its store never closed), and whoever reads uses next,
+ * in any process, writes it first.  A use whose slot holds another
+ * token's is written at once; a use written later is never moved back.
+ */
+static void
+pending_uses_outlive_their_process(void)
+{
+	struct store	*st = open_store(0), *other;
+	struct token_rec t[3], got;
+	const char	*u = "00000000-0000-4000-8000-00000000f201";
+	time_t		 now = 1700000300;
+	int		 status;
+	size_t		 i;
+	pid_t		 pid;
+
+	CHECK(st != NULL);
+	for (i = 0; i < 3; i++) {
+		make_token(&t[i], u, "pending", 0);
+		CHECK(store_token_create(st, &t[i], 100, now) == STORE_OK);
+	}
+	if ((pid = fork()) == 0) {
+		other = open_store(0);
+		if (other == NULL)
+			_exit(1);
+		store_token_touch(other, &t[0], NULL, NULL, "192.0.2.50", now + 5);
+		store_token_touch(other, &t[1], NULL, NULL, NULL, now + 6);
+		_exit(0);	/* killed, as it were: no close, no apply */
+	}
+	CHECK(pid > 0 && waitpid(pid, &status, 0) == pid && WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	CHECK(store_token_by_id(st, NULL, t[0].id, &got) == STORE_OK);
+	CHECK(got.last_used_at == now + 5 && got.nips == 1 && strcmp(got.ips[0].ip, "192.0.2.50") == 0);
+	CHECK(store_token_by_id(st, NULL, t[1].id, &got) == STORE_OK && got.last_used_at == now + 6);
+	CHECK(store_token_by_id(st, NULL, t[2].id, &got) == STORE_OK && got.last_used_at == 0);
+	/* A later use written, then an earlier one applied: the later stands. */
+	store_token_touch(st, &t[2], NULL, NULL, "192.0.2.51", now + 90);
+	store_pending_settle(st);
+	got = t[2];
+	store_token_touch(st, &got, NULL, NULL, "192.0.2.52", now + 70);
+	CHECK(store_token_by_id(st, NULL, t[2].id, &got) == STORE_OK && got.last_used_at == now + 90);
+	CHECK(got.nips == 1 && strcmp(got.ips[0].ip, "192.0.2.51") == 0);
 	store_close(st);
 }
 
@@ -988,6 +1035,7 @@ main(void)
 	RUN(login_clear_and_prune);
 	RUN(rotate_family_and_unused);
 	RUN(list_stamp_moves_with_each_change);
+	RUN(pending_uses_outlive_their_process);
 	rc = tap_done();
 	dir[strlen(dir) - 3] = '\0';
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
