@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fnv.h"
 #include "patgate.h"
 
 #define LIST_KEPT_SLOTS		32	/* a power of two */
@@ -34,11 +35,7 @@ static struct list_kept list_kept[LIST_KEPT_SLOTS];
 static struct list_kept *
 list_kept_slot(const char *user_id)
 {
-	uint32_t	 h = 2166136261u;
-
-	for (; *user_id != '\0'; user_id++)
-		h = (h ^ (unsigned char)*user_id) * 16777619u;
-	return &list_kept[h & (LIST_KEPT_SLOTS - 1)];
+	return &list_kept[fnv1a(user_id) & (LIST_KEPT_SLOTS - 1)];
 }
 
 const char *

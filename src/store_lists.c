@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "fnv.h"
 #include "store_private.h"
 
 #define STORE_LISTS_FILE	"tokens.lists"
@@ -46,11 +47,7 @@ store_lists_close(struct store *st)
 static uint32_t
 store_lists_slot(const char *user_id)
 {
-	uint32_t	 h = 2166136261u;
-
-	for (; *user_id != '\0'; user_id++)
-		h = (h ^ (unsigned char)*user_id) * 16777619u;
-	return 1 + h % (STORE_LISTS_SLOTS - 1);
+	return 1 + fnv1a(user_id) % (STORE_LISTS_SLOTS - 1);
 }
 
 void

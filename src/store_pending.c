@@ -16,9 +16,10 @@
  * lists, a token read by id, the CLI, the unused-token revoke.  A slot
  * held by another token's use, or by a process that died in it, is no
  * wait: the check then writes its use itself, as before.  The file
- * outlives a killed worker, so a use noted survives it; a power cut may
- * lose what was not yet written, which costs the uses' precision, never
- * a check.
+ * outlives a killed worker, so a use noted survives it, and a batch's
+ * commit is written to the log file before the worker goes on; a power
+ * cut may lose what was not yet synced, which costs the uses' precision,
+ * never a check.
  */
 #include <sys/mman.h>
 
@@ -192,7 +193,11 @@ store_pending_apply(struct store *st, time_t now, int all)
 		return;
 	/* In the order of the pages they lock, so batches meet no cycle. */
 	qsort(batch, b.n, sizeof(batch[0]), store_pending_cmp);
-	if (store_txn(st, 0, DB_TXN_NOSYNC, store_pending_txn, &b) ==
+	/*
+	 * The commit goes to the log file, unsynced: one write for the batch,
+	 * and every process killed right after (a recovery) loses none.
+	 */
+	if (store_txn(st, 0, DB_TXN_WRITE_NOSYNC, store_pending_txn, &b) ==
 	    STORE_OK)
 		return;
 	/* Not written: back to wait for the next try, where room is left. */

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "fnv.h"
 #include "store_private.h"
 
 #define STORE_BULK_BATCH	250	/* tokens a bulk transaction stores */
@@ -868,12 +869,11 @@ store_addr_kept(const char *addr)
 static uint32_t
 store_addr_hash(const char *addr)
 {
-	uint32_t	 h = 2166136261u;
+	uint32_t	 h;
 
 	if (!store_addr_kept(addr))
 		return 0;
-	for (; *addr != '\0'; addr++)
-		h = (h ^ (unsigned char)*addr) * 16777619u;
+	h = fnv1a(addr);
 	return h != 0 ? h : 1;
 }
 
