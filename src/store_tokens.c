@@ -854,7 +854,7 @@ struct token_touch {
 	time_t		 when;		/* out: last use as now stored */
 	uint32_t	 newest;	/* out: its newest address's hash */
 	int		 due;		/* out: a write is due */
-	int		 late;	/* written after others: never moves uses back */
+	int		 late;		/* applied later: never moves back */
 };
 
 /* Is addr one a record keeps (not too long, not the CGI stand-in "-")? */
