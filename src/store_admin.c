@@ -54,6 +54,7 @@ store_backup(struct store *st, const char *target, char *err, size_t errlen)
 	DB_ENV	*copy = NULL;
 	int	 rc;
 
+	store_pending_settle(st);	/* the uses checks saw, copied too */
 	if ((rc = st->env->txn_checkpoint(st->env, 0, 0, DB_FORCE)) != 0 ||
 	    (rc = st->env->backup(st->env, target,
 	    DB_CREATE | DB_BACKUP_CLEAN)) != 0) {
