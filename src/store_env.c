@@ -110,7 +110,7 @@ static atomic_ulong	 region_dev;
 static atomic_int	 store_inside;
 
 static void
-store_region_note(const struct store *st)
+store_region_note(struct store *st)
 {
 	char		 path[sizeof(region_path)];
 	struct stat	 sb;
@@ -118,10 +118,38 @@ store_region_note(const struct store *st)
 	snprintf(path, sizeof(path), "%s/__db.001", st->dir);
 	if (strcmp(path, region_path) != 0)
 		memcpy(region_path, path, sizeof(region_path));
+	st->region_ino = 0;
 	if (stat(region_path, &sb) == 0) {
+		st->region_dev = sb.st_dev;
+		st->region_ino = sb.st_ino;
 		atomic_store(&region_dev, (unsigned long)sb.st_dev);
 		atomic_store(&region_ino, (unsigned long)sb.st_ino);
 	}
+}
+
+/*
+ * Did a recovery replace st's regions after it opened them?  Another
+ * process's open that finds a dead one marks the old regions panicked,
+ * removes them, makes new ones and only then reads the log.  A commit
+ * that passed the library's panic check just before the mark can write
+ * its record after that read and still return 0: the record is then
+ * lost and its token number given again (seen under a kill storm: an
+ * acknowledged token refused afterwards).  Regions still in place once the
+ * commit has returned mean that any recovery reads the log after the
+ * commit's write.  Asked after each commit that wrote: one stat.
+ */
+static int
+store_regions_moved(const struct store *st)
+{
+	char		 path[sizeof(st->dir) + 16];
+	struct stat	 sb;
+
+	if (st->region_ino == 0)
+		return 0;
+	snprintf(path, sizeof(path), "%s/__db.001", st->dir);
+	if (stat(path, &sb) == -1)
+		return errno == ENOENT;
+	return sb.st_ino != st->region_ino || sb.st_dev != st->region_dev;
 }
 
 int
@@ -154,7 +182,9 @@ store_event(DB_ENV *env, u_int32_t event, void *info)
 	struct store *st = env->app_private;
 
 	(void)info;
-	if (event == DB_EVENT_PANIC && st != NULL)
+	/* The second: the panic an open that found a dead process raised. */
+	if ((event == DB_EVENT_PANIC || event == DB_EVENT_REG_PANIC) &&
+	    st != NULL)
 		st->failed = 1;
 	/*
 	 * Raised in the committing thread, before its commit returns 0: the
@@ -266,6 +296,14 @@ store_run_inside(struct store *st, enum store_how how, u_int32_t begin_flags,
 						st->unacked++;
 					if (how == RUN_READS)
 						return STORE_OK;
+					/* Not retried: it may be kept. */
+					if (store_regions_moved(st)) {
+						log_error("patgate: db: a "
+						    "recovery ran under a "
+						    "commit; it may be lost");
+						rc = DB_RUNRECOVERY;
+						break;
+					}
 					st->commits++;
 					st->unlooked++;
 					/*

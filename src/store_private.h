@@ -71,6 +71,9 @@ struct store {
 	char		 dir[4096];
 	dev_t		 dir_dev; /* the directory opened, to notice it gone */
 	ino_t		 dir_ino;
+	/* its first region file as opened, to notice a recovery under us */
+	dev_t		 region_dev;
+	ino_t		 region_ino;
 	unsigned	 commits;	/* since the last checkpoint */
 	unsigned	 unlooked;	/* since the log's size was looked at */
 	time_t		 checkpointed;
