@@ -323,7 +323,13 @@ store_repl_event(DB_ENV *env, u_int32_t event, void *info)
 {
 	(void)env;
 	(void)info;
-	if (event == DB_EVENT_PANIC)
+	/*
+	 * The second is what every other process hears when an open (a
+	 * worker's, finding a process dead and failchk failing) panics the
+	 * environment.  Missed, repd stayed on in the dead regions, its
+	 * message thread failing, and the site never voted again.
+	 */
+	if (event == DB_EVENT_PANIC || event == DB_EVENT_REG_PANIC)
 		repd_panic = 1;
 }
 
@@ -539,12 +545,15 @@ store_repl_look(DB_ENV *env, char *master, size_t masterlen, int *heard)
 	const char	*host;
 	u_int		 port, n = 0, i;
 	enum repl_role	 role = REPL_UNKNOWN;
-	int		 eid;
+	int		 eid, rc;
 
 	master[0] = '\0';
 	*heard = 0;
-	if (env->rep_stat(env, &sp, 0) != 0)
+	if ((rc = env->rep_stat(env, &sp, 0)) != 0) {
+		if (rc == DB_RUNRECOVERY)	/* however it was raised */
+			repd_panic = 1;
 		return REPL_UNKNOWN;
+	}
 	eid = (int)sp->st_master;
 	if (sp->st_status == DB_REP_MASTER) {
 		role = REPL_MASTER;

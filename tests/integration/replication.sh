@@ -510,7 +510,7 @@ group_dump() {
 		grep -m 8 -iE 'BDB[0-9]|panic|recover|rollback' "$WORK/s$i/lighttpd.err" 2>/dev/null |
 			sed "s/^/# workers $i, first: /"
 		tail -n 6 "$WORK/repd$i.err" 2>/dev/null | sed "s/^/# repd $i: /"
-		timeout 10 db5.3_stat -h "$WORK/s$i" -r 2>&1 |
+		timeout 10 db5.3_stat -h "$WORK/s$i/db" -r 2>&1 |
 			grep -iE 'environment configured|master|election|generation|startup|needed|duplicated|log records received|waiting' |
 			head -n 14 | sed "s/^/# stat $i: /"
 	done
@@ -547,12 +547,14 @@ repd_killed_and_restarted() {
 # replica holding the group's writes.  A repd that closed the failed
 # environment on its way out left a registry with no dead process in it:
 # the next one joined the failed regions and the site stayed down.
+# replica_panic_recovers [--register]: panic_env's way of failing a
+# replica's environment (see panic_env.c); each raises its own event.
 replica_panic_recovers() {
 	local r t0 tok
 	[ -n "${TOK:-}" ] || { fail "no token from the create case"; return; }
 	find_master || { fail "no master and two replicas by health"; return; }
 	for r in $SITES; do [ "$r" != "$MASTER" ] && break; done
-	site_run "$r" "$PANIC_ENV" "$WORK/s$r/db" 2>>"$WORK/cli.err" ||
+	site_run "$r" "$PANIC_ENV" "$@" "$WORK/s$r/db" 2>>"$WORK/cli.err" ||
 		{ fail "panic_env at site $r: $(tail -n 2 "$WORK/cli.err")"; return; }
 	wait_gone "${REPD_PID[$r]}" 100 ||
 		{ fail "repd at site $r still runs 5 s after the panic"; return; }
@@ -1068,6 +1070,7 @@ t_case "the master's fresh workers: their first writes are 201" fresh_master_wor
 t_case "a create under way as the master's role moves is 503 and makes nothing" write_across_role_move
 t_case "a replica's repd killed: 503 meanwhile, a replica again once restarted" repd_killed_and_restarted
 t_case "a replica's environment fails (panic): repd exits, and started again recovers it" replica_panic_recovers
+t_case "a replica's environment failed by an open finding a process dead: repd exits, and started again recovers it" replica_panic_recovers --register
 t_case "through HAProxy a create reaches the master and checks any site" through_haproxy
 t_case "the master's site killed: a new master within 10 s, writes resume, nothing answered lost" master_killed
 t_case "the killed master, restarted, rejoins as a replica holding what the group holds" old_master_rejoins
