@@ -39,6 +39,8 @@
 #define STORE_LOCK_FILE		"patgate.lock"
 #define STORE_LOCK_WAIT_MS	3000
 #define STORE_OPENING_FILE	"patgate.opening"
+/* The environment's first region file: made afresh by each recovery. */
+#define STORE_REGION_FILE	"__db.001"
 /*
  * The lock table lives in the environment's main region beside the log's
  * list of open files.  Left to grow, one transaction of 150,000 tokens
@@ -115,7 +117,7 @@ store_region_note(struct store *st)
 	char		 path[sizeof(region_path)];
 	struct stat	 sb;
 
-	snprintf(path, sizeof(path), "%s/__db.001", st->dir);
+	snprintf(path, sizeof(path), "%s/" STORE_REGION_FILE, st->dir);
 	if (strcmp(path, region_path) != 0)
 		memcpy(region_path, path, sizeof(region_path));
 	st->region_ino = 0;
@@ -125,6 +127,18 @@ store_region_note(struct store *st)
 		atomic_store(&region_dev, (unsigned long)sb.st_dev);
 		atomic_store(&region_ino, (unsigned long)sb.st_ino);
 	}
+}
+
+/* Is the region file at path gone, or another than the one (dev, ino)? */
+static int
+store_region_other(const char *path, unsigned long dev, unsigned long ino)
+{
+	struct stat	 sb;
+
+	if (stat(path, &sb) == -1)
+		return errno == ENOENT;
+	return (unsigned long)sb.st_ino != ino ||
+	    (unsigned long)sb.st_dev != dev;
 }
 
 /*
@@ -141,15 +155,13 @@ store_region_note(struct store *st)
 static int
 store_regions_moved(const struct store *st)
 {
-	char		 path[sizeof(st->dir) + 16];
-	struct stat	 sb;
+	char		 path[sizeof(st->dir) + sizeof(STORE_REGION_FILE) + 1];
 
 	if (st->region_ino == 0)
 		return 0;
-	snprintf(path, sizeof(path), "%s/__db.001", st->dir);
-	if (stat(path, &sb) == -1)
-		return errno == ENOENT;
-	return sb.st_ino != st->region_ino || sb.st_dev != st->region_dev;
+	snprintf(path, sizeof(path), "%s/" STORE_REGION_FILE, st->dir);
+	return store_region_other(path, (unsigned long)st->region_dev,
+	    (unsigned long)st->region_ino);
 }
 
 int
@@ -161,17 +173,12 @@ store_recovered_under(void)
 int
 store_regions_replaced(void)
 {
-	struct stat	 sb;
 	unsigned long	 ino = atomic_load(&region_ino);
 	int		 gone;
 
 	if (ino == 0)
 		return 0;
-	if (stat(region_path, &sb) == -1)
-		gone = errno == ENOENT;
-	else
-		gone = (unsigned long)sb.st_ino != ino ||
-		    (unsigned long)sb.st_dev != atomic_load(&region_dev);
+	gone = store_region_other(region_path, atomic_load(&region_dev), ino);
 	/* This process's own reopen meanwhile is not a recovery under it. */
 	return gone && atomic_load(&region_ino) == ino;
 }
@@ -182,9 +189,7 @@ store_event(DB_ENV *env, u_int32_t event, void *info)
 	struct store *st = env->app_private;
 
 	(void)info;
-	/* The second: the panic an open that found a dead process raised. */
-	if ((event == DB_EVENT_PANIC || event == DB_EVENT_REG_PANIC) &&
-	    st != NULL)
+	if (store_event_panic(event) && st != NULL)
 		st->failed = 1;
 	/*
 	 * Raised in the committing thread, before its commit returns 0: the

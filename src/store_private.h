@@ -157,6 +157,16 @@ void	*store_map_file(const char *dir, const char *name, size_t size,
 /* Grow the cache region to (nearly) its full size; under the open lock. */
 void	 store_cache_fill(struct store *);
 /*
+ * Does a Berkeley DB event say the environment failed?  DB_EVENT_REG_PANIC
+ * is what every other process hears when an open panics it (one that
+ * finds a registered process dead and cannot run failchk).
+ */
+static inline int
+store_event_panic(u_int32_t event)
+{
+	return event == DB_EVENT_PANIC || event == DB_EVENT_REG_PANIC;
+}
+/*
  * Have the regions this process opened been made afresh by another's
  * recovery since?  store_recovered_under asks it inside transactions.
  */

@@ -324,12 +324,10 @@ store_repl_event(DB_ENV *env, u_int32_t event, void *info)
 	(void)env;
 	(void)info;
 	/*
-	 * The second is what every other process hears when an open (a
-	 * worker's, finding a process dead and failchk failing) panics the
-	 * environment.  Missed, repd stayed on in the dead regions, its
+	 * Missing the register panic, repd stayed on in the dead regions, its
 	 * message thread failing, and the site never voted again.
 	 */
-	if (event == DB_EVENT_PANIC || event == DB_EVENT_REG_PANIC)
+	if (store_event_panic(event))
 		repd_panic = 1;
 }
 
