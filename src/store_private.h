@@ -194,10 +194,23 @@ int	 store_uses_start(const char *dir);
 void	 store_uses_dispatch(DB_ENV *, DB_CHANNEL *, DBT *msg, u_int32_t nmsg,
 	    u_int32_t flags);
 /*
- * patgate-repd, each poll: a replica sends its workers' uses to the
- * master; the master applies what it received (st: repd's own store).
+ * patgate-repd: a thread that, every poll, has a replica send its workers'
+ * uses to the master, and the master apply what it received (st: repd's
+ * own store, free-threaded).  0 or -1.
  */
-void	 store_uses_pump(struct store *, int master);
+int	 store_uses_run(struct store *);
+/* What the main loop saw: no master to send to, a replica, the master. */
+enum store_uses_role {
+	STORE_USES_IDLE,
+	STORE_USES_REPLICA,
+	STORE_USES_MASTER
+};
+void	 store_uses_role(enum store_uses_role);
+/*
+ * Stop the thread, waiting up to wait_ms: 0, or -1 when it is still inside
+ * the library (the environment must then be left open).
+ */
+int	 store_uses_halt(int wait_ms);
 void	 store_uses_stop(void);
 
 /* A new environment handle in st->env, set up as every open wants it. */

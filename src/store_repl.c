@@ -39,6 +39,7 @@
 #define STORE_REPL_RETRY_US	1000000	/* connection and join retries */
 #define STORE_REPL_ELECT_RETRY_US 2000000
 #define STORE_REPL_THREADS	3	/* repd's message threads */
+#define STORE_REPL_HALT_MS	2000	/* the uses thread, at exit */
 #define STORE_REPL_ADDR		272
 #define STORE_REPL_REMOVE_TRIES	40	/* a removal asked of the master */
 #define STORE_REPL_REMOVE_PAUSE_MS 250
@@ -606,7 +607,7 @@ store_repl_run(const char *dir, volatile sig_atomic_t *stop, char *err,
 	char		 was_master[STORE_REPL_ADDR] = "";
 	enum repl_role	 role, was = REPL_UNKNOWN;
 	u_int32_t	 flags;
-	int		 rc, heard, started = 0, i;
+	int		 rc, heard, started = 0, held = 0, i;
 
 	if (!store_repl_on()) {
 		snprintf(err, errlen, "PATGATE_REPL_SELF is not set");
@@ -669,9 +670,10 @@ store_repl_run(const char *dir, volatile sig_atomic_t *stop, char *err,
 	repd_panic = 0;
 	/* The uses it applies at the master move their users' lists. */
 	store_lists_open(st);
-	if (store_uses_start(dir) == -1)
-		fprintf(stderr, "patgate-repd: cannot map %s's uses table: "
-		    "uses seen here will not reach the master\n", dir);
+	if (store_uses_start(dir) == -1 || store_uses_run(st) == -1)
+		fprintf(stderr, "patgate-repd: cannot map %s's uses table or "
+		    "start its thread: uses seen here will not reach the "
+		    "master\n", dir);
 	rc = 0;
 	while (!*stop && !repd_panic) {
 		if (!started) {
@@ -708,8 +710,13 @@ store_repl_run(const char *dir, volatile sig_atomic_t *stop, char *err,
 		if (role != was || strcmp(master, was_master) != 0)
 			store_repl_log_role(role, master);
 		store_repl_nodelay(1);
-		if (role == REPL_MASTER || role == REPL_REPLICA)
-			store_uses_pump(st, role == REPL_MASTER);
+		/*
+		 * A replica sends to a master it hears from: a channel to one
+		 * cut off waits in connect(2) until the kernel gives up.
+		 */
+		store_uses_role(role == REPL_MASTER ? STORE_USES_MASTER :
+		    role == REPL_REPLICA && heard ? STORE_USES_REPLICA :
+		    STORE_USES_IDLE);
 		was = role;
 		snprintf(was_master, sizeof(was_master), "%s", master);
 		usleep(STORE_REPL_POLL_MS * 1000);
@@ -720,6 +727,13 @@ store_repl_run(const char *dir, volatile sig_atomic_t *stop, char *err,
 		rc = -1;
 	}
 out:
+	/* The uses thread first: it works with the handles closed below. */
+	if (store_uses_halt(STORE_REPL_HALT_MS) == -1) {
+		fprintf(stderr, "patgate-repd: the uses thread is still in "
+		    "the library; the next patgate-repd recovers the "
+		    "environment\n");
+		held = 1;
+	}
 	store_uses_stop();
 	if (pub != NULL) {
 		store_repl_publish(pub, REPL_UNKNOWN, "", 0);
@@ -730,9 +744,9 @@ out:
 	 * off its registry, and the next repd, finding no dead process there,
 	 * would join the failed regions and fail as well.  Exiting registered,
 	 * this one reads as a process that died, so the next recovers, as
-	 * after a kill.
+	 * after a kill.  So is one a thread of this process is still in.
 	 */
-	if (repd_panic)
+	if (repd_panic || held)
 		return rc;
 	for (i = 0; i < DB__MAX; i++)	/* opened to apply replicas' uses */
 		if (st->db[i] != NULL)

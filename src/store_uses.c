@@ -16,6 +16,13 @@
  * It is lazy and may lose a use: two tokens that share a slot within one
  * poll keep the later, a master unreachable drops what was to go.  A use
  * lost costs the record that use's precision, never a check.
+ *
+ * The moving is a thread of its own, never repd's main loop: a commit of
+ * uses at the master waits for the replicas' acknowledgements, and a
+ * channel to a master just cut off waits on connect(2), for tens of
+ * seconds; the loop, waiting with them, published no new role, and a
+ * replica elected master stayed a replica to its workers until the old
+ * master came back.
  */
 #include <sys/mman.h>
 
@@ -36,6 +43,7 @@
 #define STORE_USES_PENDING	16384
 /* A use on the wire: number, second, address length, address. */
 #define STORE_USES_WIRE_MAX	(8 + 8 + 1 + TOKEN_IP_MAX)
+#define STORE_USES_POLL_MS	200	/* the thread looks this often */
 
 struct store_uses_slot {
 	uint32_t	 seq;		/* odd while a worker writes */
@@ -96,6 +104,11 @@ static struct {
 	struct store_use pending[STORE_USES_PENDING];
 	size_t		 npending;
 	unsigned long	 sent, applied, dropped;
+	/* the thread that moves them, and what the main loop last saw */
+	pthread_t	 thread;
+	int		 started;
+	int		 role;		/* enum store_uses_role, atomic */
+	int		 stop, done;	/* atomic */
 } uses = { .lock = PTHREAD_MUTEX_INITIALIZER };
 
 int
@@ -257,7 +270,7 @@ store_uses_apply(struct store *st, const struct store_use *u, size_t n)
 	return rc;
 }
 
-void
+static void
 store_uses_pump(struct store *st, int master)
 {
 	static struct store_use batch[STORE_USES_PENDING];
@@ -297,9 +310,63 @@ store_uses_pump(struct store *st, int master)
 	}
 }
 
+static void *
+store_uses_thread(void *arg)
+{
+	struct store	*st = arg;
+	int		 role;
+
+	while (!__atomic_load_n(&uses.stop, __ATOMIC_ACQUIRE)) {
+		role = __atomic_load_n(&uses.role, __ATOMIC_ACQUIRE);
+		if (role != STORE_USES_IDLE)
+			store_uses_pump(st, role == STORE_USES_MASTER);
+		usleep(STORE_USES_POLL_MS * 1000);
+	}
+	__atomic_store_n(&uses.done, 1, __ATOMIC_RELEASE);
+	return NULL;
+}
+
+int
+store_uses_run(struct store *st)
+{
+	if (pthread_create(&uses.thread, NULL, store_uses_thread, st) != 0)
+		return -1;
+	uses.started = 1;
+	return 0;
+}
+
+void
+store_uses_role(enum store_uses_role role)
+{
+	__atomic_store_n(&uses.role, (int)role, __ATOMIC_RELEASE);
+}
+
+int
+store_uses_halt(int wait_ms)
+{
+	int	 i;
+
+	if (!uses.started)
+		return 0;
+	__atomic_store_n(&uses.stop, 1, __ATOMIC_RELEASE);
+	for (i = 0; i < wait_ms / 10; i++) {
+		if (__atomic_load_n(&uses.done, __ATOMIC_ACQUIRE)) {
+			(void)pthread_join(uses.thread, NULL);
+			uses.started = 0;
+			return 0;
+		}
+		usleep(10 * 1000);
+	}
+	/* Still in the library (a connect): left to the exit. */
+	(void)pthread_detach(uses.thread);
+	return -1;
+}
+
 void
 store_uses_stop(void)
 {
+	if (uses.started)	/* halted in vain: the thread holds them */
+		return;
 	if (uses.channel != NULL)
 		(void)uses.channel->close(uses.channel, 0);
 	uses.channel = NULL;

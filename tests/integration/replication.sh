@@ -793,6 +793,21 @@ master_cut_off() {
 		done
 	) &
 	local wpid=$!
+	# Checks at the replicas all along, so that uses are on their way to
+	# the master as it goes: repd's loop once sent them itself, and,
+	# waiting on a connect to the cut master, left a replica elected
+	# meanwhile saying replica until the link came back.
+	(
+		while [ ! -e "$WORK/stop" ]; do
+			for i in $SITES; do
+				[ "$i" = "$m" ] || site_run "$i" curl -s -o /dev/null --max-time 2 \
+					-H "Authorization: Bearer ${TOK:-}" -H "X-Original-Method: GET" \
+					-H "X-Original-URI: /app/x" "http://127.0.0.1:$HPORT/api/v1/auth/check"
+			done
+			sleep 0.05
+		done
+	) &
+	local cpid=$!
 	sleep 1
 	nip "$NS$m" link set eth0 down
 	t0=$(date +%s%N)
@@ -806,7 +821,7 @@ master_cut_off() {
 	echo "# site $m is a replica $(( ($(date +%s%N) - t0) / 1000000 )) ms after its link came back"
 	sleep 1
 	touch "$WORK/stop"
-	wait "$wpid"
+	wait "$wpid" "$cpid"
 	echo "# statuses at the cut master: $(sort "$WORK/cut-statuses" | uniq -c | tr -s ' ' | tr '\n' ',')"
 	expect_eq "answers other than 201 and 503" \
 		"$(grep -cvxE '201|503' "$WORK/cut-statuses")" 0
