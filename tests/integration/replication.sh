@@ -1039,7 +1039,13 @@ majority_lost() {
 	local s= i want got tok
 	find_master || { fail "no master and two replicas by health"; return; }
 	for i in $SITES; do [ "$i" != "$MASTER" ] && s=$i; done
-	want=$(site_run "$s" "$CLI" token list alice@example.com 2>/dev/null | grep -c .)
+	# What the replica holds once it holds what the master does: a write
+	# still on its way would otherwise land after the count.
+	for i in $(seq 50); do
+		want=$(site_run "$s" "$CLI" token list alice@example.com 2>/dev/null | grep -c .)
+		[ "$want" = "$(site_run "$MASTER" "$CLI" token list alice@example.com 2>/dev/null | grep -c .)" ] && break
+		sleep 0.2
+	done
 	for i in $SITES; do
 		# shellcheck disable=SC2046
 		[ "$i" = "$s" ] || kill -9 $(ip netns pids "$NS$i") 2>/dev/null
