@@ -670,10 +670,13 @@ store_repl_run(const char *dir, volatile sig_atomic_t *stop, char *err,
 	repd_panic = 0;
 	/* The uses it applies at the master move their users' lists. */
 	store_lists_open(st);
-	if (store_uses_start(dir) == -1 || store_uses_run(st) == -1)
-		fprintf(stderr, "patgate-repd: cannot map %s's uses table or "
-		    "start its thread: uses seen here will not reach the "
-		    "master\n", dir);
+	/* Without the table a master still applies what replicas send. */
+	if (store_uses_start(dir) == -1)
+		fprintf(stderr, "patgate-repd: cannot map %s's uses table: "
+		    "uses seen here will not reach the master\n", dir);
+	if (store_uses_run(st) == -1)
+		fprintf(stderr, "patgate-repd: cannot start the uses thread: "
+		    "uses will not reach the master\n");
 	rc = 0;
 	while (!*stop && !repd_panic) {
 		if (!started) {
@@ -744,7 +747,8 @@ out:
 	 * off its registry, and the next repd, finding no dead process there,
 	 * would join the failed regions and fail as well.  Exiting registered,
 	 * this one reads as a process that died, so the next recovers, as
-	 * after a kill.  So is one a thread of this process is still in.
+	 * after a kill.  So is an environment a thread of this process is
+	 * still inside.
 	 */
 	if (repd_panic || held)
 		return rc;

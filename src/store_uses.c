@@ -14,8 +14,9 @@
  * back to every replica as any other does.
  *
  * It is lazy and may lose a use: two tokens that share a slot within one
- * poll keep the later, a master unreachable drops what was to go.  A use
- * lost costs the record that use's precision, never a check.
+ * poll keep the later, a master lost while they go drops them (one not
+ * heard from is not sent to: they wait in the table).  A use lost costs
+ * the record that use's precision, never a check.
  *
  * The moving is a thread of its own, never repd's main loop: a commit of
  * uses at the master waits for the replicas' acknowledgements, and a
